@@ -1,0 +1,41 @@
+/**
+ * Names shared by the services that touch the same MongoDB database and Redis. The api
+ * writes users, keys, contacts and contact events; the engine owns `messages`; the api
+ * deletes a user's pending messages when the account is deleted.
+ */
+import type { ContactEventName } from './frames.js';
+
+export const COLLECTIONS = {
+  users: 'users',
+  refreshTokens: 'refresh_tokens',
+  contacts: 'contacts',
+  /** Contact notifications waiting for their recipient's `ack` (see {@link EventDoc}). */
+  events: 'events',
+  /** Stored messages (engine): documents have at least `_id` (message id), `to`, `from`. */
+  messages: 'messages',
+  /** GridFS bucket name for avatars (`avatars.files`, `avatars.chunks`). */
+  avatarBucket: 'avatars',
+} as const;
+
+/**
+ * A pending contact notification in the `events` collection. The gateway pushes it as a
+ * `contact` frame (ContactFrame fields: `id` = `_id`, `at` = `at.getTime()`) when
+ * `to` is online or connects, and deletes it when `to` acks its id (only `to` may).
+ */
+export interface EventDoc {
+  _id: string;
+  to: string;
+  from: string;
+  event: ContactEventName;
+  at: Date;
+  keyVersion?: number;
+  body?: string;
+}
+
+/**
+ * Redis pub/sub channel (after the deployment's key prefix, `gossip:` by default) on which
+ * the api publishes each new event as JSON `{ to, frame }` (frame: a `contact` frame), so a
+ * gateway holding `to`'s connection can push it at once. The MongoDB document is the
+ * durable copy; the publish is only a nudge.
+ */
+export const EVENTS_CHANNEL = 'events';
