@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import {
+  encodeFields,
+  fromBase64,
+  fromBase64Url,
+  fromHex,
+  toBase64,
+  toBase64Url,
+  toHex,
+} from '../src/bytes.js';
+import { CryptoError } from '../src/errors.js';
+
+test('base64 round-trips every byte value and matches Node', () => {
+  const all = new Uint8Array(256).map((_, i) => i);
+  assert.equal(toBase64(all), Buffer.from(all).toString('base64'));
+  assert.deepEqual(fromBase64(toBase64(all)), all);
+  assert.equal(toBase64Url(all), Buffer.from(all).toString('base64url'));
+  assert.deepEqual(fromBase64Url(toBase64Url(all)), all);
+});
+
+test('base64 decoding is strict: whitespace, missing padding and bad characters are refused', () => {
+  for (const bad of ['AAA', 'AA A', 'AAAA\n', 'A-_A', 'AA=A', '====']) {
+    assert.throws(
+      () => fromBase64(bad),
+      (e: unknown) => e instanceof CryptoError && e.code === 'bad_format',
+      bad,
+    );
+  }
+  assert.throws(() => fromBase64Url('A+AA'), CryptoError);
+});
+
+test('hex round-trips', () => {
+  assert.equal(toHex(fromHex('00ff10AB')), '00ff10ab');
+  assert.throws(() => fromHex('abc'), CryptoError);
+});
+
+test('encodeFields is injective where separator-joining is not', () => {
+  const a = encodeFields(['a|b', 'c']);
+  const b = encodeFields(['a', 'b|c']);
+  assert.notDeepEqual(a, b);
+  assert.equal(toHex(encodeFields(['ab', new Uint8Array([1])])), '00000002616200000001' + '01');
+});
+
+test('no module in src imports node: built-ins, so the package runs in browsers', () => {
+  const dir = join(fileURLToPath(new URL('.', import.meta.url)), '../src');
+  for (const file of readdirSync(dir)) {
+    const text = readFileSync(join(dir, file), 'utf8');
+    assert.doesNotMatch(text, /from '(node:|crypto'|fs'|path')/, file);
+    assert.doesNotMatch(text, /\bBuffer\.|require\(/, file);
+  }
+});
