@@ -1,0 +1,231 @@
+/**
+ * `npm run testenv -- up | down | status | env`: installs, builds and starts the
+ * real servers the tests use, on loopback, each with its own free port and data
+ * folder under the run's state folder (`.testenv/` or $GOSSIP_TESTENV_DIR).
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { alive, ensureBinaries, VERSIONS } from './install.js';
+import { startControlPlane } from './kube.js';
+import {
+  startFerret,
+  startPrometheus,
+  startRabbit,
+  startRedis,
+  tcpOpen,
+  type Ctx,
+} from './servers.js';
+import { stateDir, stateFile, type ServerRecord, type TestEnv } from './state.js';
+
+const log = (line: string): void => {
+  process.stderr.write(`[testenv] ${line}\n`);
+};
+
+function readState(): TestEnv | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFile(), 'utf8')) as TestEnv;
+  } catch {
+    return undefined;
+  }
+}
+
+function pids(rec: ServerRecord): number[] {
+  return [rec.pid, ...(rec.extraPids ?? [])];
+}
+
+async function up(): Promise<void> {
+  const existing = readState();
+  if (existing && existing.servers.every((s) => pids(s).every(alive))) {
+    log(`already up (${stateFile()}); \`npm run testenv -- down\` stops it`);
+    return;
+  }
+  if (existing) {
+    log('a previous run left dead servers behind; cleaning up first');
+    await down();
+  }
+  const started = Date.now();
+  const bin = await ensureBinaries(log);
+  const dir = stateDir();
+  const ctx: Ctx = { bin, dataDir: join(dir, 'data'), logDir: join(dir, 'logs') };
+  rmSync(ctx.dataDir, { recursive: true, force: true });
+  mkdirSync(ctx.dataDir, { recursive: true });
+  mkdirSync(join(dir, 'scratch'), { recursive: true });
+  log('starting Redis, RabbitMQ, FerretDB, Prometheus and the Kubernetes control plane');
+
+  const servers: ServerRecord[] = [];
+  const track = <T extends { rec?: ServerRecord; recs?: ServerRecord[] }>(
+    p: Promise<T>,
+  ): Promise<T> =>
+    p.then((r) => {
+      if (r.rec) servers.push(r.rec);
+      if (r.recs) servers.push(...r.recs);
+      return r;
+    });
+  const results = await Promise.allSettled([
+    track(startRedis(ctx)),
+    track(startRabbit(ctx)),
+    track(startFerret(ctx)),
+    track(startPrometheus(ctx)),
+    track(startControlPlane(ctx)),
+  ]);
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed.length > 0) {
+    for (const f of failed) log(String(f.reason instanceof Error ? f.reason.message : f.reason));
+    // Leave nothing running behind a failed start; the logs stay for reading.
+    await stopAll(servers);
+    throw new Error(`${failed.length} server(s) failed to start; logs are in ${ctx.logDir}`);
+  }
+  const [redis, rabbit, ferret, prom, kube] = results.map(
+    (r) => (r as PromiseFulfilledResult<unknown>).value,
+  ) as [
+    Awaited<ReturnType<typeof startRedis>>,
+    Awaited<ReturnType<typeof startRabbit>>,
+    Awaited<ReturnType<typeof startFerret>>,
+    Awaited<ReturnType<typeof startPrometheus>>,
+    Awaited<ReturnType<typeof startControlPlane>>,
+  ];
+  const helmHome = join(dir, 'helm');
+  const state: TestEnv = {
+    redisUrl: redis.url,
+    amqpUrl: rabbit.url,
+    mongoUrl: ferret.url,
+    prometheusUrl: prom.url,
+    prometheusTargetsDir: prom.targetsDir,
+    kubeApiUrl: kube.apiUrl,
+    kubeconfig: kube.kubeconfig,
+    bin: { kubectl: bin.kubectl, helm: bin.helm, promtool: bin.promtool, etcd: bin.etcd },
+    helmEnv: {
+      HELM_CACHE_HOME: join(helmHome, 'cache'),
+      HELM_CONFIG_HOME: join(helmHome, 'config'),
+      HELM_DATA_HOME: join(helmHome, 'data'),
+      KUBECONFIG: kube.kubeconfig,
+    },
+    dir,
+    servers,
+  };
+  writeFileSync(stateFile(), JSON.stringify(state, null, 2) + '\n');
+  log(`up in ${Math.round((Date.now() - started) / 1000)} s; state in ${stateFile()}`);
+}
+
+async function stopAll(servers: ServerRecord[]): Promise<void> {
+  // Reverse start order: the controller manager before the apiserver before etcd.
+  const order = [...servers].reverse();
+  for (const s of order) {
+    for (const pid of pids(s)) signalGroup(pid, 'SIGTERM');
+  }
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && order.some((s) => pids(s).some(alive))) await sleep(200);
+  for (const s of order) {
+    for (const pid of pids(s)) if (alive(pid)) signalGroup(pid, 'SIGKILL');
+  }
+}
+
+/** Each server was started detached as its own process group: signal the whole group. */
+function signalGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+async function down(): Promise<void> {
+  const state = readState();
+  if (!state) {
+    log('not up');
+    return;
+  }
+  await stopAll(state.servers);
+  rmSync(stateFile(), { force: true });
+  rmSync(join(state.dir, 'data'), { recursive: true, force: true });
+  log(`stopped ${state.servers.length} servers`);
+}
+
+async function status(): Promise<number> {
+  const state = readState();
+  if (!state) {
+    console.log('not up');
+    return 1;
+  }
+  let ok = true;
+  for (const s of state.servers) {
+    const up = pids(s).every(alive);
+    ok &&= up;
+    console.log(
+      `${s.name.padEnd(24)} pid ${String(s.pid).padEnd(8)} ${up ? 'running' : 'DEAD'}  ${s.log}`,
+    );
+  }
+  for (const [name, url] of [
+    ['redis', state.redisUrl],
+    ['rabbitmq', state.amqpUrl],
+    ['ferretdb', state.mongoUrl],
+    ['prometheus', state.prometheusUrl],
+    ['kube-apiserver', state.kubeApiUrl],
+  ] as const) {
+    const port = Number(new URL(url).port);
+    const open = await tcpOpen(port);
+    ok &&= open;
+    console.log(
+      `${name.padEnd(24)} ${url.replace(/\/\/[^@]*@/, '//')} ${open ? 'reachable' : 'NOT REACHABLE'}`,
+    );
+  }
+  return ok ? 0 : 1;
+}
+
+function printEnv(): number {
+  const state = readState();
+  if (!state) {
+    console.error('not up: run `npm run testenv -- up`');
+    return 1;
+  }
+  const vars: Record<string, string> = {
+    GOSSIP_REDIS_URL: state.redisUrl,
+    GOSSIP_AMQP_URL: state.amqpUrl,
+    GOSSIP_MONGO_URL: state.mongoUrl,
+    GOSSIP_PROMETHEUS_URL: state.prometheusUrl,
+    KUBECONFIG: state.kubeconfig,
+    GOSSIP_KUBECTL: state.bin.kubectl,
+    GOSSIP_HELM: state.bin.helm,
+  };
+  for (const [k, v] of Object.entries(vars)) console.log(`export ${k}='${v}'`);
+  return 0;
+}
+
+const usage = `usage: npm run testenv -- <command>
+  up      install (apt), build (Go, cached in ~/.cache/gossip-testenv) and start every test server
+  down    stop exactly the servers \`up\` started (by pid) and remove their data
+  status  show each server's pid and whether it is reachable
+  env     print shell exports of the connection strings
+versions: Kubernetes ${VERSIONS.kubernetes} (etcd from its go.mod), helm ${VERSIONS.helm}, FerretDB ${VERSIONS.ferretdb}`;
+
+async function main(): Promise<number> {
+  const cmd = process.argv[2];
+  switch (cmd) {
+    case 'up':
+      await up();
+      return 0;
+    case 'down':
+      await down();
+      return 0;
+    case 'status':
+      return status();
+    case 'env':
+      return printEnv();
+    default:
+      console.error(usage);
+      return cmd === undefined || cmd === '--help' || cmd === '-h' ? 0 : 2;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  },
+);

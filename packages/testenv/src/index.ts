@@ -1,0 +1,9 @@
+/**
+ * Test-side API of the Gossip test environment: connection strings, binaries and a
+ * kubeconfig for the real servers that `npm run testenv -- up` started on loopback.
+ *
+ * Tests never start servers themselves; they call {@link testEnv} and get a clear
+ * error (a failing test, never a skip) when the environment is not up.
+ */
+export { testEnv, uniqueName, type TestEnv } from './state.js';
+export { startProcess, type ManagedProcess, type StartProcessOptions } from './process.js';
