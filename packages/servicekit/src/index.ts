@@ -1,0 +1,20 @@
+/**
+ * The small kit every Gossip service (api, gateway, engine, operator) is built from:
+ * environment config, the root logger, the metrics registry and graceful shutdown.
+ */
+export { ConfigError, parseEnv, loadOrExit } from './config.js';
+export {
+  createLogger,
+  redactUrl,
+  REDACT_PATHS,
+  type LoggerOptions,
+  type Logger,
+} from './logger.js';
+export { createMetricsRegistry, METRIC_PREFIX, Registry, type MetricsOptions } from './metrics.js';
+export {
+  installShutdown,
+  runStoppers,
+  type Stopper,
+  type StopResult,
+  type ShutdownOptions,
+} from './shutdown.js';

@@ -1,0 +1,101 @@
+/**
+ * The one pino root logger of a service: JSON to stdout, secrets redacted by field name,
+ * request URLs stripped of token-like query values. Components take `child({ component })`.
+ */
+import pino from 'pino';
+
+type Logger = pino.Logger;
+
+const SECRET_FIELDS = [
+  'password',
+  'newPassword',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'authorization',
+  'cookie',
+  'privateKey',
+  'secret',
+  'jwtSecret',
+];
+
+/**
+ * Paths pino censors: each secret field at the top level and up to three levels down,
+ * plus the request headers fastify and ws log.
+ */
+export const REDACT_PATHS: readonly string[] = [
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((f) => `*.${f}`),
+  ...SECRET_FIELDS.map((f) => `*.*.${f}`),
+  ...SECRET_FIELDS.map((f) => `*.*.*.${f}`),
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["sec-websocket-protocol"]',
+  'headers.authorization',
+  'headers.cookie',
+];
+
+const SECRET_QUERY = /token|password|secret|key|auth/i;
+
+/** `url` with the values of token-like query parameters replaced by `[redacted]`. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      return eq >= 0 && SECRET_QUERY.test(decodeURIComponent(name)) ? `${name}=[redacted]` : pair;
+    });
+  return `${url.slice(0, q)}?${params.join('&')}`;
+}
+
+interface RequestLike {
+  method?: string;
+  url?: string;
+  ip?: string;
+  id?: unknown;
+  socket?: { remoteAddress?: string };
+}
+
+/** Logs what identifies a request, never its headers or body. */
+function serializeRequest(req: RequestLike): Record<string, unknown> {
+  return {
+    id: req.id,
+    method: req.method,
+    url: typeof req.url === 'string' ? redactUrl(req.url) : undefined,
+    remoteAddress: req.ip ?? req.socket?.remoteAddress,
+  };
+}
+
+function serializeResponse(res: { statusCode?: number }): Record<string, unknown> {
+  return { statusCode: res.statusCode };
+}
+
+export interface LoggerOptions {
+  /** Service name, logged as `service` on every line. */
+  name: string;
+  /** @default 'info' */
+  level?: pino.LevelWithSilent | string;
+  /** Where to write; stdout by default. Tests pass a stream to capture lines. */
+  destination?: pino.DestinationStream;
+}
+
+/** Creates the root logger of a service. */
+export function createLogger(opts: LoggerOptions): Logger {
+  return pino(
+    {
+      level: opts.level ?? 'info',
+      base: { service: opts.name },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+      serializers: { req: serializeRequest, res: serializeResponse, err: pino.stdSerializers.err },
+    },
+    // Synchronous writes: a few lines per request, and nothing lost on process.exit().
+    opts.destination ?? pino.destination({ fd: 1, sync: true }),
+  );
+}
+
+export type { Logger };
