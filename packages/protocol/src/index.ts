@@ -14,4 +14,3 @@ export * from './parse.js';
 export * from './contacts.js';
 export * from './storage.js';
 export * from './auth.js';
-export * from './fingerprint.js';

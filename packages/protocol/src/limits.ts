@@ -30,7 +30,7 @@ export const PASSWORD_MAX = 256;
 /** Display names: 1 to 64 characters. */
 export const DISPLAY_NAME_MAX = 64;
 
-/** RSA-OAEP wrapping keys and RSA-PSS signing keys: modulus length bounds in bits. */
+/** RSA-OAEP wrapping keys: modulus length bounds in bits. */
 export const RSA_MIN_BITS = 3072;
 export const RSA_MAX_BITS = 4096;
 

@@ -57,18 +57,17 @@ export function Base64Spki(description = 'A public key: DER SubjectPublicKeyInfo
   });
 }
 
-export const SigningAlg = Type.Union([Type.Literal('Ed25519'), Type.Literal('RSA-PSS')], {
-  description: 'Ed25519, or RSA-PSS with SHA-256 and a 3072 to 4096-bit modulus.',
-});
-export type SigningAlg = Static<typeof SigningAlg>;
-
 /** A user's published public keys. Private keys never leave the client. */
 export const PublicKeys = Type.Object(
   {
     wrappingKey: Base64Spki('RSA-OAEP (SHA-256) public key, 3072 to 4096 bits, base64 SPKI.'),
-    signingKey: Base64Spki('Ed25519 or RSA-PSS public key, base64 SPKI.'),
-    signingAlg: SigningAlg,
+    signingKey: Base64Spki('Ed25519 public key, base64 SPKI.'),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description:
+      'The shape of packages/crypto exportPublicKeys(). Signing is Ed25519 only in v1; ' +
+      'another algorithm would arrive as a new optional field.',
+  },
 );
 export type PublicKeys = Static<typeof PublicKeys>;

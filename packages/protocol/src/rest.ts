@@ -113,7 +113,10 @@ export const KeysResponse = Type.Object({
   keys: PublicKeys,
   keyVersion: Type.Integer({ minimum: 1, description: 'Grows by one on each key change.' }),
   fingerprint: Type.String({
-    description: 'SHA-256 over the keys, 64 hex characters: see publicKeyFingerprint().',
+    pattern: '^[0-9]{30}$',
+    description:
+      'The 30-digit fingerprint of this user and keys, packages/crypto fingerprint(); ' +
+      'clients recompute it from the keys rather than trust it.',
   }),
   updatedAt: IsoTime,
 });

@@ -10,7 +10,6 @@ import {
   isErrorCode,
   isMessageId,
   newMessageId,
-  publicKeyFingerprint,
   sendPermission,
   sendPermissionFromDocs,
   apiPath,
@@ -65,25 +64,12 @@ test('sendPermissionFromDocs picks the two sides by id', () => {
   );
 });
 
-test('publicKeyFingerprint is a stable SHA-256 hex that changes with any key', async () => {
-  const keys = { wrappingKey: 'AAAA', signingKey: 'BBBB', signingAlg: 'Ed25519' } as const;
-  const f = await publicKeyFingerprint(keys);
-  assert.match(f, /^[0-9a-f]{64}$/);
-  assert.equal(await publicKeyFingerprint({ ...keys }), f);
-  assert.notEqual(await publicKeyFingerprint({ ...keys, signingKey: 'BBBC' }), f);
-  assert.notEqual(await publicKeyFingerprint({ ...keys, signingAlg: 'RSA-PSS' }), f);
-  // Known answer: sha256("gossip-keys-v1\nEd25519\nAAAA\nBBBB").
-  const { createHash } = await import('node:crypto');
-  const expected = createHash('sha256').update('gossip-keys-v1\nEd25519\nAAAA\nBBBB').digest('hex');
-  assert.equal(f, expected);
-});
-
 test('RegisterRequest refuses unknown fields, bad base64 and a private key sized blob', () => {
   const check = TypeCompiler.Compile(RegisterRequest);
   const ok = {
     username: 'alice',
     password: 'correct horse',
-    keys: { wrappingKey: 'AAAA', signingKey: 'BBBB', signingAlg: 'Ed25519' },
+    keys: { wrappingKey: 'AAAA', signingKey: 'BBBB' },
   };
   assert.equal(check.Check(ok), true);
   assert.equal(check.Check({ ...ok, admin: true }), false);
