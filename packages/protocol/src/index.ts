@@ -14,3 +14,4 @@ export * from './parse.js';
 export * from './contacts.js';
 export * from './storage.js';
 export * from './auth.js';
+export * from './bus.js';
