@@ -1,0 +1,412 @@
+/**
+ * `GossipClient`: one local account's end-to-end encryption on top of the REST
+ * client and a key store. It owns the rules: keys are generated here and only the
+ * public halves leave; a contact's keys are pinned on first fetch (trust on first
+ * use) and any later change is refused with `KeyChangedError` until the user
+ * re-trusts them; key envelopes are verified against the pinned signing key before
+ * they are unwrapped; messages are bound to sender, recipient and id.
+ */
+import {
+  CryptoError,
+  decryptMessage,
+  encryptMessage,
+  exportPublicKeys,
+  fingerprint,
+  formatSafetyNumber,
+  fromUtf8,
+  generateConversationKey,
+  generateIdentityKeys,
+  importSigningPublicKey,
+  importWrappingPublicKey,
+  openKeyEnvelope,
+  parseMessageBody,
+  safetyNumber,
+  sealKeyEnvelope,
+  type IdentityKeys,
+} from '@gossip/crypto';
+import {
+  newMessageId,
+  type ContactFrame,
+  type DeliverFrame,
+  type KeysResponse,
+  type PublicKeys as WireKeys,
+  type SendFrame,
+  type Session,
+} from '@gossip/protocol';
+import type { ApiClient } from './api.js';
+import { KeyChangedError, MissingKeyError, NotLoggedInError } from './errors.js';
+import type { KeyStore, PinnedContact, StoredConversationKey } from './keystore.js';
+
+export interface GossipClientOptions {
+  api: ApiClient;
+  keyStore: KeyStore;
+  /** The local user's username. @default the api session's */
+  username?: string;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+/** What `openDeliver` made of a `deliver` frame. */
+export type OpenedDelivery =
+  | { kind: 'key'; id: string; from: string; sentAt: number; keyId: string; isNew: boolean }
+  | {
+      kind: 'message';
+      id: string;
+      from: string;
+      sentAt: number;
+      keyId: string;
+      /** The decrypted bytes. */
+      data: Uint8Array;
+      /** The decrypted bytes as UTF-8 text. */
+      text: string;
+    };
+
+/** What `openContactEvent` made of a `contact` frame. */
+export type OpenedContactEvent =
+  | { event: ContactFrame['event']; from: string; keyId?: string }
+  | { event: 'key-changed'; from: string; error?: KeyChangedError };
+
+/** One local account: keys, pinned contacts, conversations. */
+export class GossipClient {
+  readonly api: ApiClient;
+  readonly keyStore: KeyStore;
+  private readonly now: () => number;
+  private readonly fixedUsername: string | undefined;
+
+  constructor(opts: GossipClientOptions) {
+    this.api = opts.api;
+    this.keyStore = opts.keyStore;
+    this.now = opts.now ?? Date.now;
+    this.fixedUsername = opts.username;
+  }
+
+  /** The local user. */
+  get username(): string {
+    const u = this.fixedUsername ?? this.api.currentSession?.username;
+    if (!u) throw new NotLoggedInError('no local user: register or log in first');
+    return u;
+  }
+
+  // ---------------------------------------------------------------- accounts
+
+  /**
+   * Generates the user's key pairs, registers the account with the public halves and,
+   * once the server accepted it, stores the key pairs locally.
+   */
+  async register(input: {
+    username: string;
+    password: string;
+    displayName?: string;
+  }): Promise<Session> {
+    const keys = await generateIdentityKeys({ extractable: this.keyStore.requiresExtractable });
+    const session = await this.api.register({
+      username: input.username,
+      password: input.password,
+      ...(input.displayName === undefined ? {} : { displayName: input.displayName }),
+      keys: await this.wireKeys(keys),
+    });
+    await this.keyStore.putIdentity(keys);
+    return session;
+  }
+
+  /**
+   * Logs in. `hasKeys` says whether this key store holds the account's private keys;
+   * without them the account cannot read messages here until `changeKeys()` publishes
+   * new ones (which contacts will see as a key change).
+   */
+  async login(username: string, password: string): Promise<{ session: Session; hasKeys: boolean }> {
+    const session = await this.api.login({ username, password });
+    const identity = await this.keyStore.getIdentity();
+    let hasKeys = false;
+    if (identity) {
+      const published = await this.api.getUserKeys(session.user.username);
+      const local = await this.wireKeys(identity);
+      hasKeys =
+        published.keys.wrappingKey === local.wrappingKey &&
+        published.keys.signingKey === local.signingKey;
+    }
+    return { session, hasKeys };
+  }
+
+  /** Generates new key pairs, publishes them and replaces the local ones. */
+  async changeKeys(): Promise<KeysResponse> {
+    const keys = await generateIdentityKeys({ extractable: this.keyStore.requiresExtractable });
+    const res = await this.api.changeKeys({ keys: await this.wireKeys(keys) });
+    await this.keyStore.putIdentity(keys);
+    return res;
+  }
+
+  /** The local key pairs; throws when this store has none. */
+  async identity(): Promise<IdentityKeys> {
+    const id = await this.keyStore.getIdentity();
+    if (!id) {
+      throw new MissingKeyError(
+        'identity',
+        `no private keys for ${this.username} in this key store`,
+      );
+    }
+    return id;
+  }
+
+  /** The local user's published-form keys. */
+  async ownPublicKeys(): Promise<WireKeys> {
+    return this.wireKeys(await this.identity());
+  }
+
+  private async wireKeys(keys: IdentityKeys): Promise<WireKeys> {
+    return exportPublicKeys(keys);
+  }
+
+  // ---------------------------------------------------------------- contacts' keys
+
+  /**
+   * A contact's keys, fetched from the directory. The first fetch pins them (trust on
+   * first use); later fetches must match the pin, or `KeyChangedError` is thrown and the
+   * pin is kept.
+   */
+  async contactKeys(username: string): Promise<PinnedContact> {
+    const res = await this.api.getUserKeys(username);
+    const fresh = await this.toPinned(res);
+    const pinned = await this.keyStore.getPinned(res.username);
+    if (!pinned) {
+      await this.keyStore.putPinned(fresh);
+      return fresh;
+    }
+    if (pinned.wrappingKey === fresh.wrappingKey && pinned.signingKey === fresh.signingKey) {
+      return pinned;
+    }
+    throw new KeyChangedError(
+      res.username,
+      pinned.fingerprint,
+      fresh.fingerprint,
+      await this.safetyNumberWith(fresh),
+    );
+  }
+
+  /** The pinned keys of a contact, fetching and pinning them if there are none yet. */
+  async pinnedKeys(username: string): Promise<PinnedContact> {
+    return (await this.keyStore.getPinned(username)) ?? this.contactKeys(username);
+  }
+
+  /**
+   * Trusts a contact's currently published keys after a key change (call it once the
+   * new safety number was compared out of band). The old conversation keys with the
+   * contact are dropped, so the next message starts a new conversation.
+   */
+  async trustContactKeys(
+    username: string,
+    opts: { verified?: boolean } = {},
+  ): Promise<PinnedContact> {
+    const fresh = await this.toPinned(await this.api.getUserKeys(username));
+    fresh.verified = opts.verified ?? false;
+    await this.keyStore.putPinned(fresh);
+    await this.keyStore.deleteConversationKeys(fresh.username);
+    return fresh;
+  }
+
+  /** Marks a contact's pinned keys as verified (safety numbers compared). */
+  async markVerified(username: string): Promise<void> {
+    const pinned = await this.pinnedKeys(username);
+    await this.keyStore.putPinned({ ...pinned, verified: true });
+  }
+
+  /**
+   * The safety number with a contact, over the local and the pinned keys, formatted
+   * as 12 groups of five digits (`groupsPerLine` per line).
+   */
+  async safetyNumber(username: string, groupsPerLine = 12): Promise<string> {
+    return formatSafetyNumber(
+      await this.safetyNumberWith(await this.pinnedKeys(username)),
+      groupsPerLine,
+    );
+  }
+
+  private async safetyNumberWith(contact: PinnedContact): Promise<string> {
+    return safetyNumber({ username: this.username, ...(await this.ownPublicKeys()) }, contact);
+  }
+
+  private async toPinned(res: KeysResponse): Promise<PinnedContact> {
+    // Import both now so a bad or short key is refused before it is pinned.
+    await importWrappingPublicKey(res.keys.wrappingKey);
+    await importSigningPublicKey(res.keys.signingKey);
+    return {
+      username: res.username,
+      wrappingKey: res.keys.wrappingKey,
+      signingKey: res.keys.signingKey,
+      keyVersion: res.keyVersion,
+      fingerprint: await fingerprint({ username: res.username, ...res.keys }),
+      pinnedAt: this.now(),
+      verified: false,
+    };
+  }
+
+  // ---------------------------------------------------------------- conversations
+
+  /**
+   * Starts a conversation with a contact: a fresh AES-256 key, wrapped for the contact's
+   * pinned wrapping key and signed. Returns the `kind: "key"` body to send (or to pass
+   * with a contact accept); the key is stored and used for sending from now on.
+   */
+  async startConversation(peer: string): Promise<{ keyId: string; body: string }> {
+    const [me, contact] = [await this.identity(), await this.pinnedKeys(peer)];
+    const ck = await generateConversationKey();
+    const createdAt = this.now();
+    const body = await sealKeyEnvelope({
+      conversationKey: ck,
+      from: this.username,
+      to: contact.username,
+      recipientWrappingKey: await importWrappingPublicKey(contact.wrappingKey),
+      senderSigningKey: me.signing.privateKey,
+      now: createdAt,
+    });
+    await this.keyStore.putConversationKey({
+      peer: contact.username,
+      key: ck,
+      origin: 'outgoing',
+      createdAt,
+    });
+    return { keyId: ck.id, body };
+  }
+
+  /**
+   * Receives a `kind: "key"` body from `from` (as the server authenticated it): checks
+   * it is addressed from them to us, verifies the signature with their pinned signing
+   * key, unwraps and stores the key. A bad signature makes it re-check the directory, so
+   * a contact's key change surfaces as `KeyChangedError` rather than as forgery.
+   */
+  async receiveKey(from: string, body: string): Promise<{ keyId: string; isNew: boolean }> {
+    const me = await this.identity();
+    const contact = await this.pinnedKeys(from);
+    let opened;
+    try {
+      opened = await openKeyEnvelope(body, {
+        from,
+        to: this.username,
+        senderSigningKey: await importSigningPublicKey(contact.signingKey),
+        recipientUnwrappingKey: me.wrapping.privateKey,
+        extractable: this.keyStore.requiresExtractable,
+      });
+    } catch (err) {
+      if (err instanceof CryptoError && err.code === 'bad_signature') {
+        await this.contactKeys(from); // throws KeyChangedError if the keys changed
+      }
+      throw err;
+    }
+    const entry: StoredConversationKey = {
+      peer: from,
+      key: opened.conversationKey,
+      origin: 'incoming',
+      createdAt: opened.ts,
+    };
+    const isNew = await this.keyStore.putConversationKey(entry);
+    return { keyId: opened.conversationKey.id, isNew };
+  }
+
+  /** Whether there is a conversation key to send to `peer` with. */
+  async hasConversation(peer: string): Promise<boolean> {
+    return (await this.keyStore.currentConversationKey(peer)) !== undefined;
+  }
+
+  /** Encrypts a message to `to` with the current conversation key. */
+  async encrypt(
+    to: string,
+    plaintext: string | Uint8Array,
+    id: string = newMessageId(),
+  ): Promise<{ id: string; body: string }> {
+    const current = await this.keyStore.currentConversationKey(to);
+    if (!current) {
+      throw new MissingKeyError('conversation', `no conversation with ${to} yet: start one first`);
+    }
+    return {
+      id,
+      body: await encryptMessage(current.key, plaintext, { from: this.username, to, id }),
+    };
+  }
+
+  /** Decrypts a message body from `from` with id `id`, addressed to the local user. */
+  async decrypt(
+    from: string,
+    id: string,
+    body: string,
+  ): Promise<{ keyId: string; data: Uint8Array }> {
+    const { kid } = parseMessageBody(body);
+    const stored = await this.keyStore.getConversationKey(from, kid);
+    if (!stored) {
+      throw new MissingKeyError(
+        'conversation',
+        `no conversation key ${kid} from ${from}: its key message has not been handled yet`,
+      );
+    }
+    const data = await decryptMessage(stored.key, body, { from, to: this.username, id });
+    return { keyId: kid, data };
+  }
+
+  // ---------------------------------------------------------------- the delivery seam
+
+  /**
+   * The `send` frames that deliver `plaintext` to `to`, in order: a key frame first if
+   * there is no conversation yet, then the message. Send them in this order and resend
+   * each with its own id until it is `accepted`.
+   */
+  async prepareSend(to: string, plaintext: string | Uint8Array): Promise<SendFrame[]> {
+    const frames: SendFrame[] = [];
+    if (!(await this.hasConversation(to))) {
+      const { body } = await this.startConversation(to);
+      frames.push({ type: 'send', id: newMessageId(), to, kind: 'key', body });
+    }
+    const msg = await this.encrypt(to, plaintext);
+    frames.push({ type: 'send', id: msg.id, to, kind: 'message', body: msg.body });
+    return frames;
+  }
+
+  /** Opens a `deliver` frame: stores a key message, or decrypts a message. */
+  async openDeliver(frame: DeliverFrame): Promise<OpenedDelivery> {
+    if (frame.kind === 'key') {
+      const { keyId, isNew } = await this.receiveKey(frame.from, frame.body);
+      return { kind: 'key', id: frame.id, from: frame.from, sentAt: frame.sentAt, keyId, isNew };
+    }
+    const { keyId, data } = await this.decrypt(frame.from, frame.id, frame.body);
+    return {
+      kind: 'message',
+      id: frame.id,
+      from: frame.from,
+      sentAt: frame.sentAt,
+      keyId,
+      data,
+      text: fromUtf8(data),
+    };
+  }
+
+  /**
+   * Handles a `contact` frame: an `accepted` event's key envelope is received like a
+   * key message; a `key-changed` event re-checks the contact's keys and reports a
+   * `KeyChangedError` (not thrown: the frame should still be acked).
+   */
+  async openContactEvent(frame: ContactFrame): Promise<OpenedContactEvent> {
+    if (frame.event === 'accepted' && frame.body) {
+      const { keyId } = await this.receiveKey(frame.from, frame.body);
+      return { event: 'accepted', from: frame.from, keyId };
+    }
+    if (frame.event === 'key-changed') {
+      try {
+        await this.contactKeys(frame.from);
+        return { event: 'key-changed', from: frame.from };
+      } catch (err) {
+        if (err instanceof KeyChangedError)
+          return { event: 'key-changed', from: frame.from, error: err };
+        throw err;
+      }
+    }
+    return { event: frame.event, from: frame.from };
+  }
+
+  /**
+   * Accepts a contact request and, with it, starts the conversation: the accept carries
+   * a key envelope for the requester.
+   */
+  async acceptContact(username: string): Promise<{ keyId: string }> {
+    const { keyId, body } = await this.startConversation(username);
+    await this.api.acceptContact(username, body);
+    return { keyId };
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * @gossip/client: the Gossip SDK for Node and browsers. REST client, local key
+ * storage interface, trust-on-first-use key pinning and end-to-end encryption.
+ * Node-only storage lives in `@gossip/client/node`.
+ */
+export { ApiClient, toSessionTokens, type ApiClientOptions, type SessionTokens } from './api.js';
+export {
+  ApiError,
+  NetworkError,
+  NotLoggedInError,
+  KeyChangedError,
+  MissingKeyError,
+} from './errors.js';
+export {
+  MemoryKeyStore,
+  newestKey,
+  type KeyStore,
+  type PinnedContact,
+  type StoredConversationKey,
+} from './keystore.js';
+export {
+  GossipClient,
+  type GossipClientOptions,
+  type OpenedDelivery,
+  type OpenedContactEvent,
+} from './gossip.js';
+export type { MessageTransport, TransportState } from './transport.js';

@@ -1,0 +1,175 @@
+/**
+ * A `KeyStore` in a folder of JSON files, for Node (the CLI, bots, tests). Files are
+ * mode 0600 in a 0700 folder and replaced atomically:
+ *
+ * - `identity.json`: the user's key pairs as JWK (private keys included).
+ * - `contacts.json`: pinned contact keys (public).
+ * - `conversations.json`: conversation keys (raw AES keys, base64).
+ *
+ * Private keys are protected by file permissions only, like an unencrypted SSH key.
+ * Writes within one process are serialised; two processes writing the same folder at
+ * once can lose an update (last rename wins).
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  exportConversationKey,
+  exportIdentityKeysJwk,
+  fromBase64,
+  importConversationKey,
+  importIdentityKeysJwk,
+  toBase64,
+  type IdentityKeys,
+  type IdentityKeysJwk,
+} from '@gossip/crypto';
+import { type KeyStore, type PinnedContact, type StoredConversationKey } from '../keystore.js';
+import { readJson, writePrivateJson } from './files.js';
+
+const FORMAT = 1;
+
+interface IdentityFile {
+  format: number;
+  keys: IdentityKeysJwk;
+}
+interface ContactsFile {
+  format: number;
+  contacts: Record<string, PinnedContact>;
+}
+interface ConversationRecord {
+  peer: string;
+  kid: string;
+  /** base64 of the raw 32-byte AES key. */
+  key: string;
+  origin: 'outgoing' | 'incoming';
+  createdAt: number;
+}
+interface ConversationsFile {
+  format: number;
+  keys: ConversationRecord[];
+}
+
+/** Keys in `dir` (for the CLI: `~/.gossip/<server-host>/<user>/`). */
+export class FileKeyStore implements KeyStore {
+  readonly requiresExtractable = true;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly dir: string) {}
+
+  private get identityFile(): string {
+    return join(this.dir, 'identity.json');
+  }
+  private get contactsFile(): string {
+    return join(this.dir, 'contacts.json');
+  }
+  private get conversationsFile(): string {
+    return join(this.dir, 'conversations.json');
+  }
+
+  /** Runs read-modify-write steps one at a time. */
+  private serial<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(step, step);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  async getIdentity(): Promise<IdentityKeys | undefined> {
+    const file = await readJson<IdentityFile>(this.identityFile);
+    return file ? importIdentityKeysJwk(file.keys) : undefined;
+  }
+
+  async putIdentity(keys: IdentityKeys): Promise<void> {
+    const jwk = await exportIdentityKeysJwk(keys);
+    await this.serial(() => writePrivateJson(this.identityFile, { format: FORMAT, keys: jwk }));
+  }
+
+  async deleteIdentity(): Promise<void> {
+    await this.serial(() => rm(this.identityFile, { force: true }));
+  }
+
+  private async contacts(): Promise<Record<string, PinnedContact>> {
+    return (await readJson<ContactsFile>(this.contactsFile))?.contacts ?? {};
+  }
+
+  async getPinned(username: string): Promise<PinnedContact | undefined> {
+    const all = await this.contacts();
+    return Object.hasOwn(all, username) ? all[username] : undefined;
+  }
+
+  async putPinned(contact: PinnedContact): Promise<void> {
+    await this.serial(async () => {
+      const all = await this.contacts();
+      all[contact.username] = contact;
+      await writePrivateJson(this.contactsFile, { format: FORMAT, contacts: all });
+    });
+  }
+
+  async deletePinned(username: string): Promise<void> {
+    await this.serial(async () => {
+      const all = await this.contacts();
+      delete all[username];
+      await writePrivateJson(this.contactsFile, { format: FORMAT, contacts: all });
+    });
+  }
+
+  async listPinned(): Promise<PinnedContact[]> {
+    return Object.values(await this.contacts());
+  }
+
+  private async records(): Promise<ConversationRecord[]> {
+    return (await readJson<ConversationsFile>(this.conversationsFile))?.keys ?? [];
+  }
+
+  private async toStored(r: ConversationRecord): Promise<StoredConversationKey> {
+    return {
+      peer: r.peer,
+      key: await importConversationKey(r.kid, fromBase64(r.key)),
+      origin: r.origin,
+      createdAt: r.createdAt,
+    };
+  }
+
+  async getConversationKey(peer: string, kid: string): Promise<StoredConversationKey | undefined> {
+    const r = (await this.records()).find((x) => x.peer === peer && x.kid === kid);
+    return r && this.toStored(r);
+  }
+
+  async putConversationKey(entry: StoredConversationKey): Promise<boolean> {
+    const raw = toBase64(await exportConversationKey(entry.key));
+    return this.serial(async () => {
+      const all = await this.records();
+      if (all.some((x) => x.peer === entry.peer && x.kid === entry.key.id)) return false;
+      all.push({
+        peer: entry.peer,
+        kid: entry.key.id,
+        key: raw,
+        origin: entry.origin,
+        createdAt: entry.createdAt,
+      });
+      await writePrivateJson(this.conversationsFile, { format: FORMAT, keys: all });
+      return true;
+    });
+  }
+
+  async currentConversationKey(peer: string): Promise<StoredConversationKey | undefined> {
+    // Same order as newestKey(): newest createdAt, ties broken by the larger id.
+    let best: ConversationRecord | undefined;
+    for (const x of await this.records()) {
+      if (x.peer !== peer) continue;
+      if (
+        !best ||
+        x.createdAt > best.createdAt ||
+        (x.createdAt === best.createdAt && x.kid > best.kid)
+      ) {
+        best = x;
+      }
+    }
+    return best && this.toStored(best);
+  }
+
+  async deleteConversationKeys(peer: string): Promise<void> {
+    await this.serial(async () => {
+      const all = (await this.records()).filter((x) => x.peer !== peer);
+      await writePrivateJson(this.conversationsFile, { format: FORMAT, keys: all });
+    });
+  }
+}

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  exportPublicKeys,
+  generateConversationKey,
+  generateIdentityKeys,
+  type IdentityKeys,
+} from '@gossip/crypto';
+import { FileKeyStore, FileSessionStore } from '../src/node/index.js';
+
+let dir: string;
+let id: IdentityKeys;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gossip-keystore-'));
+  id = await generateIdentityKeys();
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+test('identity keys survive a round trip through the file, private keys included', async () => {
+  const store = new FileKeyStore(join(dir, 'a'));
+  assert.equal(await store.getIdentity(), undefined);
+  await store.putIdentity(id);
+  const back = await new FileKeyStore(join(dir, 'a')).getIdentity();
+  assert.ok(back);
+  assert.deepEqual(await exportPublicKeys(back), await exportPublicKeys(id));
+  const data = new Uint8Array([7]);
+  const sig = await crypto.subtle.sign('Ed25519', back.signing.privateKey, data);
+  assert.ok(await crypto.subtle.verify('Ed25519', id.signing.publicKey, sig, data));
+});
+
+test('key files are 0600 in a 0700 folder, and no temporary files are left behind', async () => {
+  const sub = join(dir, 'perm');
+  const store = new FileKeyStore(sub);
+  await store.putIdentity(id);
+  await store.putConversationKey({
+    peer: 'bob',
+    key: await generateConversationKey(),
+    origin: 'outgoing',
+    createdAt: 1,
+  });
+  await new FileSessionStore(sub).save({
+    username: 'alice',
+    accessToken: 't',
+    accessExpiresAt: 1,
+    refreshToken: 'r',
+    refreshExpiresAt: 2,
+  });
+  assert.equal((await stat(sub)).mode & 0o777, 0o700);
+  const files = (await readdir(sub)).sort();
+  assert.deepEqual(files, ['conversations.json', 'identity.json', 'session.json']);
+  for (const f of files) assert.equal((await stat(join(sub, f))).mode & 0o777, 0o600, f);
+});
+
+test('conversation keys: lookup by peer and id, newest is current, an id is never replaced', async () => {
+  const store = new FileKeyStore(join(dir, 'conv'));
+  const [k1, k2, k3] = await Promise.all([1, 2, 3].map(() => generateConversationKey()));
+  assert.ok(k1 && k2 && k3);
+  assert.equal(
+    await store.putConversationKey({ peer: 'bob', key: k1, origin: 'outgoing', createdAt: 10 }),
+    true,
+  );
+  assert.equal(
+    await store.putConversationKey({ peer: 'bob', key: k2, origin: 'incoming', createdAt: 20 }),
+    true,
+  );
+  assert.equal(
+    await store.putConversationKey({ peer: 'carol', key: k3, origin: 'incoming', createdAt: 30 }),
+    true,
+  );
+  // Same id again with other key material: refused, the original stays.
+  assert.equal(
+    await store.putConversationKey({
+      peer: 'bob',
+      key: { id: k1.id, key: k3.key },
+      origin: 'incoming',
+      createdAt: 99,
+    }),
+    false,
+  );
+  assert.equal((await store.currentConversationKey('bob'))?.key.id, k2.id);
+  const got = await store.getConversationKey('bob', k1.id);
+  const raw = async (k: CryptoKey) => new Uint8Array(await crypto.subtle.exportKey('raw', k));
+  assert.deepEqual(await raw(got?.key.key as CryptoKey), await raw(k1.key));
+  // Scoped by peer: carol's key is not bob's.
+  assert.equal(await store.getConversationKey('bob', k3.id), undefined);
+  await store.deleteConversationKeys('bob');
+  assert.equal(await store.currentConversationKey('bob'), undefined);
+  assert.equal((await store.currentConversationKey('carol'))?.key.id, k3.id);
+});
+
+test('concurrent writes in one process are not lost', async () => {
+  const store = new FileKeyStore(join(dir, 'race'));
+  const keys = await Promise.all(Array.from({ length: 10 }, () => generateConversationKey()));
+  await Promise.all(
+    keys.map((key, i) =>
+      store.putConversationKey({ peer: 'bob', key, origin: 'outgoing', createdAt: i }),
+    ),
+  );
+  const file = JSON.parse(await readFile(join(dir, 'race', 'conversations.json'), 'utf8')) as {
+    keys: unknown[];
+  };
+  assert.equal(file.keys.length, 10);
+});
+
+test('pinned contacts round-trip and can be removed', async () => {
+  const store = new FileKeyStore(join(dir, 'pins'));
+  const pin = {
+    username: 'bob',
+    ...(await exportPublicKeys(id)),
+    keyVersion: 1,
+    fingerprint: '1'.repeat(30),
+    pinnedAt: 5,
+    verified: false,
+  };
+  await store.putPinned(pin);
+  assert.deepEqual(await store.getPinned('bob'), pin);
+  assert.deepEqual(await store.listPinned(), [pin]);
+  assert.equal(await store.getPinned('__proto__'), undefined);
+  await store.deletePinned('bob');
+  assert.equal(await store.getPinned('bob'), undefined);
+});
