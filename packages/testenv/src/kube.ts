@@ -61,6 +61,8 @@ export async function startControlPlane(ctx: Ctx): Promise<ControlPlane> {
       '--service-cluster-ip-range=10.0.0.0/24',
       '--authorization-mode=Node,RBAC',
       '--allow-privileged=true',
+      // The default reconciler refuses a loopback advertise address; nothing here needs it.
+      '--endpoint-reconciler-type=none',
       '--enable-priority-and-fairness=false',
       '--profiling=false',
       '--v=0',
