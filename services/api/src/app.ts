@@ -1,0 +1,112 @@
+/**
+ * `buildApp(config, deps)`: the api as a fastify instance that is not listening yet.
+ * The caller owns the MongoDB and Redis connections (main.ts, or a test).
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { PROTOCOL_VERSION, errorBody } from '@gossip/protocol';
+import { createLogger, type Logger } from '@gossip/servicekit';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Db } from 'mongodb';
+import { AvatarStore } from './avatars.js';
+import type { ApiConfig } from './config.js';
+import type { AppContext } from './context.js';
+import { makeErrorHandler } from './errors.js';
+import { EventSink } from './events.js';
+import { createApiMetrics } from './metrics.js';
+import { dummyHash } from './passwords.js';
+import { RateLimiter } from './ratelimit.js';
+import { avatarRoutes } from './routes/avatars.js';
+import { contactRoutes } from './routes/contacts.js';
+import { healthRoutes } from './routes/health.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { userRoutes } from './routes/users.js';
+import { collections, ensureIndexes } from './store.js';
+import { TokenService } from './tokens.js';
+import { typeboxValidatorCompiler } from './validation.js';
+
+export interface AppDeps {
+  db: Db;
+  redis: Redis;
+  /** Root logger; one is created from the config when absent. */
+  logger?: Logger;
+  /** Clock, for tests. @default Date.now */
+  now?: () => number;
+}
+
+/** Largest JSON body: keys and key envelopes are the biggest fields (see the limits). */
+const JSON_BODY_LIMIT = 32 * 1024;
+
+export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<FastifyInstance> {
+  const logger = deps.logger ?? createLogger({ name: 'api', level: config.logLevel });
+  const now = deps.now ?? Date.now;
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast only widens its generic parameters.
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: JSON_BODY_LIMIT,
+    trustProxy: config.trustProxy,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.setValidatorCompiler(typeboxValidatorCompiler);
+  app.decorateRequest('user', null);
+
+  const metrics = createApiMetrics();
+  const c = collections(deps.db);
+  const ctx: AppContext = {
+    config,
+    db: deps.db,
+    redis: deps.redis,
+    c,
+    tokens: new TokenService(deps.db, config, now),
+    limiter: new RateLimiter(deps.redis, config.redisPrefix),
+    events: new EventSink(c.events, deps.redis, config.redisPrefix, logger, now),
+    avatars: new AvatarStore(deps.db),
+    metrics,
+    dummyHash: dummyHash(config.scryptLogN),
+    now,
+  };
+
+  try {
+    await ensureIndexes(deps.db);
+  } catch (err) {
+    // Not fatal: /readyz reports the database, and the indexes only speed queries up.
+    logger.warn({ err }, 'could not create indexes');
+  }
+
+  app.setErrorHandler(makeErrorHandler(metrics));
+  app.setNotFoundHandler((_req, reply) => reply.status(404).send(errorBody('not_found')));
+
+  // A route with a body schema but no body gets `{}`, so "no body" and "empty object"
+  // are the same request and required fields are reported as missing, not as a crash.
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined && req.routeOptions.schema?.body) req.body = {};
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    metrics.duration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Gossip api',
+        version: `${PROTOCOL_VERSION}`,
+        description:
+          'Accounts, sessions, key directory, profiles and contacts. See docs/protocol.md.',
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  healthRoutes(app, ctx);
+  sessionRoutes(app, ctx);
+  userRoutes(app, ctx);
+  await avatarRoutes(app, ctx);
+  contactRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,37 @@
+/** What route modules share: config, stores and helpers, built once per app. */
+import type { Db } from 'mongodb';
+import type { Redis } from 'ioredis';
+import type { AvatarStore } from './avatars.js';
+import type { ApiConfig } from './config.js';
+import type { EventSink } from './events.js';
+import type { ApiMetrics } from './metrics.js';
+import type { RateLimiter } from './ratelimit.js';
+import type { Collections } from './store.js';
+import type { TokenService } from './tokens.js';
+
+export interface AppContext {
+  config: ApiConfig;
+  db: Db;
+  redis: Redis;
+  c: Collections;
+  tokens: TokenService;
+  limiter: RateLimiter;
+  events: EventSink;
+  avatars: AvatarStore;
+  metrics: ApiMetrics;
+  /** Verified against for unknown usernames so every failed login costs the same. */
+  dummyHash: Promise<string>;
+  now: () => number;
+}
+
+/** The authenticated caller, set by the `authenticate` hook. */
+export interface AuthUser {
+  username: string;
+  uid: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    user: AuthUser | null;
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Entry point: config from the environment, connections, listen, and a graceful stop on
+ * SIGTERM/SIGINT (stop taking requests, then close Redis and MongoDB).
+ */
+import { createLogger, installShutdown, loadOrExit } from '@gossip/servicekit';
+import { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
+import { buildApp } from './app.js';
+import { loadConfig } from './config.js';
+
+const config = loadOrExit(() => loadConfig(process.env));
+const logger = createLogger({ name: 'api', level: config.logLevel });
+
+// Both clients connect lazily and reconnect on their own; /readyz tells when they can't.
+const mongo = new MongoClient(config.mongoUrl, { serverSelectionTimeoutMS: 5000 });
+const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
+redis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis error'));
+
+const app = await buildApp(config, { db: mongo.db(config.mongoDb), redis, logger });
+installShutdown(
+  [
+    { name: 'http', stop: () => app.close() },
+    { name: 'redis', stop: () => redis.quit() },
+    { name: 'mongodb', stop: () => mongo.close() },
+  ],
+  { logger, timeoutMs: config.shutdownTimeoutMs },
+);
+await app.listen({ port: config.port, host: config.host });

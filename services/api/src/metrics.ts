@@ -1,0 +1,63 @@
+/** The api's Prometheus metrics, on one registry per app. */
+import { createMetricsRegistry, type Registry } from '@gossip/servicekit';
+import { Counter, Histogram } from 'prom-client';
+
+export interface ApiMetrics {
+  registry: Registry;
+  requests: Counter<'method' | 'route' | 'status'>;
+  duration: Histogram<'method' | 'route'>;
+  errors: Counter<'code'>;
+  logins: Counter<'result'>;
+  registrations: Counter;
+  rateLimited: Counter<'limit'>;
+}
+
+export function createApiMetrics(): ApiMetrics {
+  const registry = createMetricsRegistry({ labels: { service: 'api' } });
+  const registers = [registry];
+  const m: ApiMetrics = {
+    registry,
+    requests: new Counter({
+      name: 'gossip_api_http_requests_total',
+      help: 'HTTP requests by method, route template and status code.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'gossip_api_http_request_duration_seconds',
+      help: 'HTTP request duration by method and route template.',
+      labelNames: ['method', 'route'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    errors: new Counter({
+      name: 'gossip_api_errors_total',
+      help: 'Error responses by catalog code.',
+      labelNames: ['code'],
+      registers,
+    }),
+    logins: new Counter({
+      name: 'gossip_api_logins_total',
+      help: 'Login attempts by result (ok, failed, rate_limited).',
+      labelNames: ['result'],
+      registers,
+    }),
+    registrations: new Counter({
+      name: 'gossip_api_registrations_total',
+      help: 'Accounts registered.',
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'gossip_api_rate_limited_total',
+      help: 'Requests refused by a rate limit, by limit name.',
+      labelNames: ['limit'],
+      registers,
+    }),
+  };
+  // Series start at zero so dashboards and rate() see them before the first event.
+  for (const result of ['ok', 'failed', 'rate_limited']) m.logins.inc({ result }, 0);
+  for (const limit of ['login_username', 'login_ip', 'register_ip', 'search_user']) {
+    m.rateLimited.inc({ limit }, 0);
+  }
+  return m;
+}

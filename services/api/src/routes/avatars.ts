@@ -1,0 +1,118 @@
+/** Avatar upload, download and removal. */
+import {
+  API_PATHS,
+  AVATAR_CONTENT_TYPES,
+  ErrorResponse,
+  MAX_AVATAR_BYTES,
+  Me,
+  UsernameParams,
+} from '@gossip/protocol';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { authenticate, caller } from '../auth.js';
+import { sniffImageType } from '../avatars.js';
+import type { AppContext } from '../context.js';
+import { ApiError } from '../errors.js';
+import { toMe } from '../views.js';
+
+const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
+const security = [{ bearerAuth: [] }];
+
+export async function avatarRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const { c, avatars } = ctx;
+  const onRequest = authenticate(ctx);
+
+  // Image bodies are parsed only inside this plugin scope: elsewhere they are a 415.
+  await app.register(async (scope) => {
+    scope.addContentTypeParser(
+      [...AVATAR_CONTENT_TYPES],
+      { parseAs: 'buffer', bodyLimit: MAX_AVATAR_BYTES },
+      (_req, body, done) => done(null, body),
+    );
+
+    scope.put(
+      API_PATHS.myAvatar,
+      {
+        onRequest,
+        bodyLimit: MAX_AVATAR_BYTES,
+        schema: {
+          tags: ['account'],
+          summary: `Upload a PNG, JPEG or WebP avatar (raw body, at most ${MAX_AVATAR_BYTES} bytes).`,
+          security,
+          consumes: [...AVATAR_CONTENT_TYPES],
+          response: { 200: Me, ...errors },
+        },
+      },
+      async (req) => {
+        const { username } = caller(req);
+        const body = req.body;
+        if (!Buffer.isBuffer(body) || body.length === 0) throw new ApiError('invalid_image');
+        const declared = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+        const actual = sniffImageType(body);
+        if (actual === null) throw new ApiError('invalid_image');
+        if (actual !== declared) {
+          throw new ApiError('invalid_image', `The image is ${actual}, not ${declared}.`);
+        }
+        const before = await c.users.findOne({ _id: username }, { projection: { avatar: 1 } });
+        if (!before) throw new ApiError('invalid_token');
+        const fileId = await avatars.put(username, actual, body);
+        const after = await c.users.findOneAndUpdate(
+          { _id: username },
+          { $set: { avatar: { fileId, contentType: actual, size: body.length } } },
+          { returnDocument: 'after' },
+        );
+        if (before.avatar) await avatars.delete(before.avatar.fileId);
+        if (!after) {
+          await avatars.delete(fileId);
+          throw new ApiError('invalid_token');
+        }
+        return toMe(after);
+      },
+    );
+  });
+
+  app.delete(
+    API_PATHS.myAvatar,
+    { onRequest, schema: { tags: ['account'], security, response: { 200: Me, ...errors } } },
+    async (req) => {
+      const { username } = caller(req);
+      const before = await c.users.findOneAndUpdate(
+        { _id: username },
+        { $set: { avatar: null } },
+        { returnDocument: 'before' },
+      );
+      if (!before) throw new ApiError('invalid_token');
+      if (before.avatar) await avatars.delete(before.avatar.fileId);
+      return toMe({ ...before, avatar: null });
+    },
+  );
+
+  app.get<{ Params: UsernameParams }>(
+    API_PATHS.userAvatar,
+    {
+      onRequest,
+      schema: {
+        tags: ['users'],
+        summary: 'The avatar image bytes.',
+        security,
+        params: UsernameParams,
+        produces: [...AVATAR_CONTENT_TYPES],
+        response: { 200: Type.Unsafe({ type: 'string', format: 'binary' }), ...errors },
+      },
+    },
+    async (req, reply) => {
+      const user = await c.users.findOne(
+        { _id: req.params.username },
+        { projection: { avatar: 1 } },
+      );
+      if (!user) throw new ApiError('user_not_found');
+      if (!user.avatar) throw new ApiError('avatar_not_found');
+      const bytes = await avatars.get(user.avatar.fileId);
+      return reply
+        .header('content-type', user.avatar.contentType)
+        .header('cache-control', 'private, max-age=60')
+        .header('x-content-type-options', 'nosniff')
+        .send(bytes);
+    },
+  );
+}

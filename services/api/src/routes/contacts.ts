@@ -1,0 +1,86 @@
+/** Contact endpoints: thin wrappers over contacts.ts. */
+import {
+  API_PATHS,
+  AcceptContactRequest,
+  ContactList,
+  EmptyRequest,
+  ErrorResponse,
+  UsernameParams,
+} from '@gossip/protocol';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authenticate, caller } from '../auth.js';
+import {
+  acceptContact,
+  blockContact,
+  listContacts,
+  rejectContact,
+  removeContact,
+  requestContact,
+  unblockContact,
+} from '../contacts.js';
+import type { AppContext } from '../context.js';
+
+const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
+const security = [{ bearerAuth: [] }];
+
+type Action = (ctx: AppContext, me: string, peer: string) => Promise<void>;
+
+export function contactRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const onRequest = authenticate(ctx);
+
+  app.get(
+    API_PATHS.contacts,
+    {
+      onRequest,
+      schema: { tags: ['contacts'], security, response: { 200: ContactList, ...errors } },
+    },
+    async (req) => ({ contacts: await listContacts(ctx, caller(req).username) }),
+  );
+
+  const simple: Array<[string, 'POST' | 'DELETE', Action, string]> = [
+    [API_PATHS.contactRequest, 'POST', requestContact, 'Ask a user to become a contact.'],
+    [API_PATHS.contactReject, 'POST', rejectContact, 'Decline a pending request to you.'],
+    [API_PATHS.contact, 'DELETE', removeContact, 'End a contact, or withdraw a request.'],
+    [API_PATHS.contactBlock, 'POST', blockContact, 'Refuse messages and requests from a user.'],
+    [API_PATHS.contactUnblock, 'POST', unblockContact, 'Lift a block.'],
+  ];
+  for (const [url, method, action, summary] of simple) {
+    app.route({
+      method,
+      url,
+      onRequest,
+      schema: {
+        tags: ['contacts'],
+        summary,
+        security,
+        params: UsernameParams,
+        body: EmptyRequest,
+        response: { 204: Type.Null(), ...errors },
+      },
+      handler: async (req: FastifyRequest<{ Params: UsernameParams }>, reply: FastifyReply) => {
+        await action(ctx, caller(req).username, req.params.username);
+        return reply.status(204).send();
+      },
+    });
+  }
+
+  app.post<{ Params: UsernameParams; Body: AcceptContactRequest }>(
+    API_PATHS.contactAccept,
+    {
+      onRequest,
+      schema: {
+        tags: ['contacts'],
+        summary: 'Accept a pending request, optionally passing your signed, wrapped key.',
+        security,
+        params: UsernameParams,
+        body: AcceptContactRequest,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      await acceptContact(ctx, caller(req).username, req.params.username, req.body.keyEnvelope);
+      return reply.status(204).send();
+    },
+  );
+}

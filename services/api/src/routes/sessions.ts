@@ -1,0 +1,144 @@
+/** Register, login, refresh and logout. */
+import { randomUUID } from 'node:crypto';
+import {
+  API_PATHS,
+  ErrorResponse,
+  LoginRequest,
+  LogoutRequest,
+  RefreshRequest,
+  RegisterRequest,
+  Session,
+} from '@gossip/protocol';
+import type { FastifyInstance } from 'fastify';
+import { MongoServerError } from 'mongodb';
+import type { AppContext } from '../context.js';
+import { ApiError } from '../errors.js';
+import { checkPublicKeys, keyFingerprint } from '../keys.js';
+import { hashPassword, verifyPassword } from '../passwords.js';
+import type { UserDoc } from '../store.js';
+import { toSession } from '../views.js';
+
+const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
+
+export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const { c, config, limiter, metrics, tokens } = ctx;
+
+  app.post<{ Body: RegisterRequest }>(
+    API_PATHS.register,
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Create an account with its public keys; returns a session.',
+        body: RegisterRequest,
+        response: { 201: Session, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const limit = await limiter.hit('register_ip', req.ip, config.limits.registerPerIp);
+      if (!limit.allowed) {
+        metrics.rateLimited.inc({ limit: 'register_ip' });
+        throw new ApiError('rate_limited', undefined, { retryAfter: limit.retryAfter });
+      }
+      const body = req.body;
+      await checkPublicKeys(body.keys);
+      if (await c.users.findOne({ _id: body.username }, { projection: { _id: 1 } })) {
+        throw new ApiError('username_taken');
+      }
+      const now = new Date(ctx.now());
+      const user: UserDoc = {
+        _id: body.username,
+        uid: randomUUID(),
+        passwordHash: await hashPassword(body.password, config.scryptLogN),
+        displayName: body.displayName ?? null,
+        keys: { wrappingKey: body.keys.wrappingKey, signingKey: body.keys.signingKey },
+        keyVersion: 1,
+        fingerprint: await keyFingerprint(body.username, body.keys),
+        keysUpdatedAt: now,
+        avatar: null,
+        createdAt: now,
+      };
+      try {
+        await c.users.insertOne(user);
+      } catch (err) {
+        // Two registrations racing for one name: the _id keeps exactly one.
+        if (err instanceof MongoServerError && err.code === 11000) {
+          throw new ApiError('username_taken');
+        }
+        throw err;
+      }
+      metrics.registrations.inc();
+      req.log.info({ user: user._id }, 'account registered');
+      const issued = await tokens.issue({ username: user._id, uid: user.uid });
+      return reply.status(201).send(toSession(user, issued));
+    },
+  );
+
+  app.post<{ Body: LoginRequest }>(
+    API_PATHS.login,
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Log in; the same error for an unknown user and a wrong password.',
+        body: LoginRequest,
+        response: { 200: Session, ...errors },
+      },
+    },
+    async (req) => {
+      const { username, password } = req.body;
+      // Both limits count every attempt, before any password work, so a locked-out
+      // guesser learns nothing even when it finally guesses right.
+      const byIp = await limiter.hit('login_ip', req.ip, config.limits.loginPerIp);
+      const byName = await limiter.hit('login_user', username, config.limits.loginPerUsername);
+      if (!byIp.allowed || !byName.allowed) {
+        metrics.logins.inc({ result: 'rate_limited' });
+        metrics.rateLimited.inc({ limit: byIp.allowed ? 'login_username' : 'login_ip' });
+        throw new ApiError('rate_limited', undefined, {
+          retryAfter: Math.max(byIp.allowed ? 0 : byIp.retryAfter, byName.retryAfter),
+        });
+      }
+      const user = await c.users.findOne({ _id: username });
+      const ok = await verifyPassword(password, user?.passwordHash ?? (await ctx.dummyHash));
+      if (!user || !ok) {
+        metrics.logins.inc({ result: 'failed' });
+        throw new ApiError('invalid_credentials');
+      }
+      metrics.logins.inc({ result: 'ok' });
+      req.log.info({ user: user._id }, 'logged in');
+      return toSession(user, await tokens.issue({ username: user._id, uid: user.uid }));
+    },
+  );
+
+  app.post<{ Body: RefreshRequest }>(
+    API_PATHS.refresh,
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Trade a refresh token (single use) for a new access and refresh token.',
+        body: RefreshRequest,
+        response: { 200: Session, ...errors },
+      },
+    },
+    async (req) => {
+      const who = await tokens.consume(req.body.refreshToken);
+      const user = await c.users.findOne({ _id: who.username });
+      if (!user || user.uid !== who.uid) throw new ApiError('invalid_token');
+      return toSession(user, await tokens.issue(who, who.family));
+    },
+  );
+
+  app.post<{ Body: LogoutRequest }>(
+    API_PATHS.logout,
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Revoke the session of this refresh token. Always 204.',
+        body: LogoutRequest,
+        response: { ...errors },
+      },
+    },
+    async (req, reply) => {
+      await tokens.revoke(req.body.refreshToken);
+      return reply.status(204).send();
+    },
+  );
+}

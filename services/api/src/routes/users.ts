@@ -1,0 +1,212 @@
+/** The caller's account, profiles, the key directory and username search. */
+import {
+  API_PATHS,
+  ChangeKeysRequest,
+  DeleteAccountRequest,
+  ErrorResponse,
+  KeysResponse,
+  Me,
+  Profile,
+  SEARCH_LIMIT_DEFAULT,
+  SearchQuery,
+  SearchResponse,
+  UpdateProfileRequest,
+  UsernameParams,
+} from '@gossip/protocol';
+import type { FastifyInstance } from 'fastify';
+import { authenticate, caller } from '../auth.js';
+import { deleteAccount } from '../account.js';
+import type { AppContext } from '../context.js';
+import { ApiError } from '../errors.js';
+import { checkPublicKeys, keyFingerprint } from '../keys.js';
+import { verifyPassword } from '../passwords.js';
+import { toKeys, toMe, toProfile } from '../views.js';
+
+const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
+const security = [{ bearerAuth: [] }];
+
+export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const { c, config, limiter, metrics } = ctx;
+  const onRequest = authenticate(ctx);
+
+  async function loadSelf(username: string) {
+    const user = await c.users.findOne({ _id: username });
+    if (!user) throw new ApiError('invalid_token');
+    return user;
+  }
+
+  app.get(
+    API_PATHS.me,
+    {
+      onRequest,
+      schema: { tags: ['account'], security, response: { 200: Me, ...errors } },
+    },
+    async (req) => toMe(await loadSelf(caller(req).username)),
+  );
+
+  app.patch<{ Body: UpdateProfileRequest }>(
+    API_PATHS.myProfile,
+    {
+      onRequest,
+      schema: {
+        tags: ['account'],
+        summary: 'Set or clear (null) the display name.',
+        security,
+        body: UpdateProfileRequest,
+        response: { 200: Me, ...errors },
+      },
+    },
+    async (req) => {
+      const { username } = caller(req);
+      await c.users.updateOne({ _id: username }, { $set: { displayName: req.body.displayName } });
+      return toMe(await loadSelf(username));
+    },
+  );
+
+  app.put<{ Body: ChangeKeysRequest }>(
+    API_PATHS.myKeys,
+    {
+      onRequest,
+      schema: {
+        tags: ['keys'],
+        summary: 'Replace your public keys; every contact gets a key-changed event.',
+        security,
+        body: ChangeKeysRequest,
+        response: { 200: KeysResponse, ...errors },
+      },
+    },
+    async (req) => {
+      const { username } = caller(req);
+      const keys = req.body.keys;
+      await checkPublicKeys(keys);
+      const fingerprint = await keyFingerprint(username, keys);
+      const updated = await c.users.findOneAndUpdate(
+        { _id: username },
+        {
+          $set: {
+            keys: { wrappingKey: keys.wrappingKey, signingKey: keys.signingKey },
+            fingerprint,
+            keysUpdatedAt: new Date(ctx.now()),
+          },
+          $inc: { keyVersion: 1 },
+        },
+        { returnDocument: 'after' },
+      );
+      if (!updated) throw new ApiError('invalid_token');
+      const peers = await c.contacts
+        .find({ owner: username, state: { $ne: 'none' } }, { projection: { peer: 1 } })
+        .toArray();
+      for (const p of peers) {
+        await ctx.events.emit(p.peer, username, 'key-changed', { keyVersion: updated.keyVersion });
+      }
+      req.log.info({ user: username, keyVersion: updated.keyVersion }, 'keys changed');
+      return toKeys(updated);
+    },
+  );
+
+  app.get<{ Params: UsernameParams }>(
+    API_PATHS.userProfile,
+    {
+      onRequest,
+      schema: {
+        tags: ['users'],
+        security,
+        params: UsernameParams,
+        response: { 200: Profile, ...errors },
+      },
+    },
+    async (req) => {
+      const user = await c.users.findOne(
+        { _id: req.params.username },
+        { projection: { displayName: 1, avatar: 1 } },
+      );
+      if (!user) throw new ApiError('user_not_found');
+      return toProfile(user);
+    },
+  );
+
+  app.get<{ Params: UsernameParams }>(
+    API_PATHS.userKeys,
+    {
+      onRequest,
+      schema: {
+        tags: ['keys'],
+        summary: "A user's public keys, key version and fingerprint.",
+        security,
+        params: UsernameParams,
+        response: { 200: KeysResponse, ...errors },
+      },
+    },
+    async (req) => {
+      const user = await c.users.findOne({ _id: req.params.username });
+      if (!user) throw new ApiError('user_not_found');
+      return toKeys(user);
+    },
+  );
+
+  app.get<{ Querystring: SearchQuery }>(
+    API_PATHS.search,
+    {
+      onRequest,
+      schema: {
+        tags: ['users'],
+        summary: 'Usernames starting with `prefix`, in order, paged with `after`.',
+        security,
+        querystring: SearchQuery,
+        response: { 200: SearchResponse, ...errors },
+      },
+    },
+    async (req) => {
+      const { username } = caller(req);
+      const limit = await limiter.hit('search_user', username, config.limits.searchPerUser);
+      if (!limit.allowed) {
+        metrics.rateLimited.inc({ limit: 'search_user' });
+        throw new ApiError('rate_limited', undefined, { retryAfter: limit.retryAfter });
+      }
+      const { prefix, after } = req.query;
+      const pageSize = req.query.limit ?? SEARCH_LIMIT_DEFAULT;
+      // Usernames are [a-z0-9_]; '~' sorts after all of them, so this range is the prefix.
+      const range: Record<string, string> = { $gte: prefix, $lt: `${prefix}~` };
+      if (after !== undefined) range.$gt = after;
+      const found = await c.users
+        .find({ _id: range }, { projection: { displayName: 1, avatar: 1 } })
+        .sort({ _id: 1 })
+        .limit(pageSize + 1)
+        .toArray();
+      const page = found.slice(0, pageSize);
+      return {
+        users: page.map(toProfile),
+        next: found.length > pageSize ? (page[page.length - 1]?._id ?? null) : null,
+      };
+    },
+  );
+
+  app.delete<{ Body: DeleteAccountRequest }>(
+    API_PATHS.me,
+    {
+      onRequest,
+      schema: {
+        tags: ['account'],
+        summary: 'Delete your account and everything stored about it. Needs the password.',
+        security,
+        body: DeleteAccountRequest,
+        response: { ...errors },
+      },
+    },
+    async (req, reply) => {
+      const { username } = caller(req);
+      const byName = await limiter.hit('login_user', username, config.limits.loginPerUsername);
+      if (!byName.allowed) {
+        metrics.rateLimited.inc({ limit: 'login_username' });
+        throw new ApiError('rate_limited', undefined, { retryAfter: byName.retryAfter });
+      }
+      const user = await loadSelf(username);
+      if (!(await verifyPassword(req.body.password, user.passwordHash))) {
+        throw new ApiError('invalid_credentials');
+      }
+      await deleteAccount(ctx, user);
+      req.log.info({ user: username }, 'account deleted');
+      return reply.status(204).send();
+    },
+  );
+}

@@ -1,0 +1,149 @@
+/**
+ * Sessions: short-lived HS256 access tokens (JWT, verified by the api and the gateway)
+ * and long-lived opaque refresh tokens. A refresh token is 256 random bits; only its
+ * SHA-256 is stored. Each refresh uses it up and returns a new one in the same family;
+ * presenting a used one again revokes the whole family (it was stolen or replayed).
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import {
+  COLLECTIONS,
+  JWT_ALG,
+  JWT_AUDIENCE,
+  JWT_ISSUER,
+  type AccessTokenClaims,
+} from '@gossip/protocol';
+import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import type { Collection, Db } from 'mongodb';
+import type { ApiConfig } from './config.js';
+import { ApiError } from './errors.js';
+
+/** A refresh token as stored: never the token itself. */
+export interface RefreshTokenDoc {
+  /** SHA-256 (hex) of the token. */
+  _id: string;
+  username: string;
+  uid: string;
+  family: string;
+  createdAt: Date;
+  expiresAt: Date;
+  usedAt: Date | null;
+}
+
+export interface Identity {
+  username: string;
+  uid: string;
+}
+
+export interface IssuedTokens {
+  accessToken: string;
+  expiresIn: number;
+  refreshToken: string;
+  refreshExpiresIn: number;
+}
+
+function digest(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export class TokenService {
+  private readonly tokens: Collection<RefreshTokenDoc>;
+  private readonly config: ApiConfig;
+  private readonly now: () => number;
+
+  constructor(db: Db, config: ApiConfig, now: () => number = Date.now) {
+    this.tokens = db.collection<RefreshTokenDoc>(COLLECTIONS.refreshTokens);
+    this.config = config;
+    this.now = now;
+  }
+
+  /** A new access token and refresh token; `family` continues a session on refresh. */
+  async issue(who: Identity, family: string = randomUUID()): Promise<IssuedTokens> {
+    const nowSec = Math.floor(this.now() / 1000);
+    const accessToken = await new SignJWT({ uid: who.uid, typ: 'access' })
+      .setProtectedHeader({ alg: JWT_ALG, typ: 'JWT' })
+      .setSubject(who.username)
+      .setIssuer(JWT_ISSUER)
+      .setAudience(JWT_AUDIENCE)
+      .setIssuedAt(nowSec)
+      .setExpirationTime(nowSec + this.config.accessTokenTtlSeconds)
+      .sign(this.config.jwtSecret);
+    const refreshToken = randomBytes(32).toString('base64url');
+    await this.tokens.insertOne({
+      _id: digest(refreshToken),
+      username: who.username,
+      uid: who.uid,
+      family,
+      createdAt: new Date(this.now()),
+      expiresAt: new Date(this.now() + this.config.refreshTokenTtlSeconds * 1000),
+      usedAt: null,
+    });
+    return {
+      accessToken,
+      expiresIn: this.config.accessTokenTtlSeconds,
+      refreshToken,
+      refreshExpiresIn: this.config.refreshTokenTtlSeconds,
+    };
+  }
+
+  /** Verifies an access token's signature, algorithm, issuer, audience, type and expiry. */
+  async verifyAccess(token: string): Promise<Identity> {
+    let claims: Partial<AccessTokenClaims>;
+    try {
+      const { payload } = await jwtVerify(token, this.config.jwtSecret, {
+        algorithms: [JWT_ALG],
+        issuer: JWT_ISSUER,
+        audience: JWT_AUDIENCE,
+        currentDate: new Date(this.now()),
+      });
+      claims = payload as Partial<AccessTokenClaims>;
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new ApiError('token_expired');
+      throw new ApiError('invalid_token');
+    }
+    if (
+      claims.typ !== 'access' ||
+      typeof claims.sub !== 'string' ||
+      typeof claims.uid !== 'string'
+    ) {
+      throw new ApiError('invalid_token');
+    }
+    return { username: claims.sub, uid: claims.uid };
+  }
+
+  /**
+   * Uses up a refresh token. Returns whose it was and its family, or throws
+   * `invalid_token` (unknown, expired or already used; a reuse revokes the family).
+   */
+  async consume(refreshToken: string): Promise<Identity & { family: string }> {
+    const id = digest(refreshToken);
+    const now = new Date(this.now());
+    const marked = await this.tokens.updateOne(
+      { _id: id, usedAt: null, expiresAt: { $gt: now } },
+      { $set: { usedAt: now } },
+    );
+    const doc = await this.tokens.findOne({ _id: id });
+    if (marked.modifiedCount !== 1 || !doc) {
+      if (doc?.usedAt) {
+        // Replay of a used token: someone else holds the session. End it everywhere.
+        await this.tokens.deleteMany({ family: doc.family });
+      } else if (doc) {
+        await this.tokens.deleteOne({ _id: id });
+      }
+      throw new ApiError('invalid_token', 'The refresh token is invalid, expired or used.');
+    }
+    // Tidy: expired tokens of this user are of no use to anyone.
+    await this.tokens.deleteMany({ username: doc.username, expiresAt: { $lte: now } });
+    return { username: doc.username, uid: doc.uid, family: doc.family };
+  }
+
+  /** Revokes the session (family) a refresh token belongs to. Unknown tokens are ignored. */
+  async revoke(refreshToken: string): Promise<void> {
+    const doc = await this.tokens.findOne({ _id: digest(refreshToken) });
+    if (doc) await this.tokens.deleteMany({ family: doc.family });
+  }
+
+  /** Revokes every session of a user. */
+  async revokeUser(username: string): Promise<void> {
+    await this.tokens.deleteMany({ username });
+  }
+}
