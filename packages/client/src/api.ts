@@ -52,9 +52,13 @@ export interface ApiClientOptions {
 interface RequestOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   body?: unknown;
+  /** A raw body instead of JSON (avatar upload). */
+  raw?: { data: Uint8Array; contentType: string };
   query?: Record<string, string | number | undefined>;
   /** Send the access token (and refresh on 401). @default true */
   auth?: boolean;
+  /** Return `{ contentType, data }` instead of parsing JSON. */
+  binary?: boolean;
 }
 
 /** Converts a protocol `Session` into the tokens to keep. */
@@ -189,6 +193,23 @@ export class ApiClient {
     return this.request<Me>(API_PATHS.myProfile, { method: 'PATCH', body: req });
   }
 
+  /** Uploads an avatar (PNG, JPEG or WebP; the api checks the bytes and the size limit). */
+  uploadAvatar(
+    data: Uint8Array,
+    contentType: 'image/png' | 'image/jpeg' | 'image/webp',
+  ): Promise<Me> {
+    return this.request<Me>(API_PATHS.myAvatar, { method: 'PUT', raw: { data, contentType } });
+  }
+
+  deleteAvatar(): Promise<Me> {
+    return this.request<Me>(API_PATHS.myAvatar, { method: 'DELETE' });
+  }
+
+  /** A user's avatar image. */
+  getAvatar(username: string): Promise<{ contentType: string; data: Uint8Array }> {
+    return this.request(apiPath(API_PATHS.userAvatar, username), { binary: true });
+  }
+
   /** Username prefix search, paged with `after`. */
   search(q: SearchQuery): Promise<SearchResponse> {
     return this.request<SearchResponse>(API_PATHS.search, {
@@ -217,7 +238,7 @@ export class ApiClient {
   }
 
   removeContact(username: string): Promise<unknown> {
-    return this.request(apiPath(API_PATHS.contact, username), { method: 'DELETE' });
+    return this.request(apiPath(API_PATHS.contact, username), { method: 'DELETE', body: {} });
   }
 
   blockContact(username: string): Promise<unknown> {
@@ -261,8 +282,11 @@ export class ApiClient {
     }
     const headers: Record<string, string> = { accept: 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
-    let body: string | undefined;
-    if (opts.body !== undefined) {
+    let body: string | Uint8Array<ArrayBuffer> | undefined;
+    if (opts.raw) {
+      headers['content-type'] = opts.raw.contentType;
+      body = new Uint8Array(opts.raw.data);
+    } else if (opts.body !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(opts.body);
     }
@@ -276,6 +300,10 @@ export class ApiClient {
       });
     } catch (err) {
       throw new NetworkError(this.baseUrl, { cause: err });
+    }
+    if (opts.binary && res.ok) {
+      const data = new Uint8Array(await res.arrayBuffer());
+      return { contentType: res.headers.get('content-type') ?? '', data } as T;
     }
     const text = await res.text();
     let json: unknown = undefined;
