@@ -164,8 +164,12 @@ const goBuildFlags = ['-trimpath', '-ldflags=-s -w'];
  * Builds (once per machine and version) and returns the Go-built servers.
  * A folder is used only once its `.complete` marker exists.
  */
+export type GoBuild = 'ferretdb' | 'helm' | 'kubernetes';
+const ALL_GO: readonly GoBuild[] = ['ferretdb', 'helm', 'kubernetes'];
+
 export async function ensureGoBinaries(
   progress: Progress,
+  want: readonly GoBuild[] = ALL_GO,
 ): Promise<
   Omit<Binaries, 'redisServer' | 'rabbitmqServer' | 'epmd' | 'prometheus' | 'promtool' | 'openssl'>
 > {
@@ -175,7 +179,10 @@ export async function ensureGoBinaries(
   const helmDir = join(root, `helm-${VERSIONS.helm}`);
   const ferretKey = goCacheKey(ferretModDir, ['go.mod', 'go.sum', 'main.go']);
   const ferretDir = join(root, `ferretdb-${VERSIONS.ferretdb}-${ferretKey}`);
-  const need = [k8sDir, helmDir, ferretDir].filter((d) => !existsSync(join(d, '.complete')));
+  const dirs: Record<GoBuild, string> = { ferretdb: ferretDir, helm: helmDir, kubernetes: k8sDir };
+  const missing = (b: GoBuild): boolean =>
+    want.includes(b) && !existsSync(join(dirs[b], '.complete'));
+  const need = ALL_GO.filter(missing);
   if (need.length > 0) {
     try {
       execFileSync('go', ['version'], { stdio: 'ignore' });
@@ -190,7 +197,7 @@ export async function ensureGoBinaries(
     await withLock(
       root,
       async () => {
-        if (!existsSync(join(ferretDir, '.complete'))) {
+        if (missing('ferretdb')) {
           progress(
             `building FerretDB ${VERSIONS.ferretdb} from the Go module proxy (first run only)`,
           );
@@ -203,7 +210,7 @@ export async function ensureGoBinaries(
           );
           writeFileSync(join(ferretDir, '.complete'), new Date().toISOString());
         }
-        if (!existsSync(join(helmDir, '.complete'))) {
+        if (missing('helm')) {
           progress(`building helm ${VERSIONS.helm} from the Go module proxy (first run only)`);
           mkdirSync(helmDir, { recursive: true });
           await run(
@@ -214,7 +221,7 @@ export async function ensureGoBinaries(
           );
           writeFileSync(join(helmDir, '.complete'), new Date().toISOString());
         }
-        if (!existsSync(join(k8sDir, '.complete'))) {
+        if (missing('kubernetes')) {
           progress(
             `building etcd, kube-apiserver, kube-controller-manager and kubectl ${VERSIONS.kubernetes} ` +
               'from the Go module proxy (first run only: 20-40 minutes on 2 cores)',
@@ -252,9 +259,12 @@ export async function ensureGoBinaries(
 }
 
 /** Installs and builds everything `up` needs, and says where it is. */
-export async function ensureBinaries(progress: Progress): Promise<Binaries> {
+export async function ensureBinaries(
+  progress: Progress,
+  want: readonly GoBuild[] = ALL_GO,
+): Promise<Binaries> {
   ensureDebianPackages(progress);
-  const go = await ensureGoBinaries(progress);
+  const go = await ensureGoBinaries(progress, want);
   return {
     ...go,
     redisServer: DEBIAN['redis-server']!,
