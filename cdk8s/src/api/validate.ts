@@ -26,7 +26,29 @@ export class InvalidGossipClusterError extends Error {
 
 /** Returns a defaulted deep copy of `cluster` (the input is not modified). No validation. */
 export function applyDefaults(cluster: Cluster): ResolvedGossipCluster {
-  return Value.Default(GossipCluster, structuredClone(cluster)) as ResolvedGossipCluster;
+  return defaultValue(GossipCluster, structuredClone(cluster)) as ResolvedGossipCluster;
+}
+
+/**
+ * Structural defaulting as the API server does it: a `default` fills an absent field only,
+ * then defaulting goes on inside it. (TypeBox's `Value.Default` instead merges an object
+ * default into a present object, which would add `managed: {}` next to a user's `external`.)
+ */
+export function defaultValue(schema: TSchema, value: unknown): unknown {
+  const filled: unknown =
+    value === undefined && schema.default !== undefined ? structuredClone(schema.default) : value;
+  if (typeof filled !== 'object' || filled === null) return filled;
+  if (Array.isArray(filled)) {
+    return schema.items
+      ? filled.map((item) => defaultValue(schema.items as TSchema, item))
+      : filled;
+  }
+  const record = filled as Record<string, unknown>;
+  for (const [key, child] of Object.entries((schema.properties ?? {}) as Record<string, TSchema>)) {
+    const v = defaultValue(child, record[key]);
+    if (v !== undefined) record[key] = v;
+  }
+  return record;
 }
 
 /**
@@ -38,7 +60,7 @@ export function validateGossipCluster(input: unknown): ResolvedGossipCluster {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new InvalidGossipClusterError(['the document is not an object']);
   }
-  const cluster = Value.Default(GossipCluster, structuredClone(input));
+  const cluster = defaultValue(GossipCluster, structuredClone(input));
   const problems: string[] = [];
   for (const error of Value.Errors(GossipCluster, cluster)) {
     const where = error.path === '' ? '(root)' : error.path.slice(1).replaceAll('/', '.');

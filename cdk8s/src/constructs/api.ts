@@ -1,0 +1,38 @@
+/** The api service: REST for accounts, keys, history and attachments. */
+import { Construct } from 'constructs';
+import { AppWorkload } from './app-workload.js';
+import type { ClusterContext } from './context.js';
+import { connectionSecret, jwtSecret } from './context.js';
+import { ports } from './naming.js';
+
+export interface GossipApiProps {
+  /** The cluster this api belongs to. */
+  readonly cluster: ClusterContext;
+}
+
+/** Deployment, Service and config of the api (env per the shared `API_*` contract). */
+export class GossipApi extends Construct {
+  readonly workload: AppWorkload;
+
+  constructor(scope: Construct, id: string, props: GossipApiProps) {
+    super(scope, id);
+    const { cluster } = props;
+    this.workload = new AppWorkload(this, 'Workload', {
+      cluster,
+      component: 'api',
+      replicas: cluster.spec.api.replicas,
+      resources: cluster.spec.api.resources,
+      config: {
+        API_PORT: String(ports.api),
+        API_HOST: '0.0.0.0',
+        API_MONGO_DB: 'gossip',
+        API_LOG_LEVEL: cluster.spec.logLevel,
+      },
+      secretEnv: {
+        API_MONGO_URL: connectionSecret(cluster, 'mongodb'),
+        API_REDIS_URL: connectionSecret(cluster, 'redis'),
+        API_JWT_SECRET: jwtSecret(cluster),
+      },
+    });
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * One Gossip service (api, gateway or engine): ServiceAccount, ConfigMap, Deployment and
+ * Service, locked down by default. The per-service constructs only decide config and env.
+ */
+import { ApiObject, Duration, JsonPatch } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import type { Resources } from '../api/schema-helpers.js';
+import type { ClusterContext, SecretKeySelector } from './context.js';
+import { appImage } from './context.js';
+import { toKubeResources } from './kube-helpers.js';
+import type { AppComponent } from './naming.js';
+import {
+  configHash,
+  configHashAnnotation,
+  labelsFor,
+  namesFor,
+  ports,
+  selectorFor,
+} from './naming.js';
+
+/** The non-root user the Gossip images run as. */
+export const appUser = 10001;
+
+export interface AppWorkloadProps {
+  /** The cluster this workload belongs to. */
+  readonly cluster: ClusterContext;
+  /** Which service; fixes the name, labels, port and image. */
+  readonly component: AppComponent;
+  /** Pod count. */
+  readonly replicas: number;
+  /** Container requests and limits. */
+  readonly resources: Resources;
+  /** Non-secret environment, stored in the component's ConfigMap and read with `envFrom`. */
+  readonly config: Readonly<Record<string, string>>;
+  /**
+   * Secret environment: variable name to Secret key. The Secrets are only referenced.
+   * @default {}
+   */
+  readonly secretEnv?: Readonly<Record<string, SecretKeySelector>>;
+  /**
+   * Environment from the downward API, e.g. the pod name.
+   * @default {}
+   */
+  readonly fieldEnv?: Readonly<Record<string, kplus.EnvFieldPaths>>;
+  /**
+   * Time a pod gets to drain after SIGTERM.
+   * @default Duration.seconds(30)
+   */
+  readonly terminationGracePeriod?: Duration;
+}
+
+export class AppWorkload extends Construct {
+  readonly deployment: kplus.Deployment;
+  readonly service: kplus.Service;
+  readonly configMap: kplus.ConfigMap;
+
+  constructor(scope: Construct, id: string, props: AppWorkloadProps) {
+    super(scope, id);
+    const { cluster, component } = props;
+    const name = namesFor(cluster.name).app(component);
+    const labels = labelsFor(cluster.name, component);
+    const port = ports[component];
+    const secretEnv = props.secretEnv ?? {};
+
+    const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
+      metadata: { name, labels },
+      automountToken: false,
+    });
+    this.configMap = new kplus.ConfigMap(this, 'ConfigMap', {
+      metadata: { name, labels },
+      data: { ...props.config },
+    });
+
+    const secretNames = Object.values(secretEnv).map((ref) => ref.name);
+    const hash = configHash(props.config, secretNames, cluster.secretVersions);
+    this.deployment = new kplus.Deployment(this, 'Deployment', {
+      metadata: { name, labels },
+      replicas: props.replicas,
+      select: false,
+      podMetadata: { labels, annotations: { [configHashAnnotation]: hash } },
+      serviceAccount,
+      automountServiceAccountToken: false,
+      terminationGracePeriod: props.terminationGracePeriod ?? Duration.seconds(30),
+      securityContext: { ensureNonRoot: true, user: appUser, group: appUser },
+    });
+    this.deployment.select(
+      kplus.LabelSelector.of({ labels: selectorFor(cluster.name, component) }),
+    );
+
+    const container = this.deployment.addContainer({
+      name: component,
+      image: appImage(cluster, component),
+      imagePullPolicy: cluster.spec.image.pullPolicy as kplus.ImagePullPolicy,
+      ports: [{ name: 'http', number: port }],
+      envFrom: [kplus.Env.fromConfigMap(this.configMap)],
+      liveness: kplus.Probe.fromHttpGet('/healthz', { port, periodSeconds: Duration.seconds(10) }),
+      readiness: kplus.Probe.fromHttpGet('/readyz', { port, periodSeconds: Duration.seconds(5) }),
+      startup: kplus.Probe.fromHttpGet('/healthz', { port, failureThreshold: 30 }),
+      securityContext: {
+        ensureNonRoot: true,
+        user: appUser,
+        group: appUser,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        privileged: false,
+      },
+    });
+    for (const [envName, ref] of Object.entries(secretEnv)) {
+      const secret = kplus.Secret.fromSecretName(this, `Secret-${envName}`, ref.name);
+      container.env.addVariable(envName, kplus.EnvValue.fromSecretValue({ secret, key: ref.key }));
+    }
+    for (const [envName, fieldPath] of Object.entries(props.fieldEnv ?? {})) {
+      container.env.addVariable(envName, kplus.EnvValue.fromFieldRef(fieldPath));
+    }
+    // A read-only root filesystem still needs a scratch /tmp (Node writes temp files there).
+    const tmp = kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp');
+    container.mount('/tmp', tmp);
+
+    // cdk8s-plus has no typed knob for these, so they go in as JSON patches.
+    const spec = '/spec/template/spec';
+    ApiObject.of(this.deployment).addJsonPatch(
+      // Stops Kubernetes injecting <SERVICE>_PORT variables that would collide with API_PORT etc.
+      JsonPatch.add(`${spec}/enableServiceLinks`, false),
+      JsonPatch.add(`${spec}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }),
+      JsonPatch.replace(`${spec}/containers/0/resources`, toKubeResources(props.resources)),
+      JsonPatch.add(`${spec}/containers/0/securityContext/capabilities`, { drop: ['ALL'] }),
+    );
+
+    this.service = new kplus.Service(this, 'Service', {
+      metadata: { name, labels },
+      ports: [{ name: 'http', port, targetPort: port }],
+    });
+    for (const [key, value] of Object.entries(selectorFor(cluster.name, component))) {
+      this.service.selectLabel(key, value);
+    }
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * What every construct of one cluster needs: its name, namespace, defaulted spec and the Secret
+ * versions the operator observed. Built once by the chart, passed down as a prop.
+ */
+import type { BackingServiceName, ResolvedGossipClusterSpec } from '../api/v1alpha1.js';
+import type { AppComponent } from './naming.js';
+import { generatedSecretNames, jwtKey, urlKey } from './naming.js';
+
+/** One cluster, resolved. */
+export interface ClusterContext {
+  /** metadata.name of the GossipCluster. */
+  readonly name: string;
+  /** Namespace of the GossipCluster and of everything it owns. */
+  readonly namespace: string;
+  /** The spec with every schema default applied. */
+  readonly spec: ResolvedGossipClusterSpec;
+  /**
+   * A version string (the operator passes `metadata.resourceVersion`) per Secret name that pods
+   * read; folded into the config hash so that a changed Secret rolls the pods that read it.
+   */
+  readonly secretVersions: Readonly<Record<string, string>>;
+}
+
+/** A key of a Secret, as env vars reference it. */
+export interface SecretKeySelector {
+  readonly name: string;
+  readonly key: string;
+}
+
+/** Where the client connection URL of a backing service lives: generated or external Secret. */
+export function connectionSecret(
+  ctx: ClusterContext,
+  service: BackingServiceName,
+): SecretKeySelector {
+  const external = ctx.spec[service].external;
+  if (external) return { name: external.secretRef.name, key: external.secretRef.key };
+  return { name: generatedSecretNames(ctx.name)[service], key: urlKey };
+}
+
+/** The JWT signing key Secret shared by api and gateway. */
+export function jwtSecret(ctx: ClusterContext): SecretKeySelector {
+  return { name: generatedSecretNames(ctx.name).jwt, key: jwtKey };
+}
+
+/** The image of an app component: a per-component override, else registry/repository/c:tag. */
+export function appImage(ctx: ClusterContext, component: AppComponent): string {
+  const image = ctx.spec.image;
+  const override = image.components?.[component];
+  if (override !== undefined) return override;
+  return `${image.registry}/${image.repository}/${component}:${image.tag ?? ctx.spec.version}`;
+}

@@ -1,0 +1,78 @@
+/**
+ * prometheus-operator objects for one cluster, each behind its spec switch (they need the
+ * monitoring.coreos.com CRDs, which not every cluster has).
+ */
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import type { ClusterContext } from './context.js';
+import type { AppComponent } from './naming.js';
+import { labelsFor, namesFor } from './naming.js';
+
+export interface GossipMonitoringProps {
+  /** The cluster to monitor; `spec.monitoring` decides what is emitted. */
+  readonly cluster: ClusterContext;
+}
+
+const apps: readonly AppComponent[] = ['api', 'gateway', 'engine'];
+
+/** A ServiceMonitor scraping `/metrics` of api, gateway and engine, and alerting rules. */
+export class GossipMonitoring extends Construct {
+  constructor(scope: Construct, id: string, props: GossipMonitoringProps) {
+    super(scope, id);
+    const { cluster } = props;
+    const name = namesFor(cluster.name).monitoring;
+    const labels = labelsFor(cluster.name, 'gateway');
+    // The objects span components; drop the component label rather than pick one.
+    delete (labels as Partial<typeof labels>)['app.kubernetes.io/component'];
+    if (cluster.spec.monitoring.serviceMonitor) {
+      new ApiObject(this, 'ServiceMonitor', {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'ServiceMonitor',
+        metadata: { name, labels },
+        spec: {
+          selector: {
+            matchLabels: {
+              'app.kubernetes.io/name': 'gossip',
+              'app.kubernetes.io/instance': cluster.name,
+            },
+            matchExpressions: [
+              { key: 'app.kubernetes.io/component', operator: 'In', values: [...apps] },
+            ],
+          },
+          endpoints: [{ port: 'http', path: '/metrics', interval: '30s' }],
+        },
+      });
+    }
+    if (cluster.spec.monitoring.prometheusRule) {
+      const selector = `namespace="${cluster.namespace}",service=~"${cluster.name}-(api|gateway|engine)"`;
+      new ApiObject(this, 'PrometheusRule', {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'PrometheusRule',
+        metadata: { name, labels },
+        spec: {
+          groups: [
+            {
+              name: `gossip-${cluster.name}`,
+              rules: [
+                {
+                  alert: 'GossipTargetDown',
+                  expr: `up{${selector}} == 0`,
+                  for: '5m',
+                  labels: { severity: 'warning' },
+                  annotations: { summary: '{{ $labels.pod }} of Gossip cluster is not scrapeable' },
+                },
+                {
+                  alert: 'GossipGatewaysAtMaximum',
+                  expr: `count(up{namespace="${cluster.namespace}",service="${cluster.name}-gateway"}) >= ${cluster.spec.gateway.maxReplicas}`,
+                  for: '15m',
+                  labels: { severity: 'warning' },
+                  annotations: { summary: 'gateways are at spec.gateway.maxReplicas; raise it' },
+                },
+              ],
+            },
+          ],
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Deterministic names, labels and ports of everything a GossipCluster owns. The operator finds
+ * its children (and the Secrets it must create) by these names, so they are part of the API.
+ */
+import { createHash } from 'node:crypto';
+import type { BackingServiceName } from '../api/v1alpha1.js';
+
+export type AppComponent = 'api' | 'gateway' | 'engine';
+export type Component = AppComponent | BackingServiceName;
+
+/** Container (and Service) ports fixed by the shared service contract. */
+export const ports = {
+  api: 8080,
+  gateway: 8081,
+  engine: 9091,
+  rabbitmq: 5672,
+  mongodb: 27017,
+  redis: 6379,
+} as const satisfies Record<Component, number>;
+
+export const managedBy = 'gossip-operator';
+
+/** Pod template annotation holding the hash of the config a pod reads; a change rolls pods. */
+export const configHashAnnotation = 'gossip.dev/config-hash';
+
+/** The labels every object of `cluster` carries (per the shared contract). */
+export function labelsFor(cluster: string, component: Component): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'gossip',
+    'app.kubernetes.io/instance': cluster,
+    'app.kubernetes.io/component': component,
+    'app.kubernetes.io/managed-by': managedBy,
+  };
+}
+
+/**
+ * The immutable subset used in selectors (a Deployment's selector cannot change later, so it
+ * leaves out `managed-by`, which a user may relabel).
+ */
+export function selectorFor(cluster: string, component: Component): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'gossip',
+    'app.kubernetes.io/instance': cluster,
+    'app.kubernetes.io/component': component,
+  };
+}
+
+/** Names of the objects of one cluster. */
+export function namesFor(cluster: string) {
+  return {
+    /** Deployment, Service, ServiceAccount and ConfigMap of an app component. */
+    app: (c: AppComponent) => `${cluster}-${c}`,
+    /** StatefulSet and client Service of a managed backing service. */
+    store: (s: BackingServiceName) => `${cluster}-${s}`,
+    /** The headless Service giving StatefulSet pods stable DNS names. */
+    headless: (s: BackingServiceName) => `${cluster}-${s}-headless`,
+    /** ConfigMap with a managed backing service's config files. */
+    storeConfig: (s: BackingServiceName) => `${cluster}-${s}-config`,
+    gatewayPdb: `${cluster}-gateway`,
+    monitoring: `${cluster}`,
+  };
+}
+
+/**
+ * The Secrets the operator generates once (random values) and never overwrites; the
+ * constructs only reference them. `key` entries are the data keys each one holds.
+ */
+export function generatedSecretNames(cluster: string) {
+  return {
+    /** `secret`: base64 of 32 random bytes, the HS256 key shared by api and gateway. */
+    jwt: `${cluster}-jwt`,
+    /** `username`, `password`, `erlang-cookie`, `url` (amqp://...). */
+    rabbitmq: `${cluster}-rabbitmq`,
+    /** `username`, `password`, `url` (mongodb://...?authSource=admin). */
+    mongodb: `${cluster}-mongodb`,
+    /** `password`, `url` (redis://:password@...). */
+    redis: `${cluster}-redis`,
+  } as const;
+}
+
+/** The key of a generated backing-service Secret that holds the client connection URL. */
+export const urlKey = 'url';
+/** The key of the JWT Secret. */
+export const jwtKey = 'secret';
+
+/** In-cluster DNS name of a Service. */
+export function serviceHost(service: string, namespace: string): string {
+  return `${service}.${namespace}.svc`;
+}
+
+/**
+ * sha256 over the ConfigMap data and the referenced Secret names with their versions, in a
+ * canonical (sorted) order so equal inputs always give the same hash.
+ * @param data the ConfigMap data the pods read
+ * @param secretNames names of the Secrets the pods read
+ * @param versions version per Secret name (missing: the name alone counts)
+ */
+export function configHash(
+  data: Readonly<Record<string, string>>,
+  secretNames: readonly string[],
+  versions: Readonly<Record<string, string>>,
+): string {
+  const canonical = {
+    data: Object.keys(data)
+      .sort()
+      .map((k) => [k, data[k]]),
+    secrets: [...new Set(secretNames)].sort().map((name) => [name, versions[name] ?? '']),
+  };
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
+}

@@ -1,0 +1,126 @@
+/**
+ * `npm run synth -- -f cluster.yaml [-o dir] [--with-secrets]`: static manifests for people who
+ * run Gossip without the operator, from the same builders the operator uses.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseAllDocuments, stringify } from 'yaml';
+import { InvalidGossipClusterError } from './api/validate.js';
+import type { GossipCluster } from './api/v1alpha1.js';
+import { buildClusterObjects, resolveCluster } from './build.js';
+import { buildGeneratedSecrets } from './constructs/generated-secrets.js';
+import type { KubeObject } from './constructs/kube-object.js';
+
+export const usage = `usage: npm run synth -- -f cluster.yaml [-o dir] [--with-secrets]
+  -f, --file          a GossipCluster manifest (YAML; several documents allowed)
+  -o, --out           write <dir>/<name>.yaml (and <dir>/00-<name>-secrets.yaml); default: stdout
+  --with-secrets      also emit the generated Secrets with fresh random values
+`;
+
+/** Where the CLI writes; injectable for tests. */
+export interface SynthIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/** Multi-document YAML, in order. */
+export function toYamlStream(objects: readonly KubeObject[]): string {
+  return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
+}
+
+/** Runs the CLI; returns the exit code (0 ok, 1 invalid input, 2 bad usage). */
+export function runSynth(argv: string[], io: SynthIo): number {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        file: { type: 'string', short: 'f' },
+        out: { type: 'string', short: 'o' },
+        'with-secrets': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    io.stderr(`${(err as Error).message}\n${usage}`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(usage);
+    return 0;
+  }
+  if (!values.file) {
+    io.stderr(`missing -f <file>\n${usage}`);
+    return 2;
+  }
+  let clusters: GossipCluster[];
+  try {
+    clusters = readClusters(values.file);
+    for (const cluster of clusters) {
+      const objects = buildClusterObjects(cluster);
+      const secrets = values['with-secrets'] ? buildGeneratedSecrets(resolveCluster(cluster)) : [];
+      const name = cluster.metadata.name;
+      if (secrets.length > 0) {
+        io.stderr(
+          `warning: ${name}: writing generated Secrets with random credentials; keep the output ` +
+            'private, apply it once, and do not regenerate it (new values lock out existing data)\n',
+        );
+      }
+      if (values.out) {
+        mkdirSync(values.out, { recursive: true });
+        // kubectl apply -f <dir> goes in file-name order: Secrets first.
+        if (secrets.length > 0) {
+          writeFileSync(join(values.out, `00-${name}-secrets.yaml`), toYamlStream(secrets), {
+            mode: 0o600,
+          });
+        }
+        writeFileSync(join(values.out, `${name}.yaml`), toYamlStream(objects));
+        io.stderr(`${name}: wrote ${objects.length + secrets.length} objects to ${values.out}\n`);
+      } else {
+        io.stdout(`${toYamlStream([...secrets, ...objects])}`);
+      }
+    }
+  } catch (err) {
+    if (err instanceof InvalidGossipClusterError || err instanceof InputError) {
+      io.stderr(`${values.file}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  return 0;
+}
+
+class InputError extends Error {}
+
+function readClusters(file: string): GossipCluster[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(`cannot read: ${(err as Error).message}`);
+  }
+  const docs = parseAllDocuments(text);
+  if (!Array.isArray(docs)) throw new InputError('empty YAML stream');
+  const clusters = docs
+    .map((doc) => {
+      if (doc.errors.length > 0) throw new InputError(`invalid YAML: ${doc.errors[0]?.message}`);
+      return doc.toJS() as unknown;
+    })
+    .filter((value) => value !== null && value !== undefined);
+  if (clusters.length === 0) throw new InputError('no GossipCluster document found');
+  for (const c of clusters) {
+    const { kind } = (c ?? {}) as { kind?: unknown };
+    if (kind !== 'GossipCluster')
+      throw new InputError(`expected kind GossipCluster, got ${String(kind)}`);
+  }
+  return clusters as GossipCluster[];
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = runSynth(process.argv.slice(2), {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  });
+}
