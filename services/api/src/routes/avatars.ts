@@ -46,7 +46,9 @@ export async function avatarRoutes(app: FastifyInstance, ctx: AppContext): Promi
       async (req) => {
         const { username } = caller(req);
         const body = req.body;
-        if (!Buffer.isBuffer(body) || body.length === 0) throw new ApiError('invalid_image');
+        // JSON (or any other parsed type) is not an image upload.
+        if (!Buffer.isBuffer(body)) throw new ApiError('unsupported_media_type');
+        if (body.length === 0) throw new ApiError('invalid_image');
         const declared = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
         const actual = sniffImageType(body);
         if (actual === null) throw new ApiError('invalid_image');

@@ -1,0 +1,317 @@
+/**
+ * Register, login, sessions and rate limits against real FerretDB and Redis.
+ */
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import type { Session } from '@gossip/protocol';
+import { PASSWORD, bearer, errorOf, keySets, register, startApi, type Harness } from './helpers.js';
+
+let h: Harness;
+let keys: Awaited<ReturnType<typeof keySets>>;
+
+before(async () => {
+  keys = await keySets();
+  h = await startApi();
+});
+after(() => h.close());
+
+function login(
+  app: Harness['app'],
+  username: string,
+  password: string,
+  remoteAddress = '10.0.0.1',
+) {
+  return app.inject({
+    method: 'POST',
+    url: '/v1/auth/login',
+    payload: { username, password },
+    remoteAddress,
+  });
+}
+
+describe('register', () => {
+  test('creates an account with keys and returns a working session', async () => {
+    const s = await register(h.app, 'reg_alice', keys[0]!);
+    assert.equal(s.tokenType, 'Bearer');
+    assert.equal(s.user.username, 'reg_alice');
+    assert.equal(s.user.keyVersion, 1);
+    assert.equal(s.expiresIn, 900);
+    const me = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(s) });
+    assert.equal(me.statusCode, 200);
+    assert.equal(me.json<{ username: string }>().username, 'reg_alice');
+    const stored = await h.db.collection('users').findOne({ _id: 'reg_alice' as never });
+    assert.ok(stored);
+    assert.match(String(stored.passwordHash), /^scrypt\$12\$8\$1\$/);
+  });
+
+  test('refuses a duplicate username with 409 username_taken and keeps the first account', async () => {
+    await register(h.app, 'reg_dup', keys[0]!);
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/auth/register',
+      payload: { username: 'reg_dup', password: 'another password', keys: keys[1] },
+    });
+    assert.deepEqual(errorOf(res), { status: 409, code: 'username_taken' });
+    assert.equal((await login(h.app, 'reg_dup', PASSWORD)).statusCode, 200);
+  });
+
+  test('two racing registrations of one name store exactly one account', async () => {
+    const results = await Promise.all(
+      [0, 1, 2].map(() =>
+        h.app.inject({
+          method: 'POST',
+          url: '/v1/auth/register',
+          payload: { username: 'reg_race', password: PASSWORD, keys: keys[0] },
+        }),
+      ),
+    );
+    const codes = results.map((r) => r.statusCode).sort();
+    assert.deepEqual(codes, [201, 409, 409]);
+    assert.equal(await h.db.collection('users').countDocuments({ _id: 'reg_race' as never }), 1);
+  });
+});
+
+describe('login', () => {
+  before(() => register(h.app, 'login_bob', keys[1]!));
+
+  test('returns a session for the right password', async () => {
+    const res = await login(h.app, 'login_bob', PASSWORD);
+    assert.equal(res.statusCode, 200);
+    const s = res.json<Session>();
+    assert.equal(s.user.username, 'login_bob');
+    assert.ok(s.refreshToken.length >= 43);
+  });
+
+  test('a wrong password and an unknown user get the same answer', async () => {
+    const wrong = await login(h.app, 'login_bob', 'not the password', '10.0.0.2');
+    const unknown = await login(h.app, 'nobody_here', 'not the password', '10.0.0.2');
+    const malformed = await login(h.app, 'Not A Username!', 'whatever', '10.0.0.2');
+    for (const res of [wrong, unknown, malformed]) {
+      assert.deepEqual(errorOf(res), { status: 401, code: 'invalid_credentials' });
+    }
+    assert.equal(wrong.body, unknown.body);
+    assert.equal(wrong.body, malformed.body);
+  });
+});
+
+describe('tokens', () => {
+  test('a missing, malformed or forged access token is refused', async () => {
+    const s = await register(h.app, 'tok_carol', keys[0]!);
+    const none = await h.app.inject({ method: 'GET', url: '/v1/me' });
+    assert.deepEqual(errorOf(none), { status: 401, code: 'unauthorized' });
+    const junk = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer('abc') });
+    assert.deepEqual(errorOf(junk), { status: 401, code: 'invalid_token' });
+    // Same claims, other key: the signature check must fail.
+    const [head, payload] = s.accessToken.split('.');
+    const forged = `${head}.${payload}.${'A'.repeat(43)}`;
+    const f = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(forged) });
+    assert.deepEqual(errorOf(f), { status: 401, code: 'invalid_token' });
+    // alg=none must never be accepted.
+    const none64 = Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url');
+    const n = await h.app.inject({
+      method: 'GET',
+      url: '/v1/me',
+      headers: bearer(`${none64}.${payload}.`),
+    });
+    assert.deepEqual(errorOf(n), { status: 401, code: 'invalid_token' });
+  });
+
+  test('refresh rotates: the new pair works, the old refresh token is used up', async () => {
+    const s = await register(h.app, 'tok_dave', keys[0]!);
+    const r1 = await h.app.inject({
+      method: 'POST',
+      url: '/v1/auth/refresh',
+      payload: { refreshToken: s.refreshToken },
+    });
+    assert.equal(r1.statusCode, 200);
+    const s2 = r1.json<Session>();
+    assert.notEqual(s2.refreshToken, s.refreshToken);
+    const me = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(s2) });
+    assert.equal(me.statusCode, 200);
+
+    // Replaying the used token fails and revokes the whole session family...
+    const replay = await h.app.inject({
+      method: 'POST',
+      url: '/v1/auth/refresh',
+      payload: { refreshToken: s.refreshToken },
+    });
+    assert.deepEqual(errorOf(replay), { status: 401, code: 'invalid_token' });
+    // ...so the token the thief or the owner got from the rotation is dead too.
+    const after = await h.app.inject({
+      method: 'POST',
+      url: '/v1/auth/refresh',
+      payload: { refreshToken: s2.refreshToken },
+    });
+    assert.deepEqual(errorOf(after), { status: 401, code: 'invalid_token' });
+  });
+
+  test('logout revokes the refresh token; other sessions stay', async () => {
+    const s = await register(h.app, 'tok_erin', keys[1]!);
+    const other = (await login(h.app, 'tok_erin', PASSWORD, '10.0.0.3')).json<Session>();
+    const out = await h.app.inject({
+      method: 'POST',
+      url: '/v1/auth/logout',
+      payload: { refreshToken: s.refreshToken },
+    });
+    assert.equal(out.statusCode, 204);
+    const r = await h.app.inject({
+      method: 'POST',
+      url: '/v1/auth/refresh',
+      payload: { refreshToken: s.refreshToken },
+    });
+    assert.deepEqual(errorOf(r), { status: 401, code: 'invalid_token' });
+    const ok = await h.app.inject({
+      method: 'POST',
+      url: '/v1/auth/refresh',
+      payload: { refreshToken: other.refreshToken },
+    });
+    assert.equal(ok.statusCode, 200);
+    // Logging out an unknown token says nothing either way.
+    const unknown = await h.app.inject({
+      method: 'POST',
+      url: '/v1/auth/logout',
+      payload: { refreshToken: 'x'.repeat(43) },
+    });
+    assert.equal(unknown.statusCode, 204);
+  });
+
+  test('refresh tokens are stored only as hashes', async () => {
+    const s = await register(h.app, 'tok_frank', keys[0]!);
+    const docs = await h.db.collection('refresh_tokens').find({ username: 'tok_frank' }).toArray();
+    assert.equal(docs.length, 1);
+    assert.ok(!JSON.stringify(docs).includes(s.refreshToken));
+  });
+});
+
+describe('access token expiry (1 s TTL)', () => {
+  let short: Harness;
+  before(async () => {
+    short = await startApi({ API_ACCESS_TOKEN_TTL_SECONDS: '1' });
+  });
+  after(() => short.close());
+
+  test('an expired access token gets token_expired; refresh gives a fresh one', async () => {
+    const s = await register(short.app, 'exp_gina', keys[0]!);
+    assert.equal(s.expiresIn, 1);
+    assert.equal(
+      (await short.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(s) })).statusCode,
+      200,
+    );
+    await sleep(2100);
+    const late = await short.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(s) });
+    assert.deepEqual(errorOf(late), { status: 401, code: 'token_expired' });
+    const r = await short.app.inject({
+      method: 'POST',
+      url: '/v1/auth/refresh',
+      payload: { refreshToken: s.refreshToken },
+    });
+    assert.equal(r.statusCode, 200);
+    const fresh = await short.app.inject({
+      method: 'GET',
+      url: '/v1/me',
+      headers: bearer(r.json<Session>()),
+    });
+    assert.equal(fresh.statusCode, 200);
+  });
+
+  test('a token from one deployment secret is refused by another', async () => {
+    const s = await register(short.app, 'exp_hank', keys[0]!);
+    const res = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(s) });
+    assert.deepEqual(errorOf(res), { status: 401, code: 'invalid_token' });
+  });
+});
+
+describe('rate limits', () => {
+  let limited: Harness;
+  before(async () => {
+    limited = await startApi({
+      API_LOGIN_MAX_PER_USERNAME: '3',
+      API_LOGIN_MAX_PER_IP: '5',
+      API_SEARCH_MAX_PER_USER: '3',
+      API_REGISTER_MAX_PER_IP: '4',
+    });
+  });
+  after(() => limited.close());
+
+  test('login trips per username, from any IP, even with the right password', async () => {
+    await register(limited.app, 'rl_ivy', keys[0]!);
+    for (let i = 0; i < 3; i++) {
+      const r = await login(limited.app, 'rl_ivy', 'wrong password', `10.1.0.${i}`);
+      assert.equal(r.statusCode, 401);
+    }
+    const blocked = await login(limited.app, 'rl_ivy', PASSWORD, '10.1.0.99');
+    assert.deepEqual(errorOf(blocked), { status: 429, code: 'rate_limited' });
+    assert.ok(Number(blocked.headers['retry-after']) >= 1);
+  });
+
+  test('login trips per IP across usernames', async () => {
+    for (let i = 0; i < 5; i++) {
+      const r = await login(limited.app, `rl_user${i}`, 'wrong password', '10.2.0.1');
+      assert.equal(r.statusCode, 401);
+    }
+    const r = await login(limited.app, 'rl_other', 'wrong password', '10.2.0.1');
+    assert.deepEqual(errorOf(r), { status: 429, code: 'rate_limited' });
+    // Another address is unaffected.
+    const elsewhere = await login(limited.app, 'rl_other', 'wrong password', '10.2.0.2');
+    assert.equal(elsewhere.statusCode, 401);
+  });
+
+  test('search trips per user', async () => {
+    const s = await register(limited.app, 'rl_jack', keys[0]!);
+    for (let i = 0; i < 3; i++) {
+      const r = await limited.app.inject({
+        method: 'GET',
+        url: '/v1/users?prefix=rl',
+        headers: bearer(s),
+      });
+      assert.equal(r.statusCode, 200);
+    }
+    const r = await limited.app.inject({
+      method: 'GET',
+      url: '/v1/users?prefix=rl',
+      headers: bearer(s),
+    });
+    assert.deepEqual(errorOf(r), { status: 429, code: 'rate_limited' });
+  });
+
+  test('registration trips per IP', async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await limited.app.inject({
+        method: 'POST',
+        url: '/v1/auth/register',
+        payload: { username: `rl_reg${i}`, password: PASSWORD, keys: keys[0] },
+        remoteAddress: '10.3.0.1',
+      });
+      codes.push(r.statusCode);
+    }
+    const r = await limited.app.inject({
+      method: 'POST',
+      url: '/v1/auth/register',
+      payload: { username: 'rl_reg_x', password: PASSWORD, keys: keys[0] },
+      remoteAddress: '10.3.0.1',
+    });
+    // rl_jack above came from 127.0.0.1, so all four here fit.
+    assert.deepEqual(codes, [201, 201, 201, 201]);
+    assert.deepEqual(errorOf(r), { status: 429, code: 'rate_limited' });
+    assert.equal(
+      await limited.db.collection('users').countDocuments({ _id: 'rl_reg_x' as never }),
+      0,
+    );
+  });
+
+  test('the counters are in Redis under the prefix, with hashed subjects', async () => {
+    const keys = await limited.redis.keys(`${limited.config.redisPrefix}rl:*`);
+    assert.ok(keys.length > 0);
+    for (const k of keys) {
+      assert.ok(!k.includes('rl_ivy') && !k.includes('10.'), k);
+      assert.ok((await limited.redis.pttl(k)) > 0, `${k} has an expiry`);
+    }
+    const metrics = await limited.app.inject({ method: 'GET', url: '/metrics' });
+    assert.match(
+      metrics.body,
+      /gossip_api_rate_limited_total\{[^}]*limit="login_username"[^}]*\} [1-9]/,
+    );
+  });
+});
