@@ -84,10 +84,15 @@ export function newestKey(
 
 /** Keys in memory only: for tests, and for browser sessions that must not persist. */
 export class MemoryKeyStore implements KeyStore {
-  readonly requiresExtractable = false;
+  readonly requiresExtractable: boolean;
   private identity: IdentityKeys | undefined;
   private readonly pinned = new Map<string, PinnedContact>();
   private readonly conversations = new Map<string, Map<string, StoredConversationKey>>();
+
+  /** @param opts.extractable make keys given to it exportable (default false: they can't leak). */
+  constructor(opts: { extractable?: boolean } = {}) {
+    this.requiresExtractable = opts.extractable ?? false;
+  }
 
   async getIdentity(): Promise<IdentityKeys | undefined> {
     return this.identity;
