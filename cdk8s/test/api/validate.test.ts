@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  InvalidGossipClusterError,
+  applyDefaults,
+  validateGossipCluster,
+} from '../../src/api/validate.js';
+import { cluster } from '../fixtures.js';
+
+function problemsOf(input: unknown): readonly string[] {
+  try {
+    validateGossipCluster(input);
+  } catch (err) {
+    assert.ok(err instanceof InvalidGossipClusterError, String(err));
+    return err.problems;
+  }
+  assert.fail('expected the cluster to be rejected');
+}
+
+describe('GossipCluster defaults', () => {
+  it('fills every defaulted field of an empty spec, like the API server', () => {
+    // GIVEN a cluster without spec  WHEN defaulted
+    const { spec } = applyDefaults({ ...cluster(), spec: undefined });
+    // THEN
+    assert.deepStrictEqual(spec.gateway, {
+      minReplicas: 2,
+      maxReplicas: 10,
+      targetConnectionsPerPod: 1000,
+      scaleDownStabilizationSeconds: 300,
+      resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+    });
+    assert.deepStrictEqual(spec.redis.managed?.storage, { size: '1Gi' });
+    assert.equal(spec.mongodb.managed?.replicas, 1);
+    assert.equal(spec.retention.messageSeconds, 604800);
+    assert.equal(spec.dataRetentionPolicy, 'Retain');
+    assert.equal(spec.paused, false);
+    assert.deepStrictEqual(spec.monitoring, { serviceMonitor: false, prometheusRule: false });
+  });
+
+  it('defaults an absent field only: an external service gets no managed block', () => {
+    const external = { secretRef: { name: 'mongo', key: 'url' } };
+    const { spec } = applyDefaults(cluster({ mongodb: { external }, gateway: { maxReplicas: 3 } }));
+    assert.deepStrictEqual(spec.mongodb, { external });
+    assert.equal(spec.gateway.minReplicas, 2);
+    assert.equal(spec.gateway.maxReplicas, 3);
+  });
+
+  it('does not modify its input', () => {
+    const input = cluster({});
+    applyDefaults(input);
+    assert.deepStrictEqual(input.spec, {});
+  });
+});
+
+describe('GossipCluster validation', () => {
+  it('accepts the defaults', () => {
+    assert.equal(validateGossipCluster(cluster()).spec.api.replicas, 1);
+  });
+
+  it('rejects gateway.minReplicas > maxReplicas with the CEL message', () => {
+    assert.deepStrictEqual(problemsOf(cluster({ gateway: { minReplicas: 5, maxReplicas: 2 } })), [
+      'spec.gateway: gateway.minReplicas must be less than or equal to gateway.maxReplicas',
+    ]);
+  });
+
+  it('rejects managed and external both set, and neither set', () => {
+    const both = { managed: {}, external: { secretRef: { name: 'r', key: 'url' } } };
+    assert.deepStrictEqual(problemsOf(cluster({ redis: both })), [
+      'spec.redis: redis: set exactly one of managed or external',
+    ]);
+    assert.deepStrictEqual(problemsOf(cluster({ rabbitmq: {} })), [
+      'spec.rabbitmq: rabbitmq: set exactly one of managed or external',
+    ]);
+  });
+
+  it('names the field and the allowed values of a bad enum', () => {
+    assert.deepStrictEqual(problemsOf(cluster({ dataRetentionPolicy: 'Keep' as 'Retain' })), [
+      'spec.dataRetentionPolicy: must be one of Retain, Delete',
+    ]);
+  });
+
+  it('rejects out-of-range numbers, bad quantities and unknown fields', () => {
+    const problems = problemsOf({
+      ...cluster({ api: { replicas: -1 }, redis: { managed: { storage: { size: 'lots' } } } }),
+      spec: { api: { replicas: -1 }, redis: { managed: { storage: { size: 'lots' } } }, colour: 1 },
+    });
+    assert.ok(
+      problems.some((p) =>
+        p.startsWith('spec.api.replicas: Expected integer to be greater or equal to 0'),
+      ),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) =>
+        p.startsWith('spec.redis.managed.storage.size: Expected string to match'),
+      ),
+      problems.join('\n'),
+    );
+    const unknown = problemsOf({ ...cluster(), spec: { colour: 'blue' } });
+    assert.deepStrictEqual(unknown, ['spec.colour: unknown field']);
+  });
+
+  it('rejects a MongoDB replica set for now, and a too-long cluster name', () => {
+    assert.deepStrictEqual(problemsOf(cluster({ mongodb: { managed: { replicas: 3 } } })), [
+      'spec.mongodb.managed: mongodb.managed.replicas > 1 (a replica set) is not supported yet',
+    ]);
+    assert.deepStrictEqual(problemsOf(cluster({}, 'a'.repeat(41))), [
+      '(root): metadata.name must be at most 40 characters (child object names add suffixes)',
+    ]);
+  });
+
+  it('rejects a document that is not an object', () => {
+    assert.deepStrictEqual(problemsOf('hello'), ['the document is not an object']);
+  });
+});

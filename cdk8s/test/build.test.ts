@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { buildClusterObjects } from '../src/build.js';
+import { buildGeneratedSecrets } from '../src/constructs/generated-secrets.js';
+import type { KubeObject } from '../src/constructs/kube-object.js';
+import { applyOrder } from '../src/constructs/kube-object.js';
+import { configHashAnnotation } from '../src/constructs/naming.js';
+import { cluster, context, find, matchSnapshot, snapshotYaml } from './fixtures.js';
+
+const snapshots = join(fileURLToPath(new URL('.', import.meta.url)), '__snapshots__');
+
+function hashOf(objects: KubeObject[], kind: string, name: string): string {
+  const spec = find(objects, kind, name).spec as {
+    template: { metadata: { annotations: Record<string, string> } };
+  };
+  return spec.template.metadata.annotations[configHashAnnotation]!;
+}
+
+describe('buildClusterObjects', () => {
+  it('matches the committed snapshot for the default cluster', () => {
+    matchSnapshot(
+      join(snapshots, 'default-cluster.yaml'),
+      snapshotYaml(buildClusterObjects(cluster())),
+    );
+  });
+
+  it('orders config, secrets and service accounts before the workloads that read them', () => {
+    const kinds = buildClusterObjects(cluster()).map((o) => o.kind);
+    const ranks = kinds.map((k) => applyOrder.indexOf(k));
+    assert.ok(!ranks.includes(-1), kinds.join());
+    assert.deepStrictEqual(
+      ranks,
+      [...ranks].sort((a, b) => a - b),
+    );
+    assert.ok(kinds.lastIndexOf('ConfigMap') < kinds.indexOf('StatefulSet'));
+    assert.ok(kinds.lastIndexOf('ServiceAccount') < kinds.indexOf('Deployment'));
+  });
+
+  it('labels every object per the shared contract and puts it in the cluster namespace', () => {
+    for (const object of buildClusterObjects(cluster())) {
+      const l = object.metadata.labels ?? {};
+      const where = `${object.kind}/${object.metadata.name}`;
+      assert.equal(l['app.kubernetes.io/name'], 'gossip', where);
+      assert.equal(l['app.kubernetes.io/instance'], 'demo', where);
+      assert.equal(l['app.kubernetes.io/managed-by'], 'gossip-operator', where);
+      assert.match(
+        l['app.kubernetes.io/component'] ?? '',
+        /^(api|gateway|engine|rabbitmq|mongodb|redis)$/,
+        where,
+      );
+      assert.equal(object.metadata.namespace, 'chat', where);
+    }
+  });
+
+  it('never contains a Secret (generated values are the operator’s, created once)', () => {
+    const objects = buildClusterObjects(cluster());
+    assert.deepStrictEqual(
+      objects.filter((o) => o.kind === 'Secret'),
+      [],
+    );
+  });
+
+  it('leaves out managed stores for external services', () => {
+    const external = { secretRef: { name: 'ext', key: 'url' } };
+    const names = buildClusterObjects(
+      cluster({ rabbitmq: { external }, mongodb: { external }, redis: { external } }),
+    )
+      .filter((o) => o.kind === 'StatefulSet')
+      .map((o) => o.metadata.name);
+    assert.deepStrictEqual(names, []);
+  });
+
+  it('sets a controller owner reference from metadata.uid, or the one given, or none', () => {
+    const owned = buildClusterObjects({
+      ...cluster(),
+      metadata: { name: 'demo', namespace: 'chat', uid: 'u-1' },
+    });
+    for (const o of owned) {
+      assert.deepStrictEqual(o.metadata.ownerReferences, [
+        {
+          apiVersion: 'gossip.dev/v1alpha1',
+          kind: 'GossipCluster',
+          name: 'demo',
+          uid: 'u-1',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ]);
+    }
+    const none = buildClusterObjects(
+      { ...cluster(), metadata: { name: 'demo', uid: 'u-1' } },
+      { ownerReference: null },
+    );
+    assert.ok(none.every((o) => o.metadata.ownerReferences === undefined));
+    assert.ok(
+      buildClusterObjects(cluster()).every((o) => o.metadata.ownerReferences === undefined),
+    );
+  });
+
+  it('changes the config hash of exactly the pods whose config or Secret changed', () => {
+    const base = buildClusterObjects(cluster());
+    const rotated = buildClusterObjects(cluster(), { secretVersions: { 'demo-jwt': '42' } });
+    const retention = buildClusterObjects(cluster({ retention: { messageSeconds: 3600 } }));
+    // GIVEN the JWT Secret changed: api and gateway read it, the engine does not
+    assert.notEqual(
+      hashOf(rotated, 'Deployment', 'demo-api'),
+      hashOf(base, 'Deployment', 'demo-api'),
+    );
+    assert.notEqual(
+      hashOf(rotated, 'Deployment', 'demo-gateway'),
+      hashOf(base, 'Deployment', 'demo-gateway'),
+    );
+    assert.equal(
+      hashOf(rotated, 'Deployment', 'demo-engine'),
+      hashOf(base, 'Deployment', 'demo-engine'),
+    );
+    // GIVEN the retention changed: only the engine's ConfigMap changes
+    assert.notEqual(
+      hashOf(retention, 'Deployment', 'demo-engine'),
+      hashOf(base, 'Deployment', 'demo-engine'),
+    );
+    assert.equal(
+      hashOf(retention, 'Deployment', 'demo-api'),
+      hashOf(base, 'Deployment', 'demo-api'),
+    );
+    // and the same input always gives the same hash
+    assert.equal(
+      hashOf(buildClusterObjects(cluster()), 'Deployment', 'demo-api'),
+      hashOf(base, 'Deployment', 'demo-api'),
+    );
+  });
+
+  it('emits ServiceMonitor and PrometheusRule only when switched on', () => {
+    const kinds = (spec: Parameters<typeof cluster>[0]) =>
+      buildClusterObjects(cluster(spec)).map((o) => o.kind);
+    assert.ok(!kinds({}).includes('ServiceMonitor'));
+    const on = kinds({ monitoring: { serviceMonitor: true, prometheusRule: true } });
+    assert.deepStrictEqual(on.slice(-2), ['ServiceMonitor', 'PrometheusRule']);
+  });
+
+  it('throws InvalidGossipClusterError for an invalid spec', () => {
+    assert.throws(
+      () => buildClusterObjects(cluster({ gateway: { minReplicas: 3, maxReplicas: 1 } })),
+      {
+        name: 'InvalidGossipClusterError',
+      },
+    );
+  });
+});
+
+describe('buildGeneratedSecrets', () => {
+  it('makes the JWT key and credentials of managed services, URLs pointing at the Services', () => {
+    const random = (n: number) => Buffer.alloc(n, 7);
+    const secrets = buildGeneratedSecrets(
+      context({ mongodb: { external: { secretRef: { name: 'm', key: 'url' } } } }),
+      random,
+    );
+    assert.deepStrictEqual(
+      secrets.map((s) => s.metadata.name),
+      ['demo-jwt', 'demo-rabbitmq', 'demo-redis'],
+    );
+    const data = (name: string) =>
+      find(secrets, 'Secret', name).stringData as Record<string, string>;
+    assert.equal(Buffer.from(data('demo-jwt').secret!, 'base64').length, 32);
+    const pw = Buffer.alloc(24, 7).toString('base64url');
+    assert.equal(data('demo-rabbitmq').url, `amqp://gossip:${pw}@demo-rabbitmq.chat.svc:5672`);
+    assert.equal(data('demo-redis').url, `redis://:${pw}@demo-redis.chat.svc:6379`);
+    assert.deepStrictEqual(Object.keys(data('demo-rabbitmq')), [
+      'username',
+      'password',
+      'erlang-cookie',
+      'url',
+    ]);
+  });
+
+  it('draws fresh values each time', () => {
+    const a = buildGeneratedSecrets(context());
+    const b = buildGeneratedSecrets(context());
+    assert.notDeepStrictEqual(a[0]?.stringData, b[0]?.stringData);
+  });
+});

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Testing } from 'cdk8s';
+import { GossipApi } from '../../src/constructs/api.js';
+import { GossipEngine } from '../../src/constructs/engine.js';
+import { GossipGateway } from '../../src/constructs/gateway.js';
+import type { KubeObject } from '../../src/constructs/kube-object.js';
+import { context, find, podSpec } from '../fixtures.js';
+
+const secretRef = (name: string, key: string) => ({ secretKeyRef: { name, key } });
+
+describe('GossipGateway', () => {
+  it('wires GATEWAY_* env from its ConfigMap, generated Secrets and the pod name', () => {
+    // GIVEN
+    const chart = Testing.chart();
+    // WHEN
+    new GossipGateway(chart, 'Gateway', { cluster: context({ logLevel: 'debug' }) });
+    const objects = Testing.synth(chart) as KubeObject[];
+    // THEN
+    assert.deepStrictEqual(find(objects, 'ConfigMap', 'demo-gateway').data, {
+      GATEWAY_PORT: '8081',
+      GATEWAY_LOG_LEVEL: 'debug',
+    });
+    const [container] = podSpec(find(objects, 'Deployment', 'demo-gateway')).containers;
+    assert.deepStrictEqual(container?.env, [
+      { name: 'GATEWAY_AMQP_URL', valueFrom: secretRef('demo-rabbitmq', 'url') },
+      { name: 'GATEWAY_REDIS_URL', valueFrom: secretRef('demo-redis', 'url') },
+      { name: 'GATEWAY_JWT_SECRET', valueFrom: secretRef('demo-jwt', 'secret') },
+      { name: 'GATEWAY_INSTANCE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    ]);
+    assert.deepStrictEqual(container?.envFrom, [{ configMapRef: { name: 'demo-gateway' } }]);
+  });
+
+  it('runs the autoscaler replica count, clamped to min/max', () => {
+    const replicasFor = (wanted?: number) => {
+      const chart = Testing.chart();
+      new GossipGateway(chart, 'G', {
+        cluster: context({ gateway: { minReplicas: 2, maxReplicas: 4 } }),
+        replicas: wanted,
+      });
+      return (find(Testing.synth(chart), 'Deployment', 'demo-gateway').spec as { replicas: number })
+        .replicas;
+    };
+    assert.deepStrictEqual(
+      [replicasFor(), replicasFor(3), replicasFor(1), replicasFor(9)],
+      [2, 3, 2, 4],
+    );
+    assert.throws(
+      () => replicasFor(1.5),
+      /gateway replicas must be a non-negative integer, got 1.5/,
+    );
+  });
+});
+
+describe('GossipApi and GossipEngine', () => {
+  it('read external backing services from the referenced Secret key', () => {
+    // GIVEN mongodb external, redis managed
+    const cluster = context({
+      mongodb: { external: { secretRef: { name: 'prod-mongo', key: 'uri' } } },
+    });
+    const chart = Testing.chart();
+    // WHEN
+    new GossipApi(chart, 'Api', { cluster });
+    new GossipEngine(chart, 'Engine', { cluster });
+    const objects = Testing.synth(chart) as KubeObject[];
+    // THEN
+    const env = (name: string) => podSpec(find(objects, 'Deployment', name)).containers[0]?.env;
+    assert.deepStrictEqual(env('demo-api'), [
+      { name: 'API_MONGO_URL', valueFrom: secretRef('prod-mongo', 'uri') },
+      { name: 'API_REDIS_URL', valueFrom: secretRef('demo-redis', 'url') },
+      { name: 'API_JWT_SECRET', valueFrom: secretRef('demo-jwt', 'secret') },
+    ]);
+    assert.deepStrictEqual(env('demo-engine'), [
+      { name: 'ENGINE_AMQP_URL', valueFrom: secretRef('demo-rabbitmq', 'url') },
+      { name: 'ENGINE_MONGO_URL', valueFrom: secretRef('prod-mongo', 'uri') },
+      { name: 'ENGINE_REDIS_URL', valueFrom: secretRef('demo-redis', 'url') },
+    ]);
+    assert.deepStrictEqual(find(objects, 'ConfigMap', 'demo-api').data, {
+      API_PORT: '8080',
+      API_HOST: '0.0.0.0',
+      API_MONGO_DB: 'gossip',
+      API_LOG_LEVEL: 'info',
+    });
+    assert.deepStrictEqual(find(objects, 'ConfigMap', 'demo-engine').data, {
+      ENGINE_PORT: '9091',
+      ENGINE_MONGO_DB: 'gossip',
+      ENGINE_RETENTION_SECONDS: '604800',
+      ENGINE_LOG_LEVEL: 'info',
+    });
+  });
+
+  it('locks pods down: non-root, read-only root, no escalation, no service links, probes', () => {
+    const chart = Testing.chart();
+    new GossipApi(chart, 'Api', { cluster: context({ api: { replicas: 3 } }) });
+    const deployment = find(Testing.synth(chart), 'Deployment', 'demo-api');
+    const pod = podSpec(deployment);
+    const container = pod.containers[0]!;
+    assert.equal((deployment.spec as { replicas: number }).replicas, 3);
+    assert.equal(pod.enableServiceLinks, false);
+    assert.equal(pod.automountServiceAccountToken, false);
+    assert.deepStrictEqual(pod.securityContext, {
+      fsGroupChangePolicy: 'Always',
+      runAsGroup: 10001,
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    assert.deepStrictEqual(container.securityContext, {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      runAsGroup: 10001,
+      runAsNonRoot: true,
+      runAsUser: 10001,
+    });
+    assert.deepStrictEqual(container.livenessProbe, {
+      failureThreshold: 3,
+      httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' },
+      periodSeconds: 10,
+    });
+    assert.deepStrictEqual((container.readinessProbe as { httpGet: unknown }).httpGet, {
+      path: '/readyz',
+      port: 8080,
+      scheme: 'HTTP',
+    });
+    assert.deepStrictEqual(container.resources, {
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { memory: '512Mi' },
+    });
+    assert.equal(container.image, 'ghcr.io/gossip/api:0.1.0');
+  });
+
+  it('takes per-component image overrides and the image tag', () => {
+    const cluster = context({ image: { tag: 'dev', components: { engine: 'local/engine:x' } } });
+    const chart = Testing.chart();
+    new GossipApi(chart, 'Api', { cluster });
+    new GossipEngine(chart, 'Engine', { cluster });
+    const objects = Testing.synth(chart) as KubeObject[];
+    const image = (name: string) => podSpec(find(objects, 'Deployment', name)).containers[0]?.image;
+    assert.deepStrictEqual(
+      [image('demo-api'), image('demo-engine')],
+      ['ghcr.io/gossip/api:dev', 'local/engine:x'],
+    );
+  });
+});

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Testing } from 'cdk8s';
+import { GatewayDisruptionBudget } from '../../src/constructs/gateway-pdb.js';
+import type { KubeObject } from '../../src/constructs/kube-object.js';
+import { ManagedMongodb } from '../../src/constructs/mongodb.js';
+import { ManagedRabbitmq } from '../../src/constructs/rabbitmq.js';
+import { ManagedRedis } from '../../src/constructs/redis.js';
+import { context, find, podSpec } from '../fixtures.js';
+
+const labels = (component: string) => ({
+  'app.kubernetes.io/name': 'gossip',
+  'app.kubernetes.io/instance': 'demo',
+  'app.kubernetes.io/component': component,
+  'app.kubernetes.io/managed-by': 'gossip-operator',
+});
+
+describe('GatewayDisruptionBudget', () => {
+  it('lets one gateway go at a time', () => {
+    const chart = Testing.chart();
+    new GatewayDisruptionBudget(chart, 'Pdb', { cluster: context() });
+    assert.deepStrictEqual(Testing.synth(chart), [
+      {
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: { name: 'demo-gateway', labels: labels('gateway') },
+        spec: {
+          maxUnavailable: 1,
+          selector: {
+            matchLabels: {
+              'app.kubernetes.io/name': 'gossip',
+              'app.kubernetes.io/instance': 'demo',
+              'app.kubernetes.io/component': 'gateway',
+            },
+          },
+        },
+      },
+    ]);
+  });
+
+  it('says what to change for an invalid maxUnavailable', () => {
+    assert.throws(
+      () =>
+        new GatewayDisruptionBudget(Testing.chart(), 'Pdb', {
+          cluster: context(),
+          maxUnavailable: 0,
+        }),
+      /'maxUnavailable' \(0\) must be an integer >= 1/,
+    );
+  });
+});
+
+describe('managed stores', () => {
+  it('RabbitMQ: StatefulSet with a claim per pod, headless Service, classic-config peers', () => {
+    // GIVEN a three-node RabbitMQ with a storage class
+    const cluster = context({
+      rabbitmq: { managed: { replicas: 3, storage: { size: '5Gi', storageClassName: 'fast' } } },
+      dataRetentionPolicy: 'Delete',
+    });
+    const chart = Testing.chart();
+    // WHEN
+    new ManagedRabbitmq(chart, 'Rabbit', { cluster });
+    const objects = Testing.synth(chart) as KubeObject[];
+    // THEN
+    const sts = find(objects, 'StatefulSet', 'demo-rabbitmq').spec as Record<string, unknown>;
+    assert.equal(sts.replicas, 3);
+    assert.equal(sts.serviceName, 'demo-rabbitmq-headless');
+    assert.deepStrictEqual(sts.persistentVolumeClaimRetentionPolicy, {
+      whenDeleted: 'Delete',
+      whenScaled: 'Retain',
+    });
+    assert.deepStrictEqual(sts.volumeClaimTemplates, [
+      {
+        metadata: { name: 'data', labels: labels('rabbitmq') },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          storageClassName: 'fast',
+          resources: { requests: { storage: '5Gi' } },
+        },
+      },
+    ]);
+    const conf = (
+      find(objects, 'ConfigMap', 'demo-rabbitmq-config').data as Record<string, string>
+    )['20-gossip.conf'];
+    const domain = 'demo-rabbitmq-headless.chat.svc.cluster.local';
+    assert.equal(
+      conf,
+      [
+        'cluster_formation.peer_discovery_backend = classic_config',
+        `cluster_formation.classic_config.nodes.1 = rabbit@demo-rabbitmq-0.${domain}`,
+        `cluster_formation.classic_config.nodes.2 = rabbit@demo-rabbitmq-1.${domain}`,
+        `cluster_formation.classic_config.nodes.3 = rabbit@demo-rabbitmq-2.${domain}`,
+        '',
+      ].join('\n'),
+    );
+    const headless = find(objects, 'Service', 'demo-rabbitmq-headless').spec as Record<
+      string,
+      unknown
+    >;
+    assert.equal(headless.clusterIP, 'None');
+    assert.equal(headless.publishNotReadyAddresses, true);
+    const container = podSpec(find(objects, 'StatefulSet', 'demo-rabbitmq')).containers[0]!;
+    assert.equal(container.image, 'rabbitmq:3.13-management');
+    assert.deepStrictEqual(
+      container.env
+        ?.filter((e) => e.valueFrom && 'secretKeyRef' in (e.valueFrom as object))
+        .map((e) => e.name),
+      ['RABBITMQ_DEFAULT_USER', 'RABBITMQ_DEFAULT_PASS', 'RABBITMQ_ERLANG_COOKIE'],
+    );
+  });
+
+  it('Redis: client Service reaches the primary only; replicas follow pod 0', () => {
+    const chart = Testing.chart();
+    new ManagedRedis(chart, 'Redis', { cluster: context({ redis: { managed: { replicas: 2 } } }) });
+    const objects = Testing.synth(chart) as KubeObject[];
+    const client = find(objects, 'Service', 'demo-redis').spec as {
+      selector: Record<string, string>;
+    };
+    assert.equal(client.selector['statefulset.kubernetes.io/pod-name'], 'demo-redis-0');
+    const container = podSpec(find(objects, 'StatefulSet', 'demo-redis')).containers[0]!;
+    const script = (container.command as string[])[2]!;
+    assert.match(script, /--replicaof demo-redis-0\.demo-redis-headless\.chat\.svc 6379/);
+    assert.doesNotMatch(script, /requirepass [^%]/, 'the password is never in the command line');
+  });
+
+  it('every store pod runs non-root with a read-only root filesystem and no literal secrets', () => {
+    const cluster = context();
+    const chart = Testing.chart();
+    new ManagedRabbitmq(chart, 'R', { cluster });
+    new ManagedMongodb(chart, 'M', { cluster });
+    new ManagedRedis(chart, 'D', { cluster });
+    const sets = (Testing.synth(chart) as KubeObject[]).filter((o) => o.kind === 'StatefulSet');
+    assert.equal(sets.length, 3);
+    for (const sts of sets) {
+      const pod = podSpec(sts);
+      assert.deepStrictEqual(pod.securityContext, {
+        fsGroup: 999,
+        runAsGroup: 999,
+        runAsNonRoot: true,
+        runAsUser: 999,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      const sc = pod.containers[0]!.securityContext as Record<string, unknown>;
+      assert.equal(sc.readOnlyRootFilesystem, true, sts.metadata.name);
+      assert.equal(sc.allowPrivilegeEscalation, false, sts.metadata.name);
+      for (const env of pod.containers[0]!.env ?? []) {
+        assert.ok(
+          !/PASS|COOKIE/.test(env.name) || env.value === undefined,
+          `${env.name} is a literal`,
+        );
+      }
+    }
+  });
+});
