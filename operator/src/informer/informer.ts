@@ -171,10 +171,7 @@ export class Informer {
 
   private watchOnce(
     startVersion: string,
-  ): Promise<
-    | { kind: 'closed' | 'gone'; resourceVersion: string }
-    | { kind: 'failed'; resourceVersion: string; err: unknown }
-  > {
+  ): Promise<{ kind: 'closed' | 'gone' | 'failed'; resourceVersion: string; err?: unknown }> {
     return new Promise((resolve) => {
       let resourceVersion = startVersion;
       let events = 0;
