@@ -1,0 +1,76 @@
+/** The engine's configuration: `ENGINE_*` environment variables, parsed once at start-up. */
+import { Type, type Static } from '@sinclair/typebox';
+import { parseEnv } from '@gossip/servicekit';
+import { DEFAULT_AMQP_PREFIX } from '@gossip/protocol';
+
+const Int = (def: number, min = 0, description?: string) =>
+  Type.Integer({ default: def, minimum: min, description });
+
+export const EngineEnv = Type.Object({
+  ENGINE_PORT: Int(9091, 0, '/healthz, /readyz, /metrics.'),
+  ENGINE_HOST: Type.String({ default: '0.0.0.0' }),
+  ENGINE_AMQP_URL: Type.String({ minLength: 1 }),
+  ENGINE_MONGO_URL: Type.String({ minLength: 1 }),
+  ENGINE_MONGO_DB: Type.String({ default: 'gossip', minLength: 1 }),
+  ENGINE_REDIS_URL: Type.String({ minLength: 1 }),
+  ENGINE_RETENTION_SECONDS: Int(604_800, 1, 'Undelivered messages older than this expire.'),
+  ENGINE_LOG_LEVEL: Type.String({ default: 'info' }),
+  ENGINE_AMQP_PREFIX: Type.String({ default: DEFAULT_AMQP_PREFIX, pattern: '^[A-Za-z0-9._-]+$' }),
+  ENGINE_REDIS_PREFIX: Type.String({ default: 'gossip:' }),
+  ENGINE_QUEUE_TYPE: Type.Union([Type.Literal('quorum'), Type.Literal('classic')], {
+    default: 'quorum',
+  }),
+  ENGINE_PREFETCH: Int(64, 1),
+  ENGINE_REDELIVERY_SECONDS: Int(30, 1, 'Delivered but unacked messages are re-sent after this.'),
+  ENGINE_SCAN_INTERVAL_MS: Int(1000, 50, 'How often the redelivery scan runs.'),
+  ENGINE_SWEEP_INTERVAL_SECONDS: Int(60, 1, 'How often expired messages are swept.'),
+  ENGINE_STATS_INTERVAL_MS: Int(5000, 100, 'How often the backlog gauges are refreshed.'),
+  ENGINE_REPLAY_BATCH: Int(500, 1),
+  ENGINE_SHUTDOWN_TIMEOUT_MS: Int(20_000, 1000),
+});
+
+export interface EngineConfig {
+  port: number;
+  host: string;
+  amqpUrl: string;
+  mongoUrl: string;
+  mongoDb: string;
+  redisUrl: string;
+  retentionSeconds: number;
+  logLevel: string;
+  amqpPrefix: string;
+  redisPrefix: string;
+  queueType: 'quorum' | 'classic';
+  prefetch: number;
+  redeliverySeconds: number;
+  scanIntervalMs: number;
+  sweepIntervalSeconds: number;
+  statsIntervalMs: number;
+  replayBatch: number;
+  shutdownTimeoutMs: number;
+}
+
+/** Parses and checks the engine's environment; throws a ConfigError naming the variable. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): EngineConfig {
+  const e: Static<typeof EngineEnv> = parseEnv(EngineEnv, env);
+  return Object.freeze({
+    port: e.ENGINE_PORT,
+    host: e.ENGINE_HOST,
+    amqpUrl: e.ENGINE_AMQP_URL,
+    mongoUrl: e.ENGINE_MONGO_URL,
+    mongoDb: e.ENGINE_MONGO_DB,
+    redisUrl: e.ENGINE_REDIS_URL,
+    retentionSeconds: e.ENGINE_RETENTION_SECONDS,
+    logLevel: e.ENGINE_LOG_LEVEL,
+    amqpPrefix: e.ENGINE_AMQP_PREFIX,
+    redisPrefix: e.ENGINE_REDIS_PREFIX,
+    queueType: e.ENGINE_QUEUE_TYPE,
+    prefetch: e.ENGINE_PREFETCH,
+    redeliverySeconds: e.ENGINE_REDELIVERY_SECONDS,
+    scanIntervalMs: e.ENGINE_SCAN_INTERVAL_MS,
+    sweepIntervalSeconds: e.ENGINE_SWEEP_INTERVAL_SECONDS,
+    statsIntervalMs: e.ENGINE_STATS_INTERVAL_MS,
+    replayBatch: e.ENGINE_REPLAY_BATCH,
+    shutdownTimeoutMs: e.ENGINE_SHUTDOWN_TIMEOUT_MS,
+  });
+}

@@ -1,0 +1,546 @@
+/**
+ * The engine: consumes the shared engine queue (competing consumers, manual acks), stores
+ * each message in MongoDB before the gateway may answer `accepted`, routes deliveries to
+ * the gateway holding the recipient, replays on connect, deletes on the recipient's ack,
+ * redelivers what stays unacked and expires what outlives retention.
+ *
+ * Safe with several replicas: the unique `_id` makes stores idempotent, redelivery claims
+ * are `findOneAndUpdate` on the claimed `dueAt`, deletes are filtered by recipient, and a
+ * RabbitMQ message is acked only after its MongoDB work is done (a crash redelivers it).
+ */
+import { createServer, type Server } from 'node:http';
+import { Redis } from 'ioredis';
+import { MongoClient, type Db } from 'mongodb';
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import {
+  contactDocId,
+  deliveryExchange,
+  engineQueue,
+  ENGINE_ROUTING_KEY,
+  ERRORS,
+  gatewayRoutingKey,
+  sendPermissionFromDocs,
+  type BusAck,
+  type BusConnected,
+  type BusSend,
+  type BusSignal,
+  type ContactFrame,
+  type DeliverFrame,
+  type EngineMessage,
+  type ErrorCode,
+  type GatewayMessage,
+  type SendDecision,
+} from '@gossip/protocol';
+import type { Logger } from '@gossip/servicekit';
+import { AmqpLink } from './amqp.js';
+import type { EngineConfig } from './config.js';
+import { createEngineMetrics, type EngineMetrics } from './metrics.js';
+import { lookupPresence } from './presence.js';
+import { ensureIndexes, isDuplicateKey, stores, type MessageDoc, type Stores } from './store.js';
+
+export class Engine {
+  readonly metrics: EngineMetrics;
+  private readonly log: Logger;
+  private readonly mongo: MongoClient;
+  private db!: Db;
+  private s!: Stores;
+  private readonly redis: Redis;
+  private readonly link: AmqpLink;
+  private readonly exchange: string;
+  private readonly http: Server;
+  private consumerTag: string | undefined;
+  private readonly inflight = new Set<Promise<void>>();
+  /** Per-sender chains: one sender's sends are stored and routed in arrival order. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private timers: NodeJS.Timeout[] = [];
+  private scanning = false;
+  private stopping = false;
+
+  constructor(
+    private readonly cfg: EngineConfig,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'engine' });
+    this.metrics = createEngineMetrics();
+    this.exchange = deliveryExchange(cfg.amqpPrefix);
+    this.mongo = new MongoClient(cfg.mongoUrl, { serverSelectionTimeoutMS: 5000 });
+    this.redis = new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    this.redis.on('error', (err: unknown) => this.log.warn({ err }, 'redis error'));
+    this.link = new AmqpLink({
+      url: cfg.amqpUrl,
+      logger: this.log,
+      setup: (ch) => this.setupAmqp(ch),
+    });
+    this.http = createServer((req, res) => {
+      void (async () => {
+        const path = (req.url ?? '/').split('?')[0];
+        const json = (status: number, body: unknown): void => {
+          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        };
+        if (path === '/healthz') return json(200, { status: 'ok' });
+        if (path === '/readyz') {
+          const checks = await this.checks();
+          const ok = Object.values(checks).every((v) => v === 'ok');
+          return json(ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks });
+        }
+        if (path === '/metrics') {
+          const text = await this.metrics.registry.metrics();
+          res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
+          return;
+        }
+        json(404, { error: { code: 'not_found', message: ERRORS.not_found.message } });
+      })().catch(() => res.writeHead(500).end());
+    });
+  }
+
+  private async checks(): Promise<Record<string, string>> {
+    const mongo = await this.db
+      .command({ ping: 1 })
+      .then(() => 'ok')
+      .catch(() => 'down');
+    return {
+      mongo,
+      redis: this.redis.status === 'ready' ? 'ok' : this.redis.status,
+      amqp: this.link.up ? 'ok' : 'down',
+      consuming: this.stopping ? 'stopping' : 'ok',
+    };
+  }
+
+  /** Connects everything, creates indexes, starts consuming and the periodic jobs. */
+  async start(): Promise<number> {
+    await this.mongo.connect();
+    this.db = this.mongo.db(this.cfg.mongoDb);
+    this.s = stores(this.db);
+    await ensureIndexes(this.s);
+    await this.redis.connect();
+    await this.link.start();
+    const every = (ms: number, job: () => Promise<void>): void => {
+      this.timers.push(
+        setInterval(() => {
+          job().catch((err: unknown) => this.log.warn({ err }, 'periodic job failed'));
+        }, ms),
+      );
+    };
+    every(this.cfg.scanIntervalMs, () => this.scanRedeliveries());
+    every(this.cfg.sweepIntervalSeconds * 1000, () => this.sweepExpired().then(() => undefined));
+    every(this.cfg.statsIntervalMs, () => this.refreshStats());
+    void this.refreshStats().catch(() => undefined);
+    await new Promise<void>((resolve) => this.http.listen(this.cfg.port, this.cfg.host, resolve));
+    const addr = this.http.address();
+    const port = typeof addr === 'object' && addr ? addr.port : this.cfg.port;
+    this.log.info({ port }, 'engine listening');
+    return port;
+  }
+
+  private async setupAmqp(ch: ConfirmChannel): Promise<void> {
+    const queue = engineQueue(this.cfg.amqpPrefix);
+    await ch.assertExchange(this.exchange, 'topic', { durable: true });
+    await ch.assertQueue(queue, {
+      durable: true,
+      arguments: { 'x-queue-type': this.cfg.queueType },
+    });
+    await ch.bindQueue(queue, this.exchange, ENGINE_ROUTING_KEY);
+    await ch.prefetch(this.cfg.prefetch);
+    if (this.stopping) return;
+    const { consumerTag } = await ch.consume(queue, (msg) => this.onMessage(ch, msg), {
+      noAck: false,
+    });
+    this.consumerTag = consumerTag;
+  }
+
+  // ------------------------------------------------------------------ consuming
+
+  private onMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
+    if (!msg) return;
+    let m: EngineMessage;
+    try {
+      m = JSON.parse(msg.content.toString('utf8')) as EngineMessage;
+    } catch {
+      this.log.error({ deliveryTag: msg.fields.deliveryTag }, 'unparseable bus message dropped');
+      ch.ack(msg);
+      return;
+    }
+    this.metrics.busMessages.inc({ op: m.op });
+    const work = (
+      m.op === 'send' ? this.chained(m.from, () => this.onSend(m)) : this.handle(m)
+    ).then(
+      () => {
+        try {
+          ch.ack(msg);
+        } catch {
+          // channel gone: RabbitMQ redelivers, and every handler is idempotent
+        }
+      },
+      async (err: unknown) => {
+        this.metrics.errors.inc({ code: 'internal' });
+        this.log.warn({ err, op: m.op }, 'handler failed; requeueing');
+        await new Promise((r) => setTimeout(r, 500));
+        try {
+          ch.nack(msg, false, true);
+        } catch {
+          // channel gone: redelivered anyway
+        }
+      },
+    );
+    this.inflight.add(work);
+    void work.finally(() => this.inflight.delete(work));
+  }
+
+  private chained(key: string, job: () => Promise<void>): Promise<void> {
+    const prev = this.chains.get(key) ?? Promise.resolve();
+    const next = prev.then(job, job);
+    const tail = next.catch(() => undefined);
+    this.chains.set(key, tail);
+    void tail.then(() => {
+      if (this.chains.get(key) === tail) this.chains.delete(key);
+    });
+    return next;
+  }
+
+  private handle(m: Exclude<EngineMessage, BusSend>): Promise<void> {
+    switch (m.op) {
+      case 'ack':
+        return this.onAck(m);
+      case 'connected':
+        return this.onConnected(m);
+      case 'signal':
+        return this.onSignal(m);
+    }
+  }
+
+  private toGateway(gw: string, msg: GatewayMessage, persistent = false): Promise<void> {
+    return this.link.publish(this.exchange, gatewayRoutingKey(gw), msg, { persistent });
+  }
+
+  private replyError(
+    r: { gw: string; conn: string },
+    code: ErrorCode,
+    ref?: string,
+    message?: string,
+  ): Promise<void> {
+    this.metrics.errors.inc({ code });
+    const msg: GatewayMessage = { op: 'error', conn: r.conn, code };
+    if (ref !== undefined) msg.ref = ref;
+    if (message !== undefined) msg.message = message;
+    return this.toGateway(r.gw, msg);
+  }
+
+  /** Who may message whom: the api's contact documents, both sides in one query. */
+  private async permission(from: string, to: string): Promise<SendDecision | 'unknown'> {
+    const docs = await this.s.contacts
+      .find({ _id: { $in: [contactDocId(from, to), contactDocId(to, from)] } })
+      .project<{ _id: string; state: 'accepted'; blocked: boolean }>({ state: 1, blocked: 1 })
+      .toArray();
+    const decision = sendPermissionFromDocs(from, to, docs);
+    if (decision !== 'not_contact') return decision;
+    // The api keys accounts by username (`users._id`).
+    const user = await this.s.users.findOne({ _id: to }, { projection: { _id: 1 } });
+    return user ? 'not_contact' : 'unknown';
+  }
+
+  private async onSend(m: BusSend): Promise<void> {
+    const decision = await this.permission(m.from, m.to);
+    if (decision !== 'ok') {
+      const code: ErrorCode = decision === 'unknown' ? 'unknown_recipient' : decision;
+      return this.replyError(m, code, m.id);
+    }
+    const now = Date.now();
+    const doc: MessageDoc = {
+      _id: m.id,
+      from: m.from,
+      to: m.to,
+      kind: m.kind,
+      body: m.body,
+      sentAt: new Date(m.at),
+      seq: m.at,
+      attempts: 0,
+      deliveredAt: null,
+      // Assume the live delivery below happens; if the recipient is offline, the scan
+      // finds it then and parks it (dueAt null) until the recipient connects.
+      dueAt: new Date(now + this.cfg.redeliverySeconds * 1000),
+    };
+    try {
+      await this.s.messages.insertOne(doc);
+      this.metrics.accepted.inc();
+      this.metrics.acceptLatency.observe(Math.max(0, Date.now() - m.at) / 1000);
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      const existing = await this.s.messages.findOne({ _id: m.id });
+      if (existing && (existing.from !== m.from || existing.to !== m.to)) {
+        return this.replyError(m, 'id_conflict', m.id);
+      }
+      this.metrics.duplicates.inc();
+      // Stored before (a resend, or a redelivery after an engine crash before it routed
+      // the message): answer `stored` again and route it again (duplicates on the wire
+      // are expected; clients dedupe by id).
+      await this.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id });
+      if (existing) await this.route(existing, false);
+      return;
+    }
+    await this.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id });
+    await this.route(doc, true);
+  }
+
+  private deliverFrame(d: MessageDoc): DeliverFrame {
+    return {
+      type: 'deliver',
+      id: d._id,
+      from: d.from,
+      sentAt: d.sentAt.getTime(),
+      kind: d.kind,
+      body: d.body,
+    };
+  }
+
+  private async presence(user: string): Promise<string[]> {
+    try {
+      return await lookupPresence(this.redis, this.cfg.redisPrefix, user);
+    } catch (err) {
+      // Presence unknown: treat as offline; the message waits in MongoDB for a replay.
+      this.log.warn({ err }, 'presence lookup failed');
+      return [];
+    }
+  }
+
+  /** Routes a stored message to every gateway holding its recipient (none if offline). */
+  private async route(d: MessageDoc, live: boolean): Promise<number> {
+    const gws = await this.presence(d.to);
+    const frame = this.deliverFrame(d);
+    for (const gw of gws) {
+      await this.toGateway(gw, { op: 'push', to: d.to, live, frame });
+      this.metrics.delivered.inc();
+    }
+    return gws.length;
+  }
+
+  private async onConnected(m: BusConnected): Promise<void> {
+    const push = (frame: Extract<GatewayMessage, { op: 'push' }>['frame']): Promise<void> =>
+      this.toGateway(m.gw, { op: 'push', to: m.user, conn: m.conn, frame });
+
+    // Contact events first: an `accepted` may carry the key the messages need.
+    const events = await this.s.events.find({ to: m.user }).sort({ at: 1 }).toArray();
+    for (const e of events) {
+      const frame: ContactFrame = {
+        type: 'contact',
+        id: e._id,
+        event: e.event,
+        from: e.from,
+        at: e.at.getTime(),
+      };
+      if (e.keyVersion !== undefined) frame.keyVersion = e.keyVersion;
+      if (e.body !== undefined) frame.body = e.body;
+      await push(frame);
+    }
+
+    let after: { seq: number; id: string } | undefined;
+    for (;;) {
+      const filter = after
+        ? {
+            to: m.user,
+            $or: [{ seq: { $gt: after.seq } }, { seq: after.seq, _id: { $gt: after.id } }],
+          }
+        : { to: m.user };
+      const batch = await this.s.messages
+        .find(filter)
+        .sort({ seq: 1, _id: 1 })
+        .limit(this.cfg.replayBatch)
+        .toArray();
+      if (batch.length === 0) break;
+      const now = new Date();
+      await this.s.messages.updateMany(
+        { _id: { $in: batch.map((d) => d._id) }, to: m.user },
+        {
+          $set: {
+            deliveredAt: now,
+            dueAt: new Date(now.getTime() + this.cfg.redeliverySeconds * 1000),
+          },
+          $inc: { attempts: 1 },
+        },
+      );
+      for (const d of batch) {
+        await push(this.deliverFrame(d));
+        this.metrics.delivered.inc();
+      }
+      const last = batch[batch.length - 1]!;
+      after = { seq: last.seq, id: last._id };
+      if (batch.length < this.cfg.replayBatch) break;
+    }
+
+    // Receipts for messages acked while this user was away: best effort, pushed once.
+    const receipts = await this.s.receipts.find({ to: m.user }).toArray();
+    for (const r of receipts) {
+      await push({ type: 'delivered', id: r._id, to: r.from, at: r.at.getTime() });
+    }
+    if (receipts.length > 0) {
+      await this.s.receipts.deleteMany({ _id: { $in: receipts.map((r) => r._id) }, to: m.user });
+    }
+  }
+
+  private async onAck(m: BusAck): Promise<void> {
+    const docs = await this.s.messages
+      .find({ _id: { $in: m.ids } })
+      .project<Pick<MessageDoc, '_id' | 'from' | 'to' | 'sentAt'>>({ from: 1, to: 1, sentAt: 1 })
+      .toArray();
+    const mine = docs.filter((d) => d.to === m.user);
+    const notYours = docs.filter((d) => d.to !== m.user).map((d) => d._id);
+    if (mine.length > 0) {
+      const res = await this.s.messages.deleteMany({
+        _id: { $in: mine.map((d) => d._id) },
+        to: m.user,
+      });
+      this.metrics.acked.inc(res.deletedCount);
+      const now = Date.now();
+      for (const d of mine) {
+        this.metrics.deliveryLatency.observe(Math.max(0, now - d.sentAt.getTime()) / 1000);
+        await this.receipt(d._id, d.from, m.user, now);
+      }
+    }
+    // Ids that are not messages may be contact events (the api's `events` collection).
+    const found = new Set(docs.map((d) => d._id));
+    const rest = m.ids.filter((id) => !found.has(id));
+    if (rest.length > 0) {
+      const evs = await this.s.events
+        .find({ _id: { $in: rest } })
+        .project<{ _id: string; to: string }>({ to: 1 })
+        .toArray();
+      const mineEv = evs.filter((e) => e.to === m.user).map((e) => e._id);
+      notYours.push(...evs.filter((e) => e.to !== m.user).map((e) => e._id));
+      if (mineEv.length > 0) await this.s.events.deleteMany({ _id: { $in: mineEv }, to: m.user });
+    }
+    // Unknown ids were acked before (or expired): acks are idempotent, nothing to say.
+    for (const id of notYours) await this.replyError(m, 'not_yours', id);
+  }
+
+  /** Tells the sender its message was acked: now if online, else on its next connect. */
+  private async receipt(id: string, sender: string, recipient: string, at: number): Promise<void> {
+    const gws = await this.presence(sender);
+    for (const gw of gws) {
+      await this.toGateway(gw, {
+        op: 'push',
+        to: sender,
+        frame: { type: 'delivered', id, to: recipient, at },
+      });
+    }
+    if (gws.length > 0) return;
+    try {
+      await this.s.receipts.insertOne({ _id: id, to: sender, from: recipient, at: new Date(at) });
+      this.metrics.receiptsStored.inc();
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
+  }
+
+  private async onSignal(m: BusSignal): Promise<void> {
+    const decision = await this.permission(m.from, m.to);
+    if (decision !== 'ok') {
+      this.metrics.signals.inc({ result: 'refused' });
+      return this.replyError(m, decision === 'unknown' ? 'unknown_recipient' : decision);
+    }
+    const gws = await this.presence(m.to);
+    if (gws.length === 0) {
+      this.metrics.signals.inc({ result: 'offline' });
+      return this.replyError(m, 'recipient_offline');
+    }
+    const frame: Extract<GatewayMessage, { op: 'push' }>['frame'] = {
+      type: 'signal',
+      from: m.from,
+      signal: m.signal,
+    };
+    if (m.body !== undefined) frame.body = m.body;
+    for (const gw of gws) await this.toGateway(gw, { op: 'push', to: m.to, frame });
+    this.metrics.signals.inc({ result: 'relayed' });
+  }
+
+  // ------------------------------------------------------------------ periodic jobs
+
+  /**
+   * Re-sends messages delivered but not acked within the redelivery timeout. Each message
+   * is claimed by moving its `dueAt` with a conditional `findOneAndUpdate`, so with several
+   * engines exactly one re-sends it per period.
+   */
+  async scanRedeliveries(): Promise<void> {
+    if (this.scanning || this.stopping || !this.link.up) return;
+    this.scanning = true;
+    try {
+      const now = new Date();
+      const due = await this.s.messages
+        .find({ dueAt: { $lte: now } })
+        .project<Pick<MessageDoc, '_id' | 'dueAt' | 'to'>>({ dueAt: 1, to: 1 })
+        .sort({ dueAt: 1 })
+        .limit(500)
+        .toArray();
+      const online = new Map<string, string[]>();
+      for (const d of due) {
+        if (this.stopping) break;
+        const next = new Date(Date.now() + this.cfg.redeliverySeconds * 1000);
+        const claimed = await this.s.messages.findOneAndUpdate(
+          { _id: d._id, dueAt: d.dueAt },
+          { $set: { dueAt: next } },
+          { returnDocument: 'after' },
+        );
+        if (!claimed) continue; // another engine took it, or it was acked
+        let gws = online.get(claimed.to);
+        if (!gws) online.set(claimed.to, (gws = await this.presence(claimed.to)));
+        if (gws.length === 0) {
+          // Offline: park it until the recipient connects (replay).
+          await this.s.messages.updateOne({ _id: d._id, dueAt: next }, { $set: { dueAt: null } });
+          continue;
+        }
+        await this.s.messages.updateOne(
+          { _id: d._id },
+          { $set: { deliveredAt: new Date() }, $inc: { attempts: 1 } },
+        );
+        const frame = this.deliverFrame(claimed);
+        for (const gw of gws) {
+          await this.toGateway(gw, { op: 'push', to: claimed.to, frame });
+        }
+        this.metrics.redelivered.inc();
+        this.metrics.delivered.inc();
+      }
+    } finally {
+      this.scanning = false;
+    }
+  }
+
+  /** Deletes messages older than the retention period and counts them. */
+  async sweepExpired(): Promise<number> {
+    const cutoff = new Date(Date.now() - this.cfg.retentionSeconds * 1000);
+    const res = await this.s.messages.deleteMany({ sentAt: { $lt: cutoff } });
+    if (res.deletedCount > 0) {
+      this.metrics.expired.inc(res.deletedCount);
+      this.log.info({ expired: res.deletedCount }, 'expired undelivered messages');
+    }
+    return res.deletedCount;
+  }
+
+  private async refreshStats(): Promise<void> {
+    const pending = await this.s.messages.countDocuments({});
+    this.metrics.pending.set(pending);
+    const oldest = await this.s.messages.findOne(
+      {},
+      { sort: { sentAt: 1 }, projection: { sentAt: 1 } },
+    );
+    this.metrics.oldestPendingAge.set(
+      oldest ? Math.max(0, (Date.now() - oldest.sentAt.getTime()) / 1000) : 0,
+    );
+  }
+
+  // ------------------------------------------------------------------ shutdown
+
+  /** Stops consuming, lets in-flight messages finish (and be acked), then closes. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    const ch = this.link.channel;
+    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => undefined);
+    while (this.inflight.size > 0 || this.scanning) {
+      await Promise.allSettled([...this.inflight]);
+      if (this.scanning) await new Promise((r) => setTimeout(r, 50));
+    }
+    await this.link.stop();
+    this.redis.disconnect();
+    await this.mongo.close();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+}

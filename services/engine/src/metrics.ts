@@ -1,0 +1,107 @@
+/** The engine's metrics, on its own registry (series start at zero; no client values as labels). */
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { createMetricsRegistry, type Registry } from '@gossip/servicekit';
+import { ERROR_CODES } from '@gossip/protocol';
+
+export interface EngineMetrics {
+  registry: Registry;
+  busMessages: Counter<'op'>;
+  accepted: Counter;
+  duplicates: Counter;
+  delivered: Counter;
+  acked: Counter;
+  redelivered: Counter;
+  expired: Counter;
+  pending: Gauge;
+  oldestPendingAge: Gauge;
+  acceptLatency: Histogram;
+  deliveryLatency: Histogram;
+  errors: Counter<'code'>;
+  signals: Counter<'result'>;
+  receiptsStored: Counter;
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createEngineMetrics(): EngineMetrics {
+  const registry = createMetricsRegistry({ labels: { service: 'engine' } });
+  const registers = [registry];
+  const counter = (name: string, help: string): Counter => new Counter({ name, help, registers });
+  const m: EngineMetrics = {
+    registry,
+    busMessages: new Counter({
+      name: 'gossip_engine_bus_messages_total',
+      help: 'Messages consumed from the engine queue, by operation.',
+      labelNames: ['op'],
+      registers,
+    }),
+    accepted: counter(
+      'gossip_engine_messages_accepted_total',
+      'Messages newly stored in MongoDB (resends of a stored id are not counted).',
+    ),
+    duplicates: counter(
+      'gossip_engine_messages_duplicate_total',
+      'Resends of an already stored message id (idempotent, answered `stored`).',
+    ),
+    delivered: counter(
+      'gossip_engine_messages_delivered_total',
+      'Deliveries routed to a gateway: live, replays on connect and redeliveries.',
+    ),
+    acked: counter(
+      'gossip_engine_messages_acked_total',
+      'Messages deleted after their recipient acked them.',
+    ),
+    redelivered: counter(
+      'gossip_engine_messages_redelivered_total',
+      'Messages re-sent because their recipient stayed connected without acking.',
+    ),
+    expired: counter(
+      'gossip_engine_messages_expired_total',
+      'Undelivered messages deleted by the retention sweeper.',
+    ),
+    pending: new Gauge({
+      name: 'gossip_engine_pending_messages',
+      help: 'Messages stored and not yet acked (the backlog).',
+      registers,
+    }),
+    oldestPendingAge: new Gauge({
+      name: 'gossip_engine_oldest_pending_age_seconds',
+      help: 'Age of the oldest stored message (0 when none).',
+      registers,
+    }),
+    acceptLatency: new Histogram({
+      name: 'gossip_engine_accept_latency_seconds',
+      help: 'From the gateway receiving a send to the engine having stored it.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    deliveryLatency: new Histogram({
+      name: 'gossip_engine_delivery_latency_seconds',
+      help: 'From acceptance (sentAt) to the recipient’s ack.',
+      buckets: [...LATENCY_BUCKETS, 30, 60, 300, 3600],
+      registers,
+    }),
+    errors: new Counter({
+      name: 'gossip_engine_errors_total',
+      help: 'Errors returned to clients, by code, plus internal failures (`internal`).',
+      labelNames: ['code'],
+      registers,
+    }),
+    signals: new Counter({
+      name: 'gossip_engine_signals_total',
+      help: 'Ephemeral signals, by result (relayed, offline, refused).',
+      labelNames: ['result'],
+      registers,
+    }),
+    receiptsStored: counter(
+      'gossip_engine_receipts_stored_total',
+      '`delivered` receipts stored for an offline sender.',
+    ),
+  };
+  for (const code of ERROR_CODES) m.errors.inc({ code }, 0);
+  for (const op of ['send', 'ack', 'connected', 'signal']) m.busMessages.inc({ op }, 0);
+  for (const result of ['relayed', 'offline', 'refused']) m.signals.inc({ result }, 0);
+  m.pending.set(0);
+  m.oldestPendingAge.set(0);
+  return m;
+}

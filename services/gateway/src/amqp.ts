@@ -1,0 +1,130 @@
+/**
+ * A RabbitMQ connection that heals itself: one confirm channel, re-created with backoff
+ * after the broker restarts or the connection drops, re-running `setup` (declare the
+ * topology, start consumers) each time. Publishes wait for the broker's confirm.
+ *
+ * (The engine has a copy of this module: the two services share no runtime package but
+ * the protocol, and this is small.)
+ */
+import amqp from 'amqplib';
+import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
+import type { Logger } from '@gossip/servicekit';
+
+export interface AmqpLinkOptions {
+  url: string;
+  logger: Logger;
+  /** Declares queues and starts consumers on a fresh channel. */
+  setup: (ch: ConfirmChannel) => Promise<void>;
+  /** Called when the link goes down or comes back up. */
+  onState?: (up: boolean) => void;
+  /** @default 200 */
+  minBackoffMs?: number;
+  /** @default 5000 */
+  maxBackoffMs?: number;
+}
+
+export class AmqpLink {
+  private conn: ChannelModel | undefined;
+  private ch: ConfirmChannel | undefined;
+  private stopped = false;
+  private connecting: Promise<void> | undefined;
+  private backoff: number;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: AmqpLinkOptions) {
+    this.backoff = opts.minBackoffMs ?? 200;
+    this.log = opts.logger.child({ component: 'amqp' });
+  }
+
+  /** Whether a channel is open right now. */
+  get up(): boolean {
+    return this.ch !== undefined;
+  }
+
+  /** The open channel, for acks inside consumers. */
+  get channel(): ConfirmChannel | undefined {
+    return this.ch;
+  }
+
+  /** Connects, retrying until it works or `stop()` is called. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.connectLoop();
+  }
+
+  private async connectLoop(): Promise<void> {
+    while (!this.stopped && !this.ch) {
+      try {
+        await this.connectOnce();
+        this.backoff = this.opts.minBackoffMs ?? 200;
+      } catch (err) {
+        this.log.warn({ err, retryInMs: this.backoff }, 'amqp connect failed');
+        await this.close();
+        await new Promise((r) => setTimeout(r, this.backoff));
+        this.backoff = Math.min(this.backoff * 2, this.opts.maxBackoffMs ?? 5000);
+      }
+    }
+  }
+
+  private async connectOnce(): Promise<void> {
+    const conn = await amqp.connect(this.opts.url, { timeout: 5000 });
+    this.conn = conn;
+    conn.on('error', (err: unknown) => this.log.warn({ err }, 'amqp connection error'));
+    conn.on('close', () => this.lost('connection closed'));
+    const ch = await conn.createConfirmChannel();
+    ch.on('error', (err: unknown) => this.log.warn({ err }, 'amqp channel error'));
+    ch.on('close', () => this.lost('channel closed'));
+    await this.opts.setup(ch);
+    this.ch = ch;
+    this.log.info('amqp link up');
+    this.opts.onState?.(true);
+  }
+
+  private lost(why: string): void {
+    const wasUp = this.ch !== undefined;
+    this.ch = undefined;
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn) void conn.close().catch(() => undefined);
+    if (this.stopped || !wasUp) return;
+    this.log.warn({ why }, 'amqp link down; reconnecting');
+    this.opts.onState?.(false);
+    if (!this.connecting) {
+      this.connecting = this.connectLoop().finally(() => {
+        this.connecting = undefined;
+      });
+    }
+  }
+
+  /** Publishes and resolves once the broker confirmed; rejects when the link is down. */
+  publish(exchange: string, key: string, body: unknown, opts: Options.Publish = {}): Promise<void> {
+    const ch = this.ch;
+    if (!ch) return Promise.reject(new Error('amqp link is down'));
+    const buf = Buffer.from(JSON.stringify(body));
+    return new Promise<void>((resolve, reject) => {
+      try {
+        ch.publish(exchange, key, buf, { contentType: 'application/json', ...opts }, (err) =>
+          err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
+        );
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  private async close(): Promise<void> {
+    const { ch, conn } = this;
+    this.ch = undefined;
+    this.conn = undefined;
+    if (ch) await ch.close().catch(() => undefined);
+    if (conn) await conn.close().catch(() => undefined);
+  }
+
+  /** Stops reconnecting and closes the channel and connection. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.close();
+  }
+}

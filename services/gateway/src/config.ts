@@ -1,0 +1,99 @@
+/** The gateway's configuration: `GATEWAY_*` environment variables, parsed once at start-up. */
+import { hostname } from 'node:os';
+import { Type, type Static } from '@sinclair/typebox';
+import { ConfigError, parseEnv } from '@gossip/servicekit';
+import { DEFAULT_AMQP_PREFIX, MAX_FRAME_BYTES } from '@gossip/protocol';
+
+const Int = (def: number, min = 0, description?: string) =>
+  Type.Integer({ default: def, minimum: min, description });
+
+export const GatewayEnv = Type.Object({
+  GATEWAY_PORT: Int(8081, 0, 'HTTP port: WebSocket at /ws, /healthz, /readyz, /metrics.'),
+  GATEWAY_HOST: Type.String({ default: '0.0.0.0' }),
+  GATEWAY_AMQP_URL: Type.String({ minLength: 1 }),
+  GATEWAY_REDIS_URL: Type.String({ minLength: 1 }),
+  GATEWAY_JWT_SECRET: Type.String({ minLength: 1, description: 'base64, >= 32 bytes' }),
+  GATEWAY_INSTANCE_ID: Type.String({ default: '', pattern: '^[A-Za-z0-9._-]*$' }),
+  GATEWAY_LOG_LEVEL: Type.String({ default: 'info' }),
+  GATEWAY_AMQP_PREFIX: Type.String({ default: DEFAULT_AMQP_PREFIX, pattern: '^[A-Za-z0-9._-]+$' }),
+  GATEWAY_REDIS_PREFIX: Type.String({ default: 'gossip:' }),
+  GATEWAY_MAX_FRAME_BYTES: Int(MAX_FRAME_BYTES, 1024),
+  GATEWAY_RATE_PER_SECOND: Int(50, 1, 'Sustained frames per second per connection.'),
+  GATEWAY_RATE_BURST: Int(100, 1, 'Token bucket size per connection.'),
+  GATEWAY_PING_INTERVAL_MS: Int(25_000, 100),
+  GATEWAY_PRESENCE_TTL_SECONDS: Int(60, 2),
+  GATEWAY_HIGH_WATER_BYTES: Int(1 << 20, 1024, 'Over this, deliveries to a socket are skipped.'),
+  GATEWAY_MAX_BUFFERED_BYTES: Int(8 << 20, 1024, 'Over this, a socket is closed with 1013.'),
+  GATEWAY_PREFETCH: Int(256, 1),
+  GATEWAY_DRAIN_GRACE_MS: Int(10_000, 0, 'How long clients get to leave after `drain`.'),
+  GATEWAY_DRAIN_RECONNECT_MS: Int(1000, 0, 'The `reconnectAfterMs` sent in `drain`.'),
+  GATEWAY_SHUTDOWN_TIMEOUT_MS: Int(25_000, 1000),
+  GATEWAY_ALLOWED_ORIGINS: Type.String({
+    default: '',
+    description: 'Comma-separated Origin values accepted; empty accepts any (native clients).',
+  }),
+});
+
+export interface GatewayConfig {
+  port: number;
+  host: string;
+  amqpUrl: string;
+  redisUrl: string;
+  jwtSecret: Uint8Array;
+  instanceId: string;
+  logLevel: string;
+  amqpPrefix: string;
+  redisPrefix: string;
+  maxFrameBytes: number;
+  ratePerSecond: number;
+  rateBurst: number;
+  pingIntervalMs: number;
+  presenceTtlSeconds: number;
+  highWaterBytes: number;
+  maxBufferedBytes: number;
+  prefetch: number;
+  drainGraceMs: number;
+  drainReconnectMs: number;
+  shutdownTimeoutMs: number;
+  allowedOrigins: string[];
+}
+
+/** Parses and checks the gateway's environment; throws a ConfigError naming the variable. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
+  const e: Static<typeof GatewayEnv> = parseEnv(GatewayEnv, env);
+  const secret = Buffer.from(e.GATEWAY_JWT_SECRET, 'base64');
+  if (secret.length < 32 || !/^[A-Za-z0-9+/]+=*$/.test(e.GATEWAY_JWT_SECRET)) {
+    throw new ConfigError('GATEWAY_JWT_SECRET', 'must be base64 of at least 32 bytes');
+  }
+  if (e.GATEWAY_MAX_BUFFERED_BYTES < e.GATEWAY_HIGH_WATER_BYTES) {
+    throw new ConfigError(
+      'GATEWAY_MAX_BUFFERED_BYTES',
+      'must be at least GATEWAY_HIGH_WATER_BYTES',
+    );
+  }
+  return Object.freeze({
+    port: e.GATEWAY_PORT,
+    host: e.GATEWAY_HOST,
+    amqpUrl: e.GATEWAY_AMQP_URL,
+    redisUrl: e.GATEWAY_REDIS_URL,
+    jwtSecret: new Uint8Array(secret),
+    instanceId: e.GATEWAY_INSTANCE_ID || hostname().replace(/[^A-Za-z0-9._-]/g, '-'),
+    logLevel: e.GATEWAY_LOG_LEVEL,
+    amqpPrefix: e.GATEWAY_AMQP_PREFIX,
+    redisPrefix: e.GATEWAY_REDIS_PREFIX,
+    maxFrameBytes: e.GATEWAY_MAX_FRAME_BYTES,
+    ratePerSecond: e.GATEWAY_RATE_PER_SECOND,
+    rateBurst: e.GATEWAY_RATE_BURST,
+    pingIntervalMs: e.GATEWAY_PING_INTERVAL_MS,
+    presenceTtlSeconds: e.GATEWAY_PRESENCE_TTL_SECONDS,
+    highWaterBytes: e.GATEWAY_HIGH_WATER_BYTES,
+    maxBufferedBytes: e.GATEWAY_MAX_BUFFERED_BYTES,
+    prefetch: e.GATEWAY_PREFETCH,
+    drainGraceMs: e.GATEWAY_DRAIN_GRACE_MS,
+    drainReconnectMs: e.GATEWAY_DRAIN_RECONNECT_MS,
+    shutdownTimeoutMs: e.GATEWAY_SHUTDOWN_TIMEOUT_MS,
+    allowedOrigins: e.GATEWAY_ALLOWED_ORIGINS.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  });
+}

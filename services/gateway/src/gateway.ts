@@ -1,0 +1,499 @@
+/**
+ * The gateway: holds clients' WebSocket connections, authenticates them at the upgrade,
+ * keeps their presence in Redis, forwards `send`/`ack`/`signal` to the engines over
+ * RabbitMQ and pushes what the engines route to it from its own queue.
+ *
+ * It keeps no message state of its own: MongoDB (through the engine) is the truth, and a
+ * push the gateway drops (slow socket, closed socket, crash) is redelivered by the engine.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Redis } from 'ioredis';
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { WebSocketServer, type WebSocket } from 'ws';
+import {
+  deliveryExchange,
+  encodeFrame,
+  ENGINE_ROUTING_KEY,
+  ERRORS,
+  errorFrame,
+  gatewayQueue,
+  gatewayRoutingKey,
+  parseClientFrame,
+  PROTOCOL_VERSION,
+  WS_PATH,
+  WS_SUBPROTOCOL,
+  type EngineMessage,
+  type ErrorCode,
+  type GatewayMessage,
+  type ServerFrame,
+  EVENTS_CHANNEL,
+  type ContactFrame,
+} from '@gossip/protocol';
+import type { Logger } from '@gossip/servicekit';
+import { AmqpLink } from './amqp.js';
+import { tokenFrom, verifyAccessToken, type Session } from './auth.js';
+import type { GatewayConfig } from './config.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+import { Presence } from './presence.js';
+import { TokenBucket } from './ratelimit.js';
+
+/** One client connection. */
+interface Conn {
+  id: string;
+  user: string;
+  ws: WebSocket;
+  bucket: TokenBucket;
+  /** Sends waiting for `stored`: id -> arrival time (ms, monotonic clock). */
+  pending: Map<string, number>;
+  /** Last `at` stamped on a send: keeps this sender's messages strictly ordered. */
+  lastAt: number;
+  alive: boolean;
+}
+
+/** Most sends one connection may have waiting for the engine at once. */
+const MAX_PENDING_PER_CONN = 512;
+
+export class Gateway {
+  readonly metrics: GatewayMetrics;
+  private readonly log: Logger;
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly redis: Redis;
+  private readonly sub: Redis;
+  private readonly presence: Presence;
+  private readonly link: AmqpLink;
+  private readonly exchange: string;
+  private readonly conns = new Map<string, Conn>();
+  private readonly byUser = new Map<string, Set<Conn>>();
+  private connSeq = 0;
+  private draining = false;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly cfg: GatewayConfig,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'gateway', instance: cfg.instanceId });
+    this.metrics = createGatewayMetrics();
+    this.exchange = deliveryExchange(cfg.amqpPrefix);
+    this.redis = new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    this.sub = new Redis(cfg.redisUrl, { lazyConnect: true });
+    for (const r of [this.redis, this.sub]) {
+      r.on('error', (err: unknown) => this.log.warn({ err }, 'redis error'));
+    }
+    this.presence = new Presence(
+      this.redis,
+      cfg.redisPrefix,
+      cfg.instanceId,
+      cfg.presenceTtlSeconds,
+    );
+    this.link = new AmqpLink({
+      url: cfg.amqpUrl,
+      logger: this.log,
+      setup: (ch) => this.setupAmqp(ch),
+      onState: (up) => {
+        // Connections opened while the link was down never had their replay requested.
+        if (up) for (const c of this.conns.values()) void this.announce(c);
+      },
+    });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      // Room above the protocol limit so a slightly oversized frame gets a clear
+      // `frame_too_large` error; far larger ones are cut off by ws with close code 1009.
+      maxPayload: cfg.maxFrameBytes * 2,
+      handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
+    });
+    this.http = createServer((req, res) => void this.onHttp(req, res));
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      void this.onUpgrade(req, socket, head);
+    });
+  }
+
+  /** Connects to Redis and RabbitMQ and listens. Resolves with the bound port. */
+  async start(): Promise<number> {
+    await Promise.all([this.redis.connect(), this.sub.connect()]);
+    await this.sub.subscribe(this.cfg.redisPrefix + EVENTS_CHANNEL);
+    this.sub.on('message', (_channel: string, text: string) => this.onContactEvent(text));
+    await this.link.start();
+    this.timers.push(
+      setInterval(
+        () => void this.heartbeat(),
+        Math.max(500, (this.cfg.presenceTtlSeconds * 1000) / 3),
+      ),
+      setInterval(() => this.pingAll(), this.cfg.pingIntervalMs),
+    );
+    await new Promise<void>((resolve) => this.http.listen(this.cfg.port, this.cfg.host, resolve));
+    const addr = this.http.address();
+    const port = typeof addr === 'object' && addr ? addr.port : this.cfg.port;
+    this.log.info({ port }, 'gateway listening');
+    return port;
+  }
+
+  private get ready(): boolean {
+    return !this.draining && this.link.up && this.redis.status === 'ready';
+  }
+
+  // ------------------------------------------------------------------ http
+
+  private async onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const json = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    if (path === '/healthz') return json(200, { status: 'ok' });
+    if (path === '/readyz') {
+      const checks = {
+        amqp: this.link.up ? 'ok' : 'down',
+        redis: this.redis.status === 'ready' ? 'ok' : this.redis.status,
+        draining: this.draining ? 'draining' : 'ok',
+      };
+      return json(this.ready ? 200 : 503, { status: this.ready ? 'ok' : 'unavailable', checks });
+    }
+    if (path === '/metrics') {
+      const text = await this.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
+      return;
+    }
+    json(404, { error: { code: 'not_found', message: ERRORS.not_found.message } });
+  }
+
+  private refuse(socket: Duplex, status: number, code: ErrorCode, reason: string): void {
+    this.metrics.upgradesRejected.inc({ reason });
+    const body = JSON.stringify({ error: { code, message: ERRORS[code].message } });
+    const statusText =
+      { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[
+        status
+      ] ?? 'Error';
+    socket.end(
+      `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => undefined);
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== WS_PATH) return this.refuse(socket, 404, 'not_found', 'not_found');
+    if (this.draining) return this.refuse(socket, 503, 'draining', 'draining');
+    const origin = req.headers.origin;
+    if (this.cfg.allowedOrigins.length > 0 && origin && !this.cfg.allowedOrigins.includes(origin)) {
+      return this.refuse(socket, 403, 'forbidden', 'origin');
+    }
+    const auth = await verifyAccessToken(tokenFrom(req), this.cfg.jwtSecret);
+    if (!auth.ok) return this.refuse(socket, 401, auth.code, 'unauthorized');
+    if (this.draining) return this.refuse(socket, 503, 'draining', 'draining');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, auth.session));
+  }
+
+  // ------------------------------------------------------------------ connections
+
+  private onConnection(ws: WebSocket, session: Session): void {
+    const conn: Conn = {
+      id: `${this.cfg.instanceId}/${++this.connSeq}`,
+      user: session.username,
+      ws,
+      bucket: new TokenBucket(this.cfg.ratePerSecond, this.cfg.rateBurst),
+      pending: new Map(),
+      lastAt: 0,
+      alive: true,
+    };
+    this.conns.set(conn.id, conn);
+    let set = this.byUser.get(conn.user);
+    if (!set) this.byUser.set(conn.user, (set = new Set()));
+    set.add(conn);
+    this.metrics.connections.set(this.conns.size);
+    this.log.info({ conn: conn.id, user: conn.user }, 'connected');
+
+    ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    ws.on('error', (err) => this.log.info({ conn: conn.id, err: err.message }, 'socket error'));
+    ws.on('close', (code) => this.onClose(conn, code));
+
+    this.send(conn, {
+      type: 'hello',
+      version: PROTOCOL_VERSION,
+      username: conn.user,
+      maxFrameBytes: this.cfg.maxFrameBytes,
+    });
+    void this.presence
+      .claim([conn.user])
+      .catch((err: unknown) => this.log.warn({ err }, 'presence claim failed'))
+      .then(() => this.announce(conn));
+  }
+
+  /** Asks an engine to replay what is pending for this connection's user. */
+  private async announce(conn: Conn): Promise<void> {
+    if (!this.conns.has(conn.id)) return;
+    try {
+      await this.toEngine({
+        op: 'connected',
+        user: conn.user,
+        gw: this.cfg.instanceId,
+        conn: conn.id,
+      });
+    } catch (err) {
+      // The link is down: `onState(up)` announces every connection again.
+      this.log.warn({ err, conn: conn.id }, 'could not announce connection');
+    }
+  }
+
+  private onClose(conn: Conn, code: number): void {
+    if (!this.conns.delete(conn.id)) return;
+    const set = this.byUser.get(conn.user);
+    set?.delete(conn);
+    if (set && set.size === 0) {
+      this.byUser.delete(conn.user);
+      void this.presence
+        .release(conn.user)
+        .catch((err: unknown) => this.log.warn({ err }, 'presence release failed'));
+    }
+    this.metrics.connections.set(this.conns.size);
+    this.log.info({ conn: conn.id, user: conn.user, code }, 'disconnected');
+  }
+
+  /**
+   * Writes a frame unless the socket is too far behind. Droppable frames (pushes the engine
+   * will redeliver) are skipped over the high-water mark; past the hard limit the socket is
+   * closed with 1013 (try again later) so memory never grows without bound.
+   */
+  private send(conn: Conn, frame: ServerFrame, droppable = false): boolean {
+    const ws = conn.ws;
+    if (ws.readyState !== ws.OPEN) return false;
+    if (ws.bufferedAmount > this.cfg.maxBufferedBytes) {
+      this.metrics.slowClosed.inc();
+      this.log.warn({ conn: conn.id, buffered: ws.bufferedAmount }, 'closing slow socket');
+      ws.close(1013, 'too slow');
+      return false;
+    }
+    if (droppable && ws.bufferedAmount > this.cfg.highWaterBytes) {
+      this.metrics.backpressureSkipped.inc();
+      return false;
+    }
+    ws.send(encodeFrame(frame));
+    return true;
+  }
+
+  private sendError(conn: Conn, code: ErrorCode, message?: string, ref?: string): void {
+    this.metrics.errors.inc({ code });
+    this.send(conn, errorFrame(code, message, ref));
+  }
+
+  private onMessage(conn: Conn, data: unknown, isBinary: boolean): void {
+    const raw = Array.isArray(data)
+      ? Buffer.concat(data as Buffer[])
+      : data instanceof ArrayBuffer
+        ? new Uint8Array(data)
+        : (data as Buffer);
+    if (isBinary) {
+      return this.sendError(conn, 'bad_frame', 'Frames are JSON text, not binary.');
+    }
+    const parsed = parseClientFrame(raw, { maxBytes: this.cfg.maxFrameBytes });
+    if (!conn.bucket.take()) {
+      const ref = parsed.ok && parsed.frame.type === 'send' ? parsed.frame.id : undefined;
+      return this.sendError(conn, 'rate_limited', undefined, ref);
+    }
+    if (!parsed.ok) {
+      return this.sendError(conn, parsed.error.code, parsed.error.message, parsed.error.ref);
+    }
+    const frame = parsed.frame;
+    this.metrics.framesIn.inc({ type: frame.type });
+    const reply = { gw: this.cfg.instanceId, conn: conn.id };
+    switch (frame.type) {
+      case 'ping':
+        this.send(conn, frame.ts === undefined ? { type: 'pong' } : { type: 'pong', ts: frame.ts });
+        return;
+      case 'send': {
+        if (this.draining) return this.sendError(conn, 'draining', undefined, frame.id);
+        if (conn.pending.size >= MAX_PENDING_PER_CONN && !conn.pending.has(frame.id)) {
+          return this.sendError(conn, 'rate_limited', 'Too many sends in flight.', frame.id);
+        }
+        if (!conn.pending.has(frame.id)) conn.pending.set(frame.id, performance.now());
+        const at = Math.max(Date.now(), conn.lastAt + 1);
+        conn.lastAt = at;
+        const msg: EngineMessage = {
+          op: 'send',
+          id: frame.id,
+          from: conn.user,
+          to: frame.to,
+          kind: frame.kind,
+          body: frame.body,
+          at,
+          ...reply,
+        };
+        this.toEngine(msg).catch((err: unknown) => {
+          conn.pending.delete(frame.id);
+          this.log.warn({ err, conn: conn.id, id: frame.id }, 'publish to engine failed');
+          this.sendError(conn, 'unavailable', undefined, frame.id);
+        });
+        return;
+      }
+      case 'ack':
+        this.toEngine({ op: 'ack', user: conn.user, ids: frame.ids, ...reply }).catch(
+          (err: unknown) => {
+            this.log.warn({ err, conn: conn.id }, 'publish ack failed');
+            this.sendError(conn, 'unavailable', 'Ack not recorded; send it again.', frame.ids[0]);
+          },
+        );
+        return;
+      case 'signal': {
+        const msg: EngineMessage = {
+          op: 'signal',
+          from: conn.user,
+          to: frame.to,
+          signal: frame.signal,
+          ...reply,
+        };
+        if (frame.body !== undefined) msg.body = frame.body;
+        this.toEngine(msg, false).catch(() => this.sendError(conn, 'unavailable'));
+        return;
+      }
+    }
+  }
+
+  private toEngine(msg: EngineMessage, persistent = true): Promise<void> {
+    return this.link.publish(this.exchange, ENGINE_ROUTING_KEY, msg, {
+      persistent,
+      messageId: msg.op === 'send' ? msg.id : undefined,
+      type: msg.op,
+    });
+  }
+
+  // ------------------------------------------------------------------ from the engines
+
+  private async setupAmqp(ch: ConfirmChannel): Promise<void> {
+    const queue = gatewayQueue(this.cfg.amqpPrefix, this.cfg.instanceId);
+    await ch.assertExchange(this.exchange, 'topic', { durable: true });
+    // Exclusive: it belongs to this connection and vanishes with it (a dead gateway's
+    // notifications are worthless; the engine replays from MongoDB on reconnect).
+    await ch.assertQueue(queue, { exclusive: true, durable: false, autoDelete: true });
+    await ch.bindQueue(queue, this.exchange, gatewayRoutingKey(this.cfg.instanceId));
+    await ch.prefetch(this.cfg.prefetch);
+    await ch.consume(queue, (msg) => this.onBusMessage(ch, msg), { noAck: false });
+  }
+
+  private onBusMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
+    if (!msg) return;
+    try {
+      this.dispatch(JSON.parse(msg.content.toString('utf8')) as GatewayMessage);
+    } catch (err) {
+      this.log.error({ err }, 'bad bus message');
+    }
+    try {
+      ch.ack(msg);
+    } catch {
+      // channel gone: the message is a notification and is redelivered from MongoDB
+    }
+  }
+
+  private dispatch(m: GatewayMessage): void {
+    switch (m.op) {
+      case 'stored': {
+        const conn = this.conns.get(m.conn);
+        if (!conn) return;
+        const t0 = conn.pending.get(m.id);
+        conn.pending.delete(m.id);
+        if (t0 !== undefined) this.metrics.acceptLatency.observe((performance.now() - t0) / 1000);
+        if (this.send(conn, { type: 'accepted', id: m.id })) this.metrics.accepted.inc();
+        return;
+      }
+      case 'error': {
+        const conn = this.conns.get(m.conn);
+        if (!conn) return;
+        if (m.ref) conn.pending.delete(m.ref);
+        this.sendError(conn, m.code, m.message, m.ref);
+        return;
+      }
+      case 'push': {
+        const targets = m.conn
+          ? [this.conns.get(m.conn)].filter((c): c is Conn => c?.user === m.to)
+          : [...(this.byUser.get(m.to) ?? [])];
+        for (const conn of targets) {
+          // Receipts and signals are small; messages are the bulk and are redelivered.
+          if (!this.send(conn, m.frame, m.frame.type === 'deliver')) continue;
+          this.metrics.pushed.inc({ type: m.frame.type });
+          if (m.frame.type === 'deliver') {
+            this.metrics.delivered.inc();
+            if (m.live) this.metrics.deliverLatency.observe((Date.now() - m.frame.sentAt) / 1000);
+          }
+        }
+        return;
+      }
+    }
+  }
+
+  /** A contact event the api published on Redis: push it if its recipient is here. */
+  private onContactEvent(text: string): void {
+    try {
+      const { to, frame } = JSON.parse(text) as { to: string; frame: ContactFrame };
+      if (frame?.type !== 'contact') return;
+      for (const conn of this.byUser.get(to) ?? []) {
+        if (this.send(conn, frame, true)) this.metrics.pushed.inc({ type: 'contact' });
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'bad contact event');
+    }
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  private async heartbeat(): Promise<void> {
+    try {
+      const lost = await this.presence.claim([...this.byUser.keys()]);
+      for (const user of lost) {
+        this.log.info({ user }, 'presence was lost; re-announcing');
+        for (const conn of this.byUser.get(user) ?? []) void this.announce(conn);
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'presence heartbeat failed');
+    }
+  }
+
+  private pingAll(): void {
+    for (const conn of this.conns.values()) {
+      if (!conn.alive) {
+        this.log.info({ conn: conn.id }, 'no pong; terminating');
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }
+
+  // ------------------------------------------------------------------ shutdown
+
+  /**
+   * Tells every client to reconnect elsewhere, stops accepting upgrades (readyz fails), and
+   * closes what is left after the grace period.
+   */
+  async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.log.info({ connections: this.conns.size }, 'draining');
+    for (const conn of this.conns.values()) {
+      this.send(conn, { type: 'drain', reconnectAfterMs: this.cfg.drainReconnectMs });
+    }
+    const deadline = Date.now() + this.cfg.drainGraceMs;
+    while (this.conns.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const conn of this.conns.values()) conn.ws.close(1001, 'gateway shutting down');
+    const users = [...this.byUser.keys()];
+    await Promise.allSettled(users.map((u) => this.presence.release(u)));
+  }
+
+  /** Stops everything; call `drain()` first for a graceful exit. */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const conn of this.conns.values()) conn.ws.terminate();
+    await this.link.stop();
+    this.redis.disconnect();
+    this.sub.disconnect();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.wss.close();
+  }
+}

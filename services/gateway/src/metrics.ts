@@ -1,0 +1,98 @@
+/** The gateway's metrics, on its own registry (series start at zero; no client values as labels). */
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { createMetricsRegistry, type Registry } from '@gossip/servicekit';
+import { ERROR_CODES, CLIENT_FRAMES } from '@gossip/protocol';
+
+export interface GatewayMetrics {
+  registry: Registry;
+  connections: Gauge;
+  upgradesRejected: Counter<'reason'>;
+  framesIn: Counter<'type'>;
+  accepted: Counter;
+  delivered: Counter;
+  pushed: Counter<'type'>;
+  acceptLatency: Histogram;
+  deliverLatency: Histogram;
+  errors: Counter<'code'>;
+  backpressureSkipped: Counter;
+  slowClosed: Counter;
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createGatewayMetrics(): GatewayMetrics {
+  const registry = createMetricsRegistry({ labels: { service: 'gateway' } });
+  const registers = [registry];
+  const m: GatewayMetrics = {
+    registry,
+    connections: new Gauge({
+      name: 'gossip_gateway_connections',
+      help: 'Open, authenticated WebSocket connections on this gateway.',
+      registers,
+    }),
+    upgradesRejected: new Counter({
+      name: 'gossip_gateway_upgrades_rejected_total',
+      help: 'WebSocket upgrades refused, by reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    framesIn: new Counter({
+      name: 'gossip_gateway_frames_received_total',
+      help: 'Valid client frames received, by type.',
+      labelNames: ['type'],
+      registers,
+    }),
+    accepted: new Counter({
+      name: 'gossip_gateway_messages_accepted_total',
+      help: '`accepted` frames sent (the message was stored).',
+      registers,
+    }),
+    delivered: new Counter({
+      name: 'gossip_gateway_messages_delivered_total',
+      help: '`deliver` frames written to recipients (including redeliveries).',
+      registers,
+    }),
+    pushed: new Counter({
+      name: 'gossip_gateway_frames_pushed_total',
+      help: 'Frames pushed to clients from the engine, by type.',
+      labelNames: ['type'],
+      registers,
+    }),
+    acceptLatency: new Histogram({
+      name: 'gossip_gateway_accept_latency_seconds',
+      help: 'From a `send` frame arriving to its `accepted` going out.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    deliverLatency: new Histogram({
+      name: 'gossip_gateway_deliver_latency_seconds',
+      help: 'From acceptance (sentAt) to the first live `deliver` written to the recipient.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    errors: new Counter({
+      name: 'gossip_gateway_errors_total',
+      help: '`error` frames sent to clients, by code.',
+      labelNames: ['code'],
+      registers,
+    }),
+    backpressureSkipped: new Counter({
+      name: 'gossip_gateway_backpressure_skipped_total',
+      help: 'Pushes skipped because the socket was over its high-water mark (redelivered later).',
+      registers,
+    }),
+    slowClosed: new Counter({
+      name: 'gossip_gateway_slow_closed_total',
+      help: 'Sockets closed with 1013 because their send buffer exceeded the limit.',
+      registers,
+    }),
+  };
+  for (const code of ERROR_CODES) m.errors.inc({ code }, 0);
+  for (const type of Object.keys(CLIENT_FRAMES)) m.framesIn.inc({ type }, 0);
+  for (const reason of ['unauthorized', 'draining', 'origin', 'not_found']) {
+    m.upgradesRejected.inc({ reason }, 0);
+  }
+  for (const type of ['deliver', 'delivered', 'contact', 'signal']) m.pushed.inc({ type }, 0);
+  m.connections.set(0);
+  return m;
+}

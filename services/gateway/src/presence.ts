@@ -1,0 +1,48 @@
+/**
+ * Presence in Redis: one hash per user, `<prefix>presence:<username>`, whose fields are the
+ * gateway instances holding a connection of that user and whose values are the time (ms)
+ * until which that claim holds. The key's TTL is refreshed with every heartbeat, so a dead
+ * gateway's claims vanish on their own; engines ignore fields past their time.
+ */
+import type { Redis } from 'ioredis';
+
+export function presenceKey(prefix: string, username: string): string {
+  return `${prefix}presence:${username}`;
+}
+
+export class Presence {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly instanceId: string,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  /**
+   * Claims `users` for this instance. Returns the users whose claim had disappeared (a Redis
+   * flush or restart, or an expiry): their pending messages must be replayed.
+   */
+  async claim(users: readonly string[]): Promise<string[]> {
+    if (users.length === 0) return [];
+    const until = String(Date.now() + this.ttlSeconds * 1000);
+    const p = this.redis.pipeline();
+    for (const u of users) {
+      const key = presenceKey(this.prefix, u);
+      p.hset(key, this.instanceId, until);
+      p.pexpire(key, this.ttlSeconds * 1000);
+    }
+    const results = (await p.exec()) ?? [];
+    const lost: string[] = [];
+    users.forEach((u, i) => {
+      const [err, created] = results[i * 2] ?? [null, 0];
+      if (err) throw err;
+      if (created === 1) lost.push(u);
+    });
+    return lost;
+  }
+
+  /** Drops this instance's claim on `username` (its last local connection closed). */
+  async release(username: string): Promise<void> {
+    await this.redis.hdel(presenceKey(this.prefix, username), this.instanceId);
+  }
+}
