@@ -49,6 +49,8 @@ export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<Fastif
     routerOptions: { ignoreTrailingSlash: true },
   });
   app.setValidatorCompiler(typeboxValidatorCompiler);
+  // JSON only (and images where a route opts in): plain text is a 415, not a string body.
+  app.removeContentTypeParser('text/plain');
   app.decorateRequest('user', null);
 
   const metrics = createApiMetrics();
