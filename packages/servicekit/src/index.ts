@@ -18,3 +18,10 @@ export {
   type StopResult,
   type ShutdownOptions,
 } from './shutdown.js';
+export {
+  signAccessToken,
+  verifyAccessToken,
+  jwtSecretFromBase64,
+  TokenError,
+  type TokenSubject,
+} from './jwt.js';

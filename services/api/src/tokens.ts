@@ -5,14 +5,8 @@
  * presenting a used one again revokes the whole family (it was stolen or replayed).
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import {
-  COLLECTIONS,
-  JWT_ALG,
-  JWT_AUDIENCE,
-  JWT_ISSUER,
-  type AccessTokenClaims,
-} from '@gossip/protocol';
-import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { COLLECTIONS } from '@gossip/protocol';
+import { TokenError, signAccessToken, verifyAccessToken } from '@gossip/servicekit';
 import type { Collection, Db } from 'mongodb';
 import type { ApiConfig } from './config.js';
 import { ApiError } from './errors.js';
@@ -58,15 +52,12 @@ export class TokenService {
 
   /** A new access token and refresh token; `family` continues a session on refresh. */
   async issue(who: Identity, family: string = randomUUID()): Promise<IssuedTokens> {
-    const nowSec = Math.floor(this.now() / 1000);
-    const accessToken = await new SignJWT({ uid: who.uid, typ: 'access' })
-      .setProtectedHeader({ alg: JWT_ALG, typ: 'JWT' })
-      .setSubject(who.username)
-      .setIssuer(JWT_ISSUER)
-      .setAudience(JWT_AUDIENCE)
-      .setIssuedAt(nowSec)
-      .setExpirationTime(nowSec + this.config.accessTokenTtlSeconds)
-      .sign(this.config.jwtSecret);
+    const accessToken = await signAccessToken(
+      who,
+      this.config.jwtSecret,
+      this.config.accessTokenTtlSeconds,
+      this.now(),
+    );
     const refreshToken = randomBytes(32).toString('base64url');
     await this.tokens.insertOne({
       _id: digest(refreshToken),
@@ -85,29 +76,14 @@ export class TokenService {
     };
   }
 
-  /** Verifies an access token's signature, algorithm, issuer, audience, type and expiry. */
+  /** Verifies an access token (servicekit `verifyAccessToken`, as the gateway does). */
   async verifyAccess(token: string): Promise<Identity> {
-    let claims: Partial<AccessTokenClaims>;
     try {
-      const { payload } = await jwtVerify(token, this.config.jwtSecret, {
-        algorithms: [JWT_ALG],
-        issuer: JWT_ISSUER,
-        audience: JWT_AUDIENCE,
-        currentDate: new Date(this.now()),
-      });
-      claims = payload as Partial<AccessTokenClaims>;
+      return await verifyAccessToken(token, this.config.jwtSecret, this.now());
     } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw new ApiError('token_expired');
-      throw new ApiError('invalid_token');
+      if (err instanceof TokenError) throw new ApiError(err.code);
+      throw err;
     }
-    if (
-      claims.typ !== 'access' ||
-      typeof claims.sub !== 'string' ||
-      typeof claims.uid !== 'string'
-    ) {
-      throw new ApiError('invalid_token');
-    }
-    return { username: claims.sub, uid: claims.uid };
   }
 
   /**
