@@ -1,0 +1,412 @@
+/**
+ * The chart against the real tools and the real control plane: helm lint is clean, default and
+ * full values render, the rendered objects pass a server-side dry run, the prometheus-operator
+ * objects (whose CRDs this control plane lacks) are checked structurally, helm install creates
+ * the CRD, RBAC and operator Deployment with exactly the permissions intended, and helm
+ * uninstall removes them again (all but the CRD, which Helm never deletes).
+ */
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { testEnv, uniqueName } from '@gossip/testenv';
+import {
+  chartDir,
+  helm,
+  kubectl,
+  loadDashboards,
+  renderChart,
+  run,
+  type KubeObject,
+} from '../src/index.js';
+
+const fullValues = join(chartDir, 'ci/full-values.yaml');
+const monitoringKinds = new Set(['ServiceMonitor', 'PodMonitor', 'PrometheusRule']);
+
+type Container = {
+  name: string;
+  image: string;
+  env: { name: string; value?: string }[];
+  ports: { name: string; containerPort: number }[];
+  livenessProbe: { httpGet: { path: string; port: string } };
+  readinessProbe: { httpGet: { path: string; port: string } };
+  resources: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext: Record<string, unknown>;
+};
+type PodSpec = {
+  serviceAccountName: string;
+  securityContext: Record<string, unknown>;
+  enableServiceLinks: boolean;
+  containers: Container[];
+};
+
+function byKind(objects: KubeObject[], kind: string): KubeObject[] {
+  return objects.filter((o) => o.kind === kind);
+}
+function one(objects: KubeObject[], kind: string): KubeObject {
+  const found = byKind(objects, kind);
+  assert.equal(found.length, 1, `expected one ${kind}, got ${found.length}`);
+  return found[0] as KubeObject;
+}
+function podSpec(deploy: KubeObject): PodSpec {
+  return (deploy.spec as { template: { spec: PodSpec } }).template.spec;
+}
+function env(c: Container, name: string): string | undefined {
+  return c.env.find((e) => e.name === name)?.value;
+}
+
+describe('helm lint and template', () => {
+  test('helm lint --strict is clean with default and with full values', () => {
+    for (const args of [[], ['-f', fullValues]]) {
+      const res = helm(['lint', '--strict', chartDir, ...args]);
+      assert.match(res.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+      assert.doesNotMatch(res.stdout + res.stderr, /\[(WARNING|ERROR)\]/);
+    }
+  });
+
+  test('default values render the operator, its RBAC and Service, dashboards, and no monitors', () => {
+    const { objects } = renderChart(['-n', 'gossip-system']);
+    const kinds = objects.map((o) => o.kind).sort();
+    assert.deepEqual(kinds, [
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'ConfigMap',
+      'ConfigMap',
+      'ConfigMap',
+      'Deployment',
+      'Role',
+      'RoleBinding',
+      'Service',
+      'ServiceAccount',
+    ]);
+    const deploy = one(objects, 'Deployment');
+    assert.equal((deploy.spec as { replicas: number }).replicas, 1);
+    const pod = podSpec(deploy);
+    const c = pod.containers[0] as Container;
+    assert.equal(c.image, 'ghcr.io/gossip/operator:0.1.0');
+    assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+    assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+    assert.deepEqual(c.ports, [{ name: 'metrics', containerPort: 8080, protocol: 'TCP' }]);
+    assert.equal(env(c, 'OPERATOR_METRICS_PORT'), '8080');
+    assert.equal(env(c, 'OPERATOR_LEADER_ELECTION'), 'true');
+    assert.equal(env(c, 'OPERATOR_WATCH_NAMESPACE'), '');
+    assert.ok(
+      c.resources.requests?.cpu && c.resources.requests.memory && c.resources.limits?.memory,
+    );
+    assert.deepEqual(c.securityContext, {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(pod.enableServiceLinks, false);
+    const svc = one(objects, 'Service');
+    const svcPorts = (svc.spec as { ports: { name: string; targetPort: string }[] }).ports;
+    assert.deepEqual(
+      svcPorts.map((p) => [p.name, p.targetPort]),
+      [['metrics', 'metrics']],
+    );
+  });
+
+  test('dashboards ship as ConfigMaps labelled for the Grafana sidecar, content unchanged', () => {
+    const { objects } = renderChart([
+      '--set',
+      'dashboards.label=grafana_dash',
+      '--set',
+      'dashboards.labelValue=yes',
+    ]);
+    const maps = byKind(objects, 'ConfigMap');
+    const files = loadDashboards();
+    assert.equal(maps.length, files.size);
+    for (const cm of maps) {
+      assert.equal(cm.metadata.labels?.grafana_dash, 'yes');
+      const data = cm.data as Record<string, string>;
+      const [file, json] = Object.entries(data)[0] ?? [];
+      assert.ok(file && files.has(file), `unexpected key ${file}`);
+      assert.deepEqual(JSON.parse(json ?? ''), files.get(file));
+    }
+  });
+
+  test('monitors render when enabled, or when "auto" and monitoring.coreos.com/v1 exists', () => {
+    const monitors = (args: string[]): string[] =>
+      renderChart(args)
+        .objects.filter((o) => monitoringKinds.has(o.kind))
+        .map((o) => o.kind)
+        .sort();
+    const all = ['PodMonitor', 'PrometheusRule', 'ServiceMonitor'];
+    assert.deepEqual(monitors([]), []);
+    assert.deepEqual(monitors(['--api-versions', 'monitoring.coreos.com/v1']), all);
+    assert.deepEqual(
+      monitors([
+        '--api-versions',
+        'monitoring.coreos.com/v1',
+        '--set',
+        'monitoring.podMonitor.enabled=false',
+      ]),
+      ['PrometheusRule', 'ServiceMonitor'],
+    );
+    assert.deepEqual(
+      monitors([
+        '--set',
+        'monitoring.serviceMonitor.enabled=true',
+        '--set',
+        'monitoring.prometheusRule.enabled=true',
+      ]),
+      ['PrometheusRule', 'ServiceMonitor'],
+    );
+  });
+
+  test('the values schema and the template refuse unsafe or invalid values', () => {
+    const refused = (args: string[], why: RegExp): void => {
+      const res = helm(['template', 'x', chartDir, ...args], { allowFailure: true });
+      assert.notEqual(res.status, 0, `accepted ${args.join(' ')}`);
+      assert.match(res.stderr, why);
+    };
+    refused(['--set', 'replicaCount=2', '--set', 'leaderElection.enabled=false'], /leaderElection/);
+    refused(['--set', 'securityContext.readOnlyRootFilesystem=false'], /readOnlyRootFilesystem/);
+    refused(['--set', 'monitoring.serviceMonitor.enabled=maybe'], /enabled/);
+    refused(['--set', 'logLevel=loud'], /logLevel/);
+    refused(['--set', 'unknownKey=1'], /unknownKey/);
+  });
+
+  test('watchNamespace confines the RBAC to a Role in that namespace', () => {
+    const { objects } = renderChart(['-n', 'ops', '--set', 'watchNamespace=chat']);
+    assert.equal(byKind(objects, 'ClusterRole').length, 0);
+    const roles = byKind(objects, 'Role');
+    assert.deepEqual(roles.map((r) => r.metadata.namespace).sort(), ['chat', 'ops']);
+    const c = podSpec(one(objects, 'Deployment')).containers[0] as Container;
+    assert.equal(env(c, 'OPERATOR_WATCH_NAMESPACE'), 'chat');
+  });
+});
+
+describe('rendered manifests on the real control plane', () => {
+  const ns = uniqueName('chart-dry');
+  const scratch = join(testEnv().dir, 'scratch', ns);
+
+  before(() => {
+    mkdirSync(scratch, { recursive: true });
+    // The CRD for real (server-side apply is idempotent; other tests may share it), so the
+    // GossipCluster in the full values is validated against its schema.
+    kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(chartDir, 'crds')]);
+    kubectl(['wait', '--for=condition=Established', 'crd/gossipclusters.gossip.dev']);
+    kubectl(['create', 'namespace', ns]);
+  });
+  after(() => {
+    kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFailure: true });
+  });
+
+  for (const [label, args] of [
+    ['default values', []],
+    ['full values', ['-f', fullValues]],
+  ] as const) {
+    test(`${label}: kubectl apply --dry-run=server --server-side accepts every object`, () => {
+      const { objects } = renderChart(['-n', ns, ...args]);
+      const applicable = objects.filter((o) => !monitoringKinds.has(o.kind));
+      const file = join(scratch, `${label.replace(' ', '-')}.yaml`);
+      writeFileSync(file, applicable.map((o) => JSON.stringify(o)).join('\n---\n'));
+      const res = kubectl([
+        'apply',
+        '--dry-run=server',
+        '--server-side',
+        '--field-manager=chart-test',
+        '-n',
+        ns,
+        '-f',
+        file,
+      ]);
+      for (const o of applicable) {
+        const kind = o.kind.toLowerCase();
+        assert.match(
+          res.stdout,
+          new RegExp(`${kind}[^ ]*/${o.metadata.name} serverside-applied \\(server dry run\\)`),
+          `${o.kind}/${o.metadata.name} not in:\n${res.stdout}`,
+        );
+      }
+      if (label === 'full values') {
+        assert.ok(applicable.some((o) => o.kind === 'GossipCluster'));
+      }
+    });
+  }
+
+  test('full values: ServiceMonitor, PodMonitor and PrometheusRule are well-formed (their CRDs are absent here)', () => {
+    const { objects } = renderChart(['-n', ns, '-f', fullValues]);
+    const svc = one(objects, 'Service');
+    const sm = one(objects, 'ServiceMonitor');
+    const pm = one(objects, 'PodMonitor');
+    const pr = one(objects, 'PrometheusRule');
+    for (const o of [sm, pm, pr]) {
+      assert.equal(o.apiVersion, 'monitoring.coreos.com/v1');
+      assert.equal(o.metadata.namespace, ns);
+      assert.equal(o.metadata.labels?.release, 'kube-prometheus-stack');
+    }
+    // The ServiceMonitor selects the metrics Service and scrapes its named port.
+    const smSpec = sm.spec as {
+      selector: { matchLabels: Record<string, string> };
+      namespaceSelector: { matchNames: string[] };
+      endpoints: { port: string; path: string; interval: string; honorLabels: boolean }[];
+    };
+    for (const [k, v] of Object.entries(smSpec.selector.matchLabels)) {
+      assert.equal(svc.metadata.labels?.[k], v, `Service lacks selector label ${k}`);
+    }
+    assert.deepEqual(smSpec.namespaceSelector.matchNames, [ns]);
+    const svcPortNames = (svc.spec as { ports: { name: string }[] }).ports.map((p) => p.name);
+    assert.ok(svcPortNames.includes(smSpec.endpoints[0]?.port ?? ''));
+    assert.equal(smSpec.endpoints[0]?.path, '/metrics');
+    assert.equal(smSpec.endpoints[0]?.interval, '15s');
+    assert.equal(smSpec.endpoints[0]?.honorLabels, true);
+    // The PodMonitor finds the workloads by the shared contract's labels and port name, and
+    // adds the cluster label the dashboards select on.
+    const pmSpec = pm.spec as {
+      namespaceSelector: { matchNames?: string[]; any?: boolean };
+      selector: { matchLabels: Record<string, string> };
+      podMetricsEndpoints: {
+        port: string;
+        path: string;
+        relabelings: { sourceLabels: string[]; targetLabel: string }[];
+      }[];
+    };
+    assert.deepEqual(pmSpec.namespaceSelector.matchNames, [ns]);
+    assert.deepEqual(pmSpec.selector.matchLabels, {
+      'app.kubernetes.io/name': 'gossip',
+      'app.kubernetes.io/managed-by': 'gossip-operator',
+    });
+    const ep = pmSpec.podMetricsEndpoints[0];
+    assert.equal(ep?.port, 'http');
+    assert.equal(ep?.path, '/metrics');
+    assert.deepEqual(
+      ep?.relabelings.map((r) => r.targetLabel),
+      ['cluster', 'component', 'pod'],
+    );
+    // The PrometheusRule's groups are a valid Prometheus rules file.
+    const rulesFile = join(scratch, 'rules.yaml');
+    writeFileSync(rulesFile, JSON.stringify({ groups: (pr.spec as { groups: unknown }).groups }));
+    const check = run(testEnv().bin.promtool, ['check', 'rules', rulesFile]);
+    assert.match(check.stdout, /SUCCESS/);
+  });
+});
+
+describe('helm install and uninstall on the real control plane', () => {
+  const ns = uniqueName('chart-inst');
+  const release = 'gossip';
+  // The real CRD may be in use by other tests on this shared control plane, so this release
+  // installs a copy under a group of its own: it proves Helm creates the CRD from crds/
+  // without touching the shared one.
+  const group = `${ns.replace(/[^a-z0-9]/g, '')}.gossip.dev`;
+  const crdName = `gossipclusters.${group}`;
+  const chartCopy = join(testEnv().dir, 'scratch', ns, 'gossip');
+  const sa = `system:serviceaccount:${ns}:gossip-operator`;
+
+  before(() => {
+    cpSync(chartDir, chartCopy, { recursive: true });
+    const crdFile = join(chartCopy, 'crds/gossip.dev_gossipclusters.yaml');
+    writeFileSync(
+      crdFile,
+      readFileSync(crdFile, 'utf8')
+        .replace('name: gossipclusters.gossip.dev', `name: ${crdName}`)
+        .replace('group: gossip.dev', `group: ${group}`),
+    );
+    kubectl(['create', 'namespace', ns]);
+  });
+  after(() => {
+    helm(['uninstall', release, '-n', ns], { allowFailure: true });
+    kubectl(['delete', 'crd', crdName, '--ignore-not-found', '--wait=false'], {
+      allowFailure: true,
+    });
+    kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFailure: true });
+  });
+
+  test('helm install creates the CRD, the RBAC, the ServiceAccount, Service and Deployment', () => {
+    assert.equal(
+      kubectl(['get', 'crd', crdName], { allowFailure: true }).status,
+      1,
+      'the CRD must not exist before the install',
+    );
+    helm(['install', release, chartCopy, '-n', ns, '--set', 'replicaCount=2', '--timeout', '60s']);
+    const crd = JSON.parse(kubectl(['get', 'crd', crdName, '-o', 'json']).stdout) as {
+      spec: { group: string; versions: { name: string }[] };
+    };
+    assert.equal(crd.spec.group, group);
+    assert.deepEqual(
+      crd.spec.versions.map((v) => v.name),
+      ['v1alpha1'],
+    );
+    const crName = `gossip-operator-${ns}`;
+    kubectl(['get', 'clusterrole', crName]);
+    kubectl(['get', 'clusterrolebinding', crName]);
+    kubectl(['-n', ns, 'get', 'serviceaccount', 'gossip-operator']);
+    kubectl(['-n', ns, 'get', 'role,rolebinding', 'gossip-operator-leader-election']);
+    kubectl(['-n', ns, 'get', 'service', 'gossip-operator-metrics']);
+    kubectl(['-n', ns, 'get', 'poddisruptionbudget', 'gossip-operator']);
+    const deploy = JSON.parse(
+      kubectl(['-n', ns, 'get', 'deployment', 'gossip-operator', '-o', 'json']).stdout,
+    ) as KubeObject;
+    assert.equal((deploy.spec as { replicas: number }).replicas, 2);
+    assert.equal(podSpec(deploy).serviceAccountName, 'gossip-operator');
+    const notes = helm(['get', 'notes', release, '-n', ns]).stdout;
+    assert.match(notes, /kubectl apply -n .* -f -/);
+    assert.match(notes, /kind: GossipCluster/);
+  });
+
+  test("the operator's ServiceAccount may do what the operator needs and nothing more", () => {
+    const can = (...args: string[]): boolean => {
+      const res = kubectl(['auth', 'can-i', '--as', sa, ...args], { allowFailure: true });
+      return res.stdout.trim() === 'yes';
+    };
+    const allowed: string[][] = [
+      ['watch', 'gossipclusters.gossip.dev', '-A'],
+      ['patch', 'gossipclusters.gossip.dev/status', '-n', 'chat'],
+      ['update', 'gossipclusters.gossip.dev/finalizers', '-n', 'chat'],
+      ['patch', 'deployments.apps', '-n', 'chat'],
+      ['delete', 'statefulsets.apps', '-n', 'chat'],
+      ['create', 'secrets', '-n', 'chat'],
+      ['patch', 'configmaps', '-n', 'chat'],
+      ['patch', 'services', '-n', 'chat'],
+      ['patch', 'serviceaccounts', '-n', 'chat'],
+      ['patch', 'poddisruptionbudgets.policy', '-n', 'chat'],
+      ['delete', 'persistentvolumeclaims', '-n', 'chat'],
+      ['list', 'pods', '-n', 'chat'],
+      ['watch', 'endpointslices.discovery.k8s.io', '-n', 'chat'],
+      ['create', 'events', '-n', 'chat'],
+      ['create', 'leases.coordination.k8s.io', '-n', ns],
+      ['update', 'leases.coordination.k8s.io/gossip-operator', '-n', ns],
+    ];
+    const denied: string[][] = [
+      ['delete', 'gossipclusters.gossip.dev', '-n', 'chat'],
+      ['create', 'gossipclusters.gossip.dev', '-n', 'chat'],
+      ['create', 'pods', '-n', 'chat'],
+      ['delete', 'pods', '-n', 'chat'],
+      ['create', 'persistentvolumeclaims', '-n', 'chat'],
+      ['get', 'nodes'],
+      ['create', 'clusterroles.rbac.authorization.k8s.io'],
+      ['create', 'rolebindings.rbac.authorization.k8s.io', '-n', 'chat'],
+      ['update', 'leases.coordination.k8s.io/someone-else', '-n', ns],
+      ['create', 'leases.coordination.k8s.io', '-n', 'chat'],
+      ['delete', 'customresourcedefinitions.apiextensions.k8s.io'],
+      ['create', 'pods/exec', '-n', 'chat'],
+    ];
+    for (const a of allowed) assert.ok(can(...a), `should be allowed: ${a.join(' ')}`);
+    for (const d of denied) assert.ok(!can(...d), `should be denied: ${d.join(' ')}`);
+  });
+
+  test('helm uninstall removes everything but the CRD, which Helm never deletes', () => {
+    helm(['uninstall', release, '-n', ns, '--wait', '--timeout', '60s']);
+    const crName = `gossip-operator-${ns}`;
+    for (const args of [
+      ['get', 'clusterrole', crName],
+      ['get', 'clusterrolebinding', crName],
+      ['-n', ns, 'get', 'deployment', 'gossip-operator'],
+      ['-n', ns, 'get', 'serviceaccount', 'gossip-operator'],
+      ['-n', ns, 'get', 'service', 'gossip-operator-metrics'],
+      ['-n', ns, 'get', 'role', 'gossip-operator-leader-election'],
+    ]) {
+      const res = kubectl(args, { allowFailure: true });
+      assert.equal(res.status, 1, `still there: ${args.join(' ')}`);
+      assert.match(res.stderr, /NotFound/);
+    }
+    kubectl(['get', 'crd', crdName]);
+  });
+});
