@@ -19,9 +19,11 @@ import {
   importSigningPublicKey,
   importWrappingPublicKey,
   openKeyEnvelope,
+  parseKeyEnvelope,
   parseMessageBody,
   safetyNumber,
   sealKeyEnvelope,
+  type ConversationKey,
   type IdentityKeys,
 } from '@gossip/crypto';
 import {
@@ -244,14 +246,31 @@ export class GossipClient {
 
   /**
    * Starts a conversation with a contact: a fresh AES-256 key, wrapped for the contact's
-   * pinned wrapping key and signed. Returns the `kind: "key"` body to send (or to pass
-   * with a contact accept); the key is stored and used for sending from now on.
+   * pinned wrapping key and signed. Returns the `kind: "key"` body to send; the key is
+   * stored (unconfirmed, see `keyMessageAccepted`) and used for sending from now on.
    */
   async startConversation(peer: string): Promise<{ keyId: string; body: string }> {
-    const [me, contact] = [await this.identity(), await this.pinnedKeys(peer)];
+    const contact = await this.pinnedKeys(peer);
     const ck = await generateConversationKey();
     const createdAt = this.now();
-    const body = await sealKeyEnvelope({
+    const body = await this.sealFor(contact, ck, createdAt);
+    await this.keyStore.putConversationKey({
+      peer: contact.username,
+      key: ck,
+      origin: 'outgoing',
+      createdAt,
+      confirmed: false,
+    });
+    return { keyId: ck.id, body };
+  }
+
+  private async sealFor(
+    contact: PinnedContact,
+    ck: ConversationKey,
+    createdAt: number,
+  ): Promise<string> {
+    const me = await this.identity();
+    return sealKeyEnvelope({
       conversationKey: ck,
       from: this.username,
       to: contact.username,
@@ -259,13 +278,15 @@ export class GossipClient {
       senderSigningKey: me.signing.privateKey,
       now: createdAt,
     });
-    await this.keyStore.putConversationKey({
-      peer: contact.username,
-      key: ck,
-      origin: 'outgoing',
-      createdAt,
-    });
-    return { keyId: ck.id, body };
+  }
+
+  /**
+   * Call when the server `accepted` a `kind: "key"` frame this client sent: the key is
+   * now sure to reach the contact, so later messages stop carrying the key message.
+   */
+  async keyMessageAccepted(frame: Pick<SendFrame, 'to' | 'kind' | 'body'>): Promise<void> {
+    if (frame.kind !== 'key') return;
+    await this.keyStore.confirmConversationKey(frame.to, parseKeyEnvelope(frame.body).kid);
   }
 
   /**
@@ -297,6 +318,7 @@ export class GossipClient {
       key: opened.conversationKey,
       origin: 'incoming',
       createdAt: opened.ts,
+      confirmed: true,
     };
     const isNew = await this.keyStore.putConversationKey(entry);
     return { keyId: opened.conversationKey.id, isNew };
@@ -345,13 +367,21 @@ export class GossipClient {
 
   /**
    * The `send` frames that deliver `plaintext` to `to`, in order: a key frame first if
-   * there is no conversation yet, then the message. Send them in this order and resend
-   * each with its own id until it is `accepted`.
+   * there is no conversation yet, or if the current key's key message was never
+   * confirmed `accepted` (so a crash between making a key and sending it cannot leave
+   * the contact without it); then the message. Send them in this order, resend each with
+   * its own id until it is `accepted`, and report accepted key frames to
+   * `keyMessageAccepted`.
    */
   async prepareSend(to: string, plaintext: string | Uint8Array): Promise<SendFrame[]> {
     const frames: SendFrame[] = [];
-    if (!(await this.hasConversation(to))) {
+    const current = await this.keyStore.currentConversationKey(to);
+    if (!current) {
       const { body } = await this.startConversation(to);
+      frames.push({ type: 'send', id: newMessageId(), to, kind: 'key', body });
+    } else if (current.origin === 'outgoing' && !current.confirmed) {
+      // Same key, freshly wrapped: the receiver stores a key id once, so repeats are harmless.
+      const body = await this.sealFor(await this.pinnedKeys(to), current.key, current.createdAt);
       frames.push({ type: 'send', id: newMessageId(), to, kind: 'key', body });
     }
     const msg = await this.encrypt(to, plaintext);
@@ -405,8 +435,20 @@ export class GossipClient {
    * a key envelope for the requester.
    */
   async acceptContact(username: string): Promise<{ keyId: string }> {
-    const { keyId, body } = await this.startConversation(username);
+    const contact = await this.pinnedKeys(username);
+    const ck = await generateConversationKey();
+    const createdAt = this.now();
+    const body = await this.sealFor(contact, ck, createdAt);
+    // Stored only once the api took the accept: the envelope then travels in a stored
+    // contact event, so the key is confirmed; if the call fails, no orphan key is used.
     await this.api.acceptContact(username, body);
-    return { keyId };
+    await this.keyStore.putConversationKey({
+      peer: contact.username,
+      key: ck,
+      origin: 'outgoing',
+      createdAt,
+      confirmed: true,
+    });
+    return { keyId: ck.id };
   }
 }

@@ -36,6 +36,12 @@ export interface StoredConversationKey {
   origin: 'outgoing' | 'incoming';
   /** When it was made (the envelope's ts), ms since the epoch. */
   createdAt: number;
+  /**
+   * For an outgoing key: the server accepted (durably stored) a key message carrying it,
+   * so the contact will get it. Until then every message to the contact is preceded by
+   * the key message again. Incoming keys are always confirmed.
+   */
+  confirmed: boolean;
 }
 
 /** Storage of one local account's keys. */
@@ -60,6 +66,8 @@ export interface KeyStore {
    * Returns whether it was stored.
    */
   putConversationKey(entry: StoredConversationKey): Promise<boolean>;
+  /** Marks an outgoing key as confirmed (its key message was `accepted`). */
+  confirmConversationKey(peer: string, kid: string): Promise<void>;
   /** The newest conversation key with `peer` (by `createdAt`), used for sending. */
   currentConversationKey(peer: string): Promise<StoredConversationKey | undefined>;
   deleteConversationKeys(peer: string): Promise<void>;
@@ -119,17 +127,23 @@ export class MemoryKeyStore implements KeyStore {
   }
 
   async getConversationKey(peer: string, kid: string): Promise<StoredConversationKey | undefined> {
-    return this.conversations.get(peer)?.get(kid);
+    const e = this.conversations.get(peer)?.get(kid);
+    return e && { ...e };
   }
   async putConversationKey(entry: StoredConversationKey): Promise<boolean> {
     let byId = this.conversations.get(entry.peer);
     if (!byId) this.conversations.set(entry.peer, (byId = new Map()));
     if (byId.has(entry.key.id)) return false;
-    byId.set(entry.key.id, entry);
+    byId.set(entry.key.id, { ...entry });
     return true;
   }
+  async confirmConversationKey(peer: string, kid: string): Promise<void> {
+    const e = this.conversations.get(peer)?.get(kid);
+    if (e) e.confirmed = true;
+  }
   async currentConversationKey(peer: string): Promise<StoredConversationKey | undefined> {
-    return newestKey(this.conversations.get(peer)?.values() ?? []);
+    const e = newestKey(this.conversations.get(peer)?.values() ?? []);
+    return e && { ...e };
   }
   async deleteConversationKeys(peer: string): Promise<void> {
     this.conversations.delete(peer);

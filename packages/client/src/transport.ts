@@ -5,9 +5,12 @@
  * top of `ws` (Node) or `WebSocket` (browsers), and a messenger that drives it:
  *
  * - outgoing: `GossipClient.prepareSend(to, text)` returns the `send` frames to
- *   transmit in order (a `kind: "key"` frame first when no conversation key exists
- *   yet); the messenger keeps each until `accepted {id}` and resends it with the same
- *   id after a reconnect or `drain`.
+ *   transmit in order (a `kind: "key"` frame first while the conversation key has not
+ *   been confirmed); the messenger keeps each until `accepted {id}`, resends it with
+ *   the same id after a reconnect or `drain`, and reports an accepted key frame to
+ *   `GossipClient.keyMessageAccepted(frame)` so later messages stop carrying it. An
+ *   outbox that survives restarts is the messenger's job; without one, an unsent
+ *   message is lost but the conversation is not (the key frame is re-sent).
  * - incoming: for each `deliver` frame the messenger dedupes by id, keeps the
  *   sender's order, calls `GossipClient.openDeliver(frame)` (key messages are
  *   handled there and yield `{ kind: "key" }`), hands messages to the application,

@@ -40,6 +40,7 @@ test('key files are 0600 in a 0700 folder, and no temporary files are left behin
     key: await generateConversationKey(),
     origin: 'outgoing',
     createdAt: 1,
+    confirmed: false,
   });
   await new FileSessionStore(sub).save({
     username: 'alice',
@@ -59,15 +60,33 @@ test('conversation keys: lookup by peer and id, newest is current, an id is neve
   const [k1, k2, k3] = await Promise.all([1, 2, 3].map(() => generateConversationKey()));
   assert.ok(k1 && k2 && k3);
   assert.equal(
-    await store.putConversationKey({ peer: 'bob', key: k1, origin: 'outgoing', createdAt: 10 }),
+    await store.putConversationKey({
+      peer: 'bob',
+      key: k1,
+      origin: 'outgoing',
+      createdAt: 10,
+      confirmed: false,
+    }),
     true,
   );
   assert.equal(
-    await store.putConversationKey({ peer: 'bob', key: k2, origin: 'incoming', createdAt: 20 }),
+    await store.putConversationKey({
+      peer: 'bob',
+      key: k2,
+      origin: 'incoming',
+      createdAt: 20,
+      confirmed: false,
+    }),
     true,
   );
   assert.equal(
-    await store.putConversationKey({ peer: 'carol', key: k3, origin: 'incoming', createdAt: 30 }),
+    await store.putConversationKey({
+      peer: 'carol',
+      key: k3,
+      origin: 'incoming',
+      createdAt: 30,
+      confirmed: false,
+    }),
     true,
   );
   // Same id again with other key material: refused, the original stays.
@@ -77,6 +96,7 @@ test('conversation keys: lookup by peer and id, newest is current, an id is neve
       key: { id: k1.id, key: k3.key },
       origin: 'incoming',
       createdAt: 99,
+      confirmed: false,
     }),
     false,
   );
@@ -86,6 +106,13 @@ test('conversation keys: lookup by peer and id, newest is current, an id is neve
   assert.deepEqual(await raw(got?.key.key as CryptoKey), await raw(k1.key));
   // Scoped by peer: carol's key is not bob's.
   assert.equal(await store.getConversationKey('bob', k3.id), undefined);
+  // Confirming marks the outgoing key as delivered to the server, durably.
+  await store.confirmConversationKey('bob', k2.id);
+  assert.equal(
+    (await new FileKeyStore(join(dir, 'conv')).currentConversationKey('bob'))?.confirmed,
+    true,
+  );
+  assert.equal((await store.getConversationKey('bob', k1.id))?.confirmed, false);
   await store.deleteConversationKeys('bob');
   assert.equal(await store.currentConversationKey('bob'), undefined);
   assert.equal((await store.currentConversationKey('carol'))?.key.id, k3.id);
@@ -96,7 +123,13 @@ test('concurrent writes in one process are not lost', async () => {
   const keys = await Promise.all(Array.from({ length: 10 }, () => generateConversationKey()));
   await Promise.all(
     keys.map((key, i) =>
-      store.putConversationKey({ peer: 'bob', key, origin: 'outgoing', createdAt: i }),
+      store.putConversationKey({
+        peer: 'bob',
+        key,
+        origin: 'outgoing',
+        createdAt: i,
+        confirmed: false,
+      }),
     ),
   );
   const file = JSON.parse(await readFile(join(dir, 'race', 'conversations.json'), 'utf8')) as {

@@ -70,7 +70,21 @@ test('a conversation started by alice lets bob decrypt, and the server sees no p
   assert.equal(key.kind, 'key');
   const msg = await bob.openDeliver(deliverOf('alice', frames[1] as SendFrame));
   assert.equal(msg.kind === 'message' && msg.text, 'meet at noon');
-  // The second message reuses the conversation: no new key frame.
+  // Until the server accepted the key frame, every message is preceded by it again
+  // (same key id), so a crash before the key frame was sent cannot strand bob.
+  const unconfirmed = await alice.prepareSend('bob', 'are you there?');
+  assert.deepEqual(
+    unconfirmed.map((f) => f.kind),
+    ['key', 'message'],
+  );
+  const kidOf = (f: SendFrame | undefined) =>
+    (JSON.parse(fromUtf8(fromBase64(f?.body ?? ''))) as { kid: string }).kid;
+  assert.equal(kidOf(unconfirmed[0]), kidOf(frames[0]));
+  assert.notEqual(unconfirmed[0]?.id, frames[0]?.id);
+  const repeat = await bob.openDeliver(deliverOf('alice', unconfirmed[0] as SendFrame));
+  assert.equal(repeat.kind === 'key' && repeat.isNew, false);
+  await alice.keyMessageAccepted(frames[0] as SendFrame);
+  // Once accepted, the conversation is reused without a key frame.
   const next = await alice.prepareSend('bob', 'bring coffee');
   assert.deepEqual(
     next.map((f) => f.kind),

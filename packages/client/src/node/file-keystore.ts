@@ -42,6 +42,7 @@ interface ConversationRecord {
   key: string;
   origin: 'outgoing' | 'incoming';
   createdAt: number;
+  confirmed: boolean;
 }
 interface ConversationsFile {
   format: number;
@@ -125,6 +126,7 @@ export class FileKeyStore implements KeyStore {
       key: await importConversationKey(r.kid, fromBase64(r.key)),
       origin: r.origin,
       createdAt: r.createdAt,
+      confirmed: r.confirmed,
     };
   }
 
@@ -144,9 +146,20 @@ export class FileKeyStore implements KeyStore {
         key: raw,
         origin: entry.origin,
         createdAt: entry.createdAt,
+        confirmed: entry.confirmed,
       });
       await writePrivateJson(this.conversationsFile, { format: FORMAT, keys: all });
       return true;
+    });
+  }
+
+  async confirmConversationKey(peer: string, kid: string): Promise<void> {
+    await this.serial(async () => {
+      const all = await this.records();
+      const r = all.find((x) => x.peer === peer && x.kid === kid);
+      if (!r || r.confirmed) return;
+      r.confirmed = true;
+      await writePrivateJson(this.conversationsFile, { format: FORMAT, keys: all });
     });
   }
 
