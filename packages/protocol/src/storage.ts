@@ -13,6 +13,8 @@ export const COLLECTIONS = {
   events: 'events',
   /** Stored messages (engine): documents have at least `_id` (message id), `to`, `from`. */
   messages: 'messages',
+  /** Pending `delivered` receipts (engine): at least `_id`, `to` (sender), `from` (recipient). */
+  receipts: 'receipts',
   /** GridFS bucket name for avatars (`avatars.files`, `avatars.chunks`). */
   avatarBucket: 'avatars',
 } as const;

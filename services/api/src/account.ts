@@ -17,6 +17,7 @@ export async function deleteAccount(ctx: AppContext, user: UserDoc): Promise<voi
   await c.contacts.deleteMany({ $or: [{ owner: me }, { peer: me }] });
   await c.events.deleteMany({ $or: [{ to: me }, { from: me }] });
   await c.messages.deleteMany({ $or: [{ to: me }, { from: me }] });
+  await c.receipts.deleteMany({ $or: [{ to: me }, { from: me }] });
   await ctx.avatars.deleteAllOf(me);
   await c.users.deleteOne({ _id: me, uid: user.uid });
   // Former contacts learn the relation is gone (after the deleteMany above, which would

@@ -38,6 +38,7 @@ export function collections(db: Db) {
     events: db.collection<EventDoc>(COLLECTIONS.events),
     refreshTokens: db.collection<RefreshTokenDoc>(COLLECTIONS.refreshTokens),
     messages: db.collection<{ _id: string; to: string; from: string }>(COLLECTIONS.messages),
+    receipts: db.collection<{ _id: string; to: string; from: string }>(COLLECTIONS.receipts),
   };
 }
 export type Collections = ReturnType<typeof collections>;

@@ -72,6 +72,10 @@ describe('account deletion', () => {
       { _id: 'm2', to: 'alice', from: 'zed' },
       { _id: 'm3', to: 'alice', from: 'bob' },
     ]);
+    await h.db.collection<{ _id: string; to: string; from: string }>('receipts').insertMany([
+      { _id: 'r1', to: 'zed', from: 'alice' },
+      { _id: 'r2', to: 'alice', from: 'zed' },
+    ]);
   });
 
   test('a wrong or missing password deletes nothing', async () => {
@@ -87,7 +91,7 @@ describe('account deletion', () => {
     assert.equal(await h.db.collection('users').countDocuments({ _id: 'zed' as never }), 1);
   });
 
-  test('deletion removes the user, sessions, contacts, events, messages and avatar', async () => {
+  test('deletion removes the user, sessions, contacts, events, messages, receipts and avatar', async () => {
     const res = await h.app.inject({
       method: 'DELETE',
       url: '/v1/me',
@@ -111,6 +115,7 @@ describe('account deletion', () => {
       ['bob', 'zed', 'removed'],
     ]);
     assert.equal(await h.db.collection('messages').countDocuments({}), 1);
+    assert.equal(await h.db.collection('receipts').countDocuments({}), 0);
     assert.equal(await h.db.collection('avatars.files').countDocuments({}), 0);
     assert.equal(await h.db.collection('avatars.chunks').countDocuments({}), 0);
   });
