@@ -51,7 +51,7 @@ describe('GossipCluster CRD', () => {
     assert.equal(gateway.properties!.scaleDownStabilizationSeconds!.default, 300);
     assert.deepStrictEqual(gateway['x-kubernetes-validations'], [
       {
-        rule: 'self.minReplicas <= self.maxReplicas',
+        rule: '!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas',
         message: 'gateway.minReplicas must be less than or equal to gateway.maxReplicas',
       },
     ]);

@@ -51,9 +51,13 @@ export const rootRules: readonly CrossFieldRule[] = [
 /** Rules on `spec.gateway`. */
 export const gatewayRules: readonly CrossFieldRule[] = [
   {
-    rule: 'self.minReplicas <= self.maxReplicas',
+    // has(): the API server also checks the schema's own `default: {}`, before nested defaults.
+    rule: '!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas',
     message: 'gateway.minReplicas must be less than or equal to gateway.maxReplicas',
-    check: (self) => Number(self.minReplicas) <= Number(self.maxReplicas),
+    check: (self) =>
+      self.minReplicas === undefined ||
+      self.maxReplicas === undefined ||
+      Number(self.minReplicas) <= Number(self.maxReplicas),
   },
 ];
 
@@ -87,8 +91,8 @@ export const storageRules: readonly CrossFieldRule[] = [
  */
 export const mongodbManagedRules: readonly CrossFieldRule[] = [
   {
-    rule: 'self.replicas == 1',
+    rule: '!has(self.replicas) || self.replicas == 1',
     message: 'mongodb.managed.replicas > 1 (a replica set) is not supported yet',
-    check: (self) => self.replicas === 1,
+    check: (self) => self.replicas === undefined || self.replicas === 1,
   },
 ];
