@@ -27,6 +27,7 @@ import {
   type IdentityKeys,
 } from '@gossip/crypto';
 import {
+  MAX_BODY_CHARS,
   newMessageId,
   type ContactFrame,
   type DeliverFrame,
@@ -36,7 +37,7 @@ import {
   type Session,
 } from '@gossip/protocol';
 import type { ApiClient } from './api.js';
-import { KeyChangedError, MissingKeyError, NotLoggedInError } from './errors.js';
+import { ApiError, KeyChangedError, MissingKeyError, NotLoggedInError } from './errors.js';
 import type { KeyStore, PinnedContact, StoredConversationKey } from './keystore.js';
 
 export interface GossipClientOptions {
@@ -168,6 +169,10 @@ export class GossipClient {
    */
   async contactKeys(username: string): Promise<PinnedContact> {
     const res = await this.api.getUserKeys(username);
+    if (res.username !== username) {
+      // Pins are keyed by username: never let an answer about someone else land under it.
+      throw new ApiError(502, 'http_502', `asked for ${username}'s keys, got ${res.username}'s`);
+    }
     const fresh = await this.toPinned(res);
     const pinned = await this.keyStore.getPinned(res.username);
     if (!pinned) {
@@ -199,7 +204,11 @@ export class GossipClient {
     username: string,
     opts: { verified?: boolean } = {},
   ): Promise<PinnedContact> {
-    const fresh = await this.toPinned(await this.api.getUserKeys(username));
+    const res = await this.api.getUserKeys(username);
+    if (res.username !== username) {
+      throw new ApiError(502, 'http_502', `asked for ${username}'s keys, got ${res.username}'s`);
+    }
+    const fresh = await this.toPinned(res);
     fresh.verified = opts.verified ?? false;
     await this.keyStore.putPinned(fresh);
     await this.keyStore.deleteConversationKeys(fresh.username);
@@ -339,10 +348,14 @@ export class GossipClient {
     if (!current) {
       throw new MissingKeyError('conversation', `no conversation with ${to} yet: start one first`);
     }
-    return {
-      id,
-      body: await encryptMessage(current.key, plaintext, { from: this.username, to, id }),
-    };
+    const body = await encryptMessage(current.key, plaintext, { from: this.username, to, id });
+    if (body.length > MAX_BODY_CHARS) {
+      // Refuse here rather than have the gateway refuse the frame after the fact.
+      throw new RangeError(
+        `message too large: its body would be ${body.length} characters, the limit is ${MAX_BODY_CHARS}`,
+      );
+    }
+    return { id, body };
   }
 
   /** Decrypts a message body from `from` with id `id`, addressed to the local user. */

@@ -16,6 +16,8 @@ export class FakeApi {
   readonly users = new Map<string, FakeUser>();
   readonly accepted: { from: string; to: string; keyEnvelope?: string }[] = [];
   readonly calls: string[] = [];
+  /** Key lookups to answer with another user's keys: asked name -> answered name. */
+  readonly answerKeysAs = new Map<string, string>();
   private counter = 0;
   private readonly access = new Map<string, string>();
   private readonly refresh = new Map<string, string>();
@@ -99,7 +101,8 @@ export class FakeApi {
 
     let m = /^\/v1\/users\/([^/]+)\/keys$/.exec(p);
     if (method === 'GET' && m) {
-      const username = decodeURIComponent(m[1] as string);
+      const asked = decodeURIComponent(m[1] as string);
+      const username = this.answerKeysAs.get(asked) ?? asked;
       const u = this.users.get(username);
       if (!u) return err(404, 'user_not_found');
       return json(200, {

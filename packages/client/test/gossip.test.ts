@@ -232,3 +232,34 @@ test('login reports whether this key store holds the account’s published keys'
   });
   assert.equal((await again.login('alice', 'alice password')).hasKeys, true);
 });
+
+test('a directory answer about another user is refused, not pinned', async () => {
+  const hal = client(fake);
+  await hal.register({ username: 'hal', password: 'hal password' });
+  fake.answerKeysAs.set('hal', 'alice');
+  try {
+    await assert.rejects(bob.contactKeys('hal'), /asked for hal's keys, got alice's/);
+    assert.equal(await bob.keyStore.getPinned('hal'), undefined);
+  } finally {
+    fake.answerKeysAs.clear();
+  }
+});
+
+test('a message too large for the protocol is refused before it is sent', async () => {
+  await assert.rejects(
+    alice.prepareSend('bob', new Uint8Array(40_000)),
+    (e: unknown) => e instanceof RangeError && /limit is 65536/.test(e.message),
+  );
+  const fits = await alice.prepareSend('bob', new Uint8Array(36_000));
+  assert.equal(fits.length, 1);
+});
+
+test('the main entry imports no node: module (only @gossip/client/node does)', async () => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const dir = new URL('../src/', import.meta.url);
+  for (const file of readdirSync(dir)) {
+    if (!file.endsWith('.ts')) continue; // node/ and cli/ are folders: Node-only by design
+    const text = readFileSync(new URL(file, dir), 'utf8');
+    assert.doesNotMatch(text, /from 'node:|\bBuffer\./, file);
+  }
+});
