@@ -4,10 +4,10 @@
  * - Wrapping: RSA-OAEP with SHA-256, 3072-bit modulus by default, never less
  *   (NIST SP 800-57 puts 3072-bit RSA at the 128-bit security level that
  *   AES-256-GCM messages deserve). Used to wrap conversation keys.
- * - Signing: Ed25519. Node 20's WebCrypto supports it without flags (checked on
- *   Node 20.20), as do current Chrome, Firefox and Safari. Signatures are
- *   deterministic, 64 bytes, and keys are 32 bytes, which keeps key envelopes and
- *   fingerprints small.
+ * - Signing: Ed25519. Node 20's WebCrypto supports it without flags or warnings
+ *   (checked on Node 20.20; its docs still call the algorithm experimental), as do
+ *   Firefox 129+, Safari 17+ and current Chrome. Signatures are deterministic,
+ *   64 bytes, and keys are 32 bytes, which keeps key envelopes and fingerprints small.
  *
  * Public keys travel as base64 SPKI (DER). Private keys leave WebCrypto only as
  * JWK for the owner's local key store; nothing in this package sends them anywhere.
