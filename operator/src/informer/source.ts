@@ -49,6 +49,8 @@ export interface KubeSourceOptions {
   labelSelector?: string | undefined;
   /** Server-side watch timeout; the server closes the stream after it (client-go: 5-10 min). */
   timeoutSeconds?: number;
+  /** Applied to every object before it reaches the cache (for example to drop Secret data). */
+  transform?: (obj: KubernetesObject) => KubernetesObject;
 }
 
 /** A list+watch source for one resource type, in one namespace or all. */
@@ -58,6 +60,7 @@ export function kubeSource(
   opts: KubeSourceOptions = {},
 ): ListWatchSource {
   const objects = KubernetesObjectApi.makeApiClient(kc);
+  const transform = opts.transform ?? ((o: KubernetesObject) => o);
   const watcher = new Watch(kc);
   const root = type.apiVersion.includes('/')
     ? `/apis/${type.apiVersion}`
@@ -85,7 +88,7 @@ export function kubeSource(
           continueToken,
         );
         for (const item of page.items) {
-          items.push({ ...item, apiVersion: type.apiVersion, kind: type.kind });
+          items.push(transform({ ...item, apiVersion: type.apiVersion, kind: type.kind }));
         }
         resourceVersion = page.metadata?.resourceVersion ?? '';
         continueToken = page.metadata?._continue || undefined;
@@ -103,7 +106,8 @@ export function kubeSource(
           timeoutSeconds,
           labelSelector: opts.labelSelector,
         },
-        (type: string, object: WatchEvent['object']) => onEvent({ type, object }),
+        (type: string, object: WatchEvent['object']) =>
+          onEvent({ type, object: type === 'ERROR' ? object : transform(object) }),
         onDone,
       );
       return () => controller.abort();

@@ -1,0 +1,130 @@
+/**
+ * The controllers one leader runs: informers for GossipClusters and every owned kind,
+ * one work queue, the reconcile workers. Built fresh each time this replica becomes
+ * leader and stopped when it stops leading, so a replica that lost the Lease keeps
+ * nothing running.
+ */
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { apiVersion, kind, plural } from '@gossip/cdk8s';
+import type { OperatorConfig } from './config.js';
+import { Controller } from './controller/controller.js';
+import { EventRecorder } from './controller/events.js';
+import { ownerKeys } from './controller/owners.js';
+import { GossipClusterReconciler } from './controller/reconcile.js';
+import { Informer, objectKey } from './informer/informer.js';
+import { kubeSource, type ResourceType } from './informer/source.js';
+import type { KubeClients } from './kube/clients.js';
+import type { Logger } from './logger.js';
+import type { OperatorMetrics } from './metrics.js';
+import { WorkQueue } from './workqueue/index.js';
+
+/** The kinds a GossipCluster owns and the operator watches (keyed by kind). */
+export const OWNED_KINDS: readonly ResourceType[] = [
+  { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' },
+  { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets' },
+  { apiVersion: 'v1', kind: 'Service', plural: 'services' },
+  { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps' },
+  { apiVersion: 'v1', kind: 'Secret', plural: 'secrets' },
+  { apiVersion: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts' },
+  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets' },
+];
+
+const CONTROLLER = 'gossipcluster';
+
+/** Secrets are cached without their values: the operator only needs their metadata. */
+function stripSecretData(obj: KubernetesObject): KubernetesObject {
+  if (obj.kind !== 'Secret') return obj;
+  const {
+    data: _data,
+    stringData: _stringData,
+    ...rest
+  } = obj as KubernetesObject & {
+    data?: unknown;
+    stringData?: unknown;
+  };
+  return rest;
+}
+
+export interface OperatorDeps {
+  config: OperatorConfig;
+  clients: KubeClients;
+  metrics: OperatorMetrics;
+  logger: Logger;
+}
+
+export class GossipOperator {
+  private readonly queue: WorkQueue;
+  private readonly clusters: Informer;
+  private readonly owned = new Map<string, Informer>();
+  private readonly controller: Controller;
+
+  constructor(deps: OperatorDeps) {
+    const { config, clients, metrics, logger } = deps;
+    this.queue = new WorkQueue({ metrics: metrics.queueHooks(CONTROLLER) });
+    const namespace = config.watchNamespace;
+    this.clusters = new Informer({
+      source: kubeSource(clients.kc, { apiVersion, kind, plural }, { namespace }),
+      onChange: (obj) => this.queue.add(objectKey(obj)),
+      logger: logger.child({ component: 'informer' }),
+      resyncMs: config.resyncSeconds * 1000,
+    });
+    for (const type of OWNED_KINDS) {
+      const informer = new Informer({
+        source: kubeSource(clients.kc, type, {
+          namespace,
+          // External connection Secrets carry no labels of ours, so Secrets are watched
+          // unfiltered; everything else only where the operator's label is set.
+          labelSelector:
+            type.kind === 'Secret' ? undefined : 'app.kubernetes.io/managed-by=gossip-operator',
+          transform: stripSecretData,
+        }),
+        onChange: (obj) => {
+          for (const key of ownerKeys(obj, () => this.clusters.list())) this.queue.add(key);
+        },
+        logger: logger.child({ component: 'informer' }),
+      });
+      this.owned.set(type.kind, informer);
+    }
+    const reconciler = new GossipClusterReconciler({
+      clients,
+      logger: logger.child({ component: 'reconciler' }),
+      recorder: new EventRecorder(clients.core, logger, config.identity),
+      cache: {
+        get: (k, key) => this.owned.get(k)?.get(key),
+        owned: (ns) =>
+          [...this.owned.values()].flatMap((i) =>
+            i.list().filter((o) => o.metadata?.namespace === ns),
+          ),
+      },
+    });
+    this.controller = new Controller({
+      name: CONTROLLER,
+      queue: this.queue,
+      reconcile: (key) => reconciler.reconcile(key),
+      metrics,
+      logger: logger.child({ component: 'controller' }),
+      workers: config.workers,
+    });
+  }
+
+  /** Starts the informers, waits until their caches are filled, then the workers. */
+  async start(signal?: AbortSignal): Promise<void> {
+    for (const informer of this.owned.values()) informer.start();
+    this.clusters.start();
+    while (!this.hasSynced()) {
+      if (signal?.aborted) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.controller.start();
+  }
+
+  hasSynced(): boolean {
+    return this.clusters.hasSynced() && [...this.owned.values()].every((i) => i.hasSynced());
+  }
+
+  /** Stops watching, drains in-flight reconciles. */
+  async stop(): Promise<void> {
+    await Promise.all([this.clusters, ...this.owned.values()].map((i) => i.stop()));
+    await this.controller.stop();
+  }
+}
