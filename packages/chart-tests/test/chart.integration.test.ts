@@ -10,12 +10,14 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { testEnv, uniqueName } from '@gossip/testenv';
+import { parse } from 'yaml';
 import {
   chartDir,
   helm,
   kubectl,
   loadDashboards,
   renderChart,
+  repoRoot,
   run,
   type KubeObject,
 } from '../src/index.js';
@@ -167,10 +169,55 @@ describe('helm lint and template', () => {
       assert.match(res.stderr, why);
     };
     refused(['--set', 'replicaCount=2', '--set', 'leaderElection.enabled=false'], /leaderElection/);
-    refused(['--set', 'securityContext.readOnlyRootFilesystem=false'], /readOnlyRootFilesystem/);
+    refused(['--set', 'securityContext.allowPrivilegeEscalation=true'], /allowPrivilegeEscalation/);
+    refused(['--set', 'securityContext.runAsNonRoot=false'], /runAsNonRoot/);
     refused(['--set', 'monitoring.serviceMonitor.enabled=maybe'], /enabled/);
     refused(['--set', 'logLevel=loud'], /logLevel/);
     refused(['--set', 'unknownKey=1'], /unknownKey/);
+  });
+
+  test("skaffold's values (base, dev and sample-cluster profiles) render against the schema", () => {
+    const skaffold = parse(readFileSync(join(repoRoot, 'skaffold.yaml'), 'utf8')) as {
+      deploy: {
+        helm: {
+          releases: {
+            setValueTemplates: Record<string, string>;
+            setValues: Record<string, unknown>;
+          }[];
+        };
+      };
+      profiles: { name: string; patches: { path: string; value: unknown }[] }[];
+    };
+    const release = skaffold.deploy.helm.releases[0];
+    assert.ok(release);
+    // What skaffold puts into the templates after a build.
+    const fake = (t: string): string =>
+      t
+        .replace(/\{\{\.IMAGE_DOMAIN_\w+\}\}/, 'registry.local:5000')
+        .replace(/\{\{\.IMAGE_REPO_NO_DOMAIN_(\w+)\}\}/, 'gossip/operator')
+        .replace(/\{\{\.IMAGE_TAG_\w+\}\}/, 'abc1234')
+        .replace(/\{\{\.IMAGE_FULLY_QUALIFIED_\w+\}\}/, 'registry.local:5000/gossip/x:abc1234');
+    const base = [
+      ...Object.entries(release.setValueTemplates).flatMap(([k, v]) => [
+        '--set-string',
+        `${k}=${fake(v)}`,
+      ]),
+      ...Object.entries(release.setValues).flatMap(([k, v]) => ['--set', `${k}=${String(v)}`]),
+    ];
+    for (const profile of [undefined, 'dev', 'sample-cluster']) {
+      const patches = skaffold.profiles.find((p) => p.name === profile)?.patches ?? [];
+      const extra = patches
+        .filter((p) => p.path.startsWith('/deploy/helm/releases/0/setValues/'))
+        .flatMap((p) => ['--set', `${p.path.split('/').at(-1)}=${String(p.value)}`]);
+      const { objects } = renderChart([...base, ...extra]);
+      const c = podSpec(one(objects, 'Deployment')).containers[0] as Container;
+      assert.equal(c.image, 'registry.local:5000/gossip/operator:abc1234');
+      if (profile === 'sample-cluster') {
+        const gc = one(objects, 'GossipCluster');
+        const spec = gc.spec as { image: { components: Record<string, string> } };
+        assert.deepEqual(Object.keys(spec.image.components).sort(), ['api', 'engine', 'gateway']);
+      }
+    }
   });
 
   test('watchNamespace confines the RBAC to a Role in that namespace', () => {

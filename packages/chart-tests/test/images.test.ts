@@ -1,0 +1,365 @@
+/**
+ * The Dockerfiles, .dockerignore and skaffold.yaml, linted for the rules the issue sets: multi-
+ * stage, a pinned Node base image, production dependencies only, a non-root user, no
+ * HEALTHCHECK; skaffold declares a known schema version, builds the four images from
+ * Dockerfiles and contexts that exist and deploys through the chart, with a dev profile that
+ * syncs files and a profile that creates a sample GossipCluster. No Docker daemon or skaffold
+ * binary is available offline, so these are static checks of the files.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { parse } from 'yaml';
+import { chartDir, repoRoot } from '../src/index.js';
+
+/** Image name, Dockerfile, and the port its service listens on (the shared contract). */
+const images = [
+  { image: 'ghcr.io/gossip/operator', dockerfile: 'operator/Dockerfile', port: 8080 },
+  { image: 'ghcr.io/gossip/api', dockerfile: 'services/api/Dockerfile', port: 8080 },
+  { image: 'ghcr.io/gossip/gateway', dockerfile: 'services/gateway/Dockerfile', port: 8081 },
+  { image: 'ghcr.io/gossip/engine', dockerfile: 'services/engine/Dockerfile', port: 9091 },
+];
+
+interface Instruction {
+  op: string;
+  args: string;
+}
+
+/** Dockerfile instructions with line continuations joined and comments dropped. */
+function instructions(text: string): Instruction[] {
+  const joined = text
+    .split('\n')
+    .filter((l) => !/^\s*#/.test(l))
+    .join('\n')
+    .replace(/\\\n/g, ' ');
+  return joined
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .map((l) => {
+      const m = /^(\w+)\s+(.*)$/.exec(l);
+      assert.ok(m, `not an instruction: ${l}`);
+      return { op: (m[1] ?? '').toUpperCase(), args: m[2] ?? '' };
+    });
+}
+
+/** Splits instructions into stages (everything before the first FROM is the global ARGs). */
+function stages(ins: Instruction[]): { from: string; name?: string; body: Instruction[] }[] {
+  const out: { from: string; name?: string; body: Instruction[] }[] = [];
+  for (const i of ins) {
+    if (i.op === 'FROM') {
+      const m = /^(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?$/i.exec(i.args);
+      assert.ok(m, `bad FROM ${i.args}`);
+      out.push({ from: m[1] ?? '', name: m[2], body: [] });
+    } else {
+      out.at(-1)?.body.push(i);
+    }
+  }
+  return out;
+}
+
+describe('Dockerfiles', () => {
+  for (const { dockerfile, port } of images) {
+    test(`${dockerfile}: multi-stage, pinned node:20 slim, prod deps only, non-root, no HEALTHCHECK`, () => {
+      const text = readFileSync(join(repoRoot, dockerfile), 'utf8');
+      const ins = instructions(text);
+      assert.ok(!ins.some((i) => i.op === 'HEALTHCHECK'), 'no HEALTHCHECK: Kubernetes probes');
+
+      // The base image: one ARG default, an exact Node 20 patch release on bookworm-slim.
+      const arg = ins.find((i) => i.op === 'ARG' && i.args.startsWith('NODE_IMAGE='));
+      assert.ok(arg, 'ARG NODE_IMAGE=<pinned image>');
+      assert.match(
+        arg.args,
+        /^NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim(@sha256:[a-f0-9]{64})?$/,
+        'an exact node:20.x.y-bookworm-slim tag (optionally with a digest)',
+      );
+      const st = stages(ins);
+      assert.ok(st.length >= 2, 'multi-stage');
+      const names = new Set(st.map((s) => s.name).filter(Boolean));
+      for (const s of st) {
+        assert.ok(
+          s.from === '${NODE_IMAGE}' || names.has(s.from),
+          `FROM ${s.from}: every stage starts from the pinned image or an earlier stage`,
+        );
+      }
+
+      // The runtime stage is the last one: it copies built output and production modules only.
+      const final = st.at(-1);
+      assert.ok(final);
+      assert.equal(final.name, undefined, 'the final (default) stage is the runtime one');
+      assert.equal(
+        final.from,
+        '${NODE_IMAGE}',
+        'the runtime starts from the slim base, not a build stage',
+      );
+      const copies = final.body.filter((i) => i.op === 'COPY');
+      assert.ok(copies.length > 0);
+      for (const c of copies) {
+        assert.match(c.args, /--from=\S+/, `runtime COPY ${c.args} takes only stage output`);
+      }
+      assert.ok(
+        !final.body.some((i) => i.op === 'RUN' && /\bnpm\b/.test(i.args)),
+        'no npm at runtime',
+      );
+      const modulesFrom = /--from=(\S+)\s+(?:--\S+\s+)*\S*node_modules/.exec(
+        copies.map((c) => c.args).join('\n'),
+      )?.[1];
+      assert.ok(modulesFrom, 'the runtime copies node_modules from a stage');
+      const depsStage = st.find((s) => s.name === modulesFrom);
+      assert.ok(depsStage, `stage ${modulesFrom}`);
+      const install = depsStage.body.find((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args));
+      assert.ok(install, `${modulesFrom} runs npm ci`);
+      assert.match(install.args, /npm ci [^&]*--omit=dev/, 'production dependencies only');
+
+      // Non-root: a numeric, non-zero USER in the runtime stage (runAsNonRoot can check it).
+      const user = final.body.filter((i) => i.op === 'USER').at(-1);
+      assert.ok(user, 'USER in the runtime stage');
+      assert.match(user.args, /^[1-9]\d*(:[1-9]\d*)?$/, 'a numeric non-root uid');
+      // Exec-form entry point so the process gets SIGTERM directly.
+      const entry = final.body.find((i) => i.op === 'ENTRYPOINT' || i.op === 'CMD');
+      assert.ok(entry && entry.args.startsWith('['), 'exec-form ENTRYPOINT');
+      const expose = final.body.find((i) => i.op === 'EXPOSE');
+      assert.equal(expose?.args, String(port));
+
+      // What the build stage bundles exists.
+      const bundled = /entryPoints: \['([^']+)'\]/.exec(text)?.[1];
+      assert.ok(bundled, 'the esbuild entry point');
+      assert.ok(existsSync(join(repoRoot, bundled)), `${bundled} does not exist yet`);
+    });
+  }
+
+  test('.dockerignore keeps modules, git, test data and secrets out of the build context', () => {
+    const lines = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
+    for (const needed of ['**/node_modules', '.git', '.testenv', '.env', '**/test']) {
+      assert.ok(lines.includes(needed), `.dockerignore lacks ${needed}`);
+    }
+    // What the images need must not be ignored.
+    for (const kept of [
+      'package.json',
+      'package-lock.json',
+      'packages',
+      'services',
+      'operator',
+      'cdk8s',
+    ]) {
+      assert.ok(!lines.includes(kept), `.dockerignore must keep ${kept}`);
+    }
+  });
+});
+
+interface SkaffoldArtifact {
+  image: string;
+  context?: string;
+  docker?: { dockerfile?: string; target?: string };
+  sync?: { manual?: { src: string; dest: string }[] };
+}
+interface Patch {
+  op: string;
+  path: string;
+  value?: unknown;
+}
+interface Skaffold {
+  apiVersion: string;
+  kind: string;
+  build: { artifacts: SkaffoldArtifact[] };
+  deploy: {
+    helm: {
+      releases: {
+        name: string;
+        chartPath: string;
+        setValueTemplates?: Record<string, string>;
+        setValues?: Record<string, unknown>;
+      }[];
+    };
+  };
+  profiles: { name: string; activation?: { command?: string }[]; patches?: Patch[] }[];
+}
+
+/** Keys skaffold's v4beta schema allows, at the levels this file uses. */
+const TOP = [
+  'apiVersion',
+  'kind',
+  'metadata',
+  'requires',
+  'build',
+  'test',
+  'render',
+  'manifests',
+  'deploy',
+  'portForward',
+  'resourceSelector',
+  'verify',
+  'customActions',
+  'profiles',
+];
+const PROFILE = [
+  ...TOP.filter((k) => !['apiVersion', 'kind', 'metadata', 'requires', 'profiles'].includes(k)),
+  'name',
+  'activation',
+  'patches',
+  'requiresAllActivations',
+];
+const ARTIFACT = [
+  'image',
+  'context',
+  'sync',
+  'requires',
+  'hooks',
+  'platforms',
+  'runtimeType',
+  'docker',
+  'bazel',
+  'ko',
+  'jib',
+  'kaniko',
+  'buildpacks',
+  'custom',
+  'cluster',
+];
+const DOCKER = [
+  'dockerfile',
+  'target',
+  'buildArgs',
+  'network',
+  'addHost',
+  'cacheFrom',
+  'cliFlags',
+  'pullParent',
+  'noCache',
+  'cacheTo',
+  'squash',
+  'secrets',
+  'ssh',
+];
+const RELEASE = [
+  'name',
+  'chartPath',
+  'remoteChart',
+  'valuesFiles',
+  'namespace',
+  'version',
+  'setValues',
+  'setValueTemplates',
+  'setFiles',
+  'createNamespace',
+  'wait',
+  'recreatePods',
+  'skipBuildDependencies',
+  'skipTests',
+  'useHelmSecrets',
+  'repo',
+  'upgradeOnChange',
+  'overrides',
+  'packaged',
+  'dependsOn',
+];
+
+function onlyKeys(obj: object, allowed: string[], where: string): void {
+  for (const k of Object.keys(obj)) assert.ok(allowed.includes(k), `${where}: unknown key ${k}`);
+}
+
+/** Applies the JSON patches of a profile (only `add`/`replace`, which is all this file uses). */
+function applyPatches(doc: unknown, patches: Patch[]): unknown {
+  const copy = structuredClone(doc) as Record<string, unknown>;
+  for (const p of patches) {
+    assert.ok(p.op === 'add' || p.op === 'replace', `patch op ${p.op}`);
+    const parts = p.path
+      .split('/')
+      .slice(1)
+      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const last = parts.pop() ?? '';
+    let node: Record<string, unknown> = copy;
+    for (const part of parts) {
+      const next = node[part];
+      assert.ok(next && typeof next === 'object', `patch path ${p.path} does not exist`);
+      node = next as Record<string, unknown>;
+    }
+    node[last] = p.value;
+  }
+  return copy;
+}
+
+describe('skaffold.yaml', () => {
+  const doc = parse(readFileSync(join(repoRoot, 'skaffold.yaml'), 'utf8')) as Skaffold;
+
+  test('declares a skaffold v4beta schema and uses only its keys', () => {
+    assert.match(doc.apiVersion, /^skaffold\/v4beta(1[0-3]|[1-9])$/);
+    assert.equal(doc.kind, 'Config');
+    onlyKeys(doc, TOP, 'top level');
+    for (const a of doc.build.artifacts) {
+      onlyKeys(a, ARTIFACT, `artifact ${a.image}`);
+      onlyKeys(a.docker ?? {}, DOCKER, `artifact ${a.image} docker`);
+    }
+    for (const r of doc.deploy.helm.releases) onlyKeys(r, RELEASE, `release ${r.name}`);
+    for (const p of doc.profiles) onlyKeys(p, PROFILE, `profile ${p.name}`);
+  });
+
+  test('builds the four images from Dockerfiles and contexts that exist', () => {
+    assert.deepEqual(
+      doc.build.artifacts.map((a) => a.image).sort(),
+      images.map((i) => i.image).sort(),
+    );
+    for (const a of doc.build.artifacts) {
+      const context = join(repoRoot, a.context ?? '.');
+      assert.ok(statSync(context).isDirectory(), `${a.image}: context ${context}`);
+      const dockerfile = a.docker?.dockerfile ?? 'Dockerfile';
+      assert.equal(dockerfile, images.find((i) => i.image === a.image)?.dockerfile);
+      assert.ok(existsSync(join(context, dockerfile)), `${a.image}: ${dockerfile}`);
+    }
+  });
+
+  test('deploys through the chart, passing every built image to the chart values', () => {
+    const [release] = doc.deploy.helm.releases;
+    assert.ok(release);
+    assert.equal(join(repoRoot, release.chartPath), chartDir);
+    assert.ok(existsSync(join(chartDir, 'Chart.yaml')));
+    const templates = Object.values(release.setValueTemplates ?? {}).join('\n');
+    for (const { image } of images) {
+      const key = image.replace(/[/.-]/g, '_');
+      assert.match(templates, new RegExp(`\\{\\{\\.IMAGE_[A-Z_]+_${key}\\}\\}`), `${image} unused`);
+    }
+    const schema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8')) as {
+      properties: Record<string, unknown>;
+    };
+    for (const key of [
+      ...Object.keys(release.setValueTemplates ?? {}),
+      ...Object.keys(release.setValues ?? {}),
+    ]) {
+      const top = key.split('.')[0] ?? '';
+      assert.ok(top in schema.properties, `value ${key} is not in the chart's schema`);
+    }
+  });
+
+  test('the dev profile runs on `skaffold dev` and syncs files that exist into a dev stage', () => {
+    const dev = doc.profiles.find((p) => p.name === 'dev');
+    assert.ok(dev);
+    assert.ok(dev.activation?.some((a) => a.command === 'dev'));
+    const patched = applyPatches(doc, dev.patches ?? []) as Skaffold;
+    const synced = patched.build.artifacts.filter((a) => (a.sync?.manual ?? []).length > 0);
+    assert.ok(synced.length > 0, 'some artifact syncs files');
+    for (const a of synced) {
+      const dockerfile = readFileSync(join(repoRoot, a.docker?.dockerfile ?? ''), 'utf8');
+      assert.ok(a.docker?.target, `${a.image}: sync needs a stage that runs sources`);
+      assert.match(dockerfile, new RegExp(`^FROM \\S+ AS ${a.docker.target}$`, 'm'));
+      for (const rule of a.sync?.manual ?? []) {
+        const dir = rule.src.split('*')[0] ?? '';
+        assert.ok(existsSync(join(repoRoot, dir)), `sync source ${rule.src}`);
+      }
+    }
+    const setValues = patched.deploy.helm.releases[0]?.setValues ?? {};
+    assert.equal(setValues['securityContext.readOnlyRootFilesystem'], false);
+  });
+
+  test('the sample-cluster profile also creates a GossipCluster', () => {
+    const sample = doc.profiles.find((p) => p.name === 'sample-cluster');
+    assert.ok(sample);
+    const patched = applyPatches(doc, sample.patches ?? []) as Skaffold;
+    const setValues = patched.deploy.helm.releases[0]?.setValues ?? {};
+    assert.equal(setValues['cluster.create'], true);
+    assert.ok(typeof setValues['cluster.name'] === 'string');
+  });
+});
