@@ -270,11 +270,10 @@ export class Engine {
         return this.replyError(m, 'id_conflict', m.id);
       }
       this.metrics.duplicates.inc();
-      // Stored before (a resend, or a redelivery after an engine crash before it routed
-      // the message): answer `stored` again and route it again (duplicates on the wire
-      // are expected; clients dedupe by id).
+      // Stored before (a resend, or RabbitMQ redelivering after an engine crash): answer
+      // `stored` again but do not route again, or every resend would multiply deliveries.
+      // If the crash came before routing, the redelivery scan sends it at its `dueAt`.
       await this.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id });
-      if (existing) await this.route(existing, false);
       return;
     }
     await this.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id });

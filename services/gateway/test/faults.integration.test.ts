@@ -1,0 +1,218 @@
+/**
+ * Fault tests on real processes: a message stream keeps flowing while an engine or the
+ * recipient's gateway is killed with SIGKILL, Redis presence is flushed, or the recipient
+ * drops before acking. Each counts sent vs. shown: zero accepted messages lost, duplicates
+ * only on the wire (the test client dedupes by id, as the SDK does).
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { newMessageId, type DeliverFrame } from '@gossip/protocol';
+import { eventually, Stack, type GatewayService } from './support/stack.js';
+import { streamWithFault } from './support/stream.js';
+import { ReliableClient, WsClient } from './support/wsclient.js';
+
+const FAST = {
+  GATEWAY_RATE_PER_SECOND: '2000',
+  GATEWAY_RATE_BURST: '2000',
+  GATEWAY_PRESENCE_TTL_SECONDS: '3',
+};
+
+async function setup(name: string): Promise<Stack> {
+  const stack = new Stack(name);
+  await stack.createUsers('alice', 'bob');
+  await stack.makeContacts('alice', 'bob');
+  return stack;
+}
+
+describe('delivery under faults', () => {
+  const stacks: Stack[] = [];
+  after(() => Promise.allSettled(stacks.map((s) => s.close())));
+
+  it('kill -9 of an engine mid-stream loses nothing (a second engine takes over; the first restarts)', async () => {
+    const stack = await setup('f-engine');
+    stacks.push(stack);
+    const env = { ENGINE_REDELIVERY_SECONDS: '3', ENGINE_SCAN_INTERVAL_MS: '250' };
+    const e1 = await stack.startEngine(env, 'engine-1');
+    await stack.startEngine(env, 'engine-2');
+    const gw = await stack.startGateway(FAST);
+    const r = await streamWithFault({
+      stack,
+      from: 'alice',
+      to: 'bob',
+      senderUrls: () => [gw.wsUrl],
+      recipientUrls: () => [gw.wsUrl],
+      count: 300,
+      intervalMs: 10,
+      fault: async () => {
+        await e1.proc.kill9();
+        await stack.startEngine(env, 'engine-1b');
+      },
+    });
+    assert.equal(r.shown, 300);
+    console.log('engine kill -9:', r);
+  });
+
+  it('kill -9 of an only engine mid-stream: sends wait, then everything goes through after its restart', async () => {
+    const stack = await setup('f-engine1');
+    stacks.push(stack);
+    const env = { ENGINE_REDELIVERY_SECONDS: '3', ENGINE_SCAN_INTERVAL_MS: '250' };
+    const e1 = await stack.startEngine(env, 'engine-1');
+    const gw = await stack.startGateway(FAST);
+    const r = await streamWithFault({
+      stack,
+      from: 'alice',
+      to: 'bob',
+      senderUrls: () => [gw.wsUrl],
+      recipientUrls: () => [gw.wsUrl],
+      count: 200,
+      intervalMs: 10,
+      fault: async () => {
+        await e1.proc.kill9();
+        await new Promise((res) => setTimeout(res, 500));
+        await stack.startEngine(env, 'engine-1b');
+      },
+    });
+    assert.equal(r.shown, 200);
+    console.log('only engine kill -9:', r);
+  });
+
+  it('kill -9 of the recipient’s gateway mid-stream: the recipient reconnects to another gateway and gets everything', async () => {
+    const stack = await setup('f-gateway');
+    stacks.push(stack);
+    await stack.startEngine({ ENGINE_REDELIVERY_SECONDS: '3', ENGINE_SCAN_INTERVAL_MS: '250' });
+    const gwA = await stack.startGateway(FAST);
+    const gwB1 = await stack.startGateway(FAST);
+    const gwB2 = await stack.startGateway(FAST);
+    let bobUrls = [gwB1.wsUrl, gwB2.wsUrl];
+    let recipient: ReliableClient | undefined;
+    const r = await streamWithFault({
+      stack,
+      from: 'alice',
+      to: 'bob',
+      senderUrls: () => [gwA.wsUrl],
+      recipientUrls: () => bobUrls,
+      count: 300,
+      intervalMs: 10,
+      fault: async (ctx) => {
+        recipient = ctx.recipient;
+        await gwB1.proc.kill9();
+        bobUrls = [gwB2.wsUrl];
+      },
+    });
+    assert.equal(r.shown, 300);
+    assert.ok((recipient?.connects ?? 0) >= 2, 'the recipient reconnected');
+    console.log('recipient gateway kill -9:', r);
+  });
+
+  it('flushing Redis (all presence lost) mid-stream: gateways re-register and nothing is lost', async () => {
+    const stack = await setup('f-redis');
+    stacks.push(stack);
+    await stack.startEngine({ ENGINE_REDELIVERY_SECONDS: '3', ENGINE_SCAN_INTERVAL_MS: '250' });
+    const gw = await stack.startGateway(FAST);
+    let recipient: ReliableClient | undefined;
+    const r = await streamWithFault({
+      stack,
+      from: 'alice',
+      to: 'bob',
+      senderUrls: () => [gw.wsUrl],
+      recipientUrls: () => [gw.wsUrl],
+      count: 200,
+      intervalMs: 10,
+      fault: async (ctx) => {
+        recipient = ctx.recipient;
+        // FLUSHALL would also wipe the other test files' keys on the shared server: delete
+        // every key of this deployment's prefix instead, which is all a deployment has.
+        const keys = await stack.redis.keys(`${stack.redisPrefix}*`);
+        assert.ok(keys.length > 0, 'there was presence to lose');
+        await stack.redis.del(...keys);
+      },
+    });
+    assert.equal(r.shown, 200);
+    assert.equal(recipient?.connects, 1, 'the recipient never had to reconnect');
+    console.log('redis flush:', r);
+  });
+
+  it('a recipient that disconnects before acking gets the messages again on reconnect', async () => {
+    const stack = await setup('f-noack');
+    stacks.push(stack);
+    await stack.startEngine();
+    const gw: GatewayService = await stack.startGateway(FAST);
+    const alice = await WsClient.connect(gw.wsUrl, await stack.token('alice'));
+    const bob = new ReliableClient({
+      urls: () => [gw.wsUrl],
+      token: () => stack.token('bob'),
+      autoAck: false,
+    });
+    await bob.start();
+    const ids = Array.from({ length: 20 }, () => newMessageId());
+    for (const id of ids) {
+      alice.send({
+        type: 'send',
+        id,
+        to: 'bob',
+        kind: 'message',
+        body: randomBytes(24).toString('base64'),
+      });
+    }
+    await eventually(() => ids.every((id) => bob.seen.has(id)), 'first deliveries');
+    const firstWire = bob.wireDeliveries;
+    bob.autoAck = true;
+    bob.dropConnection(); // no close handshake, nothing acked
+    await eventually(() => bob.connects === 2, 'the reconnect');
+    await eventually(() => bob.wireDeliveries >= firstWire + ids.length, 'the replay');
+    assert.equal(bob.shown.length, ids.length, 'each message shown once');
+    bob.ackAll();
+    await eventually(
+      async () =>
+        (await stack.db.collection('messages').countDocuments({ _id: { $in: ids as never[] } })) ===
+        0,
+      'deletion after the ack',
+    );
+    await bob.stop();
+    await alice.close();
+  });
+
+  it('a recipient that stays connected without acking gets the messages again after the redelivery timeout', async () => {
+    const stack = await setup('f-redeliver');
+    stacks.push(stack);
+    const engine = await stack.startEngine({
+      ENGINE_REDELIVERY_SECONDS: '2',
+      ENGINE_SCAN_INTERVAL_MS: '200',
+    });
+    const gw = await stack.startGateway(FAST);
+    const alice = await WsClient.connect(gw.wsUrl, await stack.token('alice'));
+    const bob = await WsClient.connect(gw.wsUrl, await stack.token('bob'));
+    // Let bob's (empty) replay finish, so the only second delivery can be the timer's.
+    await new Promise((r) => setTimeout(r, 500));
+    const id = newMessageId();
+    alice.send({
+      type: 'send',
+      id,
+      to: 'bob',
+      kind: 'message',
+      body: randomBytes(24).toString('base64'),
+    });
+    const t0 = Date.now();
+    await bob.waitFor((f) => f.type === 'deliver' && f.id === id);
+    await eventually(
+      () =>
+        bob.frames.filter((f) => f.type === 'deliver' && (f as DeliverFrame).id === id).length >= 2,
+      'a redelivery',
+      10_000,
+    );
+    assert.ok(Date.now() - t0 >= 1500, 'not redelivered before the timeout');
+    bob.send({ type: 'ack', ids: [id] });
+    await eventually(
+      async () =>
+        (await stack.db.collection('messages').countDocuments({ _id: id as never })) === 0,
+      'deletion after the ack',
+    );
+    const res = await fetch(`${gw.url}/metrics`);
+    assert.match(await res.text(), /gossip_gateway_messages_delivered_total\{[^}]*\} [2-9]/);
+    const em = await (await fetch(`${engine.url}/metrics`)).text();
+    assert.match(em, /gossip_engine_messages_redelivered_total\{[^}]*\} [1-9]/);
+    assert.match(em, /gossip_engine_messages_acked_total\{[^}]*\} 1\b/);
+    await Promise.all([alice.close(), bob.close()]);
+  });
+});
