@@ -27,7 +27,7 @@ export function jwtSecretFromBase64(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
-/** Signs an access token for `subject`, valid for `ttlSeconds` from `now` (ms). */
+/** Signs an access token for `subject`, valid for at least `ttlSeconds` from `now` (ms). */
 export function signAccessToken(
   subject: TokenSubject,
   secret: Uint8Array,
@@ -35,13 +35,15 @@ export function signAccessToken(
   now: number = Date.now(),
 ): Promise<string> {
   const nowSec = Math.floor(now / 1000);
+  // Round the expiry up, so a token lives at least `ttlSeconds` (NumericDate is seconds).
+  const exp = Math.ceil(now / 1000 + ttlSeconds);
   return new SignJWT({ uid: subject.uid, typ: 'access' })
     .setProtectedHeader({ alg: JWT_ALG, typ: 'JWT' })
     .setSubject(subject.username)
     .setIssuer(JWT_ISSUER)
     .setAudience(JWT_AUDIENCE)
     .setIssuedAt(nowSec)
-    .setExpirationTime(nowSec + ttlSeconds)
+    .setExpirationTime(exp)
     .sign(secret);
 }
 

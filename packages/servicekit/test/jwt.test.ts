@@ -22,6 +22,15 @@ test('a signed token verifies to its subject', async () => {
   assert.deepEqual(await verifyAccessToken(t, secret), who);
 });
 
+test('a token lives at least its TTL, whatever the sub-second clock', async () => {
+  const base = 1_700_000_000_000;
+  for (const offset of [0, 1, 500, 999]) {
+    const t = await signAccessToken(who, secret, 1, base + offset);
+    assert.deepEqual(await verifyAccessToken(t, secret, base + offset + 999), who);
+    assert.equal(await code(verifyAccessToken(t, secret, base + offset + 2000)), 'token_expired');
+  }
+});
+
 test('expiry, wrong secret, alg none, wrong audience and wrong typ are refused', async () => {
   const t = await signAccessToken(who, secret, 1, Date.now() - 5000);
   assert.equal(await code(verifyAccessToken(t, secret)), 'token_expired');

@@ -69,12 +69,20 @@ export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<Fastif
     now,
   };
 
-  try {
-    await ensureIndexes(deps.db);
-  } catch (err) {
-    // Not fatal: /readyz reports the database, and the indexes only speed queries up.
-    logger.warn({ err }, 'could not create indexes');
-  }
+  // Indexes only speed queries up, so a database that is down at start-up does not stop
+  // the api (/readyz reports it); creation is retried until it succeeds or the app closes.
+  let indexTimer: NodeJS.Timeout | undefined;
+  const createIndexes = async (): Promise<void> => {
+    try {
+      await ensureIndexes(deps.db);
+    } catch (err) {
+      logger.warn({ err }, 'could not create indexes; retrying in 10 s');
+      indexTimer = setTimeout(() => void createIndexes(), 10_000);
+      indexTimer.unref();
+    }
+  };
+  await createIndexes();
+  app.addHook('onClose', async () => clearTimeout(indexTimer));
 
   app.setErrorHandler(makeErrorHandler(metrics));
   app.setNotFoundHandler((_req, reply) => reply.status(404).send(errorBody('not_found')));

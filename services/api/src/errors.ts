@@ -50,10 +50,27 @@ function fromFastify(err: FastifyError): ApiError | undefined {
   return undefined;
 }
 
+/** A MongoDB or Redis that cannot be reached: the request may succeed later. */
+function isUnavailable(err: Error): boolean {
+  return (
+    /^Mongo(ServerSelection|Network|NetworkTimeout|NotConnected|TopologyClosed)Error$/.test(
+      err.name,
+    ) ||
+    err.name === 'MaxRetriesPerRequestError' ||
+    /^Connection is closed\.?$/.test(err.message) ||
+    /Stream isn't writeable/.test(err.message)
+  );
+}
+
 /** The fastify error handler: 4xx logged at info, 5xx at error, always a JSON body. */
 export function makeErrorHandler(metrics: ApiMetrics) {
   return function handleError(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
     const api = err instanceof ApiError ? err : fromFastify(err);
+    if (!api && isUnavailable(err)) {
+      req.log.error({ err }, 'a dependency is unavailable');
+      metrics.errors.inc({ code: 'unavailable' });
+      return reply.status(503).header('retry-after', '5').send(errorBody('unavailable'));
+    }
     if (!api) {
       req.log.error({ err }, 'request failed');
       metrics.errors.inc({ code: 'internal' });

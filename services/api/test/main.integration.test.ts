@@ -155,7 +155,7 @@ describe('api process configuration', () => {
     }
   });
 
-  test('readyz is 503 and names Redis while Redis is unreachable; healthz stays 200', async () => {
+  test('while Redis is unreachable: healthz 200, readyz 503 naming Redis, requests 503 unavailable', async () => {
     const port = await freePort();
     const dead = await freePort();
     const env = apiEnv({
@@ -171,6 +171,19 @@ describe('api process configuration', () => {
       assert.equal(body.status, 'unavailable');
       assert.equal(body.checks.mongodb, 'ok');
       assert.notEqual(body.checks.redis, 'ok');
+      // Requests that need Redis say so with a 503 from the catalog instead of hanging.
+      const started = Date.now();
+      const login = await fetch(`http://127.0.0.1:${port}/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'someone', password: 'whatever pw' }),
+      });
+      assert.equal(login.status, 503);
+      assert.deepEqual(
+        ((await login.json()) as { error: { code: string } }).error.code,
+        'unavailable',
+      );
+      assert.ok(Date.now() - started < 10_000);
     } finally {
       await proc.stop(5000);
     }
