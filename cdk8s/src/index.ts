@@ -3,6 +3,7 @@
  * GossipCluster into the Kubernetes objects it needs. The operator imports everything from here.
  */
 export * from './api/v1alpha1.js';
+export * from './api/backing-services.js';
 export * from './api/status.js';
 export * from './api/rules.js';
 export * from './api/validate.js';

@@ -4,41 +4,50 @@
  * the constructs and the operator use.
  */
 import { Type } from '@sinclair/typebox';
-import type { Static, TObject } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
 import {
-  rootRules,
-  withRules,
-  backingServiceRules,
-  gatewayRules,
-  mongodbManagedRules,
-  storageRules,
-} from './rules.js';
-import {
-  Defaulted,
-  Resources,
-  StringEnum,
-  dnsSubdomainPattern,
-  quantityPattern,
-} from './schema-helpers.js';
+  MongodbManaged,
+  RabbitmqManaged,
+  RedisManaged,
+  backingService,
+  defaultedResources,
+} from './backing-services.js';
+import { gatewayRules, rootRules, withRules } from './rules.js';
+import { Defaulted, StringEnum } from './schema-helpers.js';
 import type { Resolved } from './schema-helpers.js';
 import { GossipClusterStatus } from './status.js';
 
+/** API group of the GossipCluster CRD. */
 export const group = 'gossip.dev';
+/** The one served and stored version. */
 export const version = 'v1alpha1';
+/** `gossip.dev/v1alpha1` */
 export const apiVersion = `${group}/${version}`;
 export const kind = 'GossipCluster';
+/** Resource name in URLs (`/apis/gossip.dev/v1alpha1/namespaces/x/gossipclusters`). */
 export const plural = 'gossipclusters';
 export const singular = 'gossipcluster';
 
-const res = (cpu: string, memory: string, memoryLimit: string) =>
-  Defaulted(Resources, { requests: { cpu, memory }, limits: { memory: memoryLimit } });
+const res = defaultedResources;
 
+/** `spec.image`: where the api, gateway and engine images come from. */
 export const ImageSpec = Type.Object(
   {
-    registry: Defaulted(Type.String({ minLength: 1 }), 'ghcr.io'),
-    repository: Defaulted(Type.String({ minLength: 1 }), 'gossip'),
+    registry: Defaulted(
+      Type.String({ minLength: 1, description: 'Image registry host.' }),
+      'ghcr.io',
+    ),
+    repository: Defaulted(
+      Type.String({ minLength: 1, description: 'Repository path under the registry.' }),
+      'gossip',
+    ),
     tag: Type.Optional(Type.String({ minLength: 1, description: 'Defaults to spec.version.' })),
-    pullPolicy: Defaulted(StringEnum(['Always', 'IfNotPresent', 'Never']), 'IfNotPresent'),
+    pullPolicy: Defaulted(
+      StringEnum(['Always', 'IfNotPresent', 'Never'], {
+        description: 'imagePullPolicy of the pods.',
+      }),
+      'IfNotPresent',
+    ),
     components: Type.Optional(
       Type.Object(
         {
@@ -56,10 +65,25 @@ export const ImageSpec = Type.Object(
   { description: 'Images are <registry>/<repository>/<component>:<tag>.' },
 );
 
+/** `spec.gateway`: the autoscaled WebSocket gateways. */
 export const GatewaySpec = Type.Object(
   {
-    minReplicas: Defaulted(Type.Integer({ minimum: 1, maximum: 1000 }), 2),
-    maxReplicas: Defaulted(Type.Integer({ minimum: 1, maximum: 1000 }), 10),
+    minReplicas: Defaulted(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1000,
+        description: 'Fewest gateways the autoscaler keeps.',
+      }),
+      2,
+    ),
+    maxReplicas: Defaulted(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1000,
+        description: 'Most gateways the autoscaler runs.',
+      }),
+      10,
+    ),
     targetConnectionsPerPod: Defaulted(
       Type.Integer({
         minimum: 1,
@@ -68,7 +92,14 @@ export const GatewaySpec = Type.Object(
       }),
       1000,
     ),
-    scaleDownStabilizationSeconds: Defaulted(Type.Integer({ minimum: 0, maximum: 86_400 }), 300),
+    scaleDownStabilizationSeconds: Defaulted(
+      Type.Integer({
+        minimum: 0,
+        maximum: 86_400,
+        description: 'How long lower connection counts must last before gateways are removed.',
+      }),
+      300,
+    ),
     resources: res('100m', '128Mi', '512Mi'),
   },
   withRules(gatewayRules),
@@ -77,81 +108,18 @@ export const GatewaySpec = Type.Object(
 const replicasOf = (description: string) =>
   Defaulted(Type.Integer({ minimum: 0, maximum: 100, description }), 1);
 
+/** `spec.engine`: message processing workers. */
 export const EngineSpec = Type.Object({
   replicas: replicasOf('Engine pods.'),
   resources: res('100m', '128Mi', '512Mi'),
 });
+/** `spec.api`: the REST API. */
 export const ApiSpec = Type.Object({
   replicas: replicasOf('API pods.'),
   resources: res('100m', '128Mi', '512Mi'),
 });
 
-export const SecretKeyRef = Type.Object(
-  {
-    name: Type.String({ pattern: dnsSubdomainPattern, maxLength: 253 }),
-    key: Type.String({ pattern: '^[-._a-zA-Z0-9]+$', maxLength: 253 }),
-  },
-  { description: 'A key of a Secret in the cluster namespace.' },
-);
-
-export const StorageSpec = Type.Object(
-  {
-    size: Defaulted(Type.String({ pattern: quantityPattern }), '1Gi'),
-    storageClassName: Type.Optional(Type.String({ pattern: dnsSubdomainPattern, maxLength: 253 })),
-  },
-  withRules(storageRules),
-);
-
-function managedSpec(defaultVersion: string, imageHelp: string, maxReplicas: number, cel: object) {
-  return Type.Object(
-    {
-      version: Defaulted(
-        Type.String({
-          pattern: '^[0-9][-.0-9a-z]*$',
-          description: `Image tag base (${imageHelp}).`,
-        }),
-        defaultVersion,
-      ),
-      image: Type.Optional(
-        Type.String({ minLength: 1, description: 'Full image reference; overrides version.' }),
-      ),
-      replicas: Defaulted(Type.Integer({ minimum: 1, maximum: maxReplicas }), 1),
-      storage: Defaulted(StorageSpec, { size: '1Gi' }),
-      resources: res('100m', '256Mi', '1Gi'),
-    },
-    cel,
-  );
-}
-
-function backingService<M extends TObject>(name: string, managed: M, description: string) {
-  return Defaulted(
-    Type.Object(
-      {
-        managed: Type.Optional(managed),
-        external: Type.Optional(
-          Type.Object(
-            { secretRef: SecretKeyRef },
-            { description: 'A Secret key holding the connection URL.' },
-          ),
-        ),
-      },
-      { description, ...withRules(backingServiceRules(name)) },
-    ),
-    // Generic M hides that `{}` is a valid managed spec (all its fields are defaulted).
-    { managed: {} } as never,
-  );
-}
-
-export const RabbitmqManaged = managedSpec('3.13', 'rabbitmq:<version>-management', 7, {
-  description: 'replicas > 1 forms a RabbitMQ cluster.',
-});
-export const MongodbManaged = managedSpec('7', 'mongo:<version>', 7, {
-  ...withRules(mongodbManagedRules),
-});
-export const RedisManaged = managedSpec('7', 'redis:<version>', 7, {
-  description: 'Pod 0 is the primary; further pods replicate it.',
-});
-
+/** `spec` of a GossipCluster: everything has a default, so `spec: {}` is a working cluster. */
 export const GossipClusterSpec = Type.Object({
   version: Defaulted(
     Type.String({
@@ -161,7 +129,12 @@ export const GossipClusterSpec = Type.Object({
     '0.1.0',
   ),
   image: Defaulted(ImageSpec, {}),
-  logLevel: Defaulted(StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']), 'info'),
+  logLevel: Defaulted(
+    StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], {
+      description: 'pino log level of api, gateway and engine.',
+    }),
+    'info',
+  ),
   gateway: Defaulted(GatewaySpec, {}),
   engine: Defaulted(EngineSpec, {}),
   api: Defaulted(ApiSpec, {}),
@@ -169,25 +142,43 @@ export const GossipClusterSpec = Type.Object({
   mongodb: backingService('mongodb', MongodbManaged, 'The message and user store.'),
   redis: backingService('redis', RedisManaged, 'Presence, sessions and rate limits.'),
   retention: Defaulted(
-    Type.Object({
-      messageSeconds: Defaulted(Type.Integer({ minimum: 60, maximum: 31_536_000 }), 604_800),
-    }),
+    Type.Object(
+      {
+        messageSeconds: Defaulted(
+          Type.Integer({
+            minimum: 60,
+            maximum: 31_536_000,
+            description: 'Undelivered messages expire after this long (ENGINE_RETENTION_SECONDS).',
+          }),
+          604_800,
+        ),
+      },
+      { description: 'Message retention.' },
+    ),
     {},
   ),
   monitoring: Defaulted(
-    Type.Object({
-      serviceMonitor: Defaulted(
-        Type.Boolean({ description: 'Emit a prometheus-operator ServiceMonitor.' }),
-        false,
-      ),
-      prometheusRule: Defaulted(
-        Type.Boolean({ description: 'Emit a prometheus-operator PrometheusRule.' }),
-        false,
-      ),
-    }),
+    Type.Object(
+      {
+        serviceMonitor: Defaulted(
+          Type.Boolean({ description: 'Emit a prometheus-operator ServiceMonitor.' }),
+          false,
+        ),
+        prometheusRule: Defaulted(
+          Type.Boolean({ description: 'Emit a prometheus-operator PrometheusRule.' }),
+          false,
+        ),
+      },
+      { description: 'Monitoring objects (need the prometheus-operator CRDs).' },
+    ),
     {},
   ),
-  paused: Defaulted(Type.Boolean({ description: 'Stop reconciling this cluster.' }), false),
+  paused: Defaulted(
+    Type.Boolean({
+      description: 'Stop reconciling: the operator changes nothing until this is false again.',
+    }),
+    false,
+  ),
   dataRetentionPolicy: Defaulted(
     StringEnum(['Retain', 'Delete'], {
       description: 'What happens to managed data volumes (PVCs) when the cluster is deleted.',
@@ -200,7 +191,9 @@ export const GossipClusterSpec = Type.Object({
 export type GossipClusterSpec = Static<typeof GossipClusterSpec>;
 /** The spec after defaulting (as read back from the API server, or from `applyDefaults`). */
 export type ResolvedGossipClusterSpec = Resolved<typeof GossipClusterSpec>;
+/** The backing services a cluster needs. */
 export type BackingServiceName = 'rabbitmq' | 'mongodb' | 'redis';
+/** A defaulted `spec.<service>.managed`. */
 export type ManagedSpec = NonNullable<ResolvedGossipClusterSpec[BackingServiceName]['managed']>;
 
 /**

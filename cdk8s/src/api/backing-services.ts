@@ -1,0 +1,99 @@
+/**
+ * Schemas of the backing services (RabbitMQ, MongoDB, Redis): each is either managed by the
+ * operator as a StatefulSet or external, reached through a connection URL in a Secret.
+ */
+import { Type } from '@sinclair/typebox';
+import type { TObject } from '@sinclair/typebox';
+import { backingServiceRules, mongodbManagedRules, storageRules, withRules } from './rules.js';
+import { Defaulted, Resources, dnsSubdomainPattern, quantityPattern } from './schema-helpers.js';
+
+/** Container resources with the given defaults (requests cpu/memory, limit memory). */
+export const defaultedResources = (cpu: string, memory: string, memoryLimit: string) =>
+  Defaulted(Resources, { requests: { cpu, memory }, limits: { memory: memoryLimit } });
+
+/** A key of a Secret in the cluster's namespace. */
+export const SecretKeyRef = Type.Object(
+  {
+    name: Type.String({
+      pattern: dnsSubdomainPattern,
+      maxLength: 253,
+      description: 'Secret name, in the namespace of the GossipCluster.',
+    }),
+    key: Type.String({
+      pattern: '^[-._a-zA-Z0-9]+$',
+      maxLength: 253,
+      description: 'Key within the Secret.',
+    }),
+  },
+  { description: 'A key of a Secret in the cluster namespace.' },
+);
+
+/** The data volume of each pod of a managed service; immutable once created. */
+export const StorageSpec = Type.Object(
+  {
+    size: Defaulted(
+      Type.String({ pattern: quantityPattern, description: 'Volume size per pod, e.g. 10Gi.' }),
+      '1Gi',
+    ),
+    storageClassName: Type.Optional(
+      Type.String({
+        pattern: dnsSubdomainPattern,
+        maxLength: 253,
+        description: 'StorageClass of the volumes; the cluster default when unset.',
+      }),
+    ),
+  },
+  { description: 'Persistent volume per pod (immutable once set).', ...withRules(storageRules) },
+);
+
+function managedSpec(defaultVersion: string, imageHelp: string, options: object) {
+  return Type.Object(
+    {
+      version: Defaulted(
+        Type.String({ pattern: '^[0-9][-.0-9a-z]*$', description: `Image tag (${imageHelp}).` }),
+        defaultVersion,
+      ),
+      image: Type.Optional(
+        Type.String({ minLength: 1, description: 'Full image reference; overrides version.' }),
+      ),
+      replicas: Defaulted(Type.Integer({ minimum: 1, maximum: 7, description: 'Pods.' }), 1),
+      storage: Defaulted(StorageSpec, { size: '1Gi' }),
+      resources: defaultedResources('100m', '256Mi', '1Gi'),
+    },
+    options,
+  );
+}
+
+/** `spec.rabbitmq.managed`: replicas > 1 forms a RabbitMQ cluster (classic-config peers). */
+export const RabbitmqManaged = managedSpec('3.13', 'rabbitmq:<version>-management', {
+  description: 'A RabbitMQ run by the operator; replicas > 1 forms a cluster.',
+});
+/** `spec.mongodb.managed`: a single mongod for now (see `mongodbManagedRules`). */
+export const MongodbManaged = managedSpec('7', 'mongo:<version>', {
+  description: 'A MongoDB run by the operator (one replica until replica sets are supported).',
+  ...withRules(mongodbManagedRules),
+});
+/** `spec.redis.managed`: pod 0 is the primary, further pods replicate it. */
+export const RedisManaged = managedSpec('7', 'redis:<version>', {
+  description: 'A Redis run by the operator; pod 0 is the primary, further pods replicate it.',
+});
+
+/** A backing service field: `managed` xor `external`, defaulting to `{managed: {}}`. */
+export function backingService<M extends TObject>(name: string, managed: M, description: string) {
+  return Defaulted(
+    Type.Object(
+      {
+        managed: Type.Optional(managed),
+        external: Type.Optional(
+          Type.Object(
+            { secretRef: SecretKeyRef },
+            { description: 'Use an existing server: a Secret key holding its connection URL.' },
+          ),
+        ),
+      },
+      { description, ...withRules(backingServiceRules(name)) },
+    ),
+    // Generic M hides that `{}` is a valid managed spec (all its fields are defaulted).
+    { managed: {} } as never,
+  );
+}
