@@ -85,49 +85,44 @@ that is when prometheus-operator's CRDs are installed). Renders "true" or "".
 
 {{/* The operator's RBAC rules (see rbac.yaml): only the verbs it uses. */}}
 {{- define "gossip.rbacRules" -}}
-# The custom resource: read and watch it, keep its finalizer, write its status.
+# GossipClusters: read by the reconciler (get) and its informer (list, watch); only the status
+# is written (patch). finalizers/update: children carry ownerReferences with
+# blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement admission plugin allows
+# only to whoever may update the owner's finalizers.
 - apiGroups: [gossip.dev]
   resources: [gossipclusters]
-  verbs: [get, list, watch, update, patch]
+  verbs: [get, list, watch]
 - apiGroups: [gossip.dev]
   resources: [gossipclusters/status]
-  verbs: [get, update, patch]
+  verbs: [patch]
 - apiGroups: [gossip.dev]
   resources: [gossipclusters/finalizers]
   verbs: [update]
-# Children, applied with server-side apply (patch), watched to correct drift, deleted on
-# cleanup. Secrets: generated once and kept; external ones are only read.
+# Owned kinds: watched by informers (list, watch), applied with server-side apply (patch, and
+# create when the object is new), pruned when no longer desired (delete). Secrets are also
+# created and read directly (generated credentials are created once and kept).
 - apiGroups: [apps]
   resources: [deployments, statefulsets]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: ['']
   resources: [services, configmaps, secrets, serviceaccounts]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [get, list, watch, create, update, patch, delete]
-# Data volumes of managed stores: deleted on GossipCluster deletion per dataRetentionPolicy.
-- apiGroups: ['']
-  resources: [persistentvolumeclaims]
-  verbs: [list, delete]
-# The autoscaler finds the gateway pods and reads their connection counts.
-- apiGroups: ['']
-  resources: [pods]
-  verbs: [get, list, watch]
+  verbs: [get, list, watch, create, patch, delete]
+# The autoscaler finds the gateway pods through their Service's EndpointSlices and reads each
+# pod's /metrics over HTTP (no pods or pods/proxy access needed).
 - apiGroups: [discovery.k8s.io]
   resources: [endpointslices]
-  verbs: [get, list, watch]
-# Kubernetes events on the GossipCluster (scaling decisions, errors).
+  verbs: [list]
+# Kubernetes events on GossipClusters (core/v1 Events).
 - apiGroups: ['']
   resources: [events]
-  verbs: [create, patch]
-- apiGroups: [events.k8s.io]
-  resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
 {{- if .Values.rbac.monitoring }}
-# spec.monitoring: a ServiceMonitor and PrometheusRule per GossipCluster (prometheus-operator).
+# spec.monitoring: a ServiceMonitor and a PrometheusRule per GossipCluster, server-side applied.
 - apiGroups: [monitoring.coreos.com]
   resources: [servicemonitors, prometheusrules]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [create, patch]
 {{- end }}
 {{- end }}
