@@ -70,8 +70,10 @@ describe('GossipCluster on a real kube-apiserver', () => {
         image: { components: { api: 'registry.local/api:dev' } },
       },
     ];
+    // The longest allowed name, so every derived name and label value is checked for length.
+    const names = ['dry-0', 'x'.repeat(40)];
     for (const [i, spec] of specs.entries()) {
-      const cluster = gsc(`dry-${i}`, spec);
+      const cluster = gsc(names[i]!, spec);
       const objects = [
         ...buildGeneratedSecrets(resolveCluster(cluster)),
         ...buildClusterObjects(cluster),

@@ -125,6 +125,9 @@ export class AppWorkload extends Construct {
       JsonPatch.add(`${spec}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }),
       JsonPatch.replace(`${spec}/containers/0/resources`, toKubeResources(props.resources)),
       JsonPatch.add(`${spec}/containers/0/securityContext/capabilities`, { drop: ['ALL'] }),
+      // cdk8s-plus labels pods with its construct path; a cdk8s upgrade or refactor would then
+      // roll every pod. Our selector labels are enough.
+      JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'),
     );
 
     this.service = new kplus.Service(this, 'Service', {
