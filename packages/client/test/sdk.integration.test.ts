@@ -167,6 +167,17 @@ test('the server holds no private key and no password: database and logs', async
   for (const s of secrets) assert.ok(!logs.includes(s), 'a secret reached the logs');
 });
 
+test('a username deleted and registered again by someone else shows up as a key change', async () => {
+  const EVE = `eve_${suffix}`;
+  const first = newClient();
+  await first.register({ username: EVE, password: 'eve password one' });
+  await alice.contactKeys(EVE);
+  await first.api.deleteAccount('eve password one');
+  const second = newClient();
+  await second.register({ username: EVE, password: 'eve password two' });
+  await assert.rejects(alice.contactKeys(EVE), KeyChangedError);
+});
+
 test('a stopped server is a NetworkError', async () => {
   const c = new ApiClient({ baseUrl: api.url, timeoutMs: 3000 });
   await api.proc.stop();
