@@ -217,7 +217,7 @@ describe('contact events', () => {
     try {
       assert.equal((await act('carol', 'POST', 'eve/request')).statusCode, 204);
       assert.equal((await act('eve', 'POST', 'carol/accept')).statusCode, 204);
-      for (let i = 0; i < 50 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 250 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(
         got.map((g) => [g.to, g.frame.event, g.frame.from]),
         [
