@@ -3,7 +3,7 @@
  * run Gossip without the operator, from the same builders the operator uses.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -19,10 +19,12 @@ export const usage = `usage: npm run synth -- -f cluster.yaml [-o dir] [--with-s
   --with-secrets      also emit the generated Secrets with fresh random values
 `;
 
-/** Where the CLI writes; injectable for tests. */
+/** Where the CLI writes and which folder relative paths start from; injectable for tests. */
 export interface SynthIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** @default process.cwd() */
+  cwd?: string;
 }
 
 /** Multi-document YAML, in order. */
@@ -57,7 +59,9 @@ export function runSynth(argv: string[], io: SynthIo): number {
   }
   let clusters: GossipCluster[];
   try {
-    clusters = readClusters(values.file);
+    const cwd = io.cwd ?? process.cwd();
+    const out = values.out === undefined ? undefined : resolve(cwd, values.out);
+    clusters = readClusters(resolve(cwd, values.file));
     for (const cluster of clusters) {
       const objects = buildClusterObjects(cluster);
       const secrets = values['with-secrets'] ? buildGeneratedSecrets(resolveCluster(cluster)) : [];
@@ -68,16 +72,16 @@ export function runSynth(argv: string[], io: SynthIo): number {
             'private, apply it once, and do not regenerate it (new values lock out existing data)\n',
         );
       }
-      if (values.out) {
-        mkdirSync(values.out, { recursive: true });
+      if (out) {
+        mkdirSync(out, { recursive: true });
         // kubectl apply -f <dir> goes in file-name order: Secrets first.
         if (secrets.length > 0) {
-          writeFileSync(join(values.out, `00-${name}-secrets.yaml`), toYamlStream(secrets), {
+          writeFileSync(join(out, `00-${name}-secrets.yaml`), toYamlStream(secrets), {
             mode: 0o600,
           });
         }
-        writeFileSync(join(values.out, `${name}.yaml`), toYamlStream(objects));
-        io.stderr(`${name}: wrote ${objects.length + secrets.length} objects to ${values.out}\n`);
+        writeFileSync(join(out, `${name}.yaml`), toYamlStream(objects));
+        io.stderr(`${name}: wrote ${objects.length + secrets.length} objects to ${out}\n`);
       } else {
         io.stdout(`${toYamlStream([...secrets, ...objects])}`);
       }
@@ -119,8 +123,14 @@ function readClusters(file: string): GossipCluster[] {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // `... | head` closes stdout early; that is the reader's choice, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
   process.exitCode = runSynth(process.argv.slice(2), {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
+    // `npm run` starts scripts in the repository root; paths are relative to where it was typed.
+    cwd: process.env.INIT_CWD,
   });
 }

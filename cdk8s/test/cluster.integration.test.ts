@@ -5,6 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { testEnv, uniqueName } from '@gossip/testenv';
@@ -12,6 +15,7 @@ import { applyDefaults } from '../src/api/validate.js';
 import type { GossipCluster, GossipClusterSpec } from '../src/api/v1alpha1.js';
 import { buildClusterObjects, resolveCluster } from '../src/build.js';
 import { buildGeneratedSecrets } from '../src/constructs/generated-secrets.js';
+import { runSynth } from '../src/synth-cli.js';
 import {
   assertContains,
   fieldManager,
@@ -92,6 +96,35 @@ describe('GossipCluster on a real kube-apiserver', () => {
         if (object.kind !== 'Secret') assertContains(created, object, where);
       }
     }
+  });
+
+  it('npm run synth output (example cluster, with Secrets) passes kubectl apply --dry-run=server', (t) => {
+    // GIVEN the example moved into this test's namespace
+    const dir = join(testEnv().dir, 'scratch', uniqueName('synth'));
+    mkdirSync(dir, { recursive: true });
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const example = readFileSync(
+      fileURLToPath(new URL('../examples/cluster.yaml', import.meta.url)),
+      'utf8',
+    );
+    writeFileSync(
+      join(dir, 'cluster.yaml'),
+      example.replace('namespace: chat', `namespace: ${namespace}`),
+    );
+    // WHEN
+    let stderr = '';
+    const code = runSynth(['-f', 'cluster.yaml', '-o', 'out', '--with-secrets'], {
+      stdout: () => undefined,
+      stderr: (text) => (stderr += text),
+      cwd: dir,
+    });
+    assert.equal(code, 0, stderr);
+    // THEN
+    const out = kubectl('apply', '--dry-run=server', '-f', join(dir, 'out'));
+    assert.match(out, /secret\/demo-jwt created \(server dry run\)/);
+    assert.match(out, /statefulset\.apps\/demo-rabbitmq created \(server dry run\)/);
+    assert.match(out, /deployment\.apps\/demo-gateway created \(server dry run\)/);
+    assert.equal(out.trim().split('\n').length, 23, out);
   });
 
   it('applies the schema defaults on the server, equal to the offline applyDefaults', async () => {
