@@ -11,6 +11,7 @@ export { Defaulted, StringEnum, Resources } from './api/schema-helpers.js';
 export type { Resolved, TDefaulted } from './api/schema-helpers.js';
 export { gossipClusterCrd, printerColumns, toStructuralSchema } from './crd.js';
 export { crdFile, renderCrdYaml, writeCrdFile } from './crd-cli.js';
+export { gossipClusterCrdForClient, installGossipClusterCrd } from './crd-install.js';
 export { buildClusterObjects, ownerReferenceFor, resolveCluster } from './build.js';
 export type { BuildOptions } from './build.js';
 export * from './constructs/naming.js';

@@ -1,15 +1,8 @@
 /** Test helpers for the real kube-apiserver of the test environment. */
 import assert from 'node:assert/strict';
-import {
-  ApiException,
-  KubeConfig,
-  KubernetesObjectApi,
-  PatchStrategy,
-  loadYaml,
-} from '@kubernetes/client-node';
-import type { KubernetesObject } from '@kubernetes/client-node';
+import { ApiException, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import { testEnv } from '@gossip/testenv';
-import { renderCrdYaml } from '../src/crd-cli.js';
+import { installGossipClusterCrd } from '../src/crd-install.js';
 
 export const fieldManager = 'gossip-cdk8s-test';
 
@@ -21,28 +14,11 @@ export function kubeClient(): KubernetesObjectApi {
 }
 
 /**
- * Installs the generated CRD with server-side apply (idempotent, so other test files and the
- * operator's tests may do the same) and waits until it is Established. Never deleted here:
- * it is cluster-scoped and shared with tests running at the same time.
+ * Installs the generated CRD (idempotent, so other test files and the operator's tests may do
+ * the same). Never deleted here: it is cluster-scoped and shared with tests running alongside.
  */
 export async function installCrd(client: KubernetesObjectApi): Promise<void> {
-  // loadYaml turns JSON names into the client's model names (`default` -> `_default`,
-  // `x-kubernetes-validations` -> `xKubernetesValidations`); a plain object would be
-  // serialized through the V1CustomResourceDefinition model and lose those fields.
-  const crd = loadYaml<KubernetesObject>(renderCrdYaml());
-  await client.patch(crd, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const live = (await client.read({
-      apiVersion: 'apiextensions.k8s.io/v1',
-      kind: 'CustomResourceDefinition',
-      metadata: { name: crd.metadata!.name! },
-    })) as { status?: { conditions?: { type: string; status: string }[] } };
-    if (live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'))
-      return;
-    assert.ok(Date.now() < deadline, 'CRD not Established within 30 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await installGossipClusterCrd(client, fieldManager);
 }
 
 /** The API server's error message of a rejected request (fails the test if it succeeded). */
