@@ -113,3 +113,14 @@ describe('GossipCluster validation', () => {
     assert.deepStrictEqual(problemsOf('hello'), ['the document is not an object']);
   });
 });
+
+describe('GossipCluster types', () => {
+  it('mark defaulted fields present after defaulting, others optional (checked by tsc)', () => {
+    const { spec } = applyDefaults(cluster());
+    const min: number = spec.gateway.minReplicas;
+    const size: string | undefined = spec.redis.managed?.storage.size;
+    // @ts-expect-error external has no default, so it may be absent
+    const external: { secretRef: unknown } = spec.redis.external;
+    assert.deepStrictEqual([min, size, external], [2, '1Gi', undefined]);
+  });
+});
