@@ -6,12 +6,9 @@
  *
  * `force` takes fields back from anyone who edited them: that is how drift is corrected.
  */
-import {
-  PatchStrategy,
-  type KubernetesObject,
-  type KubernetesObjectApi,
-} from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObject } from '@gossip/cdk8s';
+import type { ApplyApi } from '../kube/apply-api.js';
 import { FIELD_MANAGER } from '../kube/clients.js';
 import { isNotFound } from '../kube/errors.js';
 
@@ -30,7 +27,7 @@ const refOf = (o: { kind?: string; metadata?: { namespace?: string; name?: strin
  * and `namespace/name`), only to tell created, updated and unchanged apart for events.
  */
 export async function applyAll(
-  api: KubernetesObjectApi,
+  api: ApplyApi,
   objects: readonly KubeObject[],
   cached: (kind: string, key: string) => KubernetesObject | undefined,
 ): Promise<AppliedObject[]> {
@@ -38,14 +35,7 @@ export async function applyAll(
   for (const desired of objects) {
     const key = `${desired.metadata.namespace ?? ''}/${desired.metadata.name}`;
     const before = cached(desired.kind, key);
-    const result = await api.patch(
-      desired as KubernetesObject,
-      undefined,
-      undefined,
-      FIELD_MANAGER,
-      true,
-      PatchStrategy.ServerSideApply,
-    );
+    const result = await api.apply(desired as KubernetesObject, FIELD_MANAGER);
     const object: KubernetesObject = {
       ...result,
       apiVersion: desired.apiVersion,
@@ -66,7 +56,7 @@ export async function applyAll(
  * `owned` lists candidates from the informer caches of the owned kinds.
  */
 export async function pruneUndesired(
-  api: KubernetesObjectApi,
+  api: ApplyApi,
   desired: readonly KubeObject[],
   owned: readonly KubernetesObject[],
   ownerUid: string,

@@ -1,15 +1,11 @@
 /** The API clients the operator uses, made once from one KubeConfig. */
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  KubernetesObjectApi,
-} from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { ApplyApi } from './apply-api.js';
 
 export interface KubeClients {
   kc: KubeConfig;
   /** Generic CRUD and server-side apply for any kind. */
-  objects: KubernetesObjectApi;
+  objects: ApplyApi;
   /** GossipCluster reads and its status subresource. */
   custom: CustomObjectsApi;
   /** Secrets and Events. */
@@ -27,7 +23,7 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
 export function makeClients(kc: KubeConfig): KubeClients {
   return {
     kc,
-    objects: KubernetesObjectApi.makeApiClient(kc),
+    objects: ApplyApi.forConfig(kc),
     custom: kc.makeApiClient(CustomObjectsApi),
     core: kc.makeApiClient(CoreV1Api),
   };

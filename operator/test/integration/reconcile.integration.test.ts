@@ -1,0 +1,383 @@
+/**
+ * The GossipCluster controller against the real kube-apiserver, etcd and
+ * kube-controller-manager, with the operator running as a real process. The tests run in
+ * order and share one cluster `chat` in one namespace.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { buildClusterObjects, generatedSecretNames, type GossipCluster } from '@gossip/cdk8s';
+import { uniqueName } from '@gossip/testenv';
+import {
+  applyCluster,
+  applyCrd,
+  apps,
+  condition,
+  core,
+  createNamespace,
+  custom,
+  deleteNamespace,
+  gc,
+  getCluster,
+  kubectl,
+  markPodsReady,
+  objects,
+  sample,
+  startOperator,
+  waitFor,
+  type RunningOperator,
+} from './kube-helpers.js';
+
+const ns = uniqueName('op-reconcile');
+const name = 'chat';
+let op: RunningOperator | undefined;
+const spec = {
+  gateway: { minReplicas: 2, maxReplicas: 4 },
+  dataRetentionPolicy: 'Delete',
+};
+
+before(async () => {
+  await applyCrd();
+  await createNamespace(ns);
+  op = await startOperator({ namespace: ns, identity: 'reconcile-test' });
+});
+
+after(async () => {
+  const code = await op?.proc.stop();
+  if (code !== 0) console.log(op?.proc.output().slice(-5000));
+  await deleteNamespace(ns);
+});
+
+async function read(o: { apiVersion: string; kind: string; metadata: { name: string } }) {
+  return objects.read({ ...o, metadata: { name: o.metadata.name, namespace: ns } });
+}
+
+test('a new GossipCluster gets every object with a controller owner reference; Progressing, then Ready', async () => {
+  await applyCluster(ns, name, spec);
+  const cluster = (await getCluster(ns, name)) as unknown as GossipCluster & {
+    metadata: { uid: string };
+  };
+  const expected = [
+    ...buildClusterObjects(cluster, { namespace: ns }),
+    ...Object.values(generatedSecretNames(name)).map((n) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: n },
+    })),
+  ];
+  assert.ok(expected.length >= 20, `expected many objects, got ${expected.length}`);
+  for (const o of expected) {
+    const got = await waitFor(`${o.kind} ${o.metadata.name}`, () => read(o));
+    const ref = got.metadata?.ownerReferences?.[0];
+    assert.deepEqual(
+      ref && { ...ref },
+      {
+        apiVersion: 'gossip.dev/v1alpha1',
+        kind: 'GossipCluster',
+        name,
+        uid: cluster.metadata.uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+      `${o.kind} ${o.metadata.name} is owned by the cluster`,
+    );
+  }
+  const progressing = await waitFor('Progressing=True', async () => {
+    const c = await getCluster(ns, name);
+    return condition(c, 'Progressing')?.status === 'True' && c;
+  });
+  assert.equal(condition(progressing, 'Ready')?.status, 'False');
+  assert.equal(condition(progressing, 'Ready')?.reason, 'ComponentsNotReady');
+  assert.equal(progressing.status?.observedGeneration, 1);
+  assert.equal(progressing.status?.endpoints?.api, `http://chat-api.${ns}.svc:8080`);
+
+  const ready = await waitFor(
+    'Ready=True after the pods are marked ready',
+    async () => {
+      await markPodsReady(ns);
+      const c = await getCluster(ns, name);
+      return condition(c, 'Ready')?.status === 'True' && c;
+    },
+    60_000,
+  );
+  assert.equal(condition(ready, 'Ready')?.reason, 'AllComponentsReady');
+  assert.equal(condition(ready, 'Progressing')?.status, 'False');
+  assert.equal(condition(ready, 'Degraded')?.status, 'False');
+  assert.deepEqual(ready.status?.components?.gateway, { replicas: 2, readyReplicas: 2 });
+  assert.deepEqual(ready.status?.components?.mongodb, { replicas: 1, readyReplicas: 1 });
+
+  const events = await core.listNamespacedEvent({
+    namespace: ns,
+    fieldSelector: `involvedObject.kind=GossipCluster,involvedObject.name=${name}`,
+  });
+  const reasons = new Set(events.items.map((e) => e.reason));
+  assert.ok(reasons.has('Created'), `events: ${[...reasons].join(', ')}`);
+  assert.ok(reasons.has('SecretCreated'), `events: ${[...reasons].join(', ')}`);
+});
+
+test('kubectl get gossipclusters shows the printer columns', async () => {
+  // Fully qualified: other suites on the same control plane install look-alike CRDs.
+  const out = await kubectl('get', 'gossipclusters.gossip.dev', '-n', ns);
+  const [header, row] = out.trim().split('\n');
+  assert.match(header ?? '', /^NAME\s+READY\s+GATEWAYS\s+CONNECTIONS\s+.*AGE/);
+  assert.match(row ?? '', /^chat\s+True\s/);
+  const resources = await kubectl('api-resources', '--api-group=gossip.dev', '--no-headers');
+  assert.match(resources, /^gossipclusters\s+gsc\s+gossip\.dev\/v1alpha1\s+true\s+GossipCluster/m);
+});
+
+test('changing replicas, image and retention rolls out; observedGeneration follows', async () => {
+  const jwtBefore = await core.readNamespacedSecret({ name: 'chat-jwt', namespace: ns });
+  await applyCluster(ns, name, {
+    ...spec,
+    api: { replicas: 3 },
+    image: { tag: '0.2.0' },
+    retention: { messageSeconds: 3600 },
+  });
+  const generation = (await getCluster(ns, name)).metadata?.generation;
+  assert.equal(generation, 2);
+  await waitFor('api replicas 3 and image tag 0.2.0', async () => {
+    const d = await apps.readNamespacedDeployment({ name: 'chat-api', namespace: ns });
+    const image = d.spec?.template.spec?.containers[0]?.image ?? '';
+    return d.spec?.replicas === 3 && image.endsWith(':0.2.0');
+  });
+  await waitFor('the engine config to carry the new retention', async () => {
+    const [cm, d] = await Promise.all([
+      core.readNamespacedConfigMap({ name: 'chat-engine', namespace: ns }),
+      apps.readNamespacedDeployment({ name: 'chat-engine', namespace: ns }),
+    ]);
+    const text = JSON.stringify(cm.data) + JSON.stringify(d.spec?.template.spec?.containers);
+    return text.includes('3600');
+  });
+  await waitFor('observedGeneration 2', async () => {
+    const c = await getCluster(ns, name);
+    return c.status?.observedGeneration === 2 && condition(c, 'Ready')?.observedGeneration === 2;
+  });
+  const jwtAfter = await core.readNamespacedSecret({ name: 'chat-jwt', namespace: ns });
+  assert.equal(jwtAfter.metadata?.resourceVersion, jwtBefore.metadata?.resourceVersion);
+  assert.deepEqual(jwtAfter.data, jwtBefore.data, 'the generated JWT key is never overwritten');
+});
+
+test('a deleted Deployment is re-created and a hand-edited one is restored', async () => {
+  const before = await apps.readNamespacedDeployment({ name: 'chat-gateway', namespace: ns });
+  await apps.deleteNamespacedDeployment({ name: 'chat-gateway', namespace: ns });
+  await waitFor('chat-gateway to be re-created', async () => {
+    const d = await apps.readNamespacedDeployment({ name: 'chat-gateway', namespace: ns });
+    return d.metadata?.uid !== before.metadata?.uid && d;
+  });
+  await kubectl(
+    'patch',
+    'deployment',
+    'chat-api',
+    '-n',
+    ns,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ spec: { replicas: 7 } }),
+  );
+  await kubectl(
+    'set',
+    'image',
+    'deployment/chat-engine',
+    '-n',
+    ns,
+    'engine=evil.example/engine:1',
+  ).catch(async () => {
+    // the container may have another name: edit the first one by JSON patch
+    await kubectl(
+      'patch',
+      'deployment',
+      'chat-engine',
+      '-n',
+      ns,
+      '--type=json',
+      '-p',
+      JSON.stringify([
+        {
+          op: 'replace',
+          path: '/spec/template/spec/containers/0/image',
+          value: 'evil.example/engine:1',
+        },
+      ]),
+    );
+  });
+  await waitFor('hand edits to be reverted', async () => {
+    const [a, e] = await Promise.all([
+      apps.readNamespacedDeployment({ name: 'chat-api', namespace: ns }),
+      apps.readNamespacedDeployment({ name: 'chat-engine', namespace: ns }),
+    ]);
+    return (
+      a.spec?.replicas === 3 && !e.spec?.template.spec?.containers[0]?.image?.startsWith('evil')
+    );
+  });
+});
+
+test('the pause annotation stops changes and sets ReconciliationPaused; removing it resumes', async () => {
+  await kubectl(
+    'annotate',
+    'gossipcluster',
+    name,
+    '-n',
+    ns,
+    'gossip.dev/pause-reconciliation=true',
+  );
+  await waitFor('ReconciliationPaused=True', async () => {
+    const c = await getCluster(ns, name);
+    return condition(c, 'ReconciliationPaused')?.status === 'True';
+  });
+  await applyCluster(ns, name, { ...spec, api: { replicas: 1 }, image: { tag: '0.2.0' } });
+  await sleep(3000);
+  const paused = await apps.readNamespacedDeployment({ name: 'chat-api', namespace: ns });
+  assert.equal(paused.spec?.replicas, 3, 'nothing changes while paused');
+  await kubectl(
+    'annotate',
+    'gossipclusters.gossip.dev',
+    name,
+    '-n',
+    ns,
+    'gossip.dev/pause-reconciliation-',
+  );
+  await waitFor('the change to roll out after resuming', async () => {
+    const d = await apps.readNamespacedDeployment({ name: 'chat-api', namespace: ns });
+    const c = await getCluster(ns, name);
+    return d.spec?.replicas === 1 && condition(c, 'ReconciliationPaused')?.status === 'False';
+  });
+});
+
+test('invalid specs are rejected by the API server with a readable message', async () => {
+  // Other suites re-apply the shared CRD; apply ours again and allow the API server a
+  // moment to pick up its validation rules before calling an accepted object a failure.
+  await applyCrd();
+  const attempt = (bad: object) =>
+    waitFor(
+      `rejection of ${JSON.stringify(bad)}`,
+      async () => {
+        const body = {
+          apiVersion: 'gossip.dev/v1alpha1',
+          kind: 'GossipCluster',
+          metadata: { name: 'bad' },
+          spec: bad,
+        };
+        try {
+          await custom.createNamespacedCustomObject({ ...gc, namespace: ns, body, dryRun: 'All' });
+          return undefined;
+        } catch (err) {
+          const e = err as { code?: number; body?: string };
+          assert.equal(e.code, 422);
+          return String((JSON.parse(e.body ?? '{}') as { message?: string }).message);
+        }
+      },
+      10_000,
+    );
+  assert.match(await attempt({ api: { replicas: -1 } }), /spec\.api\.replicas/);
+  assert.match(await attempt({ gateway: { minReplicas: 5, maxReplicas: 2 } }), /minReplicas/i);
+  assert.match(
+    await attempt({ redis: { managed: {}, external: { secretRef: { name: 's', key: 'url' } } } }),
+    /redis|managed|external/i,
+  );
+});
+
+test('/metrics reports reconciles, durations, queue depth and leadership', async () => {
+  const text = await op!.metrics();
+  assert.ok(
+    (sample(text, 'gossip_operator_reconcile_total{controller="gossipcluster",result="success"}') ??
+      0) > 0,
+  );
+  assert.equal(sample(text, 'gossip_operator_leader'), 1);
+  assert.ok(
+    sample(text, 'gossip_operator_reconcile_time_seconds_count{controller="gossipcluster"}')! > 0,
+  );
+  assert.ok(sample(text, 'gossip_operator_workqueue_depth{name="gossipcluster"}') !== undefined);
+  assert.ok(sample(text, 'gossip_operator_workqueue_adds_total{name="gossipcluster"}')! > 0);
+  for (const series of [
+    'gossip_operator_reconcile_errors_total',
+    'gossip_operator_workqueue_retries_total',
+    'gossip_operator_workqueue_queue_duration_seconds_bucket',
+    'gossip_operator_workqueue_work_duration_seconds_bucket',
+  ]) {
+    assert.ok(text.includes(series), `${series} is exported`);
+  }
+  const ready = await fetch(`http://127.0.0.1:${op!.port}/readyz`);
+  assert.equal(ready.status, 200);
+});
+
+async function ownedLeft(instance: string): Promise<string[]> {
+  const selector = `app.kubernetes.io/instance=${instance}`;
+  const lists = await Promise.all([
+    apps.listNamespacedDeployment({ namespace: ns, labelSelector: selector }),
+    apps.listNamespacedStatefulSet({ namespace: ns, labelSelector: selector }),
+    core.listNamespacedService({ namespace: ns, labelSelector: selector }),
+    core.listNamespacedConfigMap({ namespace: ns, labelSelector: selector }),
+  ]);
+  return lists.flatMap((l) =>
+    l.items.map((i: KubernetesObject) => `${i.kind ?? ''}${i.metadata?.name}`),
+  );
+}
+
+test('deleting the GossipCluster garbage-collects what it owns; Delete policy removes the PVCs', async () => {
+  await waitFor('the PVCs of the managed stores', async () => {
+    const pvcs = await core.listNamespacedPersistentVolumeClaim({
+      namespace: ns,
+      labelSelector: `app.kubernetes.io/instance=${name}`,
+    });
+    return pvcs.items.length >= 3;
+  });
+  await custom.deleteNamespacedCustomObject({ ...gc, namespace: ns, name });
+  await waitFor(
+    'owned objects to be garbage collected',
+    async () => (await ownedLeft(name)).length === 0,
+    60_000,
+  );
+  await waitFor(
+    'PVCs deleted under dataRetentionPolicy Delete',
+    async () => {
+      const pvcs = await core.listNamespacedPersistentVolumeClaim({
+        namespace: ns,
+        labelSelector: `app.kubernetes.io/instance=${name}`,
+      });
+      return pvcs.items.every((p) => p.metadata?.deletionTimestamp) || pvcs.items.length === 0;
+    },
+    60_000,
+  );
+  await waitFor(
+    'the generated Secrets to go too',
+    async () => {
+      const s = await core.listNamespacedSecret({
+        namespace: ns,
+        labelSelector: `app.kubernetes.io/instance=${name}`,
+      });
+      return s.items.length === 0;
+    },
+    60_000,
+  );
+});
+
+test('under dataRetentionPolicy Retain the PVCs and credentials outlive the cluster', async () => {
+  await applyCluster(ns, 'keep', { dataRetentionPolicy: 'Retain', gateway: { minReplicas: 1 } });
+  const selector = 'app.kubernetes.io/instance=keep';
+  await waitFor('the PVCs of keep', async () => {
+    const pvcs = await core.listNamespacedPersistentVolumeClaim({
+      namespace: ns,
+      labelSelector: selector,
+    });
+    return pvcs.items.length >= 3;
+  });
+  await custom.deleteNamespacedCustomObject({ ...gc, namespace: ns, name: 'keep' });
+  await waitFor(
+    'keep objects to be garbage collected',
+    async () => (await ownedLeft('keep')).length === 0,
+    60_000,
+  );
+  await sleep(2000);
+  const pvcs = await core.listNamespacedPersistentVolumeClaim({
+    namespace: ns,
+    labelSelector: selector,
+  });
+  assert.equal(pvcs.items.filter((p) => !p.metadata?.deletionTimestamp).length, 3);
+  const secrets = await core.listNamespacedSecret({ namespace: ns, labelSelector: selector });
+  assert.deepEqual(secrets.items.map((s) => s.metadata?.name).sort(), [
+    'keep-mongodb',
+    'keep-rabbitmq',
+    'keep-redis',
+  ]);
+});
