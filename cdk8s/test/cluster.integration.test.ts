@@ -183,9 +183,11 @@ describe('GossipCluster on a real kube-apiserver', () => {
     assert.match(message, /spec\.redis\.managed\.storage\.size in body should match/);
   });
 
-  it('rejects a too-long name and a MongoDB replica set', async () => {
+  it('rejects a too-long or dotted name and a MongoDB replica set', async () => {
     const long = await rejection(create(gsc('a'.repeat(41), {})));
     assert.match(long.message, /metadata\.name must be at most 40 characters/);
+    const dotted = await rejection(create(gsc('a.b', {})));
+    assert.match(dotted.message, /metadata\.name must be a DNS label/);
     const rs = await rejection(create(gsc('rs', { mongodb: { managed: { replicas: 3 } } })));
     assert.match(
       rs.message,

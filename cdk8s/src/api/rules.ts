@@ -46,6 +46,15 @@ export const rootRules: readonly CrossFieldRule[] = [
       return typeof meta?.name !== 'string' || meta.name.length <= maxClusterNameLength;
     },
   },
+  {
+    // Kubernetes allows dots in custom resource names; Service names may not have them.
+    rule: "self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
+    message: 'metadata.name must be a DNS label (a-z, 0-9, -): Service names derive from it',
+    check: (self) => {
+      const meta = self.metadata as { name?: unknown } | undefined;
+      return typeof meta?.name !== 'string' || /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(meta.name);
+    },
+  },
 ];
 
 /** Rules on `spec.gateway`. */

@@ -1,7 +1,14 @@
 /** The GossipCluster status: written by the operator through the status subresource. */
-import { Type } from '@sinclair/typebox';
+import { FormatRegistry, Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
 import { StringEnum } from './schema-helpers.js';
+
+// TypeBox checks no format it does not know; status timestamps are RFC 3339.
+if (!FormatRegistry.Has('date-time')) {
+  FormatRegistry.Set('date-time', (v) =>
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(v),
+  );
+}
 
 /** The Kubernetes `metav1.Condition` shape. */
 export const Condition = Type.Object({

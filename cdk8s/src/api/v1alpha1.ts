@@ -206,7 +206,7 @@ export const GossipCluster = Type.Object(
     kind: Type.Literal(kind),
     metadata: Type.Object(
       {
-        name: Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
+        name: Type.String({ minLength: 1 }),
         namespace: Type.Optional(Type.String()),
       },
       { additionalProperties: true },

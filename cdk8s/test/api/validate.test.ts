@@ -109,6 +109,28 @@ describe('GossipCluster validation', () => {
     ]);
   });
 
+  it('rejects a cluster name with dots (Service names derive from it)', () => {
+    assert.deepStrictEqual(problemsOf(cluster({}, 'a.b')), [
+      '(root): metadata.name must be a DNS label (a-z, 0-9, -): Service names derive from it',
+    ]);
+  });
+
+  it('accepts a status with conditions (as read from the API server)', () => {
+    const status = {
+      observedGeneration: 1,
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True' as const,
+          lastTransitionTime: '2026-11-25T19:00:00Z',
+          reason: 'AllReady',
+          message: '',
+        },
+      ],
+    };
+    assert.equal(validateGossipCluster({ ...cluster(), status }).status?.observedGeneration, 1);
+  });
+
   it('rejects a document that is not an object', () => {
     assert.deepStrictEqual(problemsOf('hello'), ['the document is not an object']);
   });
