@@ -12,7 +12,6 @@
  * stabilization window before it scales down.
  */
 import {
-  DiscoveryV1Api,
   PatchStrategy,
   setHeaderOptions,
   type CustomObjectsApi,
@@ -23,6 +22,7 @@ import {
   kind,
   namesFor,
   resolveCluster,
+  selectorFor,
   type AutoscalerStatus,
   type GossipCluster,
 } from '@gossip/cdk8s';
@@ -59,13 +59,11 @@ interface Memory {
 
 export class GatewayAutoscaler {
   private readonly memory = new Map<string, Memory>();
-  private readonly discovery: DiscoveryV1Api;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly now: () => number;
 
   constructor(private readonly deps: AutoscalerDeps) {
-    this.discovery = deps.clients.kc.makeApiClient(DiscoveryV1Api);
     this.now = deps.now ?? Date.now;
   }
 
@@ -124,7 +122,11 @@ export class GatewayAutoscaler {
       mem = { history: [{ atMs: now, replicas: current }], events: [] };
       this.memory.set(key, mem);
     }
-    const endpoints = await gatewayEndpoints(this.discovery, namespace, gatewayName);
+    const endpoints = await gatewayEndpoints(
+      this.deps.clients.core,
+      namespace,
+      selectorFor(name, 'gateway'),
+    );
     const pods = await readConnections(endpoints);
     const decision = recommend({
       nowMs: now,

@@ -1,16 +1,19 @@
 /**
  * Reads each gateway pod's live connection count from the gateway's own
- * `/metrics` endpoint (`gossip_gateway_connections`). The pods are found the way
- * Kubernetes Services find them: through the EndpointSlices of the cluster's
- * gateway Service, so the same code serves real pods and the test's gateways
- * running outside Kubernetes.
+ * `/metrics` endpoint (`gossip_gateway_connections`). The pods are found by the
+ * gateway Deployment's selector labels, at their pod IP and the container port
+ * named `http`; tests register gateways running outside Kubernetes the same way,
+ * as Pod objects whose status they set.
  *
  * Why the metrics endpoint and not counts published to Redis: it is the live
  * number from the process that holds the sockets, it needs no credentials to a
  * data store in the operator, and a pod that cannot answer is plainly "unknown"
  * (a stale Redis key would look like a real count).
+ *
+ * (EndpointSlices were the first choice, but the API server refuses loopback
+ * addresses in them, which would leave the integration test no way in.)
  */
-import type { DiscoveryV1Api } from '@kubernetes/client-node';
+import type { CoreV1Api } from '@kubernetes/client-node';
 import type { PodReading } from './recommend.js';
 
 export const CONNECTIONS_METRIC = 'gossip_gateway_connections';
@@ -22,31 +25,29 @@ export interface GatewayEndpoint {
 }
 
 /**
- * Lists the ready endpoints of `<cluster>-gateway` (its EndpointSlices carry the
- * `kubernetes.io/service-name` label), with their metrics URL on the port named `http`.
+ * The gateway pods matching `selector` that have an IP. Pods without one have not
+ * started and hold no connections, so they are left out rather than "unknown";
+ * terminating (draining) pods still hold connections until they close, so they count.
  */
 export async function gatewayEndpoints(
-  discovery: DiscoveryV1Api,
+  core: CoreV1Api,
   namespace: string,
-  serviceName: string,
+  selector: Record<string, string>,
 ): Promise<GatewayEndpoint[]> {
-  const slices = await discovery.listNamespacedEndpointSlice({
-    namespace,
-    labelSelector: `kubernetes.io/service-name=${serviceName}`,
-  });
+  const labelSelector = Object.entries(selector)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const pods = await core.listNamespacedPod({ namespace, labelSelector });
   const out: GatewayEndpoint[] = [];
-  for (const slice of slices.items) {
-    const port = slice.ports?.find((p) => p.name === 'http') ?? slice.ports?.[0];
-    if (!port?.port) continue;
-    for (const ep of slice.endpoints) {
-      // Terminating (draining) pods still hold connections until they close: count them.
-      if (ep.conditions?.ready === false && ep.conditions?.terminating !== true) continue;
-      const name = ep.targetRef?.name ?? ep.addresses[0] ?? 'unknown';
-      for (const addr of ep.addresses.slice(0, 1)) {
-        const host = addr.includes(':') ? `[${addr}]` : addr;
-        out.push({ name, url: `http://${host}:${port.port}/metrics` });
-      }
-    }
+  for (const pod of pods.items) {
+    const ip = pod.status?.podIP;
+    if (!ip || pod.status?.phase !== 'Running') continue;
+    const port = pod.spec?.containers
+      .flatMap((c) => c.ports ?? [])
+      .find((p) => p.name === 'http')?.containerPort;
+    if (!port) continue;
+    const host = ip.includes(':') ? `[${ip}]` : ip;
+    out.push({ name: pod.metadata?.name ?? ip, url: `http://${host}:${port}/metrics` });
   }
   return out;
 }
