@@ -280,3 +280,20 @@ test('every panel query of every dashboard returns data from Prometheus', async 
   assert.ok(queries > 40);
   assert.deepEqual(empty, [], `panels without data:\n${empty.join('\n')}`);
 });
+
+test('every metric the alert rules use is exported by the running stack', async () => {
+  const rules = readFileSync(join(chartDir, 'files/alerts.yaml'), 'utf8')
+    .split('\n')
+    .filter((l) => !l.trim().startsWith('#'))
+    .join('\n');
+  const names = [...new Set(rules.match(/\bgossip_\w+/g) ?? [])]
+    .map((n) => n.replace(/_bucket$/, ''))
+    .sort();
+  const missing: string[] = [];
+  for (const name of names) {
+    const series = await promQuery(`count({__name__=~"${name}(_bucket)?"})`);
+    if (series.length === 0) missing.push(name);
+  }
+  assert.ok(names.length > 10);
+  assert.deepEqual(missing, [], `alerts use metrics nobody exports: ${missing.join(', ')}`);
+});
