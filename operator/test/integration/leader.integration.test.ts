@@ -1,0 +1,84 @@
+/**
+ * Two operator processes share one Lease: only the leader reconciles; killed with
+ * SIGKILL (no chance to release the Lease), the standby takes over once the lease
+ * expires (15 s) and reconciles what changed meanwhile.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CoordinationV1Api } from '@kubernetes/client-node';
+import { uniqueName } from '@gossip/testenv';
+import {
+  applyCluster,
+  applyCrd,
+  apps,
+  createNamespace,
+  deleteNamespace,
+  kc,
+  sample,
+  startOperator,
+  waitFor,
+  type RunningOperator,
+} from './kube-helpers.js';
+
+const ns = uniqueName('op-leader');
+const leases = kc.makeApiClient(CoordinationV1Api);
+const ops = new Map<string, RunningOperator>();
+
+before(async () => {
+  await applyCrd();
+  await createNamespace(ns);
+  const [a, b] = await Promise.all([
+    startOperator({ namespace: ns, identity: 'replica-a' }),
+    startOperator({ namespace: ns, identity: 'replica-b' }),
+  ]);
+  ops.set('replica-a', a);
+  ops.set('replica-b', b);
+});
+
+after(async () => {
+  for (const op of ops.values()) await op.proc.stop();
+  await deleteNamespace(ns);
+});
+
+const holder = async () =>
+  (await leases.readNamespacedLease({ name: 'gossip-operator', namespace: ns })).spec
+    ?.holderIdentity;
+const reconciles = (text: string) =>
+  sample(text, 'gossip_operator_reconcile_total{controller="gossipcluster",result="success"}') ?? 0;
+
+test('only the leader reconciles; after kill -9 the standby takes over within the lease time', async () => {
+  const leaderId = await waitFor('a leader', async () => holder());
+  const standbyId = leaderId === 'replica-a' ? 'replica-b' : 'replica-a';
+  const leader = ops.get(leaderId)!;
+  const standby = ops.get(standbyId)!;
+
+  await applyCluster(ns, 'chat', { api: { replicas: 1 } });
+  await waitFor('chat-api', async () =>
+    apps.readNamespacedDeployment({ name: 'chat-api', namespace: ns }),
+  );
+  const lm = await waitFor('a finished reconcile on the leader', async () => {
+    const text = await leader.metrics();
+    return reconciles(text) > 0 && text;
+  });
+  const sm = await standby.metrics();
+  assert.equal(sample(lm, 'gossip_operator_leader'), 1);
+  assert.equal(sample(sm, 'gossip_operator_leader'), 0);
+  assert.equal(reconciles(sm), 0, 'the standby did not reconcile');
+  assert.equal((await fetch(`http://127.0.0.1:${standby.port}/readyz`)).status, 200);
+
+  await leader.proc.kill9();
+  const killed = Date.now();
+  await applyCluster(ns, 'chat', { api: { replicas: 2 } });
+  await waitFor(
+    'the standby to take the lease and reconcile the change',
+    async () => {
+      const d = await apps.readNamespacedDeployment({ name: 'chat-api', namespace: ns });
+      return d.spec?.replicas === 2 && (await holder()) === standbyId;
+    },
+    40_000,
+  );
+  const takeover = Date.now() - killed;
+  assert.ok(takeover < 25_000, `takeover took ${takeover} ms`);
+  assert.equal(sample(await standby.metrics(), 'gossip_operator_leader'), 1);
+  console.log(`# standby reconciled ${takeover} ms after the leader was killed (lease 15 s)`);
+});
