@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { gossipClusterCrd } from './crd.js';
+import { renderCrdReference } from './crd-reference.js';
 
 /** Absolute path of the generated CRD (the charts and the operator tests read it). */
 export const crdFile = join(
@@ -22,11 +23,15 @@ export function renderCrdYaml(): string {
   return header + stringify(gossipClusterCrd(), { lineWidth: 0, singleQuote: true });
 }
 
-/** Writes {@link crdFile}. */
+/** The generated field reference (Markdown) beside the CRD; docs link to it. */
+export const crdReferenceFile = join(dirname(crdFile), 'gossipcluster-reference.md');
+
+/** Writes {@link crdFile} and {@link crdReferenceFile}. */
 export function writeCrdFile(): void {
   mkdirSync(dirname(crdFile), { recursive: true });
   writeFileSync(crdFile, renderCrdYaml());
-  console.log(`wrote ${crdFile}`);
+  writeFileSync(crdReferenceFile, renderCrdReference());
+  console.log(`wrote ${crdFile} and ${crdReferenceFile}`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) writeCrdFile();

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import { parse } from 'yaml';
-import { crdFile, renderCrdYaml } from '../src/crd-cli.js';
+import { crdFile, crdReferenceFile, renderCrdYaml } from '../src/crd-cli.js';
+import { renderCrdReference } from '../src/crd-reference.js';
 import { gossipClusterCrd, toStructuralSchema } from '../src/crd.js';
 
 type Schema = { [key: string]: unknown; properties?: Record<string, Schema>; items?: Schema };
@@ -33,6 +34,19 @@ describe('GossipCluster CRD', () => {
   it('matches the committed generated file (run `npm run -w @gossip/cdk8s crd` after a change)', () => {
     assert.equal(readFileSync(crdFile, 'utf8'), renderCrdYaml());
     assert.deepStrictEqual(parse(readFileSync(crdFile, 'utf8')), gossipClusterCrd());
+  });
+
+  it('has a committed field reference matching the schema', () => {
+    const reference = renderCrdReference();
+    assert.equal(readFileSync(crdReferenceFile, 'utf8'), reference);
+    assert.match(
+      reference,
+      /^- `spec\.gateway\.scaleDownStabilizationSeconds` \(integer, default `300`, 0 to 86400\)/m,
+    );
+    assert.match(
+      reference,
+      /^- on `spec\.redis`: `has\(self\.managed\) != has\(self\.external\)`: redis: set exactly one of managed or external$/m,
+    );
   });
 
   it('is structural: every node typed, no TypeBox keys, no const/anyOf', () => {

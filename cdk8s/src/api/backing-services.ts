@@ -50,7 +50,10 @@ function managedSpec(defaultVersion: string, imageHelp: string, options: object)
   return Type.Object(
     {
       version: Defaulted(
-        Type.String({ pattern: '^[0-9][-.0-9a-z]*$', description: `Image tag (${imageHelp}).` }),
+        Type.String({
+          pattern: '^[0-9][-.0-9a-z]*$',
+          description: `Version of the official image, used as ${imageHelp}.`,
+        }),
         defaultVersion,
       ),
       image: Type.Optional(
@@ -65,16 +68,16 @@ function managedSpec(defaultVersion: string, imageHelp: string, options: object)
 }
 
 /** `spec.rabbitmq.managed`: replicas > 1 forms a RabbitMQ cluster (classic-config peers). */
-export const RabbitmqManaged = managedSpec('3.13', 'rabbitmq:<version>-management', {
+export const RabbitmqManaged = managedSpec('3.13', 'rabbitmq:VERSION-management', {
   description: 'A RabbitMQ run by the operator; replicas > 1 forms a cluster.',
 });
 /** `spec.mongodb.managed`: a single mongod for now (see `mongodbManagedRules`). */
-export const MongodbManaged = managedSpec('7', 'mongo:<version>', {
+export const MongodbManaged = managedSpec('7', 'mongo:VERSION', {
   description: 'A MongoDB run by the operator (one replica until replica sets are supported).',
   ...withRules(mongodbManagedRules),
 });
 /** `spec.redis.managed`: pod 0 is the primary, further pods replicate it. */
-export const RedisManaged = managedSpec('7', 'redis:<version>', {
+export const RedisManaged = managedSpec('7', 'redis:VERSION', {
   description: 'A Redis run by the operator; pod 0 is the primary, further pods replicate it.',
 });
 

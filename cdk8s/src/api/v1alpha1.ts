@@ -62,7 +62,7 @@ export const ImageSpec = Type.Object(
       ),
     ),
   },
-  { description: 'Images are <registry>/<repository>/<component>:<tag>.' },
+  { description: 'Images are registry/repository/component:tag unless overridden per component.' },
 );
 
 /** `spec.gateway`: the autoscaled WebSocket gateways. */
@@ -102,22 +102,22 @@ export const GatewaySpec = Type.Object(
     ),
     resources: res('100m', '128Mi', '512Mi'),
   },
-  withRules(gatewayRules),
+  { description: 'The WebSocket gateways, autoscaled on connections.', ...withRules(gatewayRules) },
 );
 
 const replicasOf = (description: string) =>
   Defaulted(Type.Integer({ minimum: 0, maximum: 100, description }), 1);
 
 /** `spec.engine`: message processing workers. */
-export const EngineSpec = Type.Object({
-  replicas: replicasOf('Engine pods.'),
-  resources: res('100m', '128Mi', '512Mi'),
-});
+export const EngineSpec = Type.Object(
+  { replicas: replicasOf('Engine pods.'), resources: res('100m', '128Mi', '512Mi') },
+  { description: 'The engines: store, fan out and expire messages.' },
+);
 /** `spec.api`: the REST API. */
-export const ApiSpec = Type.Object({
-  replicas: replicasOf('API pods.'),
-  resources: res('100m', '128Mi', '512Mi'),
-});
+export const ApiSpec = Type.Object(
+  { replicas: replicasOf('API pods.'), resources: res('100m', '128Mi', '512Mi') },
+  { description: 'The REST API: accounts, keys, history.' },
+);
 
 /** `spec` of a GossipCluster: everything has a default, so `spec: {}` is a working cluster. */
 export const GossipClusterSpec = Type.Object({
