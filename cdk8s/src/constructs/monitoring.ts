@@ -21,9 +21,8 @@ export class GossipMonitoring extends Construct {
     super(scope, id);
     const { cluster } = props;
     const name = namesFor(cluster.name).monitoring;
-    const labels = labelsFor(cluster.name, 'gateway');
-    // The objects span components; drop the component label rather than pick one.
-    delete (labels as Partial<typeof labels>)['app.kubernetes.io/component'];
+    // The objects span components; they carry the shared labels without a component.
+    const { 'app.kubernetes.io/component': _component, ...labels } = labelsFor(cluster.name, 'api');
     if (cluster.spec.monitoring.serviceMonitor) {
       new ApiObject(this, 'ServiceMonitor', {
         apiVersion: 'monitoring.coreos.com/v1',
