@@ -16,6 +16,9 @@ export interface ManagedRedisProps {
  * so writes always reach the primary.
  */
 export class ManagedRedis extends Construct {
+  /** The container's start script (exported for tests that run it with a stand-in server). */
+  readonly script: string;
+
   constructor(scope: Construct, id: string, props: ManagedRedisProps) {
     super(scope, id);
     const { cluster } = props;
@@ -24,11 +27,12 @@ export class ManagedRedis extends Construct {
     const names = namesFor(cluster.name);
     const primary = `${names.store('redis')}-0`;
     const primaryHost = `${primary}.${names.headless('redis')}.${cluster.namespace}.svc`;
-    const script = [
+    this.script = [
       'set -eu',
-      `printf 'requirepass %s\\nmasterauth %s\\n' "$REDIS_PASSWORD" "$REDIS_PASSWORD" > /tmp/redis.conf`,
+      'conf="${TMPDIR:-/tmp}/redis.conf"',
+      `printf 'requirepass %s\\nmasterauth %s\\n' "$REDIS_PASSWORD" "$REDIS_PASSWORD" > "$conf"`,
       `if [ "$POD_NAME" = "${primary}" ]; then set --; else set -- --replicaof ${primaryHost} ${ports.redis}; fi`,
-      'exec redis-server /tmp/redis.conf --dir /data --appendonly yes "$@"',
+      'exec redis-server "$conf" --dir /data --appendonly yes "$@"',
     ].join('\n');
     new ManagedStore(this, 'Store', {
       cluster,
@@ -37,7 +41,7 @@ export class ManagedRedis extends Construct {
       image: `redis:${spec.version}`,
       clientPorts: [{ name: 'redis', port: ports.redis }],
       dataPath: '/data',
-      command: ['sh', '-c', script],
+      command: ['sh', '-c', this.script],
       env: [
         podName(),
         fromSecret('REDIS_PASSWORD', generatedSecretNames(cluster.name).redis, 'password'),

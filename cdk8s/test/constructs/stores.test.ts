@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Testing } from 'cdk8s';
 import { GatewayDisruptionBudget } from '../../src/constructs/gateway-pdb.js';
@@ -150,5 +154,44 @@ describe('managed stores', () => {
         );
       }
     }
+  });
+});
+
+describe('the Redis start script', () => {
+  function runScript(t: { after: (fn: () => void) => void }, podName: string) {
+    // GIVEN a stand-in redis-server that prints its arguments and config file
+    const dir = mkdtempSync(join(tmpdir(), 'gossip-redis-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'redis-server'), '#!/bin/sh\necho "ARGS $*"\ncat "$1"\n', {
+      mode: 0o755,
+    });
+    const redis = new ManagedRedis(Testing.chart(), 'R', {
+      cluster: context({ redis: { managed: { replicas: 3 } } }),
+    });
+    // WHEN it runs as pod `podName`
+    return execFileSync('sh', ['-c', redis.script], {
+      encoding: 'utf8',
+      env: {
+        PATH: `${dir}:${process.env.PATH}`,
+        TMPDIR: dir,
+        POD_NAME: podName,
+        REDIS_PASSWORD: 's3cret',
+      },
+    });
+  }
+
+  it('starts pod 0 as the primary, password only in the config file', (t) => {
+    const out = runScript(t, 'demo-redis-0');
+    assert.match(out, /^ARGS \S+\/redis\.conf --dir \/data --appendonly yes\n/);
+    assert.match(out, /requirepass s3cret\nmasterauth s3cret\n$/);
+    assert.doesNotMatch(out.split('\n')[0]!, /s3cret/);
+  });
+
+  it('starts other pods as replicas of pod 0', (t) => {
+    const out = runScript(t, 'demo-redis-2');
+    assert.match(
+      out.split('\n')[0]!,
+      /--appendonly yes --replicaof demo-redis-0\.demo-redis-headless\.chat\.svc 6379$/,
+    );
   });
 });
