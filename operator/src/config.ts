@@ -26,6 +26,8 @@ export interface OperatorConfig {
   readonly resyncSeconds: number;
   /** Concurrent reconcilers (different keys only; one key never runs twice at once). */
   readonly workers: number;
+  /** How often the gateway autoscaler reads connection counts and decides. */
+  readonly autoscaleIntervalSeconds: number;
   readonly logLevel: LogLevel;
 }
 
@@ -74,6 +76,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): OperatorConfig {
     retryPeriodSeconds: int(env, 'OPERATOR_RETRY_PERIOD_SECONDS', 2, 1, 3600),
     resyncSeconds: int(env, 'OPERATOR_RESYNC_SECONDS', 300, 1, 86400),
     workers: int(env, 'OPERATOR_WORKERS', 2, 1, 64),
+    autoscaleIntervalSeconds: int(env, 'OPERATOR_AUTOSCALE_INTERVAL_SECONDS', 15, 1, 3600),
     logLevel,
   };
   if (config.renewDeadlineSeconds >= config.leaseDurationSeconds) {

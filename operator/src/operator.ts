@@ -4,10 +4,12 @@
  * leader and stopped when it stops leading, so a replica that lost the Lease keeps
  * nothing running.
  */
-import type { KubernetesObject } from '@kubernetes/client-node';
-import { apiVersion, kind, plural } from '@gossip/cdk8s';
+import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import { apiVersion, kind, plural, type GossipCluster } from '@gossip/cdk8s';
 import type { OperatorConfig } from './config.js';
 import { Controller } from './controller/controller.js';
+import { GatewayAutoscaler } from './autoscaler/controller.js';
+import { AutoscalerMetrics } from './autoscaler/metrics.js';
 import { EventRecorder } from './controller/events.js';
 import { ownerKeys } from './controller/owners.js';
 import { GossipClusterReconciler } from './controller/reconcile.js';
@@ -57,6 +59,7 @@ export class GossipOperator {
   private readonly clusters: Informer;
   private readonly owned = new Map<string, Informer>();
   private readonly controller: Controller;
+  private readonly autoscaler: GatewayAutoscaler;
 
   constructor(deps: OperatorDeps) {
     const { config, clients, metrics, logger } = deps;
@@ -85,10 +88,11 @@ export class GossipOperator {
       });
       this.owned.set(type.kind, informer);
     }
+    const recorder = new EventRecorder(clients.core, logger, config.identity);
     const reconciler = new GossipClusterReconciler({
       clients,
       logger: logger.child({ component: 'reconciler' }),
-      recorder: new EventRecorder(clients.core, logger, config.identity),
+      recorder,
       cache: {
         get: (k, key) => this.owned.get(k)?.get(key),
         owned: (ns) =>
@@ -105,6 +109,16 @@ export class GossipOperator {
       logger: logger.child({ component: 'controller' }),
       workers: config.workers,
     });
+    this.autoscaler = new GatewayAutoscaler({
+      clients,
+      clusters: () => this.clusters.list() as GossipCluster[],
+      deployment: (ns, name) => this.owned.get('Deployment')?.get(`${ns}/${name}`) as V1Deployment,
+      enqueue: (key) => this.queue.add(key),
+      recorder,
+      metrics: new AutoscalerMetrics(metrics.registry),
+      logger: logger.child({ component: 'autoscaler' }),
+      intervalMs: config.autoscaleIntervalSeconds * 1000,
+    });
   }
 
   /** Starts the informers, waits until their caches are filled, then the workers. */
@@ -116,6 +130,7 @@ export class GossipOperator {
       await new Promise((r) => setTimeout(r, 50));
     }
     this.controller.start();
+    this.autoscaler.start();
   }
 
   hasSynced(): boolean {
@@ -124,6 +139,7 @@ export class GossipOperator {
 
   /** Stops watching, drains in-flight reconciles. */
   async stop(): Promise<void> {
+    await this.autoscaler.stop();
     await Promise.all([this.clusters, ...this.owned.values()].map((i) => i.stop()));
     await this.controller.stop();
   }

@@ -148,6 +148,8 @@ export class GatewayAutoscaler {
       desired: decision.desiredReplicas,
       connections: decision.totalConnections,
       unknownPods: decision.unknownPods,
+      maxReplicas: spec.maxReplicas,
+      targetConnectionsPerPod: spec.targetConnectionsPerPod,
     });
 
     const scaled = decision.desiredReplicas !== current;

@@ -12,6 +12,8 @@ export class AutoscalerMetrics {
   private readonly current: Gauge<'namespace' | 'cluster'>;
   private readonly connections: Gauge<'namespace' | 'cluster'>;
   private readonly unknown: Gauge<'namespace' | 'cluster'>;
+  private readonly max: Gauge<'namespace' | 'cluster'>;
+  private readonly target: Gauge<'namespace' | 'cluster'>;
   private readonly decisions: Counter<'namespace' | 'cluster' | 'direction'>;
 
   constructor(registry: Registry) {
@@ -41,6 +43,18 @@ export class AutoscalerMetrics {
       labelNames,
       registers,
     });
+    this.max = new Gauge({
+      name: 'gossip_operator_gateway_max_replicas',
+      help: 'spec.gateway.maxReplicas, for alerts on gateways pinned at their maximum.',
+      labelNames,
+      registers,
+    });
+    this.target = new Gauge({
+      name: 'gossip_operator_gateway_target_connections_per_pod',
+      help: 'spec.gateway.targetConnectionsPerPod.',
+      labelNames,
+      registers,
+    });
     this.decisions = new Counter({
       name: 'gossip_operator_scaling_decisions_total',
       help: 'Gateway scale changes the autoscaler made, by direction.',
@@ -51,8 +65,17 @@ export class AutoscalerMetrics {
 
   observe(
     labels: Labels,
-    v: { current: number; desired: number; connections: number; unknownPods: number },
+    v: {
+      current: number;
+      desired: number;
+      connections: number;
+      unknownPods: number;
+      maxReplicas: number;
+      targetConnectionsPerPod: number;
+    },
   ): void {
+    this.max.set(labels, v.maxReplicas);
+    this.target.set(labels, v.targetConnectionsPerPod);
     this.current.set(labels, v.current);
     this.desired.set(labels, v.desired);
     this.connections.set(labels, v.connections);
