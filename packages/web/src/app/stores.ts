@@ -1,0 +1,244 @@
+/**
+ * The browser's persistence for one local account, all in IndexedDB:
+ *
+ * - `IdbKeyStore`: the SDK's `KeyStore`. Key pairs are kept as the `CryptoKey` objects
+ *   themselves (structured clone), generated non-extractable, so page script can use
+ *   them but never read their bytes.
+ * - `IdbMessengerStore`: the Messenger's seen-set and outbox (ciphertext only).
+ * - `History`: what the user saw and sent, so the chat survives a reload. The text is
+ *   encrypted with a per-account non-extractable AES-GCM "device key" kept beside it.
+ * - the session (access and refresh token) to resume after a reload, like the CLI's
+ *   session.json.
+ */
+import type {
+  KeyStore,
+  MessengerStore,
+  PinnedContact,
+  SessionTokens,
+  StoredConversationKey,
+} from '@gossip/client';
+import { newestKey } from '@gossip/client';
+import type { IdentityKeys } from '@gossip/crypto';
+import type { SendFrame } from '@gossip/protocol';
+import { deleteByPrefix, del, get, getByPrefix, put, tx } from './idb.js';
+
+type Owned<T> = T & { owner: string };
+
+/** The SDK's key store over IndexedDB, for the account `owner`. */
+export class IdbKeyStore implements KeyStore {
+  readonly requiresExtractable = false;
+  constructor(readonly owner: string) {}
+
+  async getIdentity(): Promise<IdentityKeys | undefined> {
+    return (await get<{ owner: string; keys: IdentityKeys }>('identity', this.owner))?.keys;
+  }
+  async putIdentity(keys: IdentityKeys): Promise<void> {
+    await put('identity', { owner: this.owner, keys });
+  }
+  async deleteIdentity(): Promise<void> {
+    await del('identity', this.owner);
+  }
+
+  async getPinned(username: string): Promise<PinnedContact | undefined> {
+    const rec = await get<Owned<PinnedContact>>('pinned', [this.owner, username]);
+    return rec && strip(rec);
+  }
+  async putPinned(contact: PinnedContact): Promise<void> {
+    await put('pinned', { ...contact, owner: this.owner });
+  }
+  async deletePinned(username: string): Promise<void> {
+    await del('pinned', [this.owner, username]);
+  }
+  async listPinned(): Promise<PinnedContact[]> {
+    return (await getByPrefix<Owned<PinnedContact>>('pinned', [this.owner])).map(strip);
+  }
+
+  async getConversationKey(peer: string, kid: string): Promise<StoredConversationKey | undefined> {
+    const rec = await get<StoredKeyRecord>('convkeys', [this.owner, peer, kid]);
+    return rec && fromKeyRecord(rec);
+  }
+  async putConversationKey(entry: StoredConversationKey): Promise<boolean> {
+    // Check and insert in one transaction: a key id once stored is never replaced.
+    return tx('convkeys', 'readwrite', async (t) => {
+      const store = t.objectStore('convkeys');
+      const key = [this.owner, entry.peer, entry.key.id];
+      const existing = await new Promise<number>((resolve, reject) => {
+        const r = store.count(key);
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error ?? new Error('IndexedDB count failed'));
+      });
+      if (existing > 0) return false;
+      store.add({ ...entry, owner: this.owner, kid: entry.key.id } satisfies StoredKeyRecord);
+      return true;
+    });
+  }
+  async confirmConversationKey(peer: string, kid: string): Promise<void> {
+    const rec = await get<StoredKeyRecord>('convkeys', [this.owner, peer, kid]);
+    if (rec && !rec.confirmed) await put('convkeys', { ...rec, confirmed: true });
+  }
+  async currentConversationKey(peer: string): Promise<StoredConversationKey | undefined> {
+    const all = await getByPrefix<StoredKeyRecord>('convkeys', [this.owner, peer]);
+    return newestKey(all.map(fromKeyRecord));
+  }
+  async deleteConversationKeys(peer: string): Promise<void> {
+    await deleteByPrefix('convkeys', [this.owner, peer]);
+  }
+}
+
+type StoredKeyRecord = Owned<StoredConversationKey> & { kid: string };
+
+function fromKeyRecord(rec: StoredKeyRecord): StoredConversationKey {
+  return {
+    peer: rec.peer,
+    key: rec.key,
+    origin: rec.origin,
+    createdAt: rec.createdAt,
+    confirmed: rec.confirmed,
+  };
+}
+
+function strip<T>(rec: Owned<T>): T {
+  const { owner: _owner, ...rest } = rec;
+  return rest as T;
+}
+
+/** The Messenger's seen-set and outbox over IndexedDB. */
+export class IdbMessengerStore implements MessengerStore {
+  constructor(readonly owner: string) {}
+  async loadSeen(): Promise<string[]> {
+    return (await get<{ value: string[] }>('messenger', [this.owner, 'seen']))?.value ?? [];
+  }
+  async saveSeen(ids: string[]): Promise<void> {
+    await put('messenger', { owner: this.owner, name: 'seen', value: ids });
+  }
+  async loadOutbox(): Promise<SendFrame[]> {
+    return (await get<{ value: SendFrame[] }>('messenger', [this.owner, 'outbox']))?.value ?? [];
+  }
+  async saveOutbox(frames: SendFrame[]): Promise<void> {
+    await put('messenger', { owner: this.owner, name: 'outbox', value: frames });
+  }
+}
+
+// ---------------------------------------------------------------- the session
+
+/** The session to resume after a reload, or null when logged out. */
+export async function loadSession(): Promise<SessionTokens | null> {
+  return (await get<{ tokens: SessionTokens }>('session', 'current'))?.tokens ?? null;
+}
+
+export async function saveSession(tokens: SessionTokens | null): Promise<void> {
+  if (tokens) await put('session', { key: 'current', tokens });
+  else await del('session', 'current');
+}
+
+// ---------------------------------------------------------------- history
+
+/** Where an outgoing message is; incoming ones are `received`. */
+export type MessageState = 'sending' | 'accepted' | 'delivered' | 'failed' | 'received';
+
+/** One chat line, as the page shows it. */
+export interface ChatLine {
+  id: string;
+  peer: string;
+  direction: 'in' | 'out';
+  text: string;
+  /** ms since the epoch: the server's for incoming, the local clock's for outgoing. */
+  at: number;
+  state: MessageState;
+}
+
+interface HistoryRecord {
+  owner: string;
+  peer: string;
+  id: string;
+  direction: 'in' | 'out';
+  at: number;
+  state: MessageState;
+  /** AES-GCM of the UTF-8 text under the device key. */
+  iv: Uint8Array;
+  sealed: ArrayBuffer;
+}
+
+/** The local chat history of one account. */
+export class History {
+  private deviceKey: Promise<CryptoKey> | undefined;
+  constructor(readonly owner: string) {}
+
+  private key(): Promise<CryptoKey> {
+    this.deviceKey ??= (async () => {
+      const found = await get<{ key: CryptoKey }>('devicekey', this.owner);
+      if (found) return found.key;
+      const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, [
+        'encrypt',
+        'decrypt',
+      ]);
+      await put('devicekey', { owner: this.owner, key });
+      return key;
+    })();
+    return this.deviceKey;
+  }
+
+  async add(line: ChatLine): Promise<void> {
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const sealed = await crypto.subtle.encrypt(
+      { name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(`${line.peer}/${line.id}`) },
+      await this.key(),
+      new TextEncoder().encode(line.text),
+    );
+    const rec: HistoryRecord = {
+      owner: this.owner,
+      peer: line.peer,
+      id: line.id,
+      direction: line.direction,
+      at: line.at,
+      state: line.state,
+      iv,
+      sealed,
+    };
+    await put('history', rec);
+  }
+
+  /** Moves an outgoing message forward (never back: `delivered` beats a late `accepted`). */
+  async setState(peer: string, id: string, state: MessageState): Promise<boolean> {
+    const rec = await get<HistoryRecord>('history', [this.owner, peer, id]);
+    if (!rec || rank(state) <= rank(rec.state)) return false;
+    await put('history', { ...rec, state });
+    return true;
+  }
+
+  async list(peer: string): Promise<ChatLine[]> {
+    const recs = await getByPrefix<HistoryRecord>('history', [this.owner, peer]);
+    const key = await this.key();
+    const lines = await Promise.all(
+      recs.map(async (r): Promise<ChatLine> => {
+        let text: string;
+        try {
+          const plain = await crypto.subtle.decrypt(
+            {
+              name: 'AES-GCM',
+              iv: r.iv as Uint8Array<ArrayBuffer>,
+              additionalData: new TextEncoder().encode(`${r.peer}/${r.id}`),
+            },
+            key,
+            r.sealed,
+          );
+          text = new TextDecoder().decode(plain);
+        } catch {
+          text = '(this message cannot be read on this device any more)';
+        }
+        return { id: r.id, peer: r.peer, direction: r.direction, text, at: r.at, state: r.state };
+      }),
+    );
+    return lines.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1));
+  }
+
+  async has(peer: string, id: string): Promise<boolean> {
+    return (await get<HistoryRecord>('history', [this.owner, peer, id])) !== undefined;
+  }
+}
+
+const ORDER: MessageState[] = ['sending', 'accepted', 'delivered'];
+function rank(s: MessageState): number {
+  if (s === 'failed' || s === 'received') return 99;
+  return ORDER.indexOf(s);
+}
