@@ -25,6 +25,7 @@ const DEBIAN: Record<string, string> = {
   'rabbitmq-server': '/usr/lib/rabbitmq/bin/rabbitmq-server',
   prometheus: '/usr/bin/prometheus',
   openssl: '/usr/bin/openssl',
+  chromium: '/usr/bin/chromium',
 };
 
 const gomodDir = join(repoRoot, 'packages/testenv/gomod');
