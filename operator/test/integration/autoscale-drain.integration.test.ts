@@ -1,0 +1,151 @@
+/**
+ * Gateway scale-down with traffic flowing loses nothing. The operator (a real process)
+ * lowers the gateway Deployment; the test then does what the kubelet would do for the
+ * removed pod: deletes its Pod and sends its gateway process SIGTERM. The gateway drains
+ * (a `drain` frame, then closes), the clients reconnect to the remaining gateway, and
+ * every accepted message reaches the recipient exactly once, counted.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { namesFor, selectorFor } from '@gossip/cdk8s';
+import { uniqueName } from '@gossip/testenv';
+import { Stack, type GatewayService } from '../../../services/gateway/test/support/stack.js';
+import { streamWithFault } from '../../../services/gateway/test/support/stream.js';
+import { WsClient } from '../../../services/gateway/test/support/wsclient.js';
+import {
+  applyCluster,
+  applyCrd,
+  apps,
+  core,
+  createNamespace,
+  deleteNamespace,
+  startOperator,
+  waitFor,
+  type RunningOperator,
+} from './kube-helpers.js';
+
+const ns = uniqueName('op-drain');
+const name = 'chat';
+const stack = new Stack('autoscale-drain');
+const GATEWAY_ENV = {
+  GATEWAY_RATE_PER_SECOND: '2000',
+  GATEWAY_RATE_BURST: '2000',
+  GATEWAY_DRAIN_GRACE_MS: '2000',
+  GATEWAY_DRAIN_RECONNECT_MS: '200',
+};
+let op: RunningOperator | undefined;
+
+async function registerPod(gw: GatewayService, podName: string): Promise<void> {
+  await core.createNamespacedPod({
+    namespace: ns,
+    body: {
+      metadata: { name: podName, labels: selectorFor(name, 'gateway') },
+      spec: {
+        containers: [
+          {
+            name: 'gateway',
+            image: 'gossip/gateway:test',
+            ports: [{ name: 'http', containerPort: gw.port }],
+          },
+        ],
+      },
+    },
+  });
+  await core.patchNamespacedPodStatus(
+    {
+      name: podName,
+      namespace: ns,
+      body: { status: { phase: 'Running', podIP: '127.0.0.1', podIPs: [{ ip: '127.0.0.1' }] } },
+    },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+}
+
+async function replicas(): Promise<number | undefined> {
+  const d = await apps.readNamespacedDeployment({
+    name: namesFor(name).app('gateway'),
+    namespace: ns,
+  });
+  return d.spec?.replicas;
+}
+
+before(async () => {
+  await applyCrd();
+  await createNamespace(ns);
+  await stack.createUsers('alice', 'bob');
+  await stack.makeContacts('alice', 'bob');
+  await stack.startEngine({ ENGINE_REDELIVERY_SECONDS: '3', ENGINE_SCAN_INTERVAL_MS: '250' });
+  op = await startOperator({
+    namespace: ns,
+    identity: 'drain-test',
+    env: { OPERATOR_AUTOSCALE_INTERVAL_SECONDS: '1' },
+  });
+});
+
+after(async () => {
+  const code = await op?.proc.stop();
+  if (code !== 0) console.log(op?.proc.output().slice(-5000));
+  await stack.close();
+  await deleteNamespace(ns);
+});
+
+test('scale-down with messages flowing: the removed gateway drains, zero accepted messages lost', async () => {
+  const gwA = await stack.startGateway(GATEWAY_ENV);
+  const gwB = await stack.startGateway(GATEWAY_ENV);
+  await applyCluster(ns, name, {
+    gateway: {
+      minReplicas: 1,
+      maxReplicas: 3,
+      targetConnectionsPerPod: 10,
+      scaleDownStabilizationSeconds: 4,
+    },
+  });
+  await waitFor('the gateway Deployment at minReplicas', async () => (await replicas()) === 1);
+  await registerPod(gwA, 'gateway-a');
+  await registerPod(gwB, 'gateway-b');
+
+  // Load that needs 3 gateways, on A; the chat itself runs on B, the one to be removed.
+  const idle: WsClient[] = [];
+  for (let i = 0; i < 25; i++) {
+    idle.push(await WsClient.connect(gwA.wsUrl, await stack.token(`idle${i}`)));
+  }
+  await waitFor('replicas raised to 3', async () => (await replicas()) === 3, 60_000);
+
+  const live = [gwB.wsUrl, gwA.wsUrl];
+  let drainedExit: number | string | undefined;
+  let reconnects = 0;
+  const r = await streamWithFault({
+    stack,
+    from: 'alice',
+    to: 'bob',
+    senderUrls: () => live,
+    recipientUrls: () => live,
+    count: 400,
+    intervalMs: 25,
+    fault: async ({ sender, recipient }) => {
+      for (const s of idle) s.ws.close();
+      await waitFor(
+        'the operator to scale down to 1',
+        async () => (await replicas()) === 1,
+        60_000,
+      );
+      // The kubelet's part for the removed pod: the Pod goes, its process gets SIGTERM.
+      await core.deleteNamespacedPod({ name: 'gateway-b', namespace: ns });
+      live.splice(live.indexOf(gwB.wsUrl), 1);
+      const before = sender.connects + recipient.connects;
+      drainedExit = await gwB.proc.stop(30_000);
+      await waitFor('both clients to reconnect', async () => {
+        reconnects = sender.connects + recipient.connects - before;
+        return reconnects >= 2 && sender.client !== undefined && recipient.client !== undefined;
+      });
+    },
+  });
+  assert.equal(r.sent, 400);
+  assert.equal(r.accepted, 400, 'every send was accepted');
+  assert.equal(r.shown, 400, 'every accepted message shown exactly once');
+  assert.equal(drainedExit, 0, 'the removed gateway drained and exited cleanly');
+  assert.ok(reconnects >= 2, 'both clients moved to the remaining gateway');
+  assert.match(gwB.proc.output(), /drain/i, 'the removed gateway logged its drain');
+  console.log('scale-down under traffic:', { ...r, reconnects });
+});
