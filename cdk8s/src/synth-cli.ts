@@ -13,9 +13,10 @@ import { buildClusterObjects, resolveCluster } from './build.js';
 import { buildGeneratedSecrets } from './constructs/generated-secrets.js';
 import type { KubeObject } from './constructs/kube-object.js';
 
-export const usage = `usage: npm run synth -- -f cluster.yaml [-o dir] [--with-secrets]
+export const usage = `usage: npm run synth -- -f cluster.yaml [-o dir] [-n namespace] [--with-secrets]
   -f, --file          a GossipCluster manifest (YAML; several documents allowed)
   -o, --out           write <dir>/<name>.yaml (and <dir>/00-<name>-secrets.yaml); default: stdout
+  -n, --namespace     namespace for clusters whose metadata has none (default: default)
   --with-secrets      also emit the generated Secrets with fresh random values
 `;
 
@@ -41,6 +42,7 @@ export function runSynth(argv: string[], io: SynthIo): number {
       options: {
         file: { type: 'string', short: 'f' },
         out: { type: 'string', short: 'o' },
+        namespace: { type: 'string', short: 'n' },
         'with-secrets': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -63,8 +65,11 @@ export function runSynth(argv: string[], io: SynthIo): number {
     const out = values.out === undefined ? undefined : resolve(cwd, values.out);
     clusters = readClusters(resolve(cwd, values.file));
     for (const cluster of clusters) {
-      const objects = buildClusterObjects(cluster);
-      const secrets = values['with-secrets'] ? buildGeneratedSecrets(resolveCluster(cluster)) : [];
+      const opts = { namespace: values.namespace };
+      const objects = buildClusterObjects(cluster, opts);
+      const secrets = values['with-secrets']
+        ? buildGeneratedSecrets(resolveCluster(cluster, opts))
+        : [];
       const name = cluster.metadata.name;
       if (secrets.length > 0) {
         io.stderr(

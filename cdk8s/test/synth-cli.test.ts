@@ -57,6 +57,25 @@ describe('npm run synth', () => {
     assert.match(stdout, /^apiVersion: v1\nkind: ServiceAccount\n/);
   });
 
+  it('writes one file per cluster; -n sets the namespace of clusters without one', (t) => {
+    const dir = scratch(t);
+    const doc = (name: string, ns?: string) =>
+      `apiVersion: gossip.dev/v1alpha1\nkind: GossipCluster\nmetadata: {name: ${name}${ns ? `, namespace: ${ns}` : ''}}\n`;
+    writeFileSync(join(dir, 'two.yaml'), `${doc('one')}---\n${doc('two', 'elsewhere')}`);
+    const { code, stderr } = run([
+      '-f',
+      join(dir, 'two.yaml'),
+      '-o',
+      join(dir, 'out'),
+      '-n',
+      'team',
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.deepStrictEqual(readdirSync(join(dir, 'out')).sort(), ['one.yaml', 'two.yaml']);
+    assert.match(readFileSync(join(dir, 'out', 'one.yaml'), 'utf8'), /namespace: team\n/);
+    assert.doesNotMatch(readFileSync(join(dir, 'out', 'two.yaml'), 'utf8'), /namespace: team/);
+  });
+
   it('exits 1 with every problem for an invalid cluster', (t) => {
     const file = join(scratch(t), 'bad.yaml');
     writeFileSync(
