@@ -87,6 +87,7 @@ export class GossipClusterReconciler {
       namespace,
       generation: meta.generation,
       conditions: cluster.status?.conditions,
+      components: cluster.status?.components,
     };
     const now = this.now()
       .toISOString()

@@ -29,6 +29,8 @@ export interface ClusterRef {
   namespace: string;
   generation: number | undefined;
   conditions: readonly Condition[] | undefined;
+  /** The counts reported last; kept when a failed reconcile observed no workloads. */
+  components?: OwnedStatus['components'];
 }
 
 function isRolledOut(w: WorkloadObservation): boolean {
@@ -125,7 +127,8 @@ export function computeStatus(
   return {
     observedGeneration: cluster.generation,
     conditions: setConditions(cluster.conditions, next, now, cluster.generation),
-    components,
+    components:
+      error && workloads.length === 0 && cluster.components ? cluster.components : components,
     endpoints: endpointsFor(cluster.name, cluster.namespace),
   };
 }

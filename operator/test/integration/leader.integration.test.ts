@@ -80,5 +80,9 @@ test('only the leader reconciles; after kill -9 the standby takes over within th
   const takeover = Date.now() - killed;
   assert.ok(takeover < 25_000, `takeover took ${takeover} ms`);
   assert.equal(sample(await standby.metrics(), 'gossip_operator_leader'), 1);
+  const code = await standby.proc.stop();
+  assert.equal(code, 0, 'SIGTERM ends the operator cleanly');
+  assert.equal(await holder(), '', 'and it released the lease on the way out');
+  assert.match(standby.proc.output(), /released the leader lease/);
   console.log(`# standby reconciled ${takeover} ms after the leader was killed (lease 15 s)`);
 });

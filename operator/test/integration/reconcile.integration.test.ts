@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubernetesObject } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
 import { buildClusterObjects, generatedSecretNames, type GossipCluster } from '@gossip/cdk8s';
 import { uniqueName } from '@gossip/testenv';
 import {
@@ -212,6 +212,23 @@ test('a deleted Deployment is re-created and a hand-edited one is restored', asy
   });
 });
 
+test('a changed Secret the pods read rolls them: the config hash in the pod template changes', async () => {
+  const hash = async () =>
+    (await apps.readNamespacedDeployment({ name: 'chat-api', namespace: ns })).spec?.template
+      .metadata?.annotations?.['gossip.dev/config-hash'];
+  const before = await hash();
+  assert.ok(before, 'the pod template carries a config hash');
+  await core.patchNamespacedSecret(
+    {
+      name: 'chat-jwt',
+      namespace: ns,
+      body: { metadata: { annotations: { rotated: 'by-hand' } } },
+    },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+  await waitFor('a new config hash on chat-api', async () => (await hash()) !== before);
+});
+
 test('the pause annotation stops changes and sets ReconciliationPaused; removing it resumes', async () => {
   await kubectl(
     'annotate',
@@ -335,7 +352,14 @@ test('deleting the GossipCluster garbage-collects what it owns; Delete policy re
         namespace: ns,
         labelSelector: `app.kubernetes.io/instance=${name}`,
       });
-      return pvcs.items.every((p) => p.metadata?.deletionTimestamp) || pvcs.items.length === 0;
+      const left = pvcs.items.filter((p) => !p.metadata?.deletionTimestamp);
+      // On failure, say who owns the claims that are left (the StatefulSet controller adds
+      // an owner reference to them under whenDeleted: Delete).
+      if (left.length === 0) return true;
+      const owners = left.map(
+        (p) => `${p.metadata?.name} owners=${JSON.stringify(p.metadata?.ownerReferences ?? [])}`,
+      );
+      throw new Error(owners.join('; '));
     },
     60_000,
   );
