@@ -110,10 +110,10 @@ that is when prometheus-operator's CRDs are installed). Renders "true" or "".
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [get, list, watch, create, patch, delete]
-# The autoscaler finds the gateway pods through their Service's EndpointSlices and reads each
-# pod's /metrics over HTTP (no pods or pods/proxy access needed).
-- apiGroups: [discovery.k8s.io]
-  resources: [endpointslices]
+# The autoscaler lists the gateway pods (by their labels, for pod IP and port) and reads each
+# pod's /metrics over HTTP (no pods/proxy access needed).
+- apiGroups: ['']
+  resources: [pods]
   verbs: [list]
 # Kubernetes events on GossipClusters (core/v1 Events).
 - apiGroups: ['']
