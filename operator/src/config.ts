@@ -1,8 +1,35 @@
 /**
- * The operator's configuration, parsed once at the edge from `OPERATOR_*` variables.
- * Empty counts as unset. Nothing else in the operator reads `process.env`.
+ * The operator's configuration, parsed once at the edge from `OPERATOR_*` variables with
+ * the shared servicekit (one TypeBox schema, defaults inside it, empty counts as unset).
+ * Nothing else in the operator reads `process.env`.
  */
 import { hostname } from 'node:os';
+import { Type } from '@sinclair/typebox';
+import { ConfigError, parseEnv } from '@gossip/servicekit';
+
+const seconds = (def: number, min = 1) =>
+  Type.Integer({ minimum: min, maximum: 86_400, default: def });
+
+const Env = Type.Object({
+  OPERATOR_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  OPERATOR_METRICS_HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  OPERATOR_WATCH_NAMESPACE: Type.Optional(Type.String({ minLength: 1 })),
+  OPERATOR_KUBECONFIG: Type.Optional(Type.String({ minLength: 1 })),
+  OPERATOR_LEADER_ELECTION: Type.Boolean({ default: true }),
+  OPERATOR_LEASE_NAME: Type.String({ minLength: 1, default: 'gossip-operator' }),
+  OPERATOR_LEASE_NAMESPACE: Type.String({ minLength: 1, default: 'default' }),
+  OPERATOR_IDENTITY: Type.Optional(Type.String({ minLength: 1 })),
+  OPERATOR_LEASE_DURATION_SECONDS: seconds(15, 2),
+  OPERATOR_RENEW_DEADLINE_SECONDS: seconds(10),
+  OPERATOR_RETRY_PERIOD_SECONDS: seconds(2),
+  OPERATOR_RESYNC_SECONDS: seconds(300),
+  OPERATOR_WORKERS: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
+  OPERATOR_AUTOSCALE_INTERVAL_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 15 }),
+  OPERATOR_LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+});
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -31,58 +58,30 @@ export interface OperatorConfig {
   readonly logLevel: LogLevel;
 }
 
-const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-function str(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v.trim() === '' ? undefined : v.trim();
-}
-
-function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
-  const raw = str(env, name);
-  if (raw === undefined) return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new Error(`${name} must be an integer between ${min} and ${max}, got '${raw}'`);
-  }
-  return n;
-}
-
-function bool(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
-  const raw = str(env, name);
-  if (raw === undefined) return def;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new Error(`${name} must be 'true' or 'false', got '${raw}'`);
-}
-
-/** Parses and validates the environment; throws an error naming the bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv): OperatorConfig {
-  const logLevel = (str(env, 'OPERATOR_LOG_LEVEL') ?? 'info') as LogLevel;
-  if (!LEVELS.includes(logLevel)) {
-    throw new Error(`OPERATOR_LOG_LEVEL must be one of ${LEVELS.join(', ')}, got '${logLevel}'`);
-  }
-  const config: OperatorConfig = {
-    metricsPort: int(env, 'OPERATOR_METRICS_PORT', 8080, 0, 65535),
-    metricsHost: str(env, 'OPERATOR_METRICS_HOST') ?? '0.0.0.0',
-    watchNamespace: str(env, 'OPERATOR_WATCH_NAMESPACE'),
-    kubeconfig: str(env, 'OPERATOR_KUBECONFIG'),
-    leaderElection: bool(env, 'OPERATOR_LEADER_ELECTION', true),
-    leaseName: str(env, 'OPERATOR_LEASE_NAME') ?? 'gossip-operator',
-    leaseNamespace: str(env, 'OPERATOR_LEASE_NAMESPACE') ?? 'default',
-    identity: str(env, 'OPERATOR_IDENTITY') ?? `${hostname()}-${process.pid}`,
-    leaseDurationSeconds: int(env, 'OPERATOR_LEASE_DURATION_SECONDS', 15, 2, 3600),
-    renewDeadlineSeconds: int(env, 'OPERATOR_RENEW_DEADLINE_SECONDS', 10, 1, 3600),
-    retryPeriodSeconds: int(env, 'OPERATOR_RETRY_PERIOD_SECONDS', 2, 1, 3600),
-    resyncSeconds: int(env, 'OPERATOR_RESYNC_SECONDS', 300, 1, 86400),
-    workers: int(env, 'OPERATOR_WORKERS', 2, 1, 64),
-    autoscaleIntervalSeconds: int(env, 'OPERATOR_AUTOSCALE_INTERVAL_SECONDS', 15, 1, 3600),
-    logLevel,
-  };
-  if (config.renewDeadlineSeconds >= config.leaseDurationSeconds) {
-    throw new Error(
-      `OPERATOR_RENEW_DEADLINE_SECONDS (${config.renewDeadlineSeconds}) must be less than OPERATOR_LEASE_DURATION_SECONDS (${config.leaseDurationSeconds})`,
+/** Parses and validates the environment; throws a ConfigError naming the bad variable. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): OperatorConfig {
+  const e = parseEnv(Env, env);
+  if (e.OPERATOR_RENEW_DEADLINE_SECONDS >= e.OPERATOR_LEASE_DURATION_SECONDS) {
+    throw new ConfigError(
+      'OPERATOR_RENEW_DEADLINE_SECONDS',
+      `(${e.OPERATOR_RENEW_DEADLINE_SECONDS}) must be less than OPERATOR_LEASE_DURATION_SECONDS (${e.OPERATOR_LEASE_DURATION_SECONDS})`,
     );
   }
-  return Object.freeze(config);
+  return Object.freeze({
+    metricsPort: e.OPERATOR_METRICS_PORT,
+    metricsHost: e.OPERATOR_METRICS_HOST,
+    watchNamespace: e.OPERATOR_WATCH_NAMESPACE,
+    kubeconfig: e.OPERATOR_KUBECONFIG,
+    leaderElection: e.OPERATOR_LEADER_ELECTION,
+    leaseName: e.OPERATOR_LEASE_NAME,
+    leaseNamespace: e.OPERATOR_LEASE_NAMESPACE,
+    identity: e.OPERATOR_IDENTITY ?? `${hostname()}-${process.pid}`,
+    leaseDurationSeconds: e.OPERATOR_LEASE_DURATION_SECONDS,
+    renewDeadlineSeconds: e.OPERATOR_RENEW_DEADLINE_SECONDS,
+    retryPeriodSeconds: e.OPERATOR_RETRY_PERIOD_SECONDS,
+    resyncSeconds: e.OPERATOR_RESYNC_SECONDS,
+    workers: e.OPERATOR_WORKERS,
+    autoscaleIntervalSeconds: e.OPERATOR_AUTOSCALE_INTERVAL_SECONDS,
+    logLevel: e.OPERATOR_LOG_LEVEL as LogLevel,
+  });
 }

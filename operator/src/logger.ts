@@ -1,16 +1,9 @@
-/** The one pino root logger: JSON to stdout, secrets redacted. */
-import { pino, type Logger } from 'pino';
+/** The one pino root logger (servicekit's: JSON to stdout, secrets redacted). */
+import { createLogger as serviceLogger, type Logger } from '@gossip/servicekit';
 import type { LogLevel } from './config.js';
 
 export type { Logger };
 
 export function createLogger(level: LogLevel): Logger {
-  return pino({
-    level,
-    base: { service: 'gossip-operator' },
-    redact: {
-      paths: ['*.data', '*.stringData', '*.token', '*.password', 'authorization'],
-      censor: '[redacted]',
-    },
-  });
+  return serviceLogger({ name: 'gossip-operator', level });
 }

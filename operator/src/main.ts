@@ -3,6 +3,7 @@
  * leader election, and the controllers while leading. SIGTERM/SIGINT shut down in order:
  * stop the informers, drain in-flight reconciles, release the Lease, close the server.
  */
+import { loadOrExit } from '@gossip/servicekit';
 import { loadConfig } from './config.js';
 import { kubeLeaseClient } from './leader/kube-lease-client.js';
 import { LeaderElector } from './leader/lease.js';
@@ -13,13 +14,7 @@ import { GossipOperator } from './operator.js';
 import { MetricsServer } from './server.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    console.error(`gossip-operator: ${(err as Error).message}`);
-    process.exit(1);
-  }
+  const config = loadOrExit(() => loadConfig(process.env));
   const logger = createLogger(config.logLevel);
   const metrics = new OperatorMetrics();
   const clients = makeClients(loadKubeConfig(config.kubeconfig));
@@ -89,7 +84,6 @@ async function main(): Promise<void> {
   }
   await server.stop();
   logger.info('stopped');
-  logger.flush();
 }
 
 main().catch((err: unknown) => {
