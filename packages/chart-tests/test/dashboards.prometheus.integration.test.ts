@@ -132,6 +132,7 @@ before(async () => {
       OPERATOR_METRICS_PORT: String(operatorPort),
       OPERATOR_METRICS_HOST: '127.0.0.1',
       OPERATOR_RESYNC_SECONDS: '5',
+      OPERATOR_AUTOSCALE_INTERVAL_SECONDS: '2',
       OPERATOR_LOG_LEVEL: 'info',
     },
     readyUrl: `http://127.0.0.1:${operatorPort}/readyz`,
