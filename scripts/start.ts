@@ -2,8 +2,10 @@
  * `npm start`: the whole Gossip stack on this machine. Uses RabbitMQ, MongoDB and
  * Redis from GOSSIP_AMQP_URL / GOSSIP_MONGO_URL / GOSSIP_REDIS_URL when set, and
  * otherwise provisions its own (Debian packages and FerretDB, as the test
- * environment does), then runs the api, gateway and engine, prints the URLs and
- * stops everything it started on Ctrl-C. Data lives in `.stack/` across runs.
+ * environment does), then runs the api, gateway and engine, builds the web client
+ * (when its build is missing or older than its sources) and serves it on one origin
+ * with the api and gateway behind it, prints the URLs and stops everything it started
+ * on Ctrl-C. Data lives in `.stack/` across runs.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { ensureBinaries, type GoBuild } from '../packages/testenv/src/install.js
 import { startProcess, type ManagedProcess } from '../packages/testenv/src/process.js';
 import { startFerret, startRabbit, startRedis, type Ctx } from '../packages/testenv/src/servers.js';
 import { repoRoot, type ServerRecord } from '../packages/testenv/src/state.js';
+import { ensureWebBuild, startWebServer, type WebServer } from '../packages/web/src/index.js';
 
 const say = (line: string): void => {
   process.stdout.write(`[gossip] ${line}\n`);
@@ -24,16 +27,19 @@ const ports = {
   api: port('GOSSIP_API_PORT', 8080),
   gateway: port('GOSSIP_GATEWAY_PORT', 8081),
   engine: port('GOSSIP_ENGINE_PORT', 9091),
+  web: port('GOSSIP_WEB_PORT', 8000),
 };
 
 const backing: ServerRecord[] = [];
 const services: { name: string; proc: ManagedProcess }[] = [];
+let web: WebServer | undefined;
 let stopping = false;
 
 async function stop(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     say('stopping…');
+    await web?.close();
     // Services first (they drain and close their connections), then the servers they use.
     for (const s of [...services].reverse()) await s.proc.stop(15_000);
     for (const rec of [...backing].reverse()) {
@@ -154,7 +160,19 @@ async function main(): Promise<void> {
     `http://127.0.0.1:${ports.gateway}/readyz`,
   );
 
+  // After the services, so a broken build cannot hide a backing-server problem; before
+  // the banner, so the URL printed is one that answers.
+  const dist = await ensureWebBuild(say);
+  web = await startWebServer({
+    root: dist,
+    apiUrl: `http://127.0.0.1:${ports.api}`,
+    gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
+    port: ports.web,
+    host: env.GOSSIP_WEB_HOST || '127.0.0.1',
+  });
+
   say('Gossip is running:');
+  say(`  web client    ${web.url}   (open it in two browser windows, one private, to chat)`);
   say(`  REST api      http://127.0.0.1:${ports.api}   (OpenAPI: /docs)`);
   say(`  WebSocket     ws://127.0.0.1:${ports.gateway}/ws`);
   say(

@@ -3,7 +3,7 @@
  * sources (the page, and the SDK, protocol and crypto packages it bundles), so a fresh
  * clone's `npm start` and the browser test always serve the current code.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,11 +30,15 @@ function newest(path: string): number {
   return max;
 }
 
+/** Written after a successful build: its mtime is when the build started. */
+const STAMP = join(webDist, '.built');
+
 /** Why the page must be (re)built, or undefined when `dist` is current. */
 export function buildNeeded(): string | undefined {
-  const index = join(webDist, 'index.html');
-  if (!existsSync(index)) return 'it has not been built yet';
-  const built = statSync(index).mtimeMs;
+  if (!existsSync(join(webDist, 'index.html')) || !existsSync(STAMP)) {
+    return 'it has not been built yet';
+  }
+  const built = statSync(STAMP).mtimeMs;
   const src = Math.max(...SOURCES.map(newest));
   return src > built ? 'its sources changed since the last build' : undefined;
 }
@@ -49,11 +53,15 @@ export async function ensureWebBuild(say: (line: string) => void, force = false)
   say(`building the web client with Vite (${why})…`);
   const started = Date.now();
   const { build } = await import('vite');
+  // Vite may leave unchanged files alone, so their times say nothing: stamp the build.
   await build({
     configFile: join(webRoot, 'vite.config.ts'),
     root: webRoot,
     logLevel: 'warn',
   });
+  writeFileSync(STAMP, `${new Date(started).toISOString()}\n`);
+  // A source saved during the build must make the next start build again.
+  utimesSync(STAMP, started / 1000, started / 1000);
   say(`web client built in ${((Date.now() - started) / 1000).toFixed(1)} s (${webDist})`);
   return webDist;
 }
