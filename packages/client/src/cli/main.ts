@@ -30,6 +30,14 @@ import {
   type Profile,
 } from './profile.js';
 import { readPassword } from './password.js';
+import {
+  chatCommand,
+  defaultGateway,
+  listenCommand,
+  normaliseGateway,
+  sendCommand,
+  type ChatContext,
+} from './chat.js';
 
 const USAGE = `usage: gossip <command> [options]
 
@@ -44,9 +52,18 @@ commands:
   fingerprint CONTACT      show the safety number to compare with CONTACT
   trust CONTACT            accept CONTACT's new keys after comparing safety numbers
   rotate-keys              publish new keys (contacts will see a key change)
+  contacts                 list contacts and requests
+  add CONTACT              ask CONTACT to become a contact
+  accept CONTACT           accept CONTACT's request (and start the conversation)
+  send CONTACT TEXT        send one message; exits once the server accepted it
+  listen                   print incoming messages (acking each once printed)
+  chat CONTACT             interactive chat: type lines, see replies and ticks
+                           (✓ accepted by the server, ✓✓ received by CONTACT)
 
 The password comes from GOSSIP_PASSWORD or is asked for. --server and --user default
-to the account last used with register or login.`;
+to the account last used with register or login. --gateway ws://HOST:PORT/ws (saved at
+register/login; default: the server's host, port 8081) is where send, listen and chat
+connect.`;
 
 interface Io {
   out: (line: string) => void;
@@ -80,6 +97,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
       server: { type: 'string' },
       user: { type: 'string' },
       'display-name': { type: 'string' },
+      gateway: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -98,7 +116,23 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
         'no account selected: pass --server URL --user NAME (or register/login first)',
       );
     }
-    return { server: normaliseServer(server), user };
+    const p: Profile = { server: normaliseServer(server), user };
+    const gateway =
+      values.gateway ??
+      (current?.server === p.server && current.user === user ? current.gateway : undefined);
+    if (gateway) p.gateway = normaliseGateway(gateway);
+    return p;
+  };
+  const chatContext = async (): Promise<ChatContext> => {
+    const p = await profile();
+    const client = await open(p);
+    if (!client.api.currentSession) throw new NotLoggedInError();
+    return {
+      client,
+      dir: accountDir(env, p),
+      gateway: p.gateway ?? defaultGateway(p.server),
+      io,
+    };
   };
   const open = async (p: Profile): Promise<GossipClient> => {
     const dir = accountDir(env, p);
@@ -208,6 +242,42 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
       io.out(`Published new keys (key version ${res.keyVersion}).`);
       io.out(`Your fingerprint: ${formatSafetyNumber(await ownFingerprint(client))}`);
       return 0;
+    }
+    case 'contacts': {
+      const client = await open(await profile());
+      const { contacts } = await client.api.listContacts();
+      if (contacts.length === 0) io.out('No contacts yet: gossip add NAME');
+      for (const c of contacts) io.out(`${c.username}  ${c.state}${c.blocked ? ' (blocked)' : ''}`);
+      return 0;
+    }
+    case 'add': {
+      const contact = one('CONTACT');
+      const client = await open(await profile());
+      await client.contactKeys(contact); // pin their keys now (trust on first use)
+      await client.api.requestContact(contact);
+      io.out(
+        `Asked ${contact} to be your contact; they run \`gossip accept ${(await profile()).user}\`.`,
+      );
+      return 0;
+    }
+    case 'accept': {
+      const contact = one('CONTACT');
+      const client = await open(await profile());
+      await client.acceptContact(contact);
+      io.out(`${contact} is now a contact. Compare safety numbers: gossip fingerprint ${contact}`);
+      return 0;
+    }
+    case 'send': {
+      if (rest.length < 2 || !rest[0]) throw new UsageError('send needs CONTACT and TEXT');
+      const [to, ...words] = rest as [string, ...string[]];
+      return sendCommand(await chatContext(), to, words.join(' '));
+    }
+    case 'listen': {
+      if (rest.length !== 0) throw new UsageError('listen takes no arguments');
+      return listenCommand(await chatContext());
+    }
+    case 'chat': {
+      return chatCommand(await chatContext(), one('CONTACT'));
     }
     default:
       throw new UsageError(`unknown command "${command}"`);

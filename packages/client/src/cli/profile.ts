@@ -11,6 +11,8 @@ import { readJson, writePrivateJson } from '../node/files.js';
 export interface Profile {
   server: string;
   user: string;
+  /** The gateway WebSocket URL, when one was given with --gateway. */
+  gateway?: string;
 }
 
 export function gossipHome(env: NodeJS.ProcessEnv): string {
