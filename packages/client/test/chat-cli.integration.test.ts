@@ -1,0 +1,149 @@
+/**
+ * Two terminals talk: the `gossip` CLI as real processes against real api, engine and
+ * gateway processes. Each user registers (saving the gateway URL), they become contacts
+ * with `add`/`accept`, `gossip listen` runs in the background for each, and `gossip send`
+ * from the other side shows up there, with sender and time, and is acked (deleted).
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { repoRoot } from './api-process.js';
+import { DeliveryStack, eventually, type Gw } from './delivery-stack.js';
+
+const BIN = join(repoRoot, 'packages/client/bin/gossip.mjs');
+const stack = new DeliveryStack();
+let gw: Gw;
+const homes: string[] = [];
+const listeners: ChildProcess[] = [];
+const suffix = Math.random().toString(36).slice(2, 8);
+const ALICE = `alice_${suffix}`;
+const BOB = `bob_${suffix}`;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function envFor(home: string, password: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    GOSSIP_HOME: home,
+    GOSSIP_PASSWORD: password,
+  };
+}
+
+function gossip(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: tmpdir(),
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function listen(env: Record<string, string>): { child: ChildProcess; out: () => string } {
+  const child = spawn(process.execPath, [BIN, 'listen'], {
+    cwd: tmpdir(),
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  listeners.push(child);
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  return { child, out: () => out };
+}
+
+let envA: Record<string, string>;
+let envB: Record<string, string>;
+
+before(async () => {
+  await stack.startApi();
+  await stack.startEngine();
+  gw = await stack.startGateway();
+  homes.push(await mkdtemp(join(tmpdir(), 'gossip-chat-a-')));
+  homes.push(await mkdtemp(join(tmpdir(), 'gossip-chat-b-')));
+  envA = envFor(homes[0] as string, `alice password ${suffix}`);
+  envB = envFor(homes[1] as string, `bob password ${suffix}`);
+});
+
+after(async () => {
+  for (const l of listeners) l.kill('SIGKILL');
+  await stack.close();
+  for (const h of homes) await rm(h, { recursive: true, force: true });
+});
+
+test('gossip send in one process reaches gossip listen in another, both ways, and is acked', async () => {
+  const server = stack.api.url;
+  for (const [user, env] of [
+    [ALICE, envA],
+    [BOB, envB],
+  ] as const) {
+    const r = await gossip(
+      ['register', '--server', server, '--user', user, '--gateway', gw.wsUrl],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const add = await gossip(['add', ALICE], envB);
+  assert.equal(add.code, 0, add.stderr);
+  const accept = await gossip(['accept', BOB], envA);
+  assert.equal(accept.code, 0, accept.stderr);
+  const contacts = await gossip(['contacts'], envB);
+  assert.match(contacts.stdout, new RegExp(`${ALICE}\\s+accepted`));
+
+  const bobListens = listen(envB);
+  const aliceListens = listen(envA);
+  await eventually(
+    () => bobListens.out().includes('listening as') && aliceListens.out().includes('listening as'),
+    'both listeners to start',
+    60_000,
+  );
+
+  const sent = await gossip(['send', BOB, 'hello', 'from', 'the', 'cli'], envA);
+  assert.equal(sent.code, 0, sent.stderr);
+  assert.match(sent.stdout, new RegExp(`sent to ${BOB} ✓`));
+  await eventually(
+    () => new RegExp(`\\d\\d:\\d\\d:\\d\\d ${ALICE}: hello from the cli`).test(bobListens.out()),
+    'bob’s listener to print alice’s message',
+    30_000,
+  );
+
+  const reply = await gossip(['send', ALICE, 'hi alice'], envB);
+  assert.equal(reply.code, 0, reply.stderr);
+  await eventually(
+    () => new RegExp(`\\d\\d:\\d\\d:\\d\\d ${BOB}: hi alice`).test(aliceListens.out()),
+    'alice’s listener to print bob’s reply',
+    30_000,
+  );
+
+  // Printed means acked: nothing is left in MongoDB for either of them.
+  await eventually(
+    async () =>
+      (await stack.db.collection('messages').countDocuments({ to: { $in: [ALICE, BOB] } })) === 0,
+    'the printed messages to be acked and deleted',
+  );
+  assert.equal(bobListens.out().split('hello from the cli').length - 1, 1, 'printed once');
+
+  for (const l of [bobListens, aliceListens]) {
+    const exited = new Promise((r) => l.child.once('exit', r));
+    l.child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  }
+});
