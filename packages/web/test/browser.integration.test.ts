@@ -177,3 +177,100 @@ test('two browsers register, verify safety numbers, chat both ways and catch up 
   await ctxA.close();
   await ctxB.close();
 });
+
+/** Registers both, makes them contacts and opens their chats. */
+async function pair(pageX: Page, x: string, pageY: Page, y: string): Promise<void> {
+  await register(pageX, x);
+  await register(pageY, y);
+  await pageX.fill('#add-user', y);
+  await pageX.click('#add-form button[type=submit]');
+  await pageY.click(`[data-testid=accept-${x}]`);
+  await openChat(pageY, x);
+  await openChat(pageX, y);
+}
+
+test('the page reconnects by itself after the gateway crashes, and sends what was written meanwhile', async () => {
+  const carol = name('carol');
+  const dave = name('dave');
+  const ctxC = await browser.newContext();
+  const ctxD = await browser.newContext();
+  const pageC = await open(ctxC);
+  const pageD = await open(ctxD);
+  await pair(pageC, carol, pageD, dave);
+
+  await stack.killGateway();
+  for (const page of [pageC, pageD]) {
+    await page.waitForSelector('[data-testid=connection]:not([data-state=open])');
+  }
+  const during = 'written while the gateway was down';
+  await sendText(pageC, during);
+  assert.equal(await messageState(pageC, during, 'out'), 'sending');
+
+  await stack.startGateway();
+  for (const page of [pageC, pageD]) {
+    await page.waitForSelector('[data-testid=connection][data-state=open]', { timeout: 60_000 });
+  }
+  assert.equal(await messageState(pageD, during, 'in'), 'received');
+  await waitState(pageC, during, 'delivered');
+  assert.deepEqual(pageErrors, []);
+  await ctxC.close();
+  await ctxD.close();
+});
+
+test('a contact key change is flagged with the new safety number, and chat resumes once trusted', async () => {
+  const erin = name('erin');
+  const frank = name('frank');
+  const ctxE = await browser.newContext();
+  const ctxF = await browser.newContext();
+  const pageE = await open(ctxE);
+  const pageF = await open(ctxF);
+  await pair(pageE, erin, pageF, frank);
+  await sendText(pageF, 'before my new laptop');
+  assert.equal(await messageState(pageE, 'before my new laptop', 'in'), 'received');
+
+  // Frank logs in from a browser without his keys and publishes new ones.
+  await ctxF.close();
+  const ctxF2 = await browser.newContext();
+  const pageF2 = await open(ctxF2);
+  pageF2.on('dialog', (d) => void d.accept());
+  await pageF2.fill('#auth-user', frank);
+  await pageF2.fill('#auth-pass', PASSWORD);
+  await pageF2.click('#login');
+  await pageF2.waitForSelector('[data-testid=connection][data-state=open]');
+
+  // Erin is warned in real time, and sees the safety number Frank's new page shows.
+  await pageE.waitForSelector('[data-testid=key-warning]');
+  await pageE.waitForSelector(`[data-testid=contact-${frank}] .tag.warn`);
+  const warned = (await pageE.locator('[data-testid=safety-number]').textContent())?.trim();
+  await openChat(pageF2, erin);
+  assert.equal(warned, await safetyNumber(pageF2));
+  mkdirSync(join(repoRoot, 'test-results'), { recursive: true });
+  await pageE.screenshot({ path: join(repoRoot, 'test-results', 'key-change.png') });
+  assert.ok(
+    await pageE.locator('[data-testid=composer]').isDisabled(),
+    'no writing to unverified keys',
+  );
+
+  // What Frank's new keys sign is not shown before Erin trusts them.
+  const held = 'sent from my new laptop';
+  await sendText(pageF2, held);
+  await waitState(pageF2, held, 'accepted');
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(await pageE.locator('[data-testid=message]', { hasText: held }).count(), 0);
+
+  // Messages stay held until she trusts the new keys; then they flow both ways again.
+  await Promise.all([pageE.waitForEvent('load'), pageE.click('[data-testid=trust-keys]')]);
+  await pageE.waitForSelector('[data-testid=connection][data-state=open]');
+  await openChat(pageE, frank);
+  await pageE.waitForSelector('[data-testid=verified]');
+  assert.equal(await messageState(pageE, held, 'in'), 'received');
+  await waitState(pageF2, held, 'delivered');
+  await sendText(pageE, 'new keys verified');
+  assert.equal(await messageState(pageF2, 'new keys verified', 'in'), 'received');
+  await sendText(pageF2, 'thanks for checking');
+  assert.equal(await messageState(pageE, 'thanks for checking', 'in'), 'received');
+  await waitState(pageF2, 'thanks for checking', 'delivered');
+  assert.deepEqual(pageErrors, []);
+  await ctxE.close();
+  await ctxF2.close();
+});

@@ -56,8 +56,10 @@ const STATE_LABEL: Record<MessageState, string> = {
 
 // ---------------------------------------------------------------- banner and errors
 
+/** Shows a message at the top of the page until it is clicked or replaced. */
 function banner(text: string, kind: 'error' | 'info' = 'error'): void {
   const b = $('banner');
+  b.title = 'click to dismiss';
   b.textContent = text;
   b.dataset.kind = kind;
   b.hidden = text === '';
@@ -343,8 +345,11 @@ async function requestContact(ev: Event): Promise<void> {
       // Pin their keys now (trust on first use), so a later change is noticed.
       await account.gossip.pinnedKeys(username);
     }
-    status.textContent = `Asked ${username}; they appear below once they accept.`;
+    status.textContent = `Asked ${username}; you can chat once they accept.`;
     input.value = '';
+    setTimeout(() => {
+      if (status.textContent?.startsWith(`Asked ${username};`)) status.textContent = '';
+    }, 10_000);
   } catch (err) {
     status.textContent =
       err instanceof ApiError && err.status === 404
@@ -426,6 +431,8 @@ function renderChatHeader(): void {
       'Safety number',
     ),
   );
+  const composer = document.getElementById('text') as HTMLInputElement | null;
+  if (composer) composer.disabled = c.keyWarning !== undefined;
   if (c.keyWarning) void showSafety();
 }
 
@@ -562,6 +569,11 @@ async function send(ev: Event): Promise<void> {
   const input = $<HTMLInputElement>('text');
   const text = input.value;
   if (!acc || !peer || text.trim() === '') return;
+  if (contacts.get(peer)?.keyWarning) {
+    // Encrypting to keys the contact no longer has (or that an attacker swapped in) helps nobody.
+    banner(`Compare the new safety number with ${peer} and trust the new keys before writing.`);
+    return;
+  }
   input.value = '';
   try {
     const { id } = await acc.messenger.send(peer, text);
@@ -599,5 +611,6 @@ $('auth-form').addEventListener('submit', (ev) => {
 });
 $('register').addEventListener('click', () => void authenticate('register'));
 $('logout').addEventListener('click', () => void leave(true));
+$('banner').addEventListener('click', () => banner(''));
 $('add-form').addEventListener('submit', (ev) => void requestContact(ev));
 void boot();

@@ -50,7 +50,10 @@ export class WebStack {
   readonly ns = uniqueName('web').replace(/[^a-z0-9-]/g, '-');
   readonly dbName = this.ns.replace(/-/g, '_');
   readonly secret = randomBytes(32).toString('base64');
+  /** Running services, stopped in reverse order. */
   readonly procs: { name: string; proc: ManagedProcess }[] = [];
+  /** Every process ever started, for `logs()`. */
+  private readonly started: ManagedProcess[] = [];
   web: WebServer | undefined;
   apiUrl = '';
   gatewayUrl = '';
@@ -59,11 +62,14 @@ export class WebStack {
     return join(this.env.dir, 'scratch', 'web', this.ns, `${name}.log`);
   }
 
+  private gatewayVars: ((port: number) => Record<string, string>) | undefined;
+
   private async service(
     name: 'api' | 'gateway' | 'engine',
     vars: (port: number) => Record<string, string>,
+    fixedPort?: number,
   ): Promise<string> {
-    const port = await freePort();
+    const port = fixedPort ?? (await freePort());
     const proc = await startProcess({
       command: process.execPath,
       args: ['--import', 'tsx', `services/${name}/src/main.ts`],
@@ -75,6 +81,7 @@ export class WebStack {
       logFile: this.logFile(name),
     });
     this.procs.push({ name, proc });
+    this.started.push(proc);
     return `http://127.0.0.1:${port}`;
   }
 
@@ -105,7 +112,7 @@ export class WebStack {
       // Cheap password hashing: the browsers register and log in several times.
       API_SCRYPT_LOG_N: '10',
     }));
-    this.gatewayUrl = await this.service('gateway', (port) => ({
+    this.gatewayVars = (port) => ({
       GATEWAY_PORT: String(port),
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_AMQP_URL: e.amqpUrl,
@@ -114,7 +121,8 @@ export class WebStack {
       GATEWAY_INSTANCE_ID: `web-${this.ns}`,
       GATEWAY_AMQP_PREFIX: amqpPrefix,
       GATEWAY_REDIS_PREFIX: redisPrefix,
-    }));
+    });
+    this.gatewayUrl = await this.service('gateway', this.gatewayVars);
     this.web = await startWebServer({
       root: join(repoRoot, 'packages', 'web', 'dist'),
       apiUrl: this.apiUrl,
@@ -124,9 +132,24 @@ export class WebStack {
     return this.web;
   }
 
+  /** Kills the gateway with SIGKILL (a crash: no drain, no close frames). */
+  async killGateway(): Promise<void> {
+    const i = this.procs.findIndex((p) => p.name === 'gateway');
+    const gw = this.procs[i];
+    if (!gw) throw new Error('no gateway running');
+    await gw.proc.kill9();
+    this.procs.splice(i, 1);
+  }
+
+  /** Starts the gateway again on the port the web server forwards to. */
+  async startGateway(): Promise<void> {
+    if (!this.gatewayVars) throw new Error('start() first');
+    await this.service('gateway', this.gatewayVars, Number(new URL(this.gatewayUrl).port));
+  }
+
   /** Everything the services printed. */
   logs(): string {
-    return this.procs.map((p) => p.proc.output()).join('\n');
+    return this.started.map((p) => p.output()).join('\n');
   }
 
   /** Every document of this stack's database, as JSON text. */
