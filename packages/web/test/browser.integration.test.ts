@@ -21,6 +21,8 @@ const stack = new WebStack();
 let browser: Browser;
 let baseUrl = '';
 const pageErrors: string[] = [];
+/** The pages' console warnings and errors, printed at the end to help read a failure. */
+const consoleLines: string[] = [];
 
 const log = (line: string): void => {
   process.stdout.write(`# ${line}\n`);
@@ -32,6 +34,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const line of consoleLines) log(`page console ${line}`);
   await browser?.close();
   await stack.stop();
 });
@@ -43,6 +46,10 @@ async function open(ctx: BrowserContext): Promise<Page> {
   const page = await ctx.newPage();
   page.setDefaultTimeout(30_000);
   page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning')
+      consoleLines.push(`${m.type()}: ${m.text()}`);
+  });
   await page.goto(baseUrl);
   return page;
 }
@@ -83,6 +90,37 @@ async function waitState(page: Page, text: string, state: string): Promise<void>
     .locator(`[data-testid=message][data-direction=out][data-state=${state}]`, { hasText: text })
     .waitFor();
 }
+
+/**
+ * Reads the page's IndexedDB. A string, not a function: tsx would wrap a function's
+ * inner arrows in a `__name` helper the page does not have.
+ */
+const STORAGE_PROBE = `(async () => {
+  const db = await new Promise((ok, fail) => {
+    const r = indexedDB.open('gossip-web');
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => fail(r.error);
+  });
+  const all = (store) =>
+    new Promise((ok, fail) => {
+      const r = db.transaction(store).objectStore(store).getAll();
+      r.onsuccess = () => ok(r.result);
+      r.onerror = () => fail(r.error);
+    });
+  const text = async (store) =>
+    JSON.stringify(await all(store), (_k, v) =>
+      v instanceof ArrayBuffer || ArrayBuffer.isView(v) ? new TextDecoder().decode(v) : v,
+    );
+  const ids = await all('identity');
+  return {
+    identities: ids.length,
+    privateExtractable: ids.flatMap((i) => [
+      i.keys.wrapping.privateKey.extractable,
+      i.keys.signing.privateKey.extractable,
+    ]),
+    stored: (await text('history')) + (await text('messenger')) + (await text('session')),
+  };
+})()`;
 
 async function safetyNumber(page: Page): Promise<string> {
   await page.click('[data-testid=show-safety]');
@@ -161,6 +199,19 @@ test('two browsers register, verify safety numbers, chat both ways and catch up 
   await sendText(pageB, back);
   assert.equal(await messageState(pageA, back, 'in'), 'received');
   await waitState(pageB, back, 'delivered');
+
+  // In the browser: private keys cannot be exported, and no message text is stored readable.
+  const storage = (await pageB.evaluate(STORAGE_PROBE)) as {
+    identities: number;
+    privateExtractable: boolean[];
+    stored: string;
+  };
+  assert.equal(storage.identities, 1);
+  assert.deepEqual(storage.privateExtractable, [false, false]);
+  for (const text of [hello, reply, back, ...offline]) {
+    assert.ok(!storage.stored.includes(text), `plaintext in IndexedDB: ${text}`);
+  }
+  assert.ok(!storage.stored.includes(PASSWORD), 'password in IndexedDB');
 
   // The server never saw the plaintext, and the page threw nothing.
   const stored = await stack.databaseText();
