@@ -36,6 +36,16 @@ export interface LeaderCallbacks {
   onStoppedLeading(): Promise<void> | void;
 }
 
+/**
+ * What identifies one renewal: holder and renew time at full precision (a `Date` printed
+ * with `String()` would only change once a second and make a live lease look stale).
+ */
+function recordOf(lease: V1Lease): string {
+  const t: unknown = lease.spec?.renewTime;
+  const stamp = t instanceof Date ? t.toISOString() : String(t ?? '');
+  return `${lease.spec?.holderIdentity ?? ''}|${stamp}`;
+}
+
 export class LeaderElector {
   private leading = false;
   private observedRecord = '';
@@ -120,7 +130,7 @@ export class LeaderElector {
         return 'held';
       }
       const spec = lease.spec ?? {};
-      const record = `${spec.holderIdentity ?? ''}|${String(spec.renewTime ?? '')}`;
+      const record = recordOf(lease);
       if (record !== this.observedRecord) {
         this.observedRecord = record;
         this.observedAt = now;
@@ -151,7 +161,7 @@ export class LeaderElector {
 
   private observe(lease: V1Lease, now: number): void {
     this.lease = lease;
-    this.observedRecord = `${lease.spec?.holderIdentity ?? ''}|${String(lease.spec?.renewTime ?? '')}`;
+    this.observedRecord = recordOf(lease);
     this.observedAt = now;
   }
 

@@ -343,7 +343,7 @@ test('deleting the GossipCluster garbage-collects what it owns; Delete policy re
   await waitFor(
     'owned objects to be garbage collected',
     async () => (await ownedLeft(name)).length === 0,
-    60_000,
+    120_000,
   );
   await waitFor(
     'PVCs deleted under dataRetentionPolicy Delete',
@@ -361,7 +361,7 @@ test('deleting the GossipCluster garbage-collects what it owns; Delete policy re
       );
       throw new Error(owners.join('; '));
     },
-    60_000,
+    120_000,
   );
   await waitFor(
     'the generated Secrets to go too',
@@ -372,7 +372,7 @@ test('deleting the GossipCluster garbage-collects what it owns; Delete policy re
       });
       return s.items.length === 0;
     },
-    60_000,
+    120_000,
   );
 });
 
@@ -390,7 +390,7 @@ test('under dataRetentionPolicy Retain the PVCs and credentials outlive the clus
   await waitFor(
     'keep objects to be garbage collected',
     async () => (await ownedLeft('keep')).length === 0,
-    60_000,
+    120_000,
   );
   await sleep(2000);
   const pvcs = await core.listNamespacedPersistentVolumeClaim({

@@ -47,12 +47,16 @@ function candidate(client: LeaseClient, identity: string) {
   return { elector, log, stop, done };
 }
 
-test('one of two candidates leads; the other takes over only after the lease expires', async () => {
+test('one of two candidates leads; the other takes over only after the lease expires', async (t) => {
   const store = leaseStore();
   const aNet = { value: false };
   const a = candidate(store.clientFor(aNet), 'a');
   await sleep(50);
   const b = candidate(store.clientFor({ value: false }), 'b');
+  t.after(() => {
+    a.stop.abort();
+    b.stop.abort();
+  });
   await sleep(400);
   assert.equal(store.holder(), 'a');
   assert.deepEqual(a.log, ['started']);
@@ -77,11 +81,15 @@ test('one of two candidates leads; the other takes over only after the lease exp
   await Promise.all([a.done, b.done]);
 });
 
-test('a leader that shuts down releases the lease and a standby takes over at once', async () => {
+test('a leader that shuts down releases the lease and a standby takes over at once', async (t) => {
   const store = leaseStore();
   const a = candidate(store.clientFor({ value: false }), 'a');
   await sleep(50);
   const b = candidate(store.clientFor({ value: false }), 'b');
+  t.after(() => {
+    a.stop.abort();
+    b.stop.abort();
+  });
   await sleep(200);
   assert.equal(store.holder(), 'a');
   const t0 = Date.now();
