@@ -221,6 +221,17 @@ test('two browsers register, verify safety numbers, chat both ways and catch up 
   }
   assert.deepEqual(pageErrors, []);
 
+  // Log out and in again: the keys stayed in this browser, so the history is readable.
+  await pageB.click('#logout');
+  await pageB.waitForSelector('#auth-view:not([hidden])');
+  await pageB.fill('#auth-user', bob);
+  await pageB.fill('#auth-pass', PASSWORD);
+  await pageB.click('#login');
+  await pageB.waitForSelector('[data-testid=connection][data-state=open]');
+  await openChat(pageB, alice);
+  assert.equal(await messageState(pageB, back, 'out'), 'delivered');
+  assert.equal(await messageState(pageB, hello, 'in'), 'received');
+
   const dir = join(repoRoot, 'test-results');
   mkdirSync(dir, { recursive: true });
   await pageA.screenshot({ path: join(dir, 'chat.png') });
