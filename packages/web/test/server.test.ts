@@ -111,7 +111,11 @@ test('only GET and HEAD are served outside /v1', async () => {
 test('/v1 is forwarded to the api with method, path, query, headers and body', async () => {
   const res = await fetch(web.url + '/v1/auth/login?x=1', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer t0k' },
+    headers: {
+      'content-type': 'application/json',
+      authorization: 'Bearer t0k',
+      'x-forwarded-for': '6.6.6.6',
+    },
     body: '{"username":"alice"}',
   });
   assert.equal(res.status, 201);
