@@ -269,6 +269,7 @@ function renderContacts(): void {
       const tags: (Node | string)[] = [];
       if (c.state === 'incoming') {
         tags.push(
+          h('span', { class: 'tag' }, 'wants to chat'),
           h(
             'button',
             { 'data-testid': `accept-${c.username}`, onclick: () => void accept(c.username) },
