@@ -1,0 +1,378 @@
+/**
+ * Unit tests of the WebSocket client against a scripted in-memory gateway (real crypto,
+ * fake sockets): dedupe across a restart through the persisted seen-set, reordering of
+ * out-of-order arrivals, ack only after the handler's promise settles, outbox survival
+ * across a restart, token refresh after a refused upgrade, keepalive, backoff bounds,
+ * signals, and no `node:` import in the browser entry's WebSocket code.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { before, test } from 'node:test';
+import type { ClientFrame, DeliverFrame, SendFrame, ServerFrame } from '@gossip/protocol';
+import { ApiClient } from '../src/api.js';
+import { GossipClient } from '../src/gossip.js';
+import { MemoryKeyStore } from '../src/keystore.js';
+import { GatewayConnection, type TokenSource } from '../src/ws/connection.js';
+import { Messenger, type ChatMessage, type MessengerOptions } from '../src/ws/messenger.js';
+import type { SocketCloseEvent, WebSocketFactory, WebSocketLike } from '../src/ws/socket.js';
+import { MemoryMessengerStore } from '../src/ws/store.js';
+import { FakeApi } from './fake-api.js';
+
+class FakeSocket implements WebSocketLike {
+  readyState = 0;
+  readonly sent: ClientFrame[] = [];
+  onopen: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: SocketCloseEvent) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+  constructor(
+    readonly url: string,
+    readonly token: string,
+  ) {}
+  send(data: string): void {
+    this.sent.push(JSON.parse(data) as ClientFrame);
+  }
+  close(code = 1000, reason = ''): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  /** The gateway accepts the upgrade and says hello. */
+  hello(username: string): void {
+    this.readyState = 1;
+    this.onopen?.({});
+    this.push({ type: 'hello', version: 1, username, maxFrameBytes: 98_304 });
+  }
+  push(frame: ServerFrame): void {
+    this.onmessage?.({ data: JSON.stringify(frame) });
+  }
+  acks(): string[] {
+    return this.sent.flatMap((f) => (f.type === 'ack' ? f.ids : []));
+  }
+  sends(): SendFrame[] {
+    return this.sent.filter((f): f is SendFrame => f.type === 'send');
+  }
+}
+
+class FakeGateway {
+  readonly sockets: FakeSocket[] = [];
+  readonly factory: WebSocketFactory = (url, _protocols, token) => {
+    const s = new FakeSocket(url, token);
+    this.sockets.push(s);
+    return s;
+  };
+  get last(): FakeSocket {
+    const s = this.sockets[this.sockets.length - 1];
+    if (!s) throw new Error('no socket yet');
+    return s;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => boolean, what: string, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+const tokens: TokenSource = { accessToken: async () => 'token' };
+
+let fake: FakeApi;
+let alice: GossipClient;
+let bob: GossipClient;
+
+function client(): GossipClient {
+  return new GossipClient({
+    api: new ApiClient({ baseUrl: 'http://api.test', fetch: fake.fetch }),
+    keyStore: new MemoryKeyStore(),
+  });
+}
+
+before(async () => {
+  fake = new FakeApi();
+  alice = client();
+  bob = client();
+  await alice.register({ username: 'alice', password: 'alice password' });
+  await bob.register({ username: 'bob', password: 'bob password' });
+});
+
+let clock = Date.now();
+/** Alice's frames for `text`, as the gateway would deliver them to bob. */
+async function fromAlice(text: string): Promise<DeliverFrame[]> {
+  const frames = await alice.prepareSend('bob', text);
+  await alice.keyMessageAccepted(frames[0] as SendFrame);
+  return frames.map((f) => ({
+    type: 'deliver',
+    id: f.id,
+    from: 'alice',
+    sentAt: ++clock,
+    kind: f.kind,
+    body: f.body,
+  }));
+}
+
+function bobMessenger(gw: FakeGateway, opts: Partial<MessengerOptions> = {}) {
+  const shown: ChatMessage[] = [];
+  const m = new Messenger({
+    gossip: bob,
+    url: 'ws://gw.test/ws',
+    token: tokens,
+    webSocket: gw.factory,
+    onMessage: (msg) => {
+      shown.push(msg);
+    },
+    replayQuietMs: 0,
+    reorderWindowMs: 20,
+    ackDelayMs: 0,
+    ...opts,
+  });
+  return { m, shown };
+}
+
+test('a delivery handled before a restart is acked again, not shown again (persisted seen-set)', async () => {
+  const store = new MemoryMessengerStore();
+  const frames = await fromAlice('only once, even across a restart');
+  const gw = new FakeGateway();
+  const first = bobMessenger(gw, { store });
+  await first.m.start();
+  gw.last.hello('bob');
+  for (const f of frames) gw.last.push(f);
+  await until(() => first.shown.length === 1, 'the message to be shown');
+  const msgId = frames[frames.length - 1]?.id as string;
+  await until(() => gw.last.acks().includes(msgId), 'the ack');
+  await first.m.stop();
+
+  const second = bobMessenger(gw, { store });
+  await second.m.start();
+  gw.last.hello('bob');
+  for (const f of frames) gw.last.push(f); // the server redelivers: the ack was lost
+  await until(() => gw.last.acks().includes(msgId), 'the ack of the redelivery');
+  await sleep(50);
+  assert.equal(second.shown.length, 0);
+  assert.equal(second.m.stats.duplicates, frames.length);
+  await second.m.stop();
+});
+
+test('out-of-order arrivals within the window are shown in the sender’s order', async () => {
+  const a = await fromAlice('first');
+  const b = await fromAlice('second');
+  const c = await fromAlice('third');
+  const gw = new FakeGateway();
+  const { m, shown } = bobMessenger(gw, { reorderWindowMs: 100 });
+  await m.start();
+  gw.last.hello('bob');
+  for (const f of [...c, ...a, ...b]) gw.last.push(f);
+  await until(() => shown.length === 3, 'three messages');
+  assert.deepEqual(
+    shown.map((s) => s.text),
+    ['first', 'second', 'third'],
+  );
+  await m.stop();
+});
+
+test('the ack is sent only after the handler’s promise resolves, and not when it rejects', async () => {
+  const frames = await fromAlice('slow handler');
+  const msg = frames[frames.length - 1] as DeliverFrame;
+  const gw = new FakeGateway();
+  let release!: () => void;
+  let calls = 0;
+  const m = new Messenger({
+    gossip: bob,
+    url: 'ws://gw.test/ws',
+    token: tokens,
+    webSocket: gw.factory,
+    replayQuietMs: 0,
+    reorderWindowMs: 0,
+    ackDelayMs: 0,
+    handlerRetryMs: 60_000,
+    onMessage: async () => {
+      calls++;
+      if (calls === 1) throw new Error('app failed');
+      await new Promise<void>((r) => (release = r));
+    },
+  });
+  await m.start();
+  gw.last.hello('bob');
+  for (const f of frames) gw.last.push(f);
+  await until(() => calls === 1, 'the first attempt');
+  await sleep(50);
+  assert.ok(!gw.last.acks().includes(msg.id), 'no ack after a throwing handler');
+  gw.last.push(msg); // the redelivery
+  await until(() => calls === 2, 'the second attempt');
+  await sleep(50);
+  assert.ok(!gw.last.acks().includes(msg.id), 'no ack while the handler runs');
+  release();
+  await until(() => gw.last.acks().includes(msg.id), 'the ack once it resolved');
+  await m.stop();
+});
+
+test('unaccepted sends survive a restart and are resent with the same ids', async () => {
+  const store = new MemoryMessengerStore();
+  const gw = new FakeGateway();
+  const opts = {
+    gossip: alice,
+    url: 'ws://gw.test/ws',
+    token: tokens,
+    webSocket: gw.factory,
+    store,
+  };
+  const first = new Messenger(opts);
+  await first.start();
+  gw.last.hello('alice');
+  const { id } = await first.send('bob', 'outlives the process');
+  await until(() => gw.last.sends().some((f) => f.id === id), 'the first write');
+  await first.stop(); // no `accepted` came
+
+  const second = new Messenger(opts);
+  const states: string[] = [];
+  second.on('status', (s) => s.id === id && states.push(s.state));
+  await second.start();
+  gw.last.hello('alice');
+  await until(() => gw.last.sends().some((f) => f.id === id), 'the resend');
+  gw.last.push({ type: 'accepted', id });
+  gw.last.push({ type: 'delivered', id, to: 'bob', at: Date.now() });
+  await until(() => states.length === 2, 'accepted and delivered');
+  assert.deepEqual(states, ['accepted', 'delivered']);
+  assert.equal(second.pendingSends, 0);
+  await second.stop();
+});
+
+test('every unaccepted send is rewritten in order, same ids, on a new connection', async () => {
+  const gw = new FakeGateway();
+  const m = new Messenger({
+    gossip: alice,
+    url: ['ws://a.test/ws', 'ws://b.test/ws'],
+    token: tokens,
+    webSocket: gw.factory,
+    connection: { backoffInitialMs: 1, backoffMaxMs: 5 },
+  });
+  await m.start();
+  gw.last.hello('alice');
+  const ids: string[] = [];
+  for (const t of ['one', 'two', 'three']) ids.push((await m.send('bob', t)).id);
+  const firstSock = gw.last;
+  await until(() => firstSock.sends().length >= 3, 'three writes');
+  firstSock.push({ type: 'accepted', id: ids[0] as string });
+  firstSock.close(1006, 'gone');
+  await until(() => gw.sockets.length === 2, 'a reconnect');
+  assert.equal(gw.last.url, 'ws://b.test/ws', 'the next gateway URL');
+  gw.last.hello('alice');
+  await until(() => gw.last.sends().length >= 2, 'the resends');
+  assert.deepEqual(
+    gw.last.sends().map((f) => f.id),
+    ids.slice(1),
+  );
+  await m.stop();
+});
+
+test('a refused upgrade (4401) makes the next attempt refresh the token', async () => {
+  const gw = new FakeGateway();
+  const asked: boolean[] = [];
+  const conn = new GatewayConnection({
+    url: 'ws://gw.test/ws',
+    token: { accessToken: async (refresh) => (asked.push(refresh), `t${asked.length}`) },
+    webSocket: gw.factory,
+    backoffInitialMs: 1,
+  });
+  conn.start();
+  await until(() => gw.sockets.length === 1, 'the first socket');
+  gw.last.close(4401, 'upgrade refused with HTTP 401');
+  await until(() => gw.sockets.length === 2, 'the second socket');
+  assert.deepEqual(asked, [false, true]);
+  assert.equal(gw.last.token, 't2');
+  gw.last.hello('bob');
+  assert.equal(conn.state, 'open');
+  await conn.close();
+  assert.equal(conn.state, 'closed');
+});
+
+test('no answer to a ping drops the connection and reconnects', async () => {
+  const gw = new FakeGateway();
+  const conn = new GatewayConnection({
+    url: 'ws://gw.test/ws',
+    token: tokens,
+    webSocket: gw.factory,
+    pingIntervalMs: 20,
+    pongTimeoutMs: 30,
+    backoffInitialMs: 1,
+  });
+  conn.start();
+  await until(() => gw.sockets.length === 1, 'a socket');
+  gw.last.hello('bob');
+  await until(() => gw.sockets.length === 2, 'the reconnect after the silent ping', 2000);
+  assert.ok(gw.sockets[0]?.sent.some((f) => f.type === 'ping'));
+  await conn.close();
+});
+
+test('reconnect delays grow exponentially with jitter inside [cap/2, cap] and a drain uses its delay', async () => {
+  for (const r of [0, 0.999]) {
+    const gw = new FakeGateway();
+    const delays: number[] = [];
+    const conn = new GatewayConnection({
+      url: 'ws://gw.test/ws',
+      token: tokens,
+      webSocket: gw.factory,
+      backoffInitialMs: 8,
+      backoffMaxMs: 32,
+      random: () => r,
+    });
+    conn.on('reconnecting', (e) => delays.push(e.delayMs));
+    conn.start();
+    for (let i = 1; i <= 4; i++) {
+      await until(() => gw.sockets.length === i, `socket ${i}`);
+      gw.last.close(1006, 'refused');
+    }
+    await until(() => delays.length === 4, 'four delays');
+    const caps = [8, 16, 32, 32];
+    delays.forEach((d, i) => {
+      const cap = caps[i] as number;
+      assert.ok(d >= cap / 2 && d <= cap, `delay ${d} within [${cap / 2}, ${cap}]`);
+    });
+    await until(() => gw.sockets.length === 5, 'socket 5');
+    gw.last.hello('bob');
+    gw.last.push({ type: 'drain', reconnectAfterMs: 40 });
+    await until(() => delays.length === 5, 'the drain delay');
+    assert.ok((delays[4] as number) >= 40 && (delays[4] as number) <= 60, `drain ${delays[4]}`);
+    await conn.close();
+  }
+});
+
+test('typing signals go out while connected and come in as events', async () => {
+  const gw = new FakeGateway();
+  const { m } = bobMessenger(gw);
+  const got: string[] = [];
+  m.on('signal', (s) => got.push(`${s.from}:${s.signal}`));
+  await m.start();
+  assert.equal(m.signal('alice', 'typing'), false, 'not connected yet');
+  gw.last.hello('bob');
+  assert.equal(m.signal('alice', 'typing'), true);
+  assert.deepEqual(
+    gw.last.sent.filter((f) => f.type === 'signal'),
+    [{ type: 'signal', to: 'alice', signal: 'typing' }],
+  );
+  gw.last.push({ type: 'signal', from: 'alice', signal: 'typing' });
+  assert.deepEqual(got, ['alice:typing']);
+  await m.stop();
+});
+
+test('a gateway that authenticates us as someone else is refused for good', async () => {
+  const gw = new FakeGateway();
+  const { m } = bobMessenger(gw);
+  const fatal: string[] = [];
+  m.on('error', (e) => e.kind === 'connection' && e.fatal && fatal.push(e.error.message));
+  await m.start();
+  gw.last.hello('mallory');
+  assert.equal(m.connection.state, 'closed');
+  assert.match(fatal[0] ?? '', /mallory/);
+});
+
+test('the WebSocket client imports no node: module (it runs in browsers)', () => {
+  const dir = new URL('../src/ws/', import.meta.url);
+  for (const file of readdirSync(dir)) {
+    const text = readFileSync(new URL(file, dir), 'utf8');
+    assert.doesNotMatch(text, /from 'node:|from 'ws'|\bBuffer\./, file);
+  }
+});
