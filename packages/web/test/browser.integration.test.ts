@@ -25,7 +25,7 @@ const pageErrors: string[] = [];
 const consoleLines: string[] = [];
 
 const log = (line: string): void => {
-  process.stdout.write(`# ${line}\n`);
+  process.stdout.write(`${line}\n`);
 };
 
 before(async () => {
@@ -47,8 +47,11 @@ async function open(ctx: BrowserContext): Promise<Page> {
   page.setDefaultTimeout(30_000);
   page.on('pageerror', (err) => pageErrors.push(err.message));
   page.on('console', (m) => {
+    // The gateway URL carries the access token: never print it.
     if (m.type() === 'error' || m.type() === 'warning')
-      consoleLines.push(`${m.type()}: ${m.text()}`);
+      consoleLines.push(
+        `${m.type()}: ${m.text().replace(/access_token=[^&'"\s]+/g, 'access_token=…')}`,
+      );
   });
   await page.goto(baseUrl);
   return page;
