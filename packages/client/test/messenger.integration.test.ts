@@ -260,4 +260,49 @@ describe('Messenger through the real gateway', () => {
       await conn.close();
     }
   });
+
+  it('a token the gateway refuses is refreshed through the api, and the client connects', async () => {
+    const [a] = await stack.pair();
+    const real = apiTokenSource(a.api);
+    const asked: boolean[] = [];
+    const conn = new GatewayConnection({
+      url: gw1.wsUrl,
+      webSocket: nodeWebSocketFactory(),
+      backoffInitialMs: 50,
+      token: {
+        accessToken: async (refresh) => {
+          asked.push(refresh);
+          return asked.length === 1 ? 'not-a-valid-token' : real.accessToken(refresh);
+        },
+      },
+    });
+    const closes: number[] = [];
+    conn.on('closed', (c) => closes.push(c.code));
+    const before = a.api.currentSession?.refreshToken;
+    conn.start();
+    try {
+      await eventually(() => conn.state === 'open', 'the connection to open after a refresh');
+      assert.deepEqual(closes, [4401], 'the refused upgrade is reported as 4401');
+      assert.deepEqual(asked, [false, true]);
+      assert.notEqual(a.api.currentSession?.refreshToken, before, 'the session was refreshed');
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('typing signals reach an online contact and are never stored', async () => {
+    const [a, b] = await stack.pair();
+    const alice = await recorder(a, [gw1.wsUrl]).start();
+    const bob = await recorder(b, [gw1.wsUrl]).start();
+    const got: string[] = [];
+    bob.messenger.on('signal', (s) => got.push(`${s.from}:${s.signal}`));
+    assert.equal(alice.messenger.signal(b.username, 'typing'), true);
+    await eventually(() => got.length === 1, 'bob to see alice typing');
+    assert.deepEqual(got, [`${a.username}:typing`]);
+    assert.equal(
+      await stack.db.collection('messages').countDocuments({ from: a.username }),
+      0,
+      'signals are not stored',
+    );
+  });
 });
