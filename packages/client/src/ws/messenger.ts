@@ -254,6 +254,8 @@ export class Messenger extends Emitter<MessengerEvents> {
     Array<{ state: DeliveryState; resolve: () => void; reject: (e: Error) => void }>
   >();
   private outboxSave: Promise<void> = Promise.resolve();
+  /** The furthest delivery state emitted per recent message id. */
+  private readonly reached = new Map<string, number>();
 
   constructor(opts: MessengerOptions) {
     super();
@@ -451,12 +453,17 @@ export class Messenger extends Emitter<MessengerEvents> {
   }
 
   private emitStatus(id: string, to: string, state: DeliveryState, code?: ErrorCode): void {
+    // Never backwards: a receipt may overtake the `accepted` of a resend.
+    const rank = { sending: 0, accepted: 1, delivered: 2, failed: 3 } as const;
+    const prev = this.reached.get(id);
+    if (prev !== undefined && prev >= rank[state]) return;
+    this.reached.set(id, rank[state]);
+    if (this.reached.size > 2000) this.reached.delete(this.reached.keys().next().value as string);
     const ev: StatusEvent = { id, to, state, at: Date.now() };
     if (code) ev.code = code;
     this.emit('status', ev);
     const list = this.waiters.get(id);
     if (!list) return;
-    const rank = { sending: 0, accepted: 1, delivered: 2, failed: 3 } as const;
     for (const w of [...list]) {
       if (state === 'failed') w.reject(new Error(`message ${id} failed: ${code ?? 'error'}`));
       else if (rank[state] >= rank[w.state]) w.resolve();
@@ -520,6 +527,13 @@ export class Messenger extends Emitter<MessengerEvents> {
         void this.onAccepted(f.id);
         return;
       case 'delivered':
+        // A receipt implies it was stored, even if the `accepted` was lost on the way.
+        if (this.outbox.some((o) => o.frame.id === f.id)) {
+          void this.onAccepted(f.id).then(() => {
+            if (!this.keyFrameIds.has(f.id)) this.emitStatus(f.id, f.to, 'delivered');
+          });
+          return;
+        }
         if (!this.keyFrameIds.has(f.id)) this.emitStatus(f.id, f.to, 'delivered');
         return;
       case 'deliver':
