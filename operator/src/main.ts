@@ -34,8 +34,8 @@ async function main(): Promise<void> {
   const startLeading = async (): Promise<void> => {
     metrics.leader.set(1);
     operator = new GossipOperator({ config, clients, metrics, logger });
-    await operator.start(stop.signal);
-    logger.info('controllers started');
+    operator.start();
+    logger.info('controllers starting (workers wait for the caches to sync)');
   };
   const stopLeading = async (): Promise<void> => {
     metrics.leader.set(0);

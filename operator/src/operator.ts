@@ -59,6 +59,8 @@ export class GossipOperator {
   private readonly clusters: Informer;
   private readonly owned = new Map<string, Informer>();
   private readonly controller: Controller;
+  private starting: Promise<void> | undefined;
+  private stopped = false;
   private readonly autoscaler: GatewayAutoscaler;
 
   constructor(deps: OperatorDeps) {
@@ -121,16 +123,23 @@ export class GossipOperator {
     });
   }
 
-  /** Starts the informers, waits until their caches are filled, then the workers. */
-  async start(signal?: AbortSignal): Promise<void> {
+  /**
+   * Starts the informers and returns at once; the workers (and the autoscaler) start when
+   * every cache has synced. Not blocking matters: the leader must keep renewing its Lease
+   * while the caches fill, or a slow API server would let a second leader in.
+   */
+  start(): void {
     for (const informer of this.owned.values()) informer.start();
     this.clusters.start();
-    while (!this.hasSynced()) {
-      if (signal?.aborted) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    this.controller.start();
-    this.autoscaler.start();
+    this.starting = (async () => {
+      while (!this.hasSynced()) {
+        if (this.stopped) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (this.stopped) return;
+      this.controller.start();
+      this.autoscaler.start();
+    })();
   }
 
   hasSynced(): boolean {
@@ -139,6 +148,8 @@ export class GossipOperator {
 
   /** Stops watching, drains in-flight reconciles. */
   async stop(): Promise<void> {
+    this.stopped = true;
+    await this.starting;
     await this.autoscaler.stop();
     await Promise.all([this.clusters, ...this.owned.values()].map((i) => i.stop()));
     await this.controller.stop();
