@@ -89,7 +89,7 @@ after(async () => {
   for (const h of homes) await rm(h, { recursive: true, force: true });
 });
 
-test('gossip send in one process reaches gossip listen in another, both ways, and is acked', async () => {
+test('gossip send and gossip chat in one process reach gossip listen in another, both ways, and are acked', async () => {
   const server = stack.api.url;
   for (const [user, env] of [
     [ALICE, envA],
@@ -140,6 +140,30 @@ test('gossip send in one process reaches gossip listen in another, both ways, an
     'the printed messages to be acked and deleted',
   );
   assert.equal(bobListens.out().split('hello from the cli').length - 1, 1, 'printed once');
+
+  // Interactive: alice types a line in `gossip chat`; bob's listener prints it, and
+  // alice's chat shows ✓ (accepted) then ✓✓ (bob's device acked it).
+  const chat = spawn(process.execPath, [BIN, 'chat', BOB], {
+    cwd: tmpdir(),
+    env: envA,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  listeners.push(chat);
+  let chatOut = '';
+  chat.stdout.on('data', (c: Buffer) => (chatOut += c.toString()));
+  chat.stderr.on('data', (c: Buffer) => (chatOut += c.toString()));
+  await eventually(() => chatOut.includes('connected to'), 'the chat to connect', 60_000);
+  chat.stdin.write('typed in the chat\n');
+  await eventually(
+    () => new RegExp(`${ALICE}: typed in the chat`).test(bobListens.out()),
+    'bob’s listener to print the chat line',
+    30_000,
+  );
+  await eventually(() => /✓✓ typed in the chat/.test(chatOut), 'the ✓✓ tick in the chat', 30_000);
+  assert.match(chatOut, /✓ {2}typed in the chat/);
+  const chatExited = new Promise((r) => chat.once('exit', r));
+  chat.stdin.end(); // Ctrl-D
+  assert.equal(await chatExited, 0);
 
   for (const l of [bobListens, aliceListens]) {
     const exited = new Promise((r) => l.child.once('exit', r));
