@@ -43,6 +43,8 @@ interface ContactView extends Contact {
 let account: Account | undefined;
 let contacts = new Map<string, ContactView>();
 let selected: string | undefined;
+/** Contacts whose keys changed and are not trusted again yet (kept across list refreshes). */
+const keyWarnings = new Map<string, KeyChangedError>();
 /** Status events that arrived before their history line was written. */
 const earlyStatus = new Map<string, MessageState>();
 
@@ -209,6 +211,21 @@ async function enter(api: ApiClient, gossip: GossipClient): Promise<void> {
   $('my-fingerprint').textContent = groups(await fingerprint({ username, ...own }));
   await refreshContacts();
   await messenger.start();
+  void recheckKeys(gossip);
+}
+
+/**
+ * Compares every pinned contact's keys with the directory once per session, so a key
+ * change that happened while this page was closed is flagged without waiting for a message.
+ */
+async function recheckKeys(gossip: GossipClient): Promise<void> {
+  for (const pinned of await gossip.keyStore.listPinned()) {
+    try {
+      await gossip.contactKeys(pinned.username);
+    } catch (err) {
+      if (err instanceof KeyChangedError) warnKeyChange(err);
+    }
+  }
 }
 
 async function leave(revoke: boolean): Promise<void> {
@@ -216,6 +233,7 @@ async function leave(revoke: boolean): Promise<void> {
   account = undefined;
   selected = undefined;
   contacts = new Map();
+  keyWarnings.clear();
   fill($('contacts'));
   fill($('chat'), h('p', { class: 'muted' }, 'Pick a contact to chat.'));
   renderConnection('closed');
@@ -247,11 +265,12 @@ async function refreshContacts(): Promise<void> {
     const next = new Map<string, ContactView>();
     for (const c of list) {
       const old = contacts.get(c.username);
+      const warning = keyWarnings.get(c.username);
       next.set(c.username, {
         ...c,
-        verified: verified.get(c.username) ?? false,
+        verified: warning ? false : (verified.get(c.username) ?? false),
         unread: old?.unread ?? 0,
-        ...(old?.keyWarning ? { keyWarning: old.keyWarning } : {}),
+        ...(warning ? { keyWarning: warning } : {}),
       });
     }
     contacts = next;
@@ -361,6 +380,7 @@ async function requestContact(ev: Event): Promise<void> {
 }
 
 function warnKeyChange(err: KeyChangedError): void {
+  keyWarnings.set(err.username, err);
   const c = contacts.get(err.username);
   if (c) {
     c.keyWarning = err;
@@ -479,6 +499,7 @@ async function showSafety(): Promise<void> {
               void (async () => {
                 await acc.gossip.trustContactKeys(peer, { verified: true });
                 delete c.keyWarning;
+                keyWarnings.delete(peer);
                 banner('');
                 box.hidden = true;
                 await refreshContacts();
