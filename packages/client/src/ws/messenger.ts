@@ -85,7 +85,7 @@ export type MessengerError =
   | { kind: 'key_changed'; id: string; from: string; error: KeyChangedError }
   /** The application's handler threw: not acked, presented again on redelivery. */
   | { kind: 'handler_failed'; id: string; from: string; error: unknown }
-  /** A delivery could not be handled now (for example the api was unreachable): not acked. */
+  /** A delivery could not be handled now (for example the api was unreachable): not acked, retried. */
   | { kind: 'delivery_failed'; id: string; from: string; error: Error }
   /** Connecting failed (retrying), or for good (`fatal`, e.g. the session is gone). */
   | { kind: 'connection'; error: Error; fatal: boolean };
@@ -736,7 +736,15 @@ export class Messenger extends Emitter<MessengerEvents> {
         this.emit('held', { id: f.id, from: f.from });
         return;
       }
-      this.remove(e);
+      if (err instanceof KeyChangedError || err instanceof CryptoError) {
+        this.remove(e);
+        this.failed(f.id, f.from, err);
+        return;
+      }
+      // Probably transient (the api unreachable while pinning a key): keep its place and
+      // retry, so later messages from this sender do not overtake it.
+      e.state = 'failed';
+      e.until = Date.now() + this.cfg.handlerRetryMs;
       this.failed(f.id, f.from, err);
       return;
     }
