@@ -143,3 +143,23 @@ test('resync reports every cached object again', async () => {
   assert.ok(inf.hasSynced());
   assert.deepEqual(seen.slice(0, 4), ['added:a', 'added:b', 'resync:a', 'resync:b']);
 });
+
+test('a watch that goes silent is aborted by the watchdog and re-listed', async () => {
+  const { source, calls } = scripted(
+    [() => [obj('a', '1')], () => [obj('a', '2')]],
+    [() => undefined /* never sends, never ends */],
+  );
+  const seen: string[] = [];
+  const inf = new Informer({
+    source,
+    logger: silent,
+    watchdogMs: 100,
+    backoff: new Backoff(1, 1, 0),
+    onChange: (o, t) => seen.push(`${t}:${o.metadata?.resourceVersion}`),
+  });
+  inf.start();
+  await until(() => seen.length === 2);
+  await inf.stop();
+  assert.deepEqual(calls.slice(0, 3), ['list', 'watch@10', 'list']);
+  assert.deepEqual(seen, ['added:1', 'updated:2']);
+});
