@@ -209,6 +209,32 @@ test('the ack is sent only after the handler’s promise resolves, and not when 
   await m.stop();
 });
 
+test('a delivery that fails for a transient reason keeps its place: later ones wait, then both are shown in order', async () => {
+  const one = await fromAlice('one');
+  const two = await fromAlice('two');
+  const failing = one[one.length - 1] as DeliverFrame;
+  let failures = 0;
+  const flaky = Object.create(bob) as GossipClient;
+  flaky.openDeliver = async (f) => {
+    if (f.id === failing.id && failures++ === 0) throw new Error('api unreachable');
+    return bob.openDeliver(f);
+  };
+  const gw = new FakeGateway();
+  const { m, shown } = bobMessenger(gw, { gossip: flaky, handlerRetryMs: 100 });
+  const kinds: string[] = [];
+  m.on('error', (e) => kinds.push(e.kind));
+  await m.start();
+  gw.last.hello('bob');
+  for (const f of [...one, ...two]) gw.last.push(f);
+  await until(() => shown.length === 2, 'both messages');
+  assert.deepEqual(
+    shown.map((x) => x.text),
+    ['one', 'two'],
+  );
+  assert.deepEqual(kinds, ['delivery_failed']);
+  await m.stop();
+});
+
 test('unaccepted sends survive a restart and are resent with the same ids', async () => {
   const store = new MemoryMessengerStore();
   const gw = new FakeGateway();
