@@ -25,3 +25,32 @@ export {
   type OpenedContactEvent,
 } from './gossip.js';
 export type { MessageTransport, TransportState } from './transport.js';
+export {
+  Messenger,
+  type MessengerOptions,
+  type MessengerEvents,
+  type MessengerError,
+  type MessengerStats,
+  type ChatMessage,
+  type MessageHandler,
+  type DeliveryState,
+  type StatusEvent,
+  type ContactEvent,
+} from './ws/messenger.js';
+export {
+  GatewayConnection,
+  apiTokenSource,
+  type GatewayConnectionOptions,
+  type ConnectionEvents,
+  type ConnectionClosed,
+  type TokenSource,
+} from './ws/connection.js';
+export {
+  queryTokenFactory,
+  withAccessToken,
+  type WebSocketFactory,
+  type WebSocketLike,
+  type WebSocketConstructor,
+  type SocketCloseEvent,
+} from './ws/socket.js';
+export { MemoryMessengerStore, BoundedIdSet, type MessengerStore } from './ws/store.js';

@@ -2,3 +2,4 @@
 export { FileKeyStore } from './file-keystore.js';
 export { FileSessionStore } from './session-store.js';
 export { ensurePrivateDir, writePrivateJson, readJson } from './files.js';
+export { nodeWebSocketFactory, FileMessengerStore } from './ws.js';
