@@ -125,11 +125,13 @@ test('connections raise the gateway replicas to ceil(total / target); closing th
   assert.equal(status.status?.autoscaler?.connections, 35);
   assert.match(status.status?.autoscaler?.lastScaleReason ?? '', /^ScaleUp/);
   assert.ok(status.status?.autoscaler?.lastScaleTime);
-  const events = await core.listNamespacedEvent({ namespace: ns });
-  assert.ok(
-    events.items.some((e) => e.reason === 'GatewaysScaledUp' && /1 -> 4/.test(e.message ?? '')),
-    'a GatewaysScaledUp event records 1 -> 4',
-  );
+  // Events are written after the scale decision, so they may land a moment later.
+  await waitFor('a GatewaysScaledUp event recording 1 -> 4', async () => {
+    const events = await core.listNamespacedEvent({ namespace: ns });
+    return events.items.some(
+      (e) => e.reason === 'GatewaysScaledUp' && /1 -> 4/.test(e.message ?? ''),
+    );
+  });
   const metrics = await op!.metrics();
   assert.match(
     metrics,
@@ -155,8 +157,10 @@ test('connections raise the gateway replicas to ceil(total / target); closing th
     Date.now() - closedAt >= (WINDOW_SECONDS - 2) * 1000,
     `the scale-down came no earlier than the stabilization window (after ${Date.now() - closedAt} ms)`,
   );
-  const down = await core.listNamespacedEvent({ namespace: ns });
-  assert.ok(down.items.some((e) => e.reason === 'GatewaysScaledDown'));
+  await waitFor('a GatewaysScaledDown event', async () => {
+    const down = await core.listNamespacedEvent({ namespace: ns });
+    return down.items.some((e) => e.reason === 'GatewaysScaledDown');
+  });
 });
 
 test('a gateway whose metrics cannot be read is unknown, not zero: it holds back a scale-down', async () => {
