@@ -6,7 +6,10 @@
  * signals, and no `node:` import in the browser entry's WebSocket code.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { before, test } from 'node:test';
 import type { ClientFrame, DeliverFrame, SendFrame, ServerFrame } from '@gossip/protocol';
 import { ApiClient } from '../src/api.js';
@@ -15,7 +18,8 @@ import { MemoryKeyStore } from '../src/keystore.js';
 import { GatewayConnection, type TokenSource } from '../src/ws/connection.js';
 import { Messenger, type ChatMessage, type MessengerOptions } from '../src/ws/messenger.js';
 import type { SocketCloseEvent, WebSocketFactory, WebSocketLike } from '../src/ws/socket.js';
-import { MemoryMessengerStore } from '../src/ws/store.js';
+import { BoundedIdSet, MemoryMessengerStore } from '../src/ws/store.js';
+import { FileMessengerStore } from '../src/node/ws.js';
 import { FakeApi } from './fake-api.js';
 
 class FakeSocket implements WebSocketLike {
@@ -401,4 +405,32 @@ test('the WebSocket client imports no node: module (it runs in browsers)', () =>
     const text = readFileSync(new URL(file, dir), 'utf8');
     assert.doesNotMatch(text, /from 'node:|from 'ws'|\bBuffer\./, file);
   }
+});
+
+test('FileMessengerStore keeps the seen-set and outbox in a 0600 file across instances', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gossip-msgstore-'));
+  try {
+    const a = new FileMessengerStore(dir);
+    const frame: SendFrame = {
+      type: 'send',
+      id: '0b7a3c1e-2f4d-4a5b-9c6d-7e8f9a0b1c2d',
+      to: 'bob',
+      kind: 'message',
+      body: 'ciphertext',
+    };
+    await Promise.all([a.saveSeen(['x', 'y']), a.saveOutbox([frame])]);
+    const b = new FileMessengerStore(dir);
+    assert.deepEqual(await b.loadSeen(), ['x', 'y']);
+    assert.deepEqual(await b.loadOutbox(), [frame]);
+    assert.equal(statSync(join(dir, 'delivery.json')).mode & 0o777, 0o600);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the seen-set forgets the oldest ids past its limit', () => {
+  const set = new BoundedIdSet(3, ['a', 'b', 'c']);
+  set.add('d');
+  assert.deepEqual(set.toArray(), ['b', 'c', 'd']);
+  assert.equal(set.has('a'), false);
 });
