@@ -102,14 +102,14 @@ test('connections raise the gateway replicas to ceil(total / target); closing th
     },
   });
   await waitFor('the gateway Deployment at minReplicas', async () => (await replicas()) === 1);
-  await registerPod(gateways[0]!, 'gateway-a');
-  await registerPod(gateways[1]!, 'gateway-b');
-
-  // 35 connections over two gateways: ceil(35 / 10) = 4 (a step of +3 is within +4).
+  // 35 connections over two gateways: ceil(35 / 10) = 4 (a step of +3 is within +4). The
+  // pods are registered only once all are open, so the autoscaler sees them in one reading.
   for (let i = 0; i < 35; i++) {
     const gw = gateways[i % 2]!;
     sockets.push(await WsClient.connect(gw.wsUrl, await stack.token(`user${i}`)));
   }
+  await registerPod(gateways[0]!, 'gateway-a');
+  await registerPod(gateways[1]!, 'gateway-b');
   await waitFor('replicas raised to 4', async () => (await replicas()) === 4, 60_000);
   const status = (await getCluster(ns, name)) as {
     status?: {
