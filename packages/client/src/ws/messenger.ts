@@ -187,6 +187,8 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'internal',
 ]);
 
+const RANK = { sending: 0, accepted: 1, delivered: 2, failed: 3 } as const;
+
 const cmp = (a: DeliverFrame, b: DeliverFrame): number =>
   a.sentAt - b.sentAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -368,6 +370,9 @@ export class Messenger extends Emitter<MessengerEvents> {
 
   /** Resolves when message `id` reaches `state` (`accepted` or `delivered`); rejects if it fails. */
   whenState(id: string, state: 'accepted' | 'delivered', timeoutMs = 30_000): Promise<void> {
+    const reached = this.reached.get(id);
+    if (reached === RANK.failed) return Promise.reject(new Error(`message ${id} failed`));
+    if (reached !== undefined && reached >= RANK[state]) return Promise.resolve();
     return new Promise((resolve, reject) => {
       let list = this.waiters.get(id);
       if (!list) this.waiters.set(id, (list = []));
@@ -454,7 +459,7 @@ export class Messenger extends Emitter<MessengerEvents> {
 
   private emitStatus(id: string, to: string, state: DeliveryState, code?: ErrorCode): void {
     // Never backwards: a receipt may overtake the `accepted` of a resend.
-    const rank = { sending: 0, accepted: 1, delivered: 2, failed: 3 } as const;
+    const rank = RANK;
     const prev = this.reached.get(id);
     if (prev !== undefined && prev >= rank[state]) return;
     this.reached.set(id, rank[state]);
