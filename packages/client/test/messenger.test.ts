@@ -239,6 +239,32 @@ test('a delivery that fails for a transient reason keeps its place: later ones w
   await m.stop();
 });
 
+test('acks the gateway could not record (error unavailable, ref = first id) are sent again', async () => {
+  const frames = await fromAlice('ack me twice');
+  const msg = frames[frames.length - 1] as DeliverFrame;
+  const gw = new FakeGateway();
+  const { m, shown } = bobMessenger(gw);
+  await m.start();
+  gw.last.hello('bob');
+  for (const f of frames) gw.last.push(f);
+  await until(() => shown.length === 1 && gw.last.acks().includes(msg.id), 'the first ack');
+  const ackFrames = gw.last.sent.filter((f) => f.type === 'ack');
+  const first = ackFrames.find((f) => f.ids.includes(msg.id));
+  assert.ok(first && first.type === 'ack');
+  gw.last.push({
+    type: 'error',
+    code: 'unavailable',
+    message: 'Ack not recorded; send it again.',
+    ref: first.ids[0] as string,
+  });
+  await until(
+    () => gw.last.acks().filter((id) => id === msg.id).length === 2,
+    'the ack to be sent again',
+  );
+  assert.equal(shown.length, 1);
+  await m.stop();
+});
+
 test('unaccepted sends survive a restart and are resent with the same ids', async () => {
   const store = new MemoryMessengerStore();
   const gw = new FakeGateway();

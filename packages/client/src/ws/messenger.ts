@@ -243,6 +243,8 @@ export class Messenger extends Emitter<MessengerEvents> {
   private readonly ackQueue = new Set<string>();
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private flushingAcks = false;
+  /** Recent ack frames by their first id (the `ref` of an error about them). */
+  private readonly ackBatches = new Map<string, string[]>();
 
   // outgoing
   private outbox: Outgoing[] = [];
@@ -556,6 +558,12 @@ export class Messenger extends Emitter<MessengerEvents> {
       case 'error': {
         const o = f.ref ? this.outbox.find((x) => x.frame.id === f.ref) : undefined;
         if (o) return this.onSendError(o, f);
+        const batch = f.ref ? this.ackBatches.get(f.ref) : undefined;
+        if (batch && RETRYABLE.has(f.code)) {
+          // The gateway could not record these acks: send them again.
+          for (const id of batch) this.queueAck(id);
+          return;
+        }
         const ev: MessengerError = { kind: 'server', code: f.code, message: f.message };
         if (f.ref !== undefined) ev.ref = f.ref;
         this.emit('error', ev);
@@ -887,6 +895,10 @@ export class Messenger extends Emitter<MessengerEvents> {
         }
         const ids = ready.slice(0, MAX_ACK_IDS);
         if (!this.connection.trySend({ type: 'ack', ids })) break;
+        this.ackBatches.set(ids[0] as string, ids);
+        if (this.ackBatches.size > 64) {
+          this.ackBatches.delete(this.ackBatches.keys().next().value as string);
+        }
         ready.splice(0, ids.length);
         for (const id of ids) this.ackQueue.delete(id);
         this.stats.acked += ids.length;
