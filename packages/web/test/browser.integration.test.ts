@@ -176,9 +176,14 @@ test('two browsers register, verify safety numbers, chat both ways and catch up 
     `first message: shown to the recipient after ${shownAt - sentAt} ms, delivered tick after ${Date.now() - sentAt} ms`,
   );
   const reply = `Hello ${alice}! Loud and clear.`;
+  // Typing is an ephemeral signal: Alice sees it while Bob writes, and it goes with the message.
+  await pageB.fill('[data-testid=composer]', 'Hello');
+  await pageA.waitForSelector('[data-testid=typing]:not([hidden])');
+  assert.equal(await pageA.textContent('[data-testid=typing]'), `${bob} is typing…`);
   await sendText(pageB, reply);
   assert.equal(await messageState(pageA, reply, 'in'), 'received');
   await waitState(pageB, reply, 'delivered');
+  assert.ok(await pageA.locator('[data-testid=typing]').isHidden());
 
   // Bob goes offline (his page closes; his browser profile and IndexedDB stay).
   await pageB.close();

@@ -177,6 +177,7 @@ async function enter(api: ApiClient, gossip: GossipClient): Promise<void> {
         at: m.sentAt,
         state: 'received',
       });
+      showTyping(m.from, false);
       const c = contacts.get(m.from);
       if (c && m.from !== selected) c.unread++;
       renderContacts();
@@ -186,6 +187,10 @@ async function enter(api: ApiClient, gossip: GossipClient): Promise<void> {
   account = { username, api, gossip, messenger, history };
 
   messenger.on('connection', ({ state }) => renderConnection(state));
+  messenger.on('signal', ({ from, signal }) => {
+    if (signal === 'typing') showTyping(from, true);
+    else if (signal === 'typing-stopped') showTyping(from, false);
+  });
   messenger.on('status', (ev) => void applyStatus(ev.to, ev.id, ev.state));
   messenger.on('contact', (ev) => {
     if (ev.event === 'key-changed' && 'error' in ev && ev.error) warnKeyChange(ev.error);
@@ -411,8 +416,10 @@ async function select(username: string): Promise<void> {
     h(
       'form',
       { id: 'composer', class: 'composer', onsubmit: (ev: Event) => void send(ev) },
+      h('span', { id: 'typing', class: 'typing muted', 'data-testid': 'typing', hidden: true }),
       h('input', {
         id: 'text',
+        oninput: () => typed(username),
         placeholder: `Message ${username}`,
         autocomplete: 'off',
         maxlength: 4000,
@@ -584,6 +591,28 @@ function line(l: ChatLine): HTMLElement {
   );
 }
 
+// ---------------------------------------------------------------- typing (ephemeral signals)
+
+let typingSentAt = 0;
+let typingHide: ReturnType<typeof setTimeout> | undefined;
+
+/** Tells the contact we are typing, at most every 3 s (never stored, dropped if offline). */
+function typed(peer: string): void {
+  const now = Date.now();
+  if (now - typingSentAt < 3000) return;
+  typingSentAt = now;
+  account?.messenger.signal(peer, 'typing');
+}
+
+function showTyping(from: string, on: boolean): void {
+  const el = document.getElementById('typing');
+  if (!el || from !== selected) return;
+  clearTimeout(typingHide);
+  el.textContent = `${from} is typing…`;
+  el.hidden = !on;
+  if (on) typingHide = setTimeout(() => (el.hidden = true), 5000);
+}
+
 async function send(ev: Event): Promise<void> {
   ev.preventDefault();
   const acc = account;
@@ -597,6 +626,8 @@ async function send(ev: Event): Promise<void> {
     return;
   }
   input.value = '';
+  typingSentAt = 0;
+  acc.messenger.signal(peer, 'typing-stopped');
   try {
     const { id } = await acc.messenger.send(peer, text);
     await acc.history.add({ id, peer, direction: 'out', text, at: Date.now(), state: 'sending' });
