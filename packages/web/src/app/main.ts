@@ -279,6 +279,12 @@ async function refreshContacts(): Promise<void> {
       });
     }
     contacts = next;
+    const status = $('add-status');
+    for (const c of next.values()) {
+      if (c.state === 'accepted' && status.textContent?.startsWith(`Asked ${c.username};`)) {
+        status.textContent = '';
+      }
+    }
     renderContacts();
     if (selected) renderChatHeader();
   } catch (err) {
