@@ -226,9 +226,14 @@ export class Messenger extends Emitter<MessengerEvents> {
   private seen!: BoundedIdSet;
   private seenDirty = false;
   private started = false;
-  /** When the current connection said hello, and when a delivery last came. */
-  private openedAt = 0;
+  /**
+   * When the last replay began (a connect, or an old message arriving late, which means the
+   * server is replaying), and when a delivery last came.
+   */
+  private replayFrom = 0;
   private lastArrival = 0;
+  /** The `sentAt` of the last message shown per sender. */
+  private readonly lastShown = new Map<string, number>();
 
   // incoming
   private readonly queues = new Map<string, Entry[]>();
@@ -521,7 +526,7 @@ export class Messenger extends Emitter<MessengerEvents> {
 
   private onOpen(): void {
     this.stats.connections++;
-    this.openedAt = Date.now();
+    this.replayFrom = Date.now();
     this.lastArrival = 0;
     // A new connection: everything not yet accepted goes again, same ids, same order.
     this.pumpOut();
@@ -603,6 +608,11 @@ export class Messenger extends Emitter<MessengerEvents> {
       }
       return;
     }
+    if (f.sentAt < (this.lastShown.get(f.from) ?? 0) && Date.now() - this.replayFrom > 1000) {
+      // Older than what was shown: the server is replaying (after backpressure, say). Let
+      // the replay settle before showing newer messages, as after a connect.
+      this.replayFrom = Date.now();
+    }
     const entry: Entry = { frame: f, arrivedAt: Date.now(), state: 'waiting', until: 0 };
     this.entries.set(f.id, entry);
     let q = this.queues.get(f.from);
@@ -676,8 +686,8 @@ export class Messenger extends Emitter<MessengerEvents> {
     const now = Date.now();
     // Until the replay after the last connect went quiet, nothing may overtake it.
     const replayUntil = Math.min(
-      this.openedAt + this.cfg.replayMaxMs,
-      Math.max(this.openedAt, this.lastArrival) + this.cfg.replayQuietMs,
+      this.replayFrom + this.cfg.replayMaxMs,
+      Math.max(this.replayFrom, this.lastArrival) + this.cfg.replayQuietMs,
     );
     let best: Entry | undefined;
     let waitMs: number | undefined;
@@ -791,6 +801,7 @@ export class Messenger extends Emitter<MessengerEvents> {
       return;
     }
     this.stats.presented++;
+    this.lastShown.set(f.from, Math.max(this.lastShown.get(f.from) ?? 0, f.sentAt));
     this.remove(e);
     this.handled(f.id);
   }
