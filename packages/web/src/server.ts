@@ -52,15 +52,14 @@ const TYPES: Record<string, string> = {
 };
 
 /**
- * The page only loads its own scripts and styles and only connects to its own origin
- * (`'self'` covers same-origin ws: in current browsers). No referrer: nothing in a URL
- * leaks to another site. `'unsafe-eval'` is there because @gossip/protocol validates
- * frames with TypeBox's compiled checkers, which are built with `new Function`; inline
- * and foreign scripts stay forbidden.
+ * The page only loads its own scripts and styles, runs no eval (the bundle validates
+ * frames without TypeBox's compiler: see src/app/typebox-check.ts) and only connects
+ * to its own origin (`'self'` covers same-origin ws: in current browsers). No referrer:
+ * nothing in a URL leaks to another site.
  */
 const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy':
-    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self'; " +
+    "default-src 'self'; script-src 'self'; style-src 'self'; " +
     "img-src 'self' data: blob:; " +
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',

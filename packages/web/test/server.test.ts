@@ -72,6 +72,7 @@ test('serves the page with a content security policy and no-cache', async () => 
   assert.equal(res.headers.get('cache-control'), 'no-cache');
   assert.match(res.headers.get('content-security-policy') ?? '', /connect-src 'self'/);
   assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+  assert.doesNotMatch(res.headers.get('content-security-policy') ?? '', /unsafe/);
   assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
   assert.match(await res.text(), /<title>page<\/title>/);
 });
