@@ -163,13 +163,22 @@ async function main(): Promise<void> {
   // After the services, so a broken build cannot hide a backing-server problem; before
   // the banner, so the URL printed is one that answers.
   const dist = await ensureWebBuild(say);
-  web = await startWebServer({
-    root: dist,
-    apiUrl: `http://127.0.0.1:${ports.api}`,
-    gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
-    port: ports.web,
-    host: env.GOSSIP_WEB_HOST || '127.0.0.1',
-  });
+  try {
+    web = await startWebServer({
+      root: dist,
+      apiUrl: `http://127.0.0.1:${ports.api}`,
+      gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
+      port: ports.web,
+      host: env.GOSSIP_WEB_HOST || '127.0.0.1',
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new Error(`port ${ports.web} is in use: set GOSSIP_WEB_PORT to a free one`, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
 
   say('Gossip is running:');
   say(`  web client    ${web.url}   (open it in two browser windows, one private, to chat)`);
