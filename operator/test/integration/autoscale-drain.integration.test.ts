@@ -7,16 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { namesFor, selectorFor } from '@gossip/cdk8s';
 import { uniqueName } from '@gossip/testenv';
-import { Stack, type GatewayService } from '../../../services/gateway/test/support/stack.js';
+import { Stack } from '../../../services/gateway/test/support/stack.js';
 import { streamWithFault } from '../../../services/gateway/test/support/stream.js';
 import { WsClient } from '../../../services/gateway/test/support/wsclient.js';
 import {
   applyCluster,
   applyCrd,
-  apps,
+  gatewayReplicas,
+  registerGatewayPod,
   core,
   createNamespace,
   deleteNamespace,
@@ -35,40 +34,6 @@ const GATEWAY_ENV = {
   GATEWAY_DRAIN_RECONNECT_MS: '200',
 };
 let op: RunningOperator | undefined;
-
-async function registerPod(gw: GatewayService, podName: string): Promise<void> {
-  await core.createNamespacedPod({
-    namespace: ns,
-    body: {
-      metadata: { name: podName, labels: selectorFor(name, 'gateway') },
-      spec: {
-        containers: [
-          {
-            name: 'gateway',
-            image: 'gossip/gateway:test',
-            ports: [{ name: 'http', containerPort: gw.port }],
-          },
-        ],
-      },
-    },
-  });
-  await core.patchNamespacedPodStatus(
-    {
-      name: podName,
-      namespace: ns,
-      body: { status: { phase: 'Running', podIP: '127.0.0.1', podIPs: [{ ip: '127.0.0.1' }] } },
-    },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-  );
-}
-
-async function replicas(): Promise<number | undefined> {
-  const d = await apps.readNamespacedDeployment({
-    name: namesFor(name).app('gateway'),
-    namespace: ns,
-  });
-  return d.spec?.replicas;
-}
 
 before(async () => {
   await applyCrd();
@@ -101,16 +66,23 @@ test('scale-down with messages flowing: the removed gateway drains, zero accepte
       scaleDownStabilizationSeconds: 4,
     },
   });
-  await waitFor('the gateway Deployment at minReplicas', async () => (await replicas()) === 1);
-  await registerPod(gwA, 'gateway-a');
-  await registerPod(gwB, 'gateway-b');
+  await waitFor(
+    'the gateway Deployment at minReplicas',
+    async () => (await gatewayReplicas(ns, name)) === 1,
+  );
+  await registerGatewayPod(ns, name, 'gateway-a', gwA.port);
+  await registerGatewayPod(ns, name, 'gateway-b', gwB.port);
 
   // Load that needs 3 gateways, on A; the chat itself runs on B, the one to be removed.
   const idle: WsClient[] = [];
   for (let i = 0; i < 25; i++) {
     idle.push(await WsClient.connect(gwA.wsUrl, await stack.token(`idle${i}`)));
   }
-  await waitFor('replicas raised to 3', async () => (await replicas()) === 3, 60_000);
+  await waitFor(
+    'replicas raised to 3',
+    async () => (await gatewayReplicas(ns, name)) === 3,
+    60_000,
+  );
 
   const live = [gwB.wsUrl, gwA.wsUrl];
   let drainedExit: number | string | undefined;
@@ -127,7 +99,7 @@ test('scale-down with messages flowing: the removed gateway drains, zero accepte
       for (const s of idle) s.ws.close();
       await waitFor(
         'the operator to scale down to 1',
-        async () => (await replicas()) === 1,
+        async () => (await gatewayReplicas(ns, name)) === 1,
         60_000,
       );
       // The kubelet's part for the removed pod: the Pod goes, its process gets SIGTERM.

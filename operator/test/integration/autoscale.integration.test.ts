@@ -7,15 +7,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { namesFor, selectorFor } from '@gossip/cdk8s';
 import { uniqueName } from '@gossip/testenv';
 import { Stack, type GatewayService } from '../../../services/gateway/test/support/stack.js';
 import { WsClient } from '../../../services/gateway/test/support/wsclient.js';
 import {
   applyCluster,
   applyCrd,
-  apps,
+  gatewayReplicas,
+  registerGatewayPod,
   core,
   createNamespace,
   deleteNamespace,
@@ -27,51 +26,11 @@ import {
 
 const ns = uniqueName('op-autoscale');
 const name = 'chat';
-const gatewayDeployment = namesFor(name).app('gateway');
 const WINDOW_SECONDS = 20;
 const stack = new Stack('autoscale');
 let op: RunningOperator | undefined;
 const gateways: GatewayService[] = [];
 const sockets: WsClient[] = [];
-
-/** Registers a gateway process the way a kubelet-run pod would appear. */
-async function registerPod(gw: GatewayService, podName: string): Promise<void> {
-  await core.createNamespacedPod({
-    namespace: ns,
-    body: {
-      metadata: { name: podName, labels: selectorFor(name, 'gateway') },
-      spec: {
-        containers: [
-          {
-            name: 'gateway',
-            image: 'gossip/gateway:test',
-            ports: [{ name: 'http', containerPort: gw.port }],
-          },
-        ],
-      },
-    },
-  });
-  await core.patchNamespacedPodStatus(
-    {
-      name: podName,
-      namespace: ns,
-      body: {
-        status: {
-          phase: 'Running',
-          podIP: '127.0.0.1',
-          podIPs: [{ ip: '127.0.0.1' }],
-          conditions: [{ type: 'Ready', status: 'True' }],
-        },
-      },
-    },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-  );
-}
-
-async function replicas(): Promise<number | undefined> {
-  const d = await apps.readNamespacedDeployment({ name: gatewayDeployment, namespace: ns });
-  return d.spec?.replicas;
-}
 
 before(async () => {
   await applyCrd();
@@ -101,16 +60,23 @@ test('connections raise the gateway replicas to ceil(total / target); closing th
       scaleDownStabilizationSeconds: WINDOW_SECONDS,
     },
   });
-  await waitFor('the gateway Deployment at minReplicas', async () => (await replicas()) === 1);
+  await waitFor(
+    'the gateway Deployment at minReplicas',
+    async () => (await gatewayReplicas(ns, name)) === 1,
+  );
   // 35 connections over two gateways: ceil(35 / 10) = 4 (a step of +3 is within +4). The
   // pods are registered only once all are open, so the autoscaler sees them in one reading.
   for (let i = 0; i < 35; i++) {
     const gw = gateways[i % 2]!;
     sockets.push(await WsClient.connect(gw.wsUrl, await stack.token(`user${i}`)));
   }
-  await registerPod(gateways[0]!, 'gateway-a');
-  await registerPod(gateways[1]!, 'gateway-b');
-  await waitFor('replicas raised to 4', async () => (await replicas()) === 4, 60_000);
+  await registerGatewayPod(ns, name, 'gateway-a', gateways[0]!.port);
+  await registerGatewayPod(ns, name, 'gateway-b', gateways[1]!.port);
+  await waitFor(
+    'replicas raised to 4',
+    async () => (await gatewayReplicas(ns, name)) === 4,
+    60_000,
+  );
   const status = (await getCluster(ns, name)) as {
     status?: {
       autoscaler?: {
@@ -149,8 +115,16 @@ test('connections raise the gateway replicas to ceil(total / target); closing th
     return c.status?.autoscaler?.connections === 0;
   });
   await sleep((WINDOW_SECONDS / 2) * 1000);
-  assert.equal(await replicas(), 4, 'still 4 halfway through the stabilization window');
-  await waitFor('replicas lowered after the window', async () => (await replicas()) === 1, 60_000);
+  assert.equal(
+    await gatewayReplicas(ns, name),
+    4,
+    'still 4 halfway through the stabilization window',
+  );
+  await waitFor(
+    'replicas lowered after the window',
+    async () => (await gatewayReplicas(ns, name)) === 1,
+    60_000,
+  );
   // The window runs from the last tick that still saw 35 connections, which can be up to
   // one autoscaler interval (1 s) before the sockets were closed.
   assert.ok(
@@ -167,7 +141,11 @@ test('a gateway whose metrics cannot be read is unknown, not zero: it holds back
   for (let i = 0; i < 25; i++) {
     sockets.push(await WsClient.connect(gateways[0]!.wsUrl, await stack.token(`later${i}`)));
   }
-  await waitFor('replicas raised to 3', async () => (await replicas()) === 3, 60_000);
+  await waitFor(
+    'replicas raised to 3',
+    async () => (await gatewayReplicas(ns, name)) === 3,
+    60_000,
+  );
   // gateway-b stops answering; its pod stays registered as Running.
   await gateways[1]!.proc.stop();
   await waitFor('gateway-b reported unknown', async () =>
@@ -177,9 +155,17 @@ test('a gateway whose metrics cannot be read is unknown, not zero: it holds back
   // to ceil(5 / 10) = 1; counted on target (10) for a scale-down, they fall only to
   // ceil((5 + 10) / 10) = 2.
   for (const s of sockets.splice(5)) s.ws.close();
-  await waitFor('replicas lowered after the window', async () => (await replicas()) === 2, 90_000);
+  await waitFor(
+    'replicas lowered after the window',
+    async () => (await gatewayReplicas(ns, name)) === 2,
+    90_000,
+  );
   await sleep(5000);
-  assert.equal(await replicas(), 2, 'the unknown gateway keeps the count at 2, not 1');
+  assert.equal(
+    await gatewayReplicas(ns, name),
+    2,
+    'the unknown gateway keeps the count at 2, not 1',
+  );
   const c = (await getCluster(ns, name)) as { status?: { autoscaler?: { connections?: number } } };
   assert.equal(
     c.status?.autoscaler?.connections,

@@ -18,6 +18,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { namesFor, selectorFor } from '@gossip/cdk8s';
 import { startProcess, testEnv, type ManagedProcess } from '@gossip/testenv';
 import { ApplyApi } from '../../src/kube/apply-api.js';
 import { fileURLToPath } from 'node:url';
@@ -216,4 +217,60 @@ export async function kubectl(...args: string[]): Promise<string> {
       else resolve(stdout);
     });
   });
+}
+
+/**
+ * Registers a gateway process running outside Kubernetes as a Pod of `cluster`'s
+ * gateway, the way a kubelet-run pod appears to the autoscaler: the Deployment's
+ * selector labels, a container port named `http` (the process's port), and a
+ * Running status with pod IP 127.0.0.1 set through the status subresource.
+ */
+export async function registerGatewayPod(
+  namespace: string,
+  cluster: string,
+  podName: string,
+  port: number,
+): Promise<void> {
+  await core.createNamespacedPod({
+    namespace,
+    body: {
+      metadata: { name: podName, labels: selectorFor(cluster, 'gateway') },
+      spec: {
+        containers: [
+          {
+            name: 'gateway',
+            image: 'gossip/gateway:test',
+            ports: [{ name: 'http', containerPort: port }],
+          },
+        ],
+      },
+    },
+  });
+  await core.patchNamespacedPodStatus(
+    {
+      name: podName,
+      namespace,
+      body: {
+        status: {
+          phase: 'Running',
+          podIP: '127.0.0.1',
+          podIPs: [{ ip: '127.0.0.1' }],
+          conditions: [{ type: 'Ready', status: 'True' }],
+        },
+      },
+    },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+}
+
+/** `spec.replicas` of `cluster`'s gateway Deployment. */
+export async function gatewayReplicas(
+  namespace: string,
+  cluster: string,
+): Promise<number | undefined> {
+  const d = await apps.readNamespacedDeployment({
+    name: namesFor(cluster).app('gateway'),
+    namespace,
+  });
+  return d.spec?.replicas;
 }
