@@ -85,7 +85,7 @@ async function main(): Promise<void> {
       'preparing RabbitMQ, Redis and FerretDB (first run installs Debian packages and builds FerretDB)',
     );
     const want: GoBuild[] = need.mongo ? ['ferretdb'] : [];
-    const bin = await ensureBinaries(say, want);
+    const bin = await ensureBinaries(say, want, 'stack');
     const ctx: Ctx = { bin, dataDir: join(dir, 'data'), logDir: join(dir, 'logs') };
     const track = <T extends { rec: ServerRecord; url: string }>(r: T): string => {
       backing.push(r.rec);

@@ -19,14 +19,22 @@ export const VERSIONS = {
   ferretdb: 'v1.24.2',
 } as const;
 
-/** Debian packages and one binary each that proves it is installed. */
-const DEBIAN: Record<string, string> = {
+/** Debian packages the local stack (`npm start`) needs, and one binary each that proves it is installed. */
+const STACK_DEBIAN: Record<string, string> = {
   'redis-server': '/usr/bin/redis-server',
   'rabbitmq-server': '/usr/lib/rabbitmq/bin/rabbitmq-server',
+};
+
+/** What the tests need on top: Prometheus and promtool, openssl for the control plane's CA, a browser. */
+const DEBIAN: Record<string, string> = {
+  ...STACK_DEBIAN,
   prometheus: '/usr/bin/prometheus',
   openssl: '/usr/bin/openssl',
   chromium: '/usr/bin/chromium',
 };
+
+/** Which Debian packages to make sure of: the tests' full set, or only the stack's. */
+export type DebianSet = 'tests' | 'stack';
 
 const gomodDir = join(repoRoot, 'packages/testenv/gomod');
 const ferretModDir = join(repoRoot, 'packages/testenv/ferretdb');
@@ -55,8 +63,8 @@ export interface Binaries {
 export type Progress = (line: string) => void;
 
 /** Installs missing Debian packages (as root) or says exactly what to install. */
-export function ensureDebianPackages(progress: Progress): void {
-  const missing = Object.entries(DEBIAN)
+export function ensureDebianPackages(progress: Progress, set: DebianSet = 'tests'): void {
+  const missing = Object.entries(set === 'tests' ? DEBIAN : STACK_DEBIAN)
     .filter(([, bin]) => !existsSync(bin))
     .map(([pkg]) => pkg);
   if (missing.length === 0) return;
@@ -263,8 +271,9 @@ export async function ensureGoBinaries(
 export async function ensureBinaries(
   progress: Progress,
   want: readonly GoBuild[] = ALL_GO,
+  debian: DebianSet = 'tests',
 ): Promise<Binaries> {
-  ensureDebianPackages(progress);
+  ensureDebianPackages(progress, debian);
   const go = await ensureGoBinaries(progress, want);
   return {
     ...go,
