@@ -7,12 +7,14 @@
  *
  * "Stored" is the `body` of the message's document in MongoDB's `messages` collection,
  * read by the recipient's handler before it returns (the message is acked only after
- * that, so the document still exists). Without `--mongo` (or GOSSIP_MONGO_URL) it is the
+ * that, so the document still exists). Without `--mongo`, GOSSIP_MONGO_URL or the URL `npm start` saved in .stack/urls.json, it is the
  * body exactly as the server delivered it, which is the stored body byte for byte.
  * The two demo accounts are deleted at the end.
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { MongoClient, type Collection } from 'mongodb';
 import {
   ApiClient,
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
     );
   }
 
-  const mongoUrl = values.mongo ?? process.env.GOSSIP_MONGO_URL;
+  const mongoUrl = values.mongo ?? process.env.GOSSIP_MONGO_URL ?? stackMongoUrl();
   let mongo: MongoClient | undefined;
   let messages: Collection<{ _id: string; body: string }> | undefined;
   if (mongoUrl) {
@@ -204,3 +206,15 @@ main().then(
   () => process.exit(0),
   (err: unknown) => fail(err instanceof Error ? err.message : String(err)),
 );
+
+/** The MongoDB URL `npm start` saved in `.stack/urls.json`, if the local stack is running. */
+function stackMongoUrl(): string | undefined {
+  try {
+    const saved = JSON.parse(readFileSync(join(process.cwd(), '.stack/urls.json'), 'utf8')) as {
+      mongo?: string;
+    };
+    return saved.mongo;
+  } catch {
+    return undefined;
+  }
+}

@@ -180,6 +180,21 @@ async function main(): Promise<void> {
     throw err;
   }
 
+  // For `npm run demo` and other local tools: where this stack's servers are.
+  writeFileSync(
+    join(dir, 'urls.json'),
+    JSON.stringify(
+      {
+        api: `http://127.0.0.1:${ports.api}`,
+        gateway: `ws://127.0.0.1:${ports.gateway}/ws`,
+        web: web.url,
+        mongo: urls.mongo,
+      },
+      null,
+      2,
+    ) + '\n',
+    { mode: 0o600 },
+  );
   say('Gossip is running:');
   say(`  web client    ${web.url}   (open it in two browser windows, one private, to chat)`);
   say(`  REST api      http://127.0.0.1:${ports.api}   (OpenAPI: /docs)`);
