@@ -3,7 +3,6 @@
  * plane, the CRD, a namespace per test, the operator as a real process, and a stand-in
  * for the kubelet (marking pods Ready through the status subresource).
  */
-import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,7 +18,7 @@ import {
 } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { namesFor, selectorFor } from '@gossip/cdk8s';
-import { startProcess, testEnv, type ManagedProcess } from '@gossip/testenv';
+import { freePort, startProcess, testEnv, type ManagedProcess } from '@gossip/testenv';
 import { ApplyApi } from '../../src/kube/apply-api.js';
 import { fileURLToPath } from 'node:url';
 
@@ -83,14 +82,6 @@ export async function waitFor<T>(
     }
     await sleep(250);
   }
-}
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 export interface RunningOperator {
@@ -274,3 +265,5 @@ export async function gatewayReplicas(
   });
   return d.spec?.replicas;
 }
+
+export { freePort };

@@ -4,11 +4,10 @@
  * integration tests.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { Redis } from 'ioredis';
-import { startProcess, testEnv, uniqueName, type ManagedProcess } from '@gossip/testenv';
+import { freePort, startProcess, testEnv, uniqueName, type ManagedProcess } from '@gossip/testenv';
 
 /** The repository root (this file is packages/client/test/). */
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -19,18 +18,6 @@ export interface RunningApi {
   env: Record<string, string>;
   /** Stops the process and drops its database and Redis keys. */
   stop: () => Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }
 
 export async function startApiProcess(overrides: Record<string, string> = {}): Promise<RunningApi> {

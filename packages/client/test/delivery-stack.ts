@@ -4,11 +4,10 @@
  * prefix), users registered through the SDK, and recording Messengers.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { Redis } from 'ioredis';
-import { startProcess, testEnv, uniqueName, type ManagedProcess } from '@gossip/testenv';
+import { freePort, startProcess, testEnv, uniqueName, type ManagedProcess } from '@gossip/testenv';
 import { ApiClient } from '../src/api.js';
 import { GossipClient } from '../src/gossip.js';
 import { MemoryKeyStore } from '../src/keystore.js';
@@ -21,18 +20,6 @@ import {
   type StatusEvent,
 } from '../src/ws/messenger.js';
 import { repoRoot } from './api-process.js';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 export interface Proc {
   proc: ManagedProcess;
@@ -263,3 +250,5 @@ export async function eventually<T>(
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export { freePort };

@@ -7,3 +7,4 @@
  */
 export { testEnv, uniqueName, type TestEnv } from './state.js';
 export { startProcess, type ManagedProcess, type StartProcessOptions } from './process.js';
+export { freePort } from './servers.js';

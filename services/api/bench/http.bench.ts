@@ -6,23 +6,13 @@
  *   node --import tsx services/api/bench/http.bench.ts
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportPublicKeys, generateIdentityKeys } from '@gossip/crypto';
-import { startProcess, testEnv, uniqueName } from '@gossip/testenv';
+import { freePort, startProcess, testEnv, uniqueName } from '@gossip/testenv';
 import { MongoClient } from 'mongodb';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-
-function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => ok(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;

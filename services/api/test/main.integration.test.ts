@@ -4,28 +4,16 @@
  * errors, and logs without secrets.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { Session } from '@gossip/protocol';
-import { startProcess, type ManagedProcess } from '@gossip/testenv';
+import { freePort, startProcess, type ManagedProcess } from '@gossip/testenv';
 import { MongoClient } from 'mongodb';
 import { PASSWORD, apiEnv, keySets } from './helpers.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const MAIN = join(repoRoot, 'services/api/src/main.ts');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 function runApi(env: Record<string, string>, readyPath: string | null = '/readyz') {
   return startProcess({

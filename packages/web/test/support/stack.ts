@@ -4,29 +4,15 @@
  * prefix), plus the web server in this process, and Debian's Chromium.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
-import { startProcess, testEnv, uniqueName, type ManagedProcess } from '@gossip/testenv';
+import { freePort, startProcess, testEnv, uniqueName, type ManagedProcess } from '@gossip/testenv';
 import { chromium, type Browser } from 'playwright-core';
 import { ensureWebBuild, startWebServer, type WebServer } from '../../src/index.js';
 
 /** The repository root (services run from there, as in production images). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() =>
-        typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 /** Launch options that work on this kind of machine (root, no GPU, nothing leaves loopback). */
 export const CHROMIUM_PATH = process.env.GOSSIP_CHROMIUM ?? '/usr/bin/chromium';
@@ -180,3 +166,5 @@ export class WebStack {
     }
   }
 }
+
+export { freePort };
