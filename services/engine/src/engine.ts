@@ -19,7 +19,7 @@ import {
   ENGINE_ROUTING_KEY,
   ERRORS,
   gatewayRoutingKey,
-  sendPermissionFromDocs,
+  sendPermission,
   type BusAck,
   type BusConnected,
   type BusSend,
@@ -227,11 +227,13 @@ export class Engine {
 
   /** Who may message whom: the api's contact documents, both sides in one query. */
   private async permission(from: string, to: string): Promise<SendDecision | 'unknown'> {
-    const docs = await this.s.contacts
-      .find({ _id: { $in: [contactDocId(from, to), contactDocId(to, from)] } })
-      .project<{ _id: string; state: 'accepted'; blocked: boolean }>({ state: 1, blocked: 1 })
-      .toArray();
-    const decision = sendPermissionFromDocs(from, to, docs);
+    // Two lookups by `_id` rather than one `$in`: FerretDB only uses the index for equality.
+    const projection = { state: 1, blocked: 1 };
+    const [senderView, recipientView] = await Promise.all([
+      this.s.contacts.findOne({ _id: contactDocId(from, to) }, { projection }),
+      this.s.contacts.findOne({ _id: contactDocId(to, from) }, { projection }),
+    ]);
+    const decision = sendPermission(senderView, recipientView);
     if (decision !== 'not_contact') return decision;
     // The api keys accounts by username (`users._id`).
     const user = await this.s.users.findOne({ _id: to }, { projection: { _id: 1 } });
@@ -375,39 +377,34 @@ export class Engine {
     }
   }
 
+  /**
+   * Deletes the acked messages (and contact events) addressed to `m.user`, one id at a
+   * time: `findOneAndDelete` on `_id` is an index lookup even on FerretDB (an `$in`
+   * delete scans the collection there), and exactly one engine gets each document back, so
+   * each receipt is sent once.
+   */
   private async onAck(m: BusAck): Promise<void> {
-    const docs = await this.s.messages
-      .find({ _id: { $in: m.ids } })
-      .project<Pick<MessageDoc, '_id' | 'from' | 'to' | 'sentAt'>>({ from: 1, to: 1, sentAt: 1 })
-      .toArray();
-    const mine = docs.filter((d) => d.to === m.user);
-    const notYours = docs.filter((d) => d.to !== m.user).map((d) => d._id);
-    if (mine.length > 0) {
-      const res = await this.s.messages.deleteMany({
-        _id: { $in: mine.map((d) => d._id) },
-        to: m.user,
-      });
-      this.metrics.acked.inc(res.deletedCount);
-      const now = Date.now();
-      for (const d of mine) {
+    const now = Date.now();
+    for (const id of m.ids) {
+      // (No projection: FerretDB 1.x does not implement one on findAndModify.)
+      const d = await this.s.messages.findOneAndDelete({ _id: id, to: m.user });
+      if (d) {
+        this.metrics.acked.inc();
         this.metrics.deliveryLatency.observe(Math.max(0, now - d.sentAt.getTime()) / 1000);
-        await this.receipt(d._id, d.from, m.user, now);
+        await this.receipt(id, d.from, m.user, now);
+        continue;
       }
+      if (await this.s.messages.findOne({ _id: id }, { projection: { _id: 1 } })) {
+        await this.replyError(m, 'not_yours', id);
+        continue;
+      }
+      // Not a message: maybe a contact event (the api's `events` collection).
+      if (await this.s.events.findOneAndDelete({ _id: id, to: m.user })) continue;
+      if (await this.s.events.findOne({ _id: id }, { projection: { _id: 1 } })) {
+        await this.replyError(m, 'not_yours', id);
+      }
+      // Otherwise it was acked before (or expired): acks are idempotent, nothing to say.
     }
-    // Ids that are not messages may be contact events (the api's `events` collection).
-    const found = new Set(docs.map((d) => d._id));
-    const rest = m.ids.filter((id) => !found.has(id));
-    if (rest.length > 0) {
-      const evs = await this.s.events
-        .find({ _id: { $in: rest } })
-        .project<{ _id: string; to: string }>({ to: 1 })
-        .toArray();
-      const mineEv = evs.filter((e) => e.to === m.user).map((e) => e._id);
-      notYours.push(...evs.filter((e) => e.to !== m.user).map((e) => e._id));
-      if (mineEv.length > 0) await this.s.events.deleteMany({ _id: { $in: mineEv }, to: m.user });
-    }
-    // Unknown ids were acked before (or expired): acks are idempotent, nothing to say.
-    for (const id of notYours) await this.replyError(m, 'not_yours', id);
   }
 
   /** Tells the sender its message was acked: now if online, else on its next connect. */

@@ -49,6 +49,9 @@ interface Conn {
   /** Last `at` stamped on a send: keeps this sender's messages strictly ordered. */
   lastAt: number;
   alive: boolean;
+  /** A push was skipped for backpressure: ask for a replay once the socket drains. */
+  starved: boolean;
+  lastReplayAt: number;
 }
 
 /** Most sends one connection may have waiting for the engine at once. */
@@ -122,6 +125,7 @@ export class Gateway {
         Math.max(500, (this.cfg.presenceTtlSeconds * 1000) / 3),
       ),
       setInterval(() => this.pingAll(), this.cfg.pingIntervalMs),
+      setInterval(() => this.refeed(), 250),
     );
     await new Promise<void>((resolve) => this.http.listen(this.cfg.port, this.cfg.host, resolve));
     const addr = this.http.address();
@@ -197,6 +201,8 @@ export class Gateway {
       pending: new Map(),
       lastAt: 0,
       alive: true,
+      starved: false,
+      lastReplayAt: 0,
     };
     this.conns.set(conn.id, conn);
     let set = this.byUser.get(conn.user);
@@ -270,6 +276,7 @@ export class Gateway {
     }
     if (droppable && ws.bufferedAmount > this.cfg.highWaterBytes) {
       this.metrics.backpressureSkipped.inc();
+      conn.starved = true;
       return false;
     }
     ws.send(encodeFrame(frame));
@@ -448,6 +455,22 @@ export class Gateway {
       }
     } catch (err) {
       this.log.warn({ err }, 'presence heartbeat failed');
+    }
+  }
+
+  /**
+   * Sockets that had pushes skipped and have drained below half the high-water mark ask the
+   * engine for a replay (at most once a second each), so a slow reader catches up at the
+   * pace it reads instead of waiting for the redelivery timeout.
+   */
+  private refeed(): void {
+    const now = Date.now();
+    for (const conn of this.conns.values()) {
+      if (!conn.starved || now - conn.lastReplayAt < 1000) continue;
+      if (conn.ws.bufferedAmount > this.cfg.highWaterBytes / 2) continue;
+      conn.starved = false;
+      conn.lastReplayAt = now;
+      void this.announce(conn);
     }
   }
 
