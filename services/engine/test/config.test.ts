@@ -1,0 +1,40 @@
+/** The engine's configuration parsing. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError } from '@gossip/servicekit';
+import { loadConfig } from '../src/config.js';
+
+const base = {
+  ENGINE_AMQP_URL: 'amqp://x',
+  ENGINE_MONGO_URL: 'mongodb://x',
+  ENGINE_REDIS_URL: 'redis://x',
+};
+
+describe('engine config', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig(base);
+    assert.equal(c.port, 9091);
+    assert.equal(c.mongoDb, 'gossip');
+    assert.equal(c.retentionSeconds, 604_800);
+    assert.equal(c.redeliverySeconds, 30);
+    assert.equal(c.queueType, 'quorum');
+    assert.equal(c.prefetch, 64);
+    assert.ok(Object.isFrozen(c));
+  });
+
+  it('treats empty as unset and names a bad variable', () => {
+    assert.equal(loadConfig({ ...base, ENGINE_MONGO_DB: '' }).mongoDb, 'gossip');
+    assert.throws(
+      () => loadConfig({ ...base, ENGINE_MONGO_URL: undefined }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'ENGINE_MONGO_URL',
+    );
+    assert.throws(
+      () => loadConfig({ ...base, ENGINE_QUEUE_TYPE: 'stream' }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'ENGINE_QUEUE_TYPE',
+    );
+    assert.throws(
+      () => loadConfig({ ...base, ENGINE_REDELIVERY_SECONDS: '0' }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'ENGINE_REDELIVERY_SECONDS',
+    );
+  });
+});
