@@ -54,6 +54,8 @@ export class Engine {
   private readonly chains = new Map<string, Promise<void>>();
   private timers: NodeJS.Timeout[] = [];
   private scanning = false;
+  /** Pairs recently found allowed to message: `from>to` -> valid until (ms). */
+  private readonly okCache = new Map<string, number>();
   private stopping = false;
 
   constructor(
@@ -225,8 +227,26 @@ export class Engine {
     return this.toGateway(r.gw, msg);
   }
 
-  /** Who may message whom: the api's contact documents, both sides in one query. */
+  /**
+   * Who may message whom: the api's contact documents. An `ok` is remembered for
+   * `ENGINE_PERMISSION_CACHE_MS` (1 s) per pair, which halves the MongoDB reads of a busy
+   * conversation; refusals are never cached, and a block takes effect within that time.
+   */
   private async permission(from: string, to: string): Promise<SendDecision | 'unknown'> {
+    const key = `${from}>${to}`;
+    const hit = this.okCache.get(key);
+    if (hit !== undefined && hit > Date.now()) return 'ok';
+    const decision = await this.lookupPermission(from, to);
+    if (decision === 'ok' && this.cfg.permissionCacheMs > 0) {
+      if (this.okCache.size >= 50_000) this.okCache.clear();
+      this.okCache.set(key, Date.now() + this.cfg.permissionCacheMs);
+    } else {
+      this.okCache.delete(key);
+    }
+    return decision;
+  }
+
+  private async lookupPermission(from: string, to: string): Promise<SendDecision | 'unknown'> {
     // Two lookups by `_id` rather than one `$in`: FerretDB only uses the index for equality.
     const projection = { state: 1, blocked: 1 };
     const [senderView, recipientView] = await Promise.all([

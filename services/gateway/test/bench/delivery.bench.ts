@@ -55,7 +55,7 @@ async function open(url: string, token: string, onFrame: (f: ServerFrame) => voi
 async function main(): Promise<void> {
   const stack = new Stack('bench');
   try {
-    const users = Array.from({ length: PAIRS }, (_, i) => [`s${i}`, `r${i}`] as const);
+    const users = Array.from({ length: PAIRS }, (_, i) => [`snd${i}`, `rcv${i}`] as const);
     await stack.createUsers(...users.flat());
     for (const [s, r] of users) await stack.makeContacts(s, r);
     const quiet = { ENGINE_LOG_LEVEL: 'warn' };
