@@ -65,7 +65,10 @@ export class Engine {
     this.log = logger.child({ component: 'engine' });
     this.metrics = createEngineMetrics();
     this.exchange = deliveryExchange(cfg.amqpPrefix);
-    this.mongo = new MongoClient(cfg.mongoUrl, { serverSelectionTimeoutMS: 5000 });
+    this.mongo = new MongoClient(cfg.mongoUrl, {
+      serverSelectionTimeoutMS: 5000,
+      maxPoolSize: cfg.mongoMaxPool,
+    });
     this.redis = new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
     this.redis.on('error', (err: unknown) => this.log.warn({ err }, 'redis error'));
     this.link = new AmqpLink({
