@@ -4,30 +4,16 @@
  * unique MongoDB database, AMQP name prefix and Redis key prefix per stack.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { MongoClient, type Db } from 'mongodb';
 import { Redis } from 'ioredis';
 import { contactDocId, type ContactDoc } from '@gossip/protocol';
-import { startProcess, testEnv, uniqueName, type ManagedProcess } from '@gossip/testenv';
+import { freePort, startProcess, testEnv, uniqueName, type ManagedProcess } from '@gossip/testenv';
 
 /** The repository root (services run from there, as in production images). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() =>
-        typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 export interface Service {
   proc: ManagedProcess;
@@ -240,3 +226,6 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Re-exported for callers that took it from here before @gossip/testenv exported it. */
+export { freePort };
