@@ -209,6 +209,7 @@ export class Gateway {
     if (!set) this.byUser.set(conn.user, (set = new Set()));
     set.add(conn);
     this.metrics.connections.set(this.conns.size);
+    this.metrics.connectionsOpened.inc();
     this.log.info({ conn: conn.id, user: conn.user }, 'connected');
 
     ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
@@ -257,6 +258,7 @@ export class Gateway {
         .catch((err: unknown) => this.log.warn({ err }, 'presence release failed'));
     }
     this.metrics.connections.set(this.conns.size);
+    this.metrics.connectionsClosed.inc();
     this.log.info({ conn: conn.id, user: conn.user, code }, 'disconnected');
   }
 

@@ -6,6 +6,8 @@ import { ERROR_CODES, CLIENT_FRAMES } from '@gossip/protocol';
 export interface GatewayMetrics {
   registry: Registry;
   connections: Gauge;
+  connectionsOpened: Counter;
+  connectionsClosed: Counter;
   upgradesRejected: Counter<'reason'>;
   framesIn: Counter<'type'>;
   accepted: Counter;
@@ -28,6 +30,16 @@ export function createGatewayMetrics(): GatewayMetrics {
     connections: new Gauge({
       name: 'gossip_gateway_connections',
       help: 'Open, authenticated WebSocket connections on this gateway.',
+      registers,
+    }),
+    connectionsOpened: new Counter({
+      name: 'gossip_gateway_connections_opened_total',
+      help: 'Authenticated WebSocket connections opened (churn, with the closed counter).',
+      registers,
+    }),
+    connectionsClosed: new Counter({
+      name: 'gossip_gateway_connections_closed_total',
+      help: 'Authenticated WebSocket connections closed, for any reason.',
       registers,
     }),
     upgradesRejected: new Counter({
