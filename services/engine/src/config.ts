@@ -26,6 +26,7 @@ export const EngineEnv = Type.Object({
   ENGINE_SWEEP_INTERVAL_SECONDS: Int(60, 1, 'How often expired messages are swept.'),
   ENGINE_STATS_INTERVAL_MS: Int(5000, 100, 'How often the backlog gauges are refreshed.'),
   ENGINE_REPLAY_BATCH: Int(500, 1),
+  ENGINE_MAX_REDELIVERIES: Int(50, 1, 'A bus message failing this often is dropped.'),
   ENGINE_MONGO_MAX_POOL: Int(8, 1, 'MongoDB connections per engine.'),
   ENGINE_PERMISSION_CACHE_MS: Int(1000, 0, 'How long an allowed sender/recipient pair is cached.'),
   ENGINE_SHUTDOWN_TIMEOUT_MS: Int(20_000, 1000),
@@ -49,6 +50,7 @@ export interface EngineConfig {
   sweepIntervalSeconds: number;
   statsIntervalMs: number;
   replayBatch: number;
+  maxRedeliveries: number;
   mongoMaxPool: number;
   permissionCacheMs: number;
   shutdownTimeoutMs: number;
@@ -75,6 +77,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): E
     sweepIntervalSeconds: e.ENGINE_SWEEP_INTERVAL_SECONDS,
     statsIntervalMs: e.ENGINE_STATS_INTERVAL_MS,
     replayBatch: e.ENGINE_REPLAY_BATCH,
+    maxRedeliveries: e.ENGINE_MAX_REDELIVERIES,
     mongoMaxPool: e.ENGINE_MONGO_MAX_POOL,
     permissionCacheMs: e.ENGINE_PERMISSION_CACHE_MS,
     shutdownTimeoutMs: e.ENGINE_SHUTDOWN_TIMEOUT_MS,

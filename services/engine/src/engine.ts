@@ -178,8 +178,23 @@ export class Engine {
       },
       async (err: unknown) => {
         this.metrics.errors.inc({ code: 'internal' });
-        this.log.warn({ err, op: m.op }, 'handler failed; requeueing');
-        await new Promise((r) => setTimeout(r, 500));
+        // Quorum queues count redeliveries. Back off (MongoDB may be down), and give up on a
+        // message that keeps failing so it cannot hold a prefetch slot forever: a dropped
+        // send was never accepted (the client resends), a dropped ack leaves the message to
+        // be redelivered and acked again, a dropped connect leaves parked messages for the
+        // next connect.
+        const count = Number(msg.properties.headers?.['x-delivery-count'] ?? 0);
+        if (count >= this.cfg.maxRedeliveries) {
+          this.log.error({ err, op: m.op, count }, 'handler keeps failing; message dropped');
+          try {
+            ch.ack(msg);
+          } catch {
+            // channel gone
+          }
+          return;
+        }
+        this.log.warn({ err, op: m.op, count }, 'handler failed; requeueing');
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(count, 5))));
         try {
           ch.nack(msg, false, true);
         } catch {

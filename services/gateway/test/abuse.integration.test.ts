@@ -6,7 +6,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { MAX_FRAME_BYTES, newMessageId, type ErrorFrame } from '@gossip/protocol';
+import amqp from 'amqplib';
+import {
+  deliveryExchange,
+  ENGINE_ROUTING_KEY,
+  MAX_FRAME_BYTES,
+  newMessageId,
+  type ErrorFrame,
+} from '@gossip/protocol';
 import { eventually, Stack, type GatewayService } from './support/stack.js';
 import { UpgradeRefused, WsClient } from './support/wsclient.js';
 
@@ -26,7 +33,7 @@ describe('abuse and bad input', () => {
   const messages = () => stack.db.collection('messages');
 
   before(async () => {
-    await stack.startEngine();
+    await stack.startEngine({ ENGINE_MAX_REDELIVERIES: '3' });
     gw = await stack.startGateway({ GATEWAY_RATE_PER_SECOND: '10', GATEWAY_RATE_BURST: '20' });
     await stack.createUsers('alice', 'bob', 'carol', 'mallory', 'dave');
     await stack.makeContacts('alice', 'bob');
@@ -183,6 +190,30 @@ describe('abuse and bad input', () => {
     await new Promise((r) => setTimeout(r, 1100));
     await stillServes(mallory);
     await Promise.all([mallory.close(), carol.close()]);
+  });
+
+  it('a bus message that keeps failing is dropped after ENGINE_MAX_REDELIVERIES; the engine keeps serving', async () => {
+    const conn = await amqp.connect(stack.env.amqpUrl);
+    const ch = await conn.createConfirmChannel();
+    // An ack whose ids are not a list: the handler throws on every attempt.
+    ch.publish(
+      deliveryExchange(stack.amqpPrefix),
+      ENGINE_ROUTING_KEY,
+      Buffer.from(JSON.stringify({ op: 'ack', user: 'bob', ids: 5, gw: 'x', conn: 'x/1' })),
+      { persistent: true },
+    );
+    await ch.waitForConfirms();
+    await conn.close();
+    await eventually(
+      () => /message dropped/.test(stack.logs()),
+      'the poison message dropped',
+      30_000,
+    );
+    const alice = await WsClient.connect(gw.wsUrl, await stack.token('alice'));
+    const id = newMessageId();
+    alice.send({ type: 'send', id, to: 'bob', kind: 'message', body: opaque() });
+    await alice.waitFor((f) => f.type === 'accepted' && f.id === id);
+    await alice.close();
   });
 
   it('relays ephemeral signals to an online contact without storing them; offline gets recipient_offline', async () => {
