@@ -1,6 +1,7 @@
 /**
  * The small kit every Gossip service (api, gateway, engine, operator) is built from:
- * environment config, the root logger, the metrics registry and graceful shutdown.
+ * environment config, the root logger, the metrics registry, graceful shutdown, access
+ * tokens and a self-healing RabbitMQ link.
  */
 export { ConfigError, parseEnv, loadOrExit } from './config.js';
 export {
@@ -25,3 +26,4 @@ export {
   TokenError,
   type TokenSubject,
 } from './jwt.js';
+export { AmqpLink, type AmqpLinkOptions } from './amqp.js';

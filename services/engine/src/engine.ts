@@ -31,8 +31,7 @@ import {
   type GatewayMessage,
   type SendDecision,
 } from '@gossip/protocol';
-import type { Logger } from '@gossip/servicekit';
-import { AmqpLink } from './amqp.js';
+import { AmqpLink, type Logger } from '@gossip/servicekit';
 import type { EngineConfig } from './config.js';
 import { createEngineMetrics, type EngineMetrics } from './metrics.js';
 import { lookupPresence } from './presence.js';

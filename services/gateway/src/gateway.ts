@@ -30,8 +30,7 @@ import {
   EVENTS_CHANNEL,
   type ContactFrame,
 } from '@gossip/protocol';
-import type { Logger } from '@gossip/servicekit';
-import { AmqpLink } from './amqp.js';
+import { AmqpLink, type Logger } from '@gossip/servicekit';
 import { tokenFrom, verifyAccessToken, type Session } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';

@@ -2,13 +2,11 @@
  * A RabbitMQ connection that heals itself: one confirm channel, re-created with backoff
  * after the broker restarts or the connection drops, re-running `setup` (declare the
  * topology, start consumers) each time. Publishes wait for the broker's confirm.
- *
- * (A copy of services/gateway/src/amqp.ts: the two services share no runtime package but
- * the protocol, and this is small. Keep them in step.)
+
  */
 import amqp from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
-import type { Logger } from '@gossip/servicekit';
+import type { Logger } from './logger.js';
 
 export interface AmqpLinkOptions {
   url: string;
