@@ -100,7 +100,8 @@ test('alice starts a conversation, bob opens the key and decrypts; bodies carry 
 
 test('an expired access token is refreshed transparently', async () => {
   const before = alice.api.currentSession?.refreshToken;
-  await new Promise((r) => setTimeout(r, 2500));
+  // Past the 2 s TTL even when the token's expiry was rounded up to the next whole second.
+  await new Promise((r) => setTimeout(r, 3500));
   const me = await alice.api.me();
   assert.equal(me.username, ALICE);
   assert.notEqual(alice.api.currentSession?.refreshToken, before);
