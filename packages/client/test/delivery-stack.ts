@@ -7,7 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { Redis } from 'ioredis';
-import { freePort, startProcess, testEnv, uniqueName, type ManagedProcess } from '@gossip/testenv';
+import {
+  eventually as pollUntil,
+  freePort,
+  startProcess,
+  testEnv,
+  uniqueName,
+  type ManagedProcess,
+} from '@gossip/testenv';
 import { ApiClient } from '../src/api.js';
 import { GossipClient } from '../src/gossip.js';
 import { MemoryKeyStore } from '../src/keystore.js';
@@ -229,24 +236,13 @@ export class Recorder {
   }
 }
 
-/** Polls `check` until it returns a truthy value. */
-export async function eventually<T>(
+/** @gossip/testenv's `eventually`, with this suite's 20 s default and 50 ms polling. */
+export function eventually<T>(
   check: () => Promise<T | undefined | false | null> | T | undefined | false | null,
   what: string,
   timeoutMs = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: last });
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return pollUntil(check, what, timeoutMs, 50);
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

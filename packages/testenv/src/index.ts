@@ -8,3 +8,4 @@
 export { testEnv, uniqueName, type TestEnv } from './state.js';
 export { startProcess, type ManagedProcess, type StartProcessOptions } from './process.js';
 export { freePort } from './servers.js';
+export { eventually } from './poll.js';

@@ -10,7 +10,14 @@ import { SignJWT } from 'jose';
 import { MongoClient, type Db } from 'mongodb';
 import { Redis } from 'ioredis';
 import { contactDocId, type ContactDoc } from '@gossip/protocol';
-import { freePort, startProcess, testEnv, uniqueName, type ManagedProcess } from '@gossip/testenv';
+import {
+  eventually,
+  freePort,
+  startProcess,
+  testEnv,
+  uniqueName,
+  type ManagedProcess,
+} from '@gossip/testenv';
 
 /** The repository root (services run from there, as in production images). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -205,27 +212,5 @@ export class Stack {
   }
 }
 
-/** Polls `check` until it returns a truthy value. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined | false | null> | T | undefined | false | null,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`, { cause: last });
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Re-exported for callers that took it from here before @gossip/testenv exported it. */
-export { freePort };
+/** Re-exported for callers that took them from here before @gossip/testenv exported them. */
+export { eventually, freePort };
