@@ -117,8 +117,16 @@ export interface Ctx {
   logDir: string;
 }
 
-export async function startRedis(ctx: Ctx): Promise<{ rec: ServerRecord; url: string }> {
-  const port = await freePort();
+/** Where to listen: a fixed port restarts a server where its clients expect it. */
+export interface Listen {
+  port?: number;
+}
+
+export async function startRedis(
+  ctx: Ctx,
+  at: Listen = {},
+): Promise<{ rec: ServerRecord; url: string; port: number }> {
+  const port = at.port ?? (await freePort());
   const dir = join(ctx.dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
   const rec = daemon(
@@ -141,11 +149,18 @@ export async function startRedis(ctx: Ctx): Promise<{ rec: ServerRecord; url: st
     { logDir: ctx.logDir },
   );
   await waitFor(rec, () => tcpOpen(port), 20_000);
-  return { rec, url: `redis://127.0.0.1:${port}` };
+  return { rec, url: `redis://127.0.0.1:${port}`, port };
 }
 
-export async function startRabbit(ctx: Ctx): Promise<{ rec: ServerRecord; url: string }> {
-  const [port, distPort, epmdPort] = [await freePort(), await freePort(), await freePort()];
+export async function startRabbit(
+  ctx: Ctx,
+  at: Listen = {},
+): Promise<{ rec: ServerRecord; url: string; port: number }> {
+  const [port, distPort, epmdPort] = [
+    at.port ?? (await freePort()),
+    await freePort(),
+    await freePort(),
+  ];
   const dir = join(ctx.dataDir, 'rabbitmq');
   mkdirSync(join(dir, 'mnesia'), { recursive: true });
   writeFileSync(
@@ -186,11 +201,14 @@ export async function startRabbit(ctx: Ctx): Promise<{ rec: ServerRecord; url: s
   rec.extraPids = [epmd.pid];
   // RabbitMQ opens its AMQP listener last in boot, so an open port means ready.
   await waitFor(rec, () => tcpOpen(port), 90_000);
-  return { rec, url: `amqp://gossip:gossip@127.0.0.1:${port}` };
+  return { rec, url: `amqp://gossip:gossip@127.0.0.1:${port}`, port };
 }
 
-export async function startFerret(ctx: Ctx): Promise<{ rec: ServerRecord; url: string }> {
-  const port = await freePort();
+export async function startFerret(
+  ctx: Ctx,
+  at: Listen = {},
+): Promise<{ rec: ServerRecord; url: string; port: number }> {
+  const port = at.port ?? (await freePort());
   const dir = join(ctx.dataDir, 'ferretdb');
   mkdirSync(dir, { recursive: true });
   const rec = daemon(
@@ -200,7 +218,7 @@ export async function startFerret(ctx: Ctx): Promise<{ rec: ServerRecord; url: s
     { logDir: ctx.logDir },
   );
   await waitFor(rec, () => tcpOpen(port), 30_000);
-  return { rec, url: `mongodb://127.0.0.1:${port}/` };
+  return { rec, url: `mongodb://127.0.0.1:${port}/`, port };
 }
 
 export async function startPrometheus(

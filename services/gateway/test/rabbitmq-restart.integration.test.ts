@@ -18,7 +18,7 @@ const run = promisify(execFile);
 
 /** Runs rabbitmqctl against the test environment's broker. */
 async function rabbitmqctl(stack: Stack, ...args: string[]): Promise<string> {
-  const rec = stack.env.servers.find((s) => s.name === 'rabbitmq');
+  const rec = (stack.env.servers ?? []).find((s) => s.name === 'rabbitmq');
   assert.ok(rec, 'the test environment has a rabbitmq server');
   const environ = readFileSync(`/proc/${rec.pid}/environ`, 'utf8').split('\0');
   const pick = (name: string): string => {

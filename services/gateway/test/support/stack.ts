@@ -17,7 +17,15 @@ import {
   testEnv,
   uniqueName,
   type ManagedProcess,
+  type TestEnv,
 } from '@gossip/testenv';
+
+/**
+ * The servers a stack runs against: the test environment's by default; the benchmarks
+ * and the resilience suite pass their own, which they may kill and restart.
+ */
+export type StackServers = Pick<TestEnv, 'amqpUrl' | 'mongoUrl' | 'redisUrl' | 'dir'> &
+  Partial<Pick<TestEnv, 'servers'>>;
 
 /** The repository root (services run from there, as in production images). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -36,7 +44,7 @@ export interface GatewayService extends Service {
 }
 
 export class Stack {
-  readonly env = testEnv();
+  readonly env: StackServers;
   readonly ns: string;
   readonly dbName: string;
   readonly amqpPrefix: string;
@@ -49,7 +57,8 @@ export class Stack {
   private readonly procs = new Set<ManagedProcess>();
   private gwCount = 0;
 
-  constructor(name: string) {
+  constructor(name: string, servers?: StackServers) {
+    this.env = servers ?? testEnv();
     this.ns = uniqueName(name).replace(/[^a-z0-9-]/g, '-');
     this.dbName = this.ns.replace(/-/g, '_');
     this.amqpPrefix = `t.${this.ns}`;

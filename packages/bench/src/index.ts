@@ -1,0 +1,1 @@
+export { Backing, type BackingName, type BackingVersions } from './backing.js';

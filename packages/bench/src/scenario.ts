@@ -1,0 +1,21 @@
+/** The shape every benchmark scenario has, and what the runner gives it. */
+import type { StackServers } from '../../../services/gateway/test/support/stack.js';
+import type { Backing } from './backing.js';
+import type { ScenarioResult } from './report.js';
+
+export interface BenchContext {
+  backing: Backing;
+  /** For `new Stack(name, servers)`: services against this run's private servers. */
+  servers: StackServers;
+  /** Progress on stderr. */
+  say(line: string): void;
+  /** BENCH_QUICK=1: smaller sizes, for trying the harness out (figures not for reporting). */
+  quick: boolean;
+}
+
+export interface Scenario {
+  /** File name under bench/results/ and the argument selecting it. */
+  name: string;
+  title: string;
+  run(ctx: BenchContext): Promise<ScenarioResult>;
+}
