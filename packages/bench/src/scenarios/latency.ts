@@ -1,0 +1,90 @@
+/**
+ * Latency at a fixed offered load, open loop: messages are due on a schedule (1,000/s by
+ * default) whatever the system does, and each latency counts from when its message was
+ * due, so queueing shows up in the percentiles instead of slowing the senders down.
+ */
+import { makePairs, runLoad } from '../load.js';
+import { busiest, cpuMeter } from '../procstat.js';
+import { percentiles, table } from '../report.js';
+import type { Scenario } from '../scenario.js';
+import { cpuTable, startStack } from './throughput.js';
+
+const round = (x: number): number => Math.round(x * 100) / 100;
+
+export const latency: Scenario = {
+  name: 'latency',
+  title: 'Latency at a fixed offered load (open loop)',
+  async run(ctx) {
+    const seconds = ctx.quick ? 3 : 20;
+    const rates = ctx.quick ? [100, 300] : [100, 250, 500, 1000];
+    const pairs = 20;
+    const results = [];
+    for (const rate of rates) {
+      const { stack, cpu, urls } = await startStack(ctx, 'bench-lat', 1, 1);
+      try {
+        const users = await makePairs(stack, pairs);
+        const meter = cpuMeter(cpu);
+        ctx.say(`  offering ${rate} msg/s for ${seconds} s over ${pairs} pairs`);
+        const run = await runLoad(
+          {
+            stack,
+            gateways: urls,
+            pairs,
+            messages: Math.ceil((rate * seconds) / pairs),
+            rate,
+            bodyBytes: 256,
+            timeoutMs: 180_000,
+          },
+          users,
+        );
+        const cpuPct = meter.stop();
+        const r = {
+          offeredPerSecond: rate,
+          seconds,
+          pairs,
+          sent: run.sent,
+          accepted: run.accepted,
+          delivered: run.delivered,
+          achievedPerSecond: Math.round(run.delivered / run.deliverSeconds),
+          lastDeliveredAfterSeconds: round(run.deliverSeconds),
+          latencyMs: {
+            dueToAccepted: percentiles(run.toAccepted),
+            dueToDeliver: percentiles(run.toDeliver),
+          },
+          cpuPercent: cpuPct,
+          limitedBy: busiest(cpuPct),
+        };
+        ctx.say(`  -> deliver ${JSON.stringify(r.latencyMs.dueToDeliver)}; ${r.limitedBy}`);
+        results.push(r);
+      } finally {
+        await stack.close();
+      }
+    }
+    const ms = (p: { p50: number; p90: number; p99: number; max: number }): string =>
+      `${p.p50} / ${p.p90} / ${p.p99} / ${p.max}`;
+    const markdown = [
+      table(
+        [
+          'offered msg/s',
+          'delivered msg/s',
+          'send→accepted p50 / p90 / p99 / max ms',
+          'send→deliver p50 / p90 / p99 / max ms',
+          'busiest process',
+        ],
+        results.map((r) => [
+          r.offeredPerSecond,
+          r.achievedPerSecond,
+          ms(r.latencyMs.dueToAccepted),
+          ms(r.latencyMs.dueToDeliver),
+          r.limitedBy,
+        ]),
+      ),
+      '',
+      `One engine, one gateway, ${pairs} pairs, 256-byte bodies, ${seconds} s per rate; ` +
+        'latency counts from when each message was due. CPU % of one core:',
+      '',
+      cpuTable(results.map((r) => [`${r.offeredPerSecond}/s`, r.cpuPercent])),
+    ].join('\n');
+    return { data: { results }, markdown };
+  },
+};

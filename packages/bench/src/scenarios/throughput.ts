@@ -1,0 +1,183 @@
+/**
+ * End-to-end throughput: N senders and N recipients push as much as the system takes
+ * (closed loop), recipients ack every delivery, and the run ends when every message was
+ * accepted, delivered, acked and deleted from the store. Once with one engine, once with
+ * several; CPU of every process is measured over the run to show what limited it.
+ */
+import { cpus } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Stack } from '../../../../services/gateway/test/support/stack.js';
+import { makePairs, runLoad } from '../load.js';
+import { busiest, cpuMeter, type Target } from '../procstat.js';
+import { percentiles, table } from '../report.js';
+import type { BenchContext, Scenario } from '../scenario.js';
+
+export interface ThroughputCase {
+  engines: number;
+  gateways: number;
+  pairs: number;
+  messages: number;
+  window: number;
+  bodyBytes: number;
+}
+
+export const QUIET_ENGINE = { ENGINE_LOG_LEVEL: 'warn' };
+export const QUIET_GATEWAY = {
+  GATEWAY_LOG_LEVEL: 'warn',
+  GATEWAY_RATE_PER_SECOND: '100000',
+  GATEWAY_RATE_BURST: '100000',
+};
+
+/** Starts a fresh stack for one case: its own database, queues and keys. */
+export async function startStack(
+  ctx: BenchContext,
+  name: string,
+  engines: number,
+  gateways: number,
+) {
+  const stack = new Stack(name, ctx.servers);
+  const cpu: Record<string, Target> = ctx.backing.targets();
+  for (let i = 0; i < engines; i++) {
+    const e = await stack.startEngine(QUIET_ENGINE, `engine-${i}`);
+    cpu[`engine${engines > 1 ? `-${i}` : ''}`] = { pid: e.proc.pid };
+  }
+  const urls: string[] = [];
+  for (let i = 0; i < gateways; i++) {
+    const g = await stack.startGateway(QUIET_GATEWAY);
+    cpu[`gateway${gateways > 1 ? `-${i}` : ''}`] = { pid: g.proc.pid };
+    urls.push(g.wsUrl);
+  }
+  return { stack, cpu, urls };
+}
+
+export async function runThroughputCase(ctx: BenchContext, c: ThroughputCase) {
+  const { stack, cpu, urls } = await startStack(ctx, 'bench-tp', c.engines, c.gateways);
+  try {
+    const users = await makePairs(stack, c.pairs);
+    const meter = cpuMeter(cpu);
+    const run = await runLoad(
+      {
+        stack,
+        gateways: urls,
+        pairs: c.pairs,
+        messages: c.messages,
+        window: c.window,
+        bodyBytes: c.bodyBytes,
+      },
+      users,
+    );
+    // Acked means deleted: wait for the store to be empty of this run's messages.
+    const messages = stack.db.collection('messages');
+    let left = await messages.countDocuments({});
+    const deadline = Date.now() + 120_000;
+    while (left > 0 && Date.now() < deadline) {
+      await sleep(50);
+      left = await messages.countDocuments({});
+    }
+    const deletedSeconds = (performance.now() - run.t0) / 1000;
+    const cpuPct = meter.stop();
+    const n = c.pairs * c.messages;
+    const lost = run.accepted - run.delivered;
+    return {
+      case: c,
+      sent: run.sent,
+      accepted: run.accepted,
+      delivered: run.delivered,
+      duplicatesOnWire: run.duplicates,
+      leftInStore: left,
+      lost,
+      errors: run.errors,
+      perSecond: {
+        accepted: Math.round(run.accepted / run.acceptSeconds),
+        delivered: Math.round(run.delivered / run.deliverSeconds),
+        ackedAndDeleted: left === 0 ? Math.round(n / deletedSeconds) : null,
+      },
+      seconds: {
+        accept: round(run.acceptSeconds),
+        deliver: round(run.deliverSeconds),
+        deleted: round(deletedSeconds),
+      },
+      latencyMs: {
+        sendToAccepted: percentiles(run.toAccepted),
+        sendToDeliver: percentiles(run.toDeliver),
+      },
+      cpuPercent: cpuPct,
+      limitedBy: busiest(cpuPct),
+    };
+  } finally {
+    await stack.close();
+  }
+}
+
+const round = (x: number): number => Math.round(x * 100) / 100;
+
+export const throughput: Scenario = {
+  name: 'throughput',
+  title: 'End-to-end throughput (accepted, delivered, acked and deleted)',
+  async run(ctx) {
+    const m = ctx.quick ? 50 : 400;
+    const cases: ThroughputCase[] = [
+      { engines: 1, gateways: 1, pairs: 10, messages: m, window: 32, bodyBytes: 256 },
+      { engines: 1, gateways: 1, pairs: 50, messages: m / 5, window: 16, bodyBytes: 256 },
+      { engines: 2, gateways: 1, pairs: 50, messages: m / 5, window: 16, bodyBytes: 256 },
+      { engines: 2, gateways: 2, pairs: 50, messages: m / 5, window: 16, bodyBytes: 256 },
+    ];
+    const results = [];
+    for (const c of cases) {
+      ctx.say(`  ${JSON.stringify(c)}`);
+      const r = await runThroughputCase(ctx, c);
+      ctx.say(
+        `  -> ${JSON.stringify(r.perSecond)} lost ${r.lost}; cpu ${JSON.stringify(r.cpuPercent)}`,
+      );
+      results.push(r);
+    }
+    const markdown = [
+      table(
+        [
+          'engines',
+          'gateways',
+          'pairs × messages (window)',
+          'accepted/s',
+          'delivered/s',
+          'acked+deleted/s',
+          'lost',
+          'dup on wire',
+          'send→deliver p50 / p99 ms',
+          'busiest process (CPU % of one core)',
+        ],
+        results.map((r) => [
+          r.case.engines,
+          r.case.gateways,
+          `${r.case.pairs} × ${r.case.messages} (${r.case.window})`,
+          r.perSecond.accepted,
+          r.perSecond.delivered,
+          r.perSecond.ackedAndDeleted ?? `not all deleted (${r.leftInStore} left)`,
+          r.lost,
+          r.duplicatesOnWire,
+          `${r.latencyMs.sendToDeliver.p50} / ${r.latencyMs.sendToDeliver.p99}`,
+          r.limitedBy,
+        ]),
+      ),
+      '',
+      'CPU of every process over each run (percent of one core; the machine has ' +
+        `${cpus().length} cores):`,
+      '',
+      cpuTable(
+        results.map((r) => [
+          `${r.case.engines}e/${r.case.gateways}g/${r.case.pairs}p`,
+          r.cpuPercent,
+        ]),
+      ),
+    ].join('\n');
+    return { data: { results }, markdown };
+  },
+};
+
+/** One row per case, one column per process seen in any case. */
+export function cpuTable(rows: [string, Record<string, number>][]): string {
+  const cols = [...new Set(rows.flatMap(([, cpu]) => Object.keys(cpu)))];
+  return table(
+    ['case', ...cols],
+    rows.map(([name, cpu]) => [name, ...cols.map((c) => cpu[c] ?? '')]),
+  );
+}
