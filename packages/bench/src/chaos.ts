@@ -29,7 +29,7 @@ import {
   type GatewayService,
   type Service,
 } from '../../../services/gateway/test/support/stack.js';
-import { Backing, type BackingName, type BackingVersions } from './backing.js';
+import { Backing, type BackingVersions } from './backing.js';
 
 export const FAULTS = ['engine', 'gateway', 'api', 'rabbitmq', 'redis', 'store'] as const;
 export type Fault = (typeof FAULTS)[number];
@@ -132,6 +132,7 @@ interface Msg {
 }
 
 interface PhaseState {
+  index: number;
   fault: Fault | 'warm-up';
   round: number;
   startAt: number;
@@ -160,6 +161,7 @@ class Tracker {
     const now = Date.now();
     if (this.phases.length > 0) this.phase.endAt = now;
     const p: PhaseState = {
+      index: this.phases.length,
       fault,
       round,
       startAt: now,
@@ -697,40 +699,41 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await sleep(opts.warmMs);
     tracker.phase.settled = true;
 
-    const restartBacking = async (name: BackingName): Promise<void> => {
-      await backing.kill9(name);
-      await sleep(opts.downMs);
-      await backing.restart(name);
-    };
-
     for (let round = 1; round <= opts.rounds; round++) {
       for (const fault of faults) {
         const p = tracker.begin(fault, round);
         const which = (round - 1) % 2;
         p.killAt = Date.now();
         say(`round ${round}: kill -9 ${fault}`);
+        // A quarter of the clients (a different quarter each time) also lose their network
+        // while the component is down: their reconnect, token fetch from the api included,
+        // happens during the outage.
+        const dropSome = (): void =>
+          clients.forEach((c, i) => {
+            if (i % 4 === (p.index + round) % 4) c.drop();
+          });
         switch (fault) {
           case 'engine':
             await engines[which]!.proc.kill9();
+            dropSome();
             engines[which] = await startEngine();
             break;
           case 'gateway':
             await gateways[which]!.proc.kill9();
+            dropSome();
             gateways[which] = await stack.startGateway(gatewayEnv);
             break;
-          case 'api': {
+          case 'api':
             await api.proc.kill9();
-            // A quarter of the clients lose their network meanwhile: their reconnect needs
-            // a token, and the api is down.
-            clients.forEach((c, i) => {
-              if (i % 4 === round % 4) c.drop();
-            });
+            dropSome();
             await sleep(opts.downMs);
             api = await stack.startApi(apiEnv);
             break;
-          }
           default:
-            await restartBacking(fault);
+            await backing.kill9(fault);
+            dropSome();
+            await sleep(opts.downMs);
+            await backing.restart(fault);
         }
         p.restartedAt = Date.now();
         const restartedAt = p.restartedAt;
