@@ -197,7 +197,8 @@ export async function startRabbit(
     RABBITMQ_LOG_BASE: join(dir, 'log'),
     RABBITMQ_PID_FILE: join(dir, 'rabbitmq.pid'),
   };
-  const rec = daemon('rabbitmq', ctx.bin.rabbitmqServer, [], { logDir: ctx.logDir, env });
+  // cwd: its data folder, where Erlang writes crash dumps (MnesiaCore.*, erl_crash.dump).
+  const rec = daemon('rabbitmq', ctx.bin.rabbitmqServer, [], { logDir: ctx.logDir, env, cwd: dir });
   rec.extraPids = [epmd.pid];
   // RabbitMQ opens its AMQP listener last in boot, so an open port means ready.
   await waitFor(rec, () => tcpOpen(port), 90_000);
