@@ -84,6 +84,9 @@ export class Gateway {
     for (const r of [this.redis, this.sub]) {
       r.on('error', (err: unknown) => this.log.warn({ err }, 'redis error'));
     }
+    // Back from an outage (a restart loses every claim): claim now, not at the next
+    // heartbeat, or engines park these users' messages as offline for up to TTL/3.
+    this.redis.on('ready', () => void this.heartbeat());
     this.presence = new Presence(
       this.redis,
       cfg.redisPrefix,
