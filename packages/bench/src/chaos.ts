@@ -99,6 +99,8 @@ export interface PhaseResult extends Counts {
   relogins: number;
   /** Error frames the clients got during the phase, by code. */
   errors: Record<string, number>;
+  /** What a password login to the api answered while the component was down (HTTP status). */
+  loginWhileDown: number | 'no answer' | null;
 }
 
 export interface ChaosResult {
@@ -145,6 +147,7 @@ interface PhaseState {
   tokenRetries: number;
   relogins: number;
   errors: Record<string, number>;
+  loginWhileDown: number | 'no answer' | null;
 }
 
 class Tracker {
@@ -170,6 +173,7 @@ class Tracker {
       tokenRetries: 0,
       relogins: 0,
       errors: {},
+      loginWhileDown: null,
     };
     this.phases.push(p);
     return p;
@@ -330,7 +334,7 @@ class Account {
 
   constructor(
     readonly username: string,
-    private readonly password: string,
+    readonly password: string,
     private readonly apiUrl: () => string,
     private readonly tracker: Tracker,
   ) {}
@@ -708,10 +712,24 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         // A quarter of the clients (a different quarter each time) also lose their network
         // while the component is down: their reconnect, token fetch from the api included,
         // happens during the outage.
-        const dropSome = (): void =>
+        let probe: Promise<void> = Promise.resolve();
+        const dropSome = (): void => {
           clients.forEach((c, i) => {
             if (i % 4 === (p.index + round) % 4) c.drop();
           });
+          // And a password login is tried once, alongside (the api's rate limiter lives in
+          // Redis, its accounts in the store).
+          const who = clients[0]!.account;
+          probe = fetch(apiUrl() + API_PATHS.login, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ username: who.username, password: who.password }),
+            signal: AbortSignal.timeout(Math.max(1000, opts.downMs)),
+          }).then(
+            (res) => void (p.loginWhileDown = res.status),
+            () => void (p.loginWhileDown = 'no answer'),
+          );
+        };
         switch (fault) {
           case 'engine':
             await engines[which]!.proc.kill9();
@@ -737,6 +755,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         }
         p.restartedAt = Date.now();
         const restartedAt = p.restartedAt;
+        await probe;
         await sleep(opts.settleMinMs);
         p.settled = await poll(
           () => tracker.doneBefore(restartedAt),
@@ -783,6 +802,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         tokenRetries: p.tokenRetries,
         relogins: p.relogins,
         errors: p.errors,
+        loginWhileDown: p.loginWhileDown,
       };
     });
     const { say: _say, dir: _dir, ...config } = opts;
@@ -820,6 +840,7 @@ export function chaosTable(r: ChaosResult): string {
     'recovery',
     'longest stall',
     'settled',
+    'login while down',
   ];
   const line = (cells: readonly unknown[]): string => `| ${cells.map(String).join(' | ')} |`;
   const rows = r.phases.map((p) =>
@@ -836,6 +857,7 @@ export function chaosTable(r: ChaosResult): string {
       ms(p.recoveryMs),
       ms(p.stallMs),
       p.settled ? 'yes' : 'no',
+      p.loginWhileDown ?? '–',
     ]),
   );
   const t = r.total;
@@ -853,6 +875,7 @@ export function chaosTable(r: ChaosResult): string {
       '',
       '',
       r.settled ? 'yes' : 'no',
+      '',
     ]),
   );
   return [line(header), line(header.map(() => '---')), ...rows].join('\n');

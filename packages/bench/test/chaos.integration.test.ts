@@ -7,16 +7,18 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { testEnv, uniqueName } from '@gossip/testenv';
 import { chaosTable, FAULTS, runChaos } from '../src/chaos.js';
 
 describe('resilience: kill -9 of each component under load', () => {
   it('loses no accepted message, shows none twice, leaves nothing in MongoDB', async () => {
+    const dir = join(testEnv().dir, 'scratch', uniqueName('chaos'));
     const r = await runChaos({
-      dir: join(testEnv().dir, 'scratch', uniqueName('chaos')),
+      dir,
       pairs: 6,
-      rate: 8,
+      rate: 10,
       rounds: 1,
       warmMs: 2000,
       downMs: 1500,
@@ -48,5 +50,7 @@ describe('resilience: kill -9 of each component under load', () => {
     // The api was on the path: clients dropped during its outage had to wait for a token.
     const apiPhase = r.phases.find((p) => p.fault === 'api')!;
     assert.ok(apiPhase.tokenRetries > 0, 'no token fetch waited for the api');
+    // The servers' data goes; their and the services' logs stay for a look.
+    rmSync(join(dir, 'data'), { recursive: true, force: true });
   });
 });
