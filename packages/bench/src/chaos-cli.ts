@@ -12,6 +12,7 @@
  * engine default), CHAOS_FAULTS (comma-separated subset of engine,gateway,api,rabbitmq,
  * redis,store).
  */
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from '../../testenv/src/state.js';
 import { chaosTable, FAULTS, runChaos, type Fault } from './chaos.js';
@@ -29,7 +30,24 @@ function int(name: string, def: number): number {
   return n;
 }
 
+/** The commit the services ran from, and any uncommitted change to them (a shared tree). */
+function codeState(): { commit: string; uncommitted: string[] } {
+  const git = (...args: string[]): string =>
+    execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim();
+  try {
+    return {
+      commit: git('rev-parse', 'HEAD'),
+      uncommitted: git('status', '--short', '--', 'services', 'packages')
+        .split('\n')
+        .filter(Boolean),
+    };
+  } catch {
+    return { commit: 'unknown', uncommitted: [] };
+  }
+}
+
 async function main(): Promise<void> {
+  const code = codeState();
   const faults = (process.env.CHAOS_FAULTS ?? FAULTS.join(','))
     .split(',')
     .map((f) => f.trim())
@@ -68,7 +86,7 @@ async function main(): Promise<void> {
       `${r.leftInStore}. Deliveries after the sender's receipt: ${r.deliveredAfterReceipt}. ` +
       `Run took ${Math.round(r.durationMs / 1000)} s. ${verdict}.`,
   ].join('\n');
-  const file = writeResult('chaos', m, { data: r, markdown });
+  const file = writeResult('chaos', m, { data: { ...r, code }, markdown });
   say(machineLine(m));
   say(`results: ${file}`);
   process.stdout.write(`\n## Resilience (npm run chaos)\n\n${markdown}\n`);
