@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -88,6 +88,61 @@ function goCacheKey(dir: string, files: string[]): string {
   const h = createHash('sha256');
   for (const f of files) h.update(readFileSync(join(dir, f)));
   return h.digest('hex').slice(0, 12);
+}
+
+interface SourcePatch {
+  file: string;
+  find: string;
+  replace: string;
+  why: string;
+}
+
+/** Fixes applied to FerretDB's pinned source before it is built (see ferretdb/patches.json). */
+const FERRET_PATCHES = JSON.parse(
+  readFileSync(join(ferretModDir, 'patches.json'), 'utf8'),
+) as SourcePatch[];
+
+/**
+ * Copies the pinned FerretDB module out of the Go module cache into `<dir>/src`, applies
+ * FERRET_PATCHES (each must match exactly once, or the build stops: a new pin needs its
+ * patches reviewed), and returns a build folder whose go.mod replaces the module with the
+ * patched copy. Dependencies stay pinned by go.sum.
+ */
+function patchedFerretModule(dir: string): string {
+  const mod = `github.com/FerretDB/FerretDB@${VERSIONS.ferretdb}`;
+  const info = JSON.parse(
+    execFileSync('go', ['mod', 'download', '-json', mod], {
+      cwd: ferretModDir,
+      env: goEnv(),
+      encoding: 'utf8',
+    }),
+  ) as { Dir?: string; Error?: string };
+  if (!info.Dir) throw new Error(`go mod download ${mod} failed: ${info.Error ?? 'no Dir'}`);
+  const src = join(dir, 'src');
+  rmSync(src, { recursive: true, force: true });
+  cpSync(info.Dir, src, { recursive: true });
+  // The module cache is read-only; the copy must be writable to patch and to remove.
+  execFileSync('chmod', ['-R', 'u+w', src]);
+  for (const p of FERRET_PATCHES) {
+    const file = join(src, p.file);
+    const text = readFileSync(file, 'utf8');
+    const hits = text.split(p.find).length - 1;
+    if (hits !== 1) {
+      throw new Error(
+        `FerretDB patch for ${p.file} matched ${hits} times (expected 1): review ferretdb/patches.json for ${VERSIONS.ferretdb}`,
+      );
+    }
+    writeFileSync(file, text.replace(p.find, p.replace));
+  }
+  const build = join(dir, 'build');
+  rmSync(build, { recursive: true, force: true });
+  mkdirSync(build, { recursive: true });
+  for (const f of ['go.mod', 'go.sum', 'main.go']) cpSync(join(ferretModDir, f), join(build, f));
+  execFileSync('go', ['mod', 'edit', `-replace=github.com/FerretDB/FerretDB=${src}`], {
+    cwd: build,
+    env: goEnv(),
+  });
+  return build;
 }
 
 /** Runs a command, streaming a heartbeat so a long build shows progress. */
@@ -186,7 +241,7 @@ export async function ensureGoBinaries(
   const k8sKey = goCacheKey(gomodDir, ['go.mod', 'go.sum', 'etcd/main.go']);
   const k8sDir = join(root, `kubernetes-${VERSIONS.kubernetes}-${k8sKey}`);
   const helmDir = join(root, `helm-${VERSIONS.helm}`);
-  const ferretKey = goCacheKey(ferretModDir, ['go.mod', 'go.sum', 'main.go']);
+  const ferretKey = goCacheKey(ferretModDir, ['go.mod', 'go.sum', 'main.go', 'patches.json']);
   const ferretDir = join(root, `ferretdb-${VERSIONS.ferretdb}-${ferretKey}`);
   const dirs: Record<GoBuild, string> = { ferretdb: ferretDir, helm: helmDir, kubernetes: k8sDir };
   const missing = (b: GoBuild): boolean =>
@@ -211,12 +266,18 @@ export async function ensureGoBinaries(
             `building FerretDB ${VERSIONS.ferretdb} from the Go module proxy (first run only)`,
           );
           mkdirSync(ferretDir, { recursive: true });
+          const buildDir = patchedFerretModule(ferretDir);
+          progress(
+            `FerretDB: applied ${FERRET_PATCHES.length} patch(es) from ferretdb/patches.json`,
+          );
           await run(
             'go',
             ['build', ...goBuildFlags, '-o', join(ferretDir, 'ferretdb'), '.'],
-            { cwd: ferretModDir, env: goEnv(), what: 'FerretDB' },
+            { cwd: buildDir, env: goEnv(), what: 'FerretDB' },
             progress,
           );
+          rmSync(join(ferretDir, 'src'), { recursive: true, force: true });
+          rmSync(buildDir, { recursive: true, force: true });
           writeFileSync(join(ferretDir, '.complete'), new Date().toISOString());
         }
         if (missing('helm')) {
