@@ -35,7 +35,21 @@ import { AmqpLink, type Logger } from '@gossip/servicekit';
 import type { EngineConfig } from './config.js';
 import { createEngineMetrics, type EngineMetrics } from './metrics.js';
 import { lookupPresence } from './presence.js';
-import { ensureIndexes, isDuplicateKey, stores, type MessageDoc, type Stores } from './store.js';
+import {
+  ensureIndexes,
+  isDuplicateKey,
+  MessageInserter,
+  stores,
+  type MessageDoc,
+  type Stores,
+} from './store.js';
+
+/** What storing one send came to, before it is answered and routed in its sender's order. */
+type Stored =
+  | { outcome: 'refused'; code: ErrorCode }
+  | { outcome: 'inserted'; doc: MessageDoc }
+  | { outcome: 'duplicate' }
+  | { outcome: 'conflict' };
 
 export class Engine {
   readonly metrics: EngineMetrics;
@@ -43,6 +57,7 @@ export class Engine {
   private readonly mongo: MongoClient;
   private db!: Db;
   private s!: Stores;
+  private inserter!: MessageInserter;
   private readonly redis: Redis;
   private readonly link: AmqpLink;
   private readonly exchange: string;
@@ -115,6 +130,9 @@ export class Engine {
     await this.mongo.connect();
     this.db = this.mongo.db(this.cfg.mongoDb);
     this.s = stores(this.db);
+    this.inserter = new MessageInserter(this.s.messages, this.cfg.prefetch, (n) =>
+      this.metrics.storeBatch.observe(n),
+    );
     await ensureIndexes(this.s);
     await this.redis.connect();
     await this.link.start();
@@ -165,9 +183,7 @@ export class Engine {
       return;
     }
     this.metrics.busMessages.inc({ op: m.op });
-    const work = (
-      m.op === 'send' ? this.chained(m.from, () => this.onSend(m)) : this.handle(m)
-    ).then(
+    const work = (m.op === 'send' ? this.onSend(m) : this.handle(m)).then(
       () => {
         try {
           ch.ack(msg);
@@ -277,11 +293,40 @@ export class Engine {
     return user ? 'not_contact' : 'unknown';
   }
 
-  private async onSend(m: BusSend): Promise<void> {
+  /**
+   * A send: checked and stored at once, so sends from many senders share one store batch
+   * (see {@link MessageInserter}), then answered and routed in its sender's arrival order.
+   */
+  private onSend(m: BusSend): Promise<void> {
+    const stored = this.store(m);
+    // Handled in the chain below; this only keeps an early failure from being "unhandled".
+    stored.catch(() => undefined);
+    return this.chained(m.from, async () => {
+      const s = await stored;
+      switch (s.outcome) {
+        case 'refused':
+          return this.replyError(m, s.code, m.id);
+        case 'conflict':
+          return this.replyError(m, 'id_conflict', m.id);
+        case 'duplicate':
+          this.metrics.duplicates.inc();
+          // Stored before (a resend, or RabbitMQ redelivering after an engine crash): answer
+          // `stored` again but do not route again, or every resend would multiply
+          // deliveries. If the crash came before routing, the redelivery scan sends it at
+          // its `dueAt`.
+          return this.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id });
+        case 'inserted':
+          await this.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id });
+          await this.route(s.doc, true);
+          return;
+      }
+    });
+  }
+
+  private async store(m: BusSend): Promise<Stored> {
     const decision = await this.permission(m.from, m.to);
     if (decision !== 'ok') {
-      const code: ErrorCode = decision === 'unknown' ? 'unknown_recipient' : decision;
-      return this.replyError(m, code, m.id);
+      return { outcome: 'refused', code: decision === 'unknown' ? 'unknown_recipient' : decision };
     }
     const now = Date.now();
     const doc: MessageDoc = {
@@ -294,29 +339,23 @@ export class Engine {
       seq: m.at,
       attempts: 0,
       deliveredAt: null,
-      // Assume the live delivery below happens; if the recipient is offline, the scan
-      // finds it then and parks it (dueAt null) until the recipient connects.
+      // Assume the live delivery happens; if the recipient is offline, the scan finds it
+      // then and parks it (dueAt null) until the recipient connects.
       dueAt: new Date(now + this.cfg.redeliverySeconds * 1000),
     };
-    try {
-      await this.s.messages.insertOne(doc);
+    if ((await this.inserter.insert(doc)) === 'inserted') {
       this.metrics.accepted.inc();
       this.metrics.acceptLatency.observe(Math.max(0, Date.now() - m.at) / 1000);
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      const existing = await this.s.messages.findOne({ _id: m.id });
-      if (existing && (existing.from !== m.from || existing.to !== m.to)) {
-        return this.replyError(m, 'id_conflict', m.id);
-      }
-      this.metrics.duplicates.inc();
-      // Stored before (a resend, or RabbitMQ redelivering after an engine crash): answer
-      // `stored` again but do not route again, or every resend would multiply deliveries.
-      // If the crash came before routing, the redelivery scan sends it at its `dueAt`.
-      await this.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id });
-      return;
+      return { outcome: 'inserted', doc };
     }
-    await this.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id });
-    await this.route(doc, true);
+    const existing = await this.s.messages.findOne(
+      { _id: m.id },
+      { projection: { from: 1, to: 1 } },
+    );
+    if (existing && (existing.from !== m.from || existing.to !== m.to)) {
+      return { outcome: 'conflict' };
+    }
+    return { outcome: 'duplicate' };
   }
 
   private deliverFrame(d: MessageDoc): DeliverFrame {
@@ -415,33 +454,38 @@ export class Engine {
   }
 
   /**
-   * Deletes the acked messages (and contact events) addressed to `m.user`, one id at a
-   * time: `findOneAndDelete` on `_id` is an index lookup even on FerretDB (an `$in`
-   * delete scans the collection there), and exactly one engine gets each document back, so
-   * each receipt is sent once.
+   * Deletes the acked messages (and contact events) addressed to `m.user`. Every lookup
+   * and delete filters on `_id` alone: FerretDB's SQLite backend uses the primary key only
+   * for a filter that is exactly `{_id}` and scans the whole collection for anything more
+   * (`{_id, to}` included), so the recipient check is done here on the document read.
+   * Exactly one engine's `deleteOne` removes a document, and only that one sends the
+   * receipt.
    */
   private async onAck(m: BusAck): Promise<void> {
     const now = Date.now();
-    for (const id of m.ids) {
-      // (No projection: FerretDB 1.x does not implement one on findAndModify.)
-      const d = await this.s.messages.findOneAndDelete({ _id: id, to: m.user });
-      if (d) {
-        this.metrics.acked.inc();
-        this.metrics.deliveryLatency.observe(Math.max(0, now - d.sentAt.getTime()) / 1000);
-        await this.receipt(id, d.from, m.user, now);
-        continue;
-      }
-      if (await this.s.messages.findOne({ _id: id }, { projection: { _id: 1 } })) {
-        await this.replyError(m, 'not_yours', id);
-        continue;
-      }
-      // Not a message: maybe a contact event (the api's `events` collection).
-      if (await this.s.events.findOneAndDelete({ _id: id, to: m.user })) continue;
-      if (await this.s.events.findOne({ _id: id }, { projection: { _id: 1 } })) {
-        await this.replyError(m, 'not_yours', id);
-      }
-      // Otherwise it was acked before (or expired): acks are idempotent, nothing to say.
+    await Promise.all(m.ids.map((id) => this.ackOne(m, id, now)));
+  }
+
+  private async ackOne(m: BusAck, id: string, now: number): Promise<void> {
+    const d = await this.s.messages.findOne(
+      { _id: id },
+      { projection: { from: 1, to: 1, sentAt: 1 } },
+    );
+    if (d) {
+      if (d.to !== m.user) return this.replyError(m, 'not_yours', id);
+      const { deletedCount } = await this.s.messages.deleteOne({ _id: id });
+      if (deletedCount === 0) return; // acked at the same moment through another engine
+      this.metrics.acked.inc();
+      this.metrics.deliveryLatency.observe(Math.max(0, now - d.sentAt.getTime()) / 1000);
+      return this.receipt(id, d.from, m.user, now);
     }
+    // Not a message: maybe a contact event (the api's `events` collection).
+    const e = await this.s.events.findOne({ _id: id }, { projection: { to: 1 } });
+    if (e) {
+      if (e.to !== m.user) return this.replyError(m, 'not_yours', id);
+      await this.s.events.deleteOne({ _id: id });
+    }
+    // Otherwise it was acked before (or expired): acks are idempotent, nothing to say.
   }
 
   /** Tells the sender its message was acked: now if online, else on its next connect. */

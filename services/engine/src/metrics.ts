@@ -16,6 +16,7 @@ export interface EngineMetrics {
   oldestPendingAge: Gauge;
   acceptLatency: Histogram;
   deliveryLatency: Histogram;
+  storeBatch: Histogram;
   errors: Counter<'code'>;
   signals: Counter<'result'>;
   receiptsStored: Counter;
@@ -79,6 +80,12 @@ export function createEngineMetrics(): EngineMetrics {
       name: 'gossip_engine_delivery_latency_seconds',
       help: 'From acceptance (sentAt) to the recipient’s ack.',
       buckets: [...LATENCY_BUCKETS, 30, 60, 300, 3600],
+      registers,
+    }),
+    storeBatch: new Histogram({
+      name: 'gossip_engine_store_batch_size',
+      help: 'Messages stored per insert (sends arriving together share one).',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers,
     }),
     errors: new Counter({
