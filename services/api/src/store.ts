@@ -5,7 +5,13 @@
  * request can repair or that is harmless (see contacts.ts).
  */
 import { COLLECTIONS, type ContactDoc, type EventDoc, type PublicKeys } from '@gossip/protocol';
-import type { Db } from 'mongodb';
+import {
+  MongoServerError,
+  type Collection,
+  type Db,
+  type Document,
+  type IndexSpecification,
+} from 'mongodb';
 import type { RefreshTokenDoc } from './tokens.js';
 
 export interface AvatarRef {
@@ -46,10 +52,26 @@ export type Collections = ReturnType<typeof collections>;
 /** Creates the api's indexes (idempotent). */
 export async function ensureIndexes(db: Db): Promise<void> {
   const c = collections(db);
-  await c.contacts.createIndex({ owner: 1 });
-  await c.contacts.createIndex({ peer: 1 });
-  await c.events.createIndex({ to: 1, at: 1 });
-  await c.events.createIndex({ from: 1 });
-  await c.refreshTokens.createIndex({ username: 1 });
-  await c.refreshTokens.createIndex({ family: 1 });
+  await ensureIndex(c.contacts, { owner: 1 });
+  await ensureIndex(c.contacts, { peer: 1 });
+  await ensureIndex(c.events, { to: 1, at: 1 });
+  await ensureIndex(c.events, { from: 1 });
+  await ensureIndex(c.refreshTokens, { username: 1 });
+  await ensureIndex(c.refreshTokens, { family: 1 });
+}
+
+/**
+ * One index; the same keys under another name are as good. The engine makes
+ * `events {to: 1, at: 1}` as `to_at`: when it started first, this one failed with
+ * IndexOptionsConflict (85) and the indexes after it were never made.
+ */
+async function ensureIndex<T extends Document>(
+  coll: Collection<T>,
+  key: IndexSpecification,
+): Promise<void> {
+  try {
+    await coll.createIndex(key);
+  } catch (err) {
+    if (!(err instanceof MongoServerError && (err.code === 85 || err.code === 86))) throw err;
+  }
 }
