@@ -557,7 +557,18 @@ export class Engine {
         );
         if (!claimed) continue; // another engine took it, or it was acked
         let gws = online.get(claimed.to);
-        if (!gws) online.set(claimed.to, (gws = await this.presence(claimed.to)));
+        if (!gws) {
+          try {
+            gws = await lookupPresence(this.redis, this.cfg.redisPrefix, claimed.to);
+          } catch (err) {
+            // Unknown is not offline: parked, it would wait for a connect that a recipient
+            // connected all along never makes. Redis is down: stop here; the claim moved
+            // this one's `dueAt`, and the next scans try again.
+            this.log.warn({ err }, 'presence lookup failed; redelivery scan paused');
+            break;
+          }
+          online.set(claimed.to, gws);
+        }
         if (gws.length === 0) {
           // Offline: park it until the recipient connects (replay).
           await this.s.messages.updateOne({ _id: d._id, dueAt: next }, { $set: { dueAt: null } });
