@@ -31,7 +31,20 @@ import {
 } from '../../../services/gateway/test/support/stack.js';
 import { Backing, type BackingVersions } from './backing.js';
 
-export const FAULTS = ['engine', 'gateway', 'api', 'rabbitmq', 'redis', 'store'] as const;
+/**
+ * What is killed in turn. `redis` loses its data (no persistence: every presence claim
+ * goes, as after a flush); `redis-kept` saves a snapshot just before the kill and restarts
+ * from it, as a Redis with persistence does (claims survive, possibly stale).
+ */
+export const FAULTS = [
+  'engine',
+  'gateway',
+  'api',
+  'rabbitmq',
+  'redis',
+  'redis-kept',
+  'store',
+] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export interface ChaosOptions {
@@ -746,6 +759,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
             dropSome();
             await sleep(opts.downMs);
             api = await stack.startApi(apiEnv);
+            break;
+          case 'redis-kept':
+            await stack.redis.save();
+            await backing.kill9('redis');
+            dropSome();
+            await sleep(opts.downMs);
+            await backing.restart('redis');
             break;
           default:
             await backing.kill9(fault);
