@@ -44,6 +44,9 @@ import {
   type Stores,
 } from './store.js';
 
+/** Messages remembered for acks without a read (about 100 bytes each). */
+const RECENT_MAX = 50_000;
+
 /** What storing one send came to, before it is answered and routed in its sender's order. */
 type Stored =
   | { outcome: 'refused'; code: ErrorCode }
@@ -70,6 +73,12 @@ export class Engine {
   private scanning = false;
   /** Pairs recently found allowed to message: `from>to` -> valid until (ms). */
   private readonly okCache = new Map<string, number>();
+  /**
+   * Who sent recently stored or pushed messages to whom, so the ack of a message this
+   * engine handled needs no read before its delete (oldest dropped past RECENT_MAX).
+   * `from` and `to` never change once stored; a miss just reads the document.
+   */
+  private readonly recent = new Map<string, { from: string; to: string; sentAt: Date }>();
   private stopping = false;
 
   constructor(
@@ -344,6 +353,7 @@ export class Engine {
       dueAt: new Date(now + this.cfg.redeliverySeconds * 1000),
     };
     if ((await this.inserter.insert(doc)) === 'inserted') {
+      this.remember(doc);
       this.metrics.accepted.inc();
       this.metrics.acceptLatency.observe(Math.max(0, Date.now() - m.at) / 1000);
       return { outcome: 'inserted', doc };
@@ -435,6 +445,7 @@ export class Engine {
         },
       );
       for (const d of batch) {
+        this.remember(d);
         await push(this.deliverFrame(d));
         this.metrics.delivered.inc();
       }
@@ -466,13 +477,18 @@ export class Engine {
     await Promise.all(m.ids.map((id) => this.ackOne(m, id, now)));
   }
 
+  private remember(d: Pick<MessageDoc, '_id' | 'from' | 'to' | 'sentAt'>): void {
+    if (this.recent.size >= RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
+    this.recent.set(d._id, { from: d.from, to: d.to, sentAt: d.sentAt });
+  }
+
   private async ackOne(m: BusAck, id: string, now: number): Promise<void> {
-    const d = await this.s.messages.findOne(
-      { _id: id },
-      { projection: { from: 1, to: 1, sentAt: 1 } },
-    );
+    const d =
+      this.recent.get(id) ??
+      (await this.s.messages.findOne({ _id: id }, { projection: { from: 1, to: 1, sentAt: 1 } }));
     if (d) {
       if (d.to !== m.user) return this.replyError(m, 'not_yours', id);
+      this.recent.delete(id);
       const { deletedCount } = await this.s.messages.deleteOne({ _id: id });
       if (deletedCount === 0) return; // acked at the same moment through another engine
       this.metrics.acked.inc();

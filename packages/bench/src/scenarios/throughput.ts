@@ -28,6 +28,15 @@ export const QUIET_GATEWAY = {
   GATEWAY_RATE_BURST: '100000',
 };
 
+/**
+ * BENCH_PROFILE_DIR=/some/dir: engines and gateways write V8 CPU profiles there when they
+ * stop (`node --cpu-prof`), to open in Chrome DevTools or speedscope.
+ */
+function profiling(): string[] {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 /** Starts a fresh stack for one case: its own database, queues and keys. */
 export async function startStack(
   ctx: BenchContext,
@@ -36,6 +45,7 @@ export async function startStack(
   gateways: number,
 ) {
   const stack = new Stack(name, ctx.servers);
+  stack.nodeArgs = profiling();
   const cpu: Record<string, Target> = ctx.backing.targets();
   for (let i = 0; i < engines; i++) {
     const e = await stack.startEngine(QUIET_ENGINE, `engine-${i}`);

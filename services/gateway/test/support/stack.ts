@@ -54,6 +54,8 @@ export class Stack {
   readonly mongo: MongoClient;
   readonly db: Db;
   readonly redis: Redis;
+  /** Extra node flags for every service this stack starts (for example `--cpu-prof`). */
+  nodeArgs: string[] = [];
   private readonly procs = new Set<ManagedProcess>();
   private gwCount = 0;
 
@@ -76,7 +78,7 @@ export class Stack {
     const port = await freePort();
     const proc = await startProcess({
       command: process.execPath,
-      args: ['--import', 'tsx', 'services/engine/src/main.ts'],
+      args: [...this.nodeArgs, '--import', 'tsx', 'services/engine/src/main.ts'],
       cwd: repoRoot,
       cleanEnv: true,
       env: {
@@ -104,7 +106,7 @@ export class Stack {
     const instanceId = extra.GATEWAY_INSTANCE_ID ?? `gw${++this.gwCount}-${port}`;
     const proc = await startProcess({
       command: process.execPath,
-      args: ['--import', 'tsx', 'services/gateway/src/main.ts'],
+      args: [...this.nodeArgs, '--import', 'tsx', 'services/gateway/src/main.ts'],
       cwd: repoRoot,
       cleanEnv: true,
       env: {
@@ -137,7 +139,7 @@ export class Stack {
     const port = await freePort();
     const proc = await startProcess({
       command: process.execPath,
-      args: ['--import', 'tsx', 'services/api/src/main.ts'],
+      args: [...this.nodeArgs, '--import', 'tsx', 'services/api/src/main.ts'],
       cwd: repoRoot,
       cleanEnv: true,
       env: {
