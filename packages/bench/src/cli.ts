@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       say(`— ${s.title}`);
       const t0 = Date.now();
       const r = await s.run(ctx);
-      const file = writeResult(s.name, m, r);
+      const file = writeResult(s.name, m, r, ctx.quick);
       say(`  done in ${Math.round((Date.now() - t0) / 1000)} s; ${file}`);
       process.stdout.write(`\n## ${s.title}\n\n${r.markdown}\n`);
     }

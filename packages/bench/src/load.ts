@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { newMessageId, WS_SUBPROTOCOL, type ServerFrame } from '@gossip/protocol';
+import { MAX_ACK_IDS, newMessageId, WS_SUBPROTOCOL, type ServerFrame } from '@gossip/protocol';
 import type { Stack } from '../../../services/gateway/test/support/stack.js';
 
 export interface LoadOptions {
@@ -29,6 +29,12 @@ export interface LoadOptions {
   rate?: number;
   /** Give up waiting after this long (ms). @default 300000 */
   timeoutMs?: number;
+  /**
+   * Recipients ack as the SDK does: ids collected for this long go in one `ack` (at most
+   * MAX_ACK_IDS). 0 acks every delivery on its own. @default $BENCH_ACK_DELAY_MS or 15 (the
+   * SDK's default)
+   */
+  ackDelayMs?: number;
 }
 
 export interface LoadRun {
@@ -90,12 +96,24 @@ export async function runLoad(
   const gw = (i: number): string => o.gateways[i % o.gateways.length]!;
 
   const sockets: WebSocket[] = [];
+  const ackDelay = o.ackDelayMs ?? Number(process.env.BENCH_ACK_DELAY_MS ?? 15);
   for (const [i, [, r]] of users.entries()) {
+    let pending: string[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const flush = (): void => {
+      timer = undefined;
+      while (pending.length > 0) {
+        ws.send(JSON.stringify({ type: 'ack', ids: pending.slice(0, MAX_ACK_IDS) }));
+        pending = pending.slice(MAX_ACK_IDS);
+      }
+    };
     const ws: WebSocket = await open(gw(i), await o.stack.token(r), (f) => {
       if (f.type !== 'deliver') return;
       if (deliveredAt.has(f.id)) duplicates++;
       else deliveredAt.set(f.id, performance.now());
-      ws.send(JSON.stringify({ type: 'ack', ids: [f.id] }));
+      pending.push(f.id);
+      if (ackDelay === 0 || pending.length >= MAX_ACK_IDS) flush();
+      else timer ??= setTimeout(flush, ackDelay);
       check();
     });
     sockets.push(ws);

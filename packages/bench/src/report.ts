@@ -63,10 +63,10 @@ export interface ScenarioResult {
   markdown: string;
 }
 
-export function writeResult(name: string, m: Machine, r: ScenarioResult): string {
+export function writeResult(name: string, m: Machine, r: ScenarioResult, quick: boolean): string {
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `${name}.json`);
-  const doc = { scenario: name, machine: m, markdown: r.markdown, ...toObject(r.data) };
+  const doc = { scenario: name, machine: m, quick, markdown: r.markdown, ...toObject(r.data) };
   writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
   return file;
 }
@@ -94,8 +94,20 @@ export function writeSummary(order: readonly { name: string; title: string }[]):
   const sections = order.flatMap((s) => {
     const f = join(resultsDir, `${s.name}.json`);
     if (!existsSync(f)) return [];
-    const doc = JSON.parse(readFileSync(f, 'utf8')) as { machine: Machine; markdown: string };
-    return [`## ${s.title}`, '', `Measured on ${machineLine(doc.machine)}.`, '', doc.markdown, ''];
+    const doc = JSON.parse(readFileSync(f, 'utf8')) as {
+      machine: Machine;
+      markdown: string;
+      quick?: boolean;
+    };
+    const quick = doc.quick ? ' **BENCH_QUICK run: reduced sizes, not figures to report.**' : '';
+    return [
+      `## ${s.title}`,
+      '',
+      `Measured on ${machineLine(doc.machine)}.${quick}`,
+      '',
+      doc.markdown,
+      '',
+    ];
   });
   const body = [
     '# Benchmark results',
