@@ -63,7 +63,7 @@ export interface ScenarioResult {
   markdown: string;
 }
 
-export function writeResult(name: string, m: Machine, r: ScenarioResult, quick: boolean): string {
+export function writeResult(name: string, m: Machine, r: ScenarioResult, quick = false): string {
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `${name}.json`);
   const doc = { scenario: name, machine: m, quick, markdown: r.markdown, ...toObject(r.data) };
