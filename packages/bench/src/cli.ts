@@ -27,6 +27,14 @@ async function main(): Promise<void> {
     wanted.length > 0 ? scenarios.filter((s) => wanted.includes(s.name)) : scenarios;
   say('starting private RabbitMQ, Redis and FerretDB under .bench/');
   const backing = await Backing.start(join(repoRoot, '.bench'), say);
+  // The servers run detached (so a kill -9 of one is a real crash): stop them on Ctrl-C
+  // too. The services are this process's children and get the terminal's signal.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      say(`${sig}: stopping the servers`);
+      void backing.stop().finally(() => process.exit(130));
+    });
+  }
   try {
     const m = machine(await backing.versions());
     say(machineLine(m));

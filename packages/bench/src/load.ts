@@ -96,11 +96,13 @@ export async function runLoad(
   const gw = (i: number): string => o.gateways[i % o.gateways.length]!;
 
   const sockets: WebSocket[] = [];
+  const ackFlushes: (() => void)[] = [];
   const ackDelay = o.ackDelayMs ?? Number(process.env.BENCH_ACK_DELAY_MS ?? 15);
   for (const [i, [, r]] of users.entries()) {
     let pending: string[] = [];
     let timer: NodeJS.Timeout | undefined;
     const flush = (): void => {
+      if (timer) clearTimeout(timer);
       timer = undefined;
       while (pending.length > 0) {
         ws.send(JSON.stringify({ type: 'ack', ids: pending.slice(0, MAX_ACK_IDS) }));
@@ -117,6 +119,7 @@ export async function runLoad(
       check();
     });
     sockets.push(ws);
+    ackFlushes.push(flush);
   }
 
   type Sender = { ws: WebSocket; to: string; next: number; inflight: number };
@@ -172,6 +175,8 @@ export async function runLoad(
   await finished;
   clearTimeout(timeout);
   if (ticker) clearInterval(ticker);
+  // Acks still waiting for their batch go out before the sockets close.
+  for (const flush of ackFlushes) flush();
   for (const ws of sockets) ws.close();
 
   const ids = [...due.keys()];

@@ -17,7 +17,12 @@ export interface AmqpLinkOptions {
   onState?: (up: boolean) => void;
   /** @default 200 */
   minBackoffMs?: number;
-  /** @default 5000 */
+  /**
+   * Retries wait between half and all of a backoff doubling up to this. Short, because a
+   * restarted broker is back within seconds and every send waits for the link meanwhile;
+   * the jitter keeps all services from reconnecting in the same instant.
+   * @default 1000
+   */
   maxBackoffMs?: number;
 }
 
@@ -57,10 +62,11 @@ export class AmqpLink {
         await this.connectOnce();
         this.backoff = this.opts.minBackoffMs ?? 200;
       } catch (err) {
-        this.log.warn({ err, retryInMs: this.backoff }, 'amqp connect failed');
+        const wait = Math.round(this.backoff / 2 + (Math.random() * this.backoff) / 2);
+        this.log.warn({ err, retryInMs: wait }, 'amqp connect failed');
         await this.close();
-        await new Promise((r) => setTimeout(r, this.backoff));
-        this.backoff = Math.min(this.backoff * 2, this.opts.maxBackoffMs ?? 5000);
+        await new Promise((r) => setTimeout(r, wait));
+        this.backoff = Math.min(this.backoff * 2, this.opts.maxBackoffMs ?? 1000);
       }
     }
   }
