@@ -60,10 +60,25 @@ export function pgrpOf(pid: number): number {
   return s.pgrp;
 }
 
+/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
+function machineTicks(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0); // idle + iowait
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
 /**
  * Starts measuring the CPU of named targets; `stop()` returns each one's average CPU use
  * over the interval in percent of one core (200 = two cores busy). The bench process
- * itself (the load generator) is always included as `load`.
+ * itself (the load generator) is always included as `load`, and `other` is whatever else
+ * ran on the machine meanwhile (busy time of all cores minus the targets'), which shows
+ * when a figure was disturbed.
  */
 export function cpuMeter(named: Record<string, Target>): {
   stop(): Record<string, number>;
@@ -72,22 +87,30 @@ export function cpuMeter(named: Record<string, Target>): {
   const names = Object.keys(all);
   const targets = Object.values(all);
   const before = ticksOf(targets);
+  const m0 = machineTicks();
   const t0 = performance.now();
   return {
     stop() {
       const after = ticksOf(targets);
+      const m1 = machineTicks();
       const seconds = (performance.now() - t0) / 1000;
       const out: Record<string, number> = {};
+      let ours = 0;
       names.forEach((n, i) => {
         out[n] = Math.round(((after[i]! - before[i]!) / TICKS_PER_SECOND / seconds) * 100);
+        ours += after[i]! - before[i]!;
       });
+      const busy = m1.busy - m0.busy;
+      out.other = Math.max(0, Math.round(((busy - ours) / TICKS_PER_SECOND / seconds) * 100));
       return out;
     },
   };
 }
 
-/** The busiest target of a measurement, as "engine 97%". */
+/** The busiest target of a measurement, as "engine 97%" (`other` is not a target). */
 export function busiest(cpu: Record<string, number>): string {
-  const [name, pct] = Object.entries(cpu).sort((a, b) => b[1] - a[1])[0] ?? ['none', 0];
+  const [name, pct] = Object.entries(cpu)
+    .filter(([n]) => n !== 'other')
+    .sort((a, b) => b[1] - a[1])[0] ?? ['none', 0];
   return `${name} ${pct}%`;
 }
