@@ -44,6 +44,15 @@ import {
   type Stores,
 } from './store.js';
 
+/**
+ * Returns `p` after marking its rejection as handled for now: for a promise awaited only
+ * later (after other awaits), whose early failure must not count as "unhandled".
+ */
+function settledLater<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
 /** Messages remembered for acks without a read (about 100 bytes each). */
 const RECENT_MAX = 50_000;
 
@@ -230,10 +239,13 @@ export class Engine {
     void work.finally(() => this.inflight.delete(work));
   }
 
-  private chained(key: string, job: () => Promise<void>): Promise<void> {
+  private chained<T>(key: string, job: () => Promise<T>): Promise<T> {
     const prev = this.chains.get(key) ?? Promise.resolve();
     const next = prev.then(job, job);
-    const tail = next.catch(() => undefined);
+    const tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
     this.chains.set(key, tail);
     void tail.then(() => {
       if (this.chains.get(key) === tail) this.chains.delete(key);
@@ -310,26 +322,37 @@ export class Engine {
     const stored = this.store(m);
     // Handled in the chain below; this only keeps an early failure from being "unhandled".
     stored.catch(() => undefined);
-    return this.chained(m.from, async () => {
+    // The chain orders the publishes; their confirms are awaited after it (one channel
+    // keeps publishes in order), so a sender's next message need not wait for the broker
+    // to confirm this one's `stored` and `push`. The bus message is acked after both.
+    return this.chained(m.from, async (): Promise<Promise<void>[]> => {
       const s = await stored;
       switch (s.outcome) {
         case 'refused':
-          return this.replyError(m, s.code, m.id);
+          return [this.replyError(m, s.code, m.id)];
         case 'conflict':
-          return this.replyError(m, 'id_conflict', m.id);
+          return [this.replyError(m, 'id_conflict', m.id)];
         case 'duplicate':
           this.metrics.duplicates.inc();
           // Stored before (a resend, or RabbitMQ redelivering after an engine crash): answer
           // `stored` again but do not route again, or every resend would multiply
           // deliveries. If the crash came before routing, the redelivery scan sends it at
           // its `dueAt`.
-          return this.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id });
-        case 'inserted':
-          await this.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id });
-          await this.route(s.doc, true);
-          return;
+          return [this.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id })];
+        case 'inserted': {
+          const confirms = [
+            settledLater(this.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id })),
+          ];
+          const gws = await this.presence(s.doc.to);
+          const frame = this.deliverFrame(s.doc);
+          for (const gw of gws) {
+            confirms.push(this.toGateway(gw, { op: 'push', to: s.doc.to, live: true, frame }));
+            this.metrics.delivered.inc();
+          }
+          return confirms;
+        }
       }
-    });
+    }).then((confirms) => Promise.all(confirms).then(() => undefined));
   }
 
   private async store(m: BusSend): Promise<Stored> {
@@ -387,17 +410,6 @@ export class Engine {
       this.log.warn({ err }, 'presence lookup failed');
       return [];
     }
-  }
-
-  /** Routes a stored message to every gateway holding its recipient (none if offline). */
-  private async route(d: MessageDoc, live: boolean): Promise<number> {
-    const gws = await this.presence(d.to);
-    const frame = this.deliverFrame(d);
-    for (const gw of gws) {
-      await this.toGateway(gw, { op: 'push', to: d.to, live, frame });
-      this.metrics.delivered.inc();
-    }
-    return gws.length;
   }
 
   private async onConnected(m: BusConnected): Promise<void> {
