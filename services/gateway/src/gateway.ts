@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { Redis } from 'ioredis';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
-import { WebSocketServer, type WebSocket } from 'ws';
+import WebSocket, { WebSocketServer, type RawData, type Server as WsServer } from 'ws';
 import {
   deliveryExchange,
   encodeFrame,
@@ -31,27 +31,52 @@ import {
   type ContactFrame,
 } from '@gossip/protocol';
 import { AmqpLink, type Logger } from '@gossip/servicekit';
-import { tokenFrom, verifyAccessToken, type Session } from './auth.js';
+import { tokenFrom, verifyAccessToken } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { Presence } from './presence.js';
 import { TokenBucket } from './ratelimit.js';
 
-/** One client connection. */
-interface Conn {
-  id: string;
-  user: string;
-  ws: WebSocket;
-  bucket: TokenBucket;
-  /** Sends waiting for `stored`: id -> arrival time (ms, monotonic clock). */
-  pending: Map<string, number>;
+/**
+ * One client connection: the socket itself (ws constructs this class for every upgrade,
+ * see the server's `WebSocket` option) with the gateway's state as plain fields, and the
+ * socket's listeners shared by all sockets. An idle connection so costs no objects or
+ * closures beyond ws's own; the rate limiter and the pending map come with the first frame.
+ */
+class Conn extends WebSocket {
+  id = '';
+  user = '';
+  /** The gateway holding it, for the shared listeners. */
+  gateway: Gateway | undefined = undefined;
+  /** Created with the first frame. */
+  bucket: TokenBucket | undefined = undefined;
+  /** Sends waiting for `stored`: id -> arrival time (ms, monotonic clock). Created with the first. */
+  pending: Map<string, number> | undefined = undefined;
   /** Last `at` stamped on a send: keeps this sender's messages strictly ordered. */
-  lastAt: number;
-  alive: boolean;
-  /** A push was skipped for backpressure: ask for a replay once the socket drains. */
-  starved: boolean;
-  lastReplayAt: number;
+  lastAt = 0;
+  alive = true;
+  /** When this connection last asked for a replay after backpressure (see `refeed`). */
+  lastReplayAt = 0;
 }
+
+// The listeners every connection shares (ws calls them with the socket, a Conn, as `this`).
+function onConnMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const conn = this as Conn;
+  conn.gateway?.onFrame(conn, data, isBinary);
+}
+function onConnPong(this: WebSocket): void {
+  (this as Conn).alive = true;
+}
+function onConnError(this: WebSocket, err: Error): void {
+  const conn = this as Conn;
+  conn.gateway?.onSocketError(conn, err);
+}
+function onConnClose(this: WebSocket, code: number): void {
+  const conn = this as Conn;
+  conn.gateway?.onClose(conn, code);
+}
+/** Swallows errors on a socket before ws has taken it over (ws handles them after). */
+const ignoreError = (): void => undefined;
 
 /** Most sends one connection may have waiting for the engine at once. */
 const MAX_PENDING_PER_CONN = 512;
@@ -60,14 +85,17 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   private readonly log: Logger;
   private readonly http: Server;
-  private readonly wss: WebSocketServer;
+  private readonly wss: WsServer<typeof Conn>;
   private readonly redis: Redis;
   private readonly sub: Redis;
   private readonly presence: Presence;
   private readonly link: AmqpLink;
   private readonly exchange: string;
   private readonly conns = new Map<string, Conn>();
-  private readonly byUser = new Map<string, Set<Conn>>();
+  /** A user's connections: the connection itself when there is one (the usual case). */
+  private readonly byUser = new Map<string, Conn | Set<Conn>>();
+  /** Connections that had a push skipped for backpressure: they ask for a replay once drained. */
+  private readonly starved = new Set<Conn>();
   private connSeq = 0;
   private draining = false;
   private timers: NodeJS.Timeout[] = [];
@@ -102,8 +130,13 @@ export class Gateway {
         if (up) for (const c of this.conns.values()) void this.announce(c);
       },
     });
-    this.wss = new WebSocketServer({
+    this.wss = new WebSocketServer<typeof Conn>({
       noServer: true,
+      WebSocket: Conn,
+      // Compression would cost every connection a zlib context; frames are ciphertext anyway.
+      perMessageDeflate: false,
+      // The gateway keeps its own map of connections; ws's would be a second one.
+      clientTracking: false,
       // Room above the protocol limit so a slightly oversized frame gets a clear
       // `frame_too_large` error; far larger ones are cut off by ws with close code 1009.
       maxPayload: cfg.maxFrameBytes * 2,
@@ -178,7 +211,7 @@ export class Gateway {
   }
 
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', () => undefined);
+    socket.on('error', ignoreError);
     const path = (req.url ?? '/').split('?')[0];
     if (path !== WS_PATH) return this.refuse(socket, 404, 'not_found', 'not_found');
     if (this.draining) return this.refuse(socket, 503, 'draining', 'draining');
@@ -189,37 +222,32 @@ export class Gateway {
     const auth = await verifyAccessToken(tokenFrom(req), this.cfg.jwtSecret);
     if (!auth.ok) return this.refuse(socket, 401, auth.code, 'unauthorized');
     if (this.draining) return this.refuse(socket, 503, 'draining', 'draining');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, auth.session));
+    const { username } = auth.session;
+    this.wss.handleUpgrade(req, socket, head, (conn) => {
+      socket.off('error', ignoreError);
+      this.onConnection(conn, username);
+    });
   }
 
   // ------------------------------------------------------------------ connections
 
-  private onConnection(ws: WebSocket, session: Session): void {
-    const conn: Conn = {
-      id: `${this.cfg.instanceId}/${++this.connSeq}`,
-      user: session.username,
-      ws,
-      bucket: new TokenBucket(this.cfg.ratePerSecond, this.cfg.rateBurst),
-      pending: new Map(),
-      lastAt: 0,
-      alive: true,
-      starved: false,
-      lastReplayAt: 0,
-    };
+  private onConnection(conn: Conn, username: string): void {
+    conn.id = `${this.cfg.instanceId}/${++this.connSeq}`;
+    conn.user = username;
+    conn.gateway = this;
     this.conns.set(conn.id, conn);
-    let set = this.byUser.get(conn.user);
-    if (!set) this.byUser.set(conn.user, (set = new Set()));
-    set.add(conn);
+    const had = this.byUser.get(username);
+    if (had === undefined) this.byUser.set(username, conn);
+    else if (had instanceof Set) had.add(conn);
+    else this.byUser.set(username, new Set([had, conn]));
     this.metrics.connections.set(this.conns.size);
     this.metrics.connectionsOpened.inc();
     this.log.info({ conn: conn.id, user: conn.user }, 'connected');
 
-    ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
-    ws.on('pong', () => {
-      conn.alive = true;
-    });
-    ws.on('error', (err) => this.log.info({ conn: conn.id, err: err.message }, 'socket error'));
-    ws.on('close', (code) => this.onClose(conn, code));
+    conn.on('message', onConnMessage);
+    conn.on('pong', onConnPong);
+    conn.on('error', onConnError);
+    conn.on('close', onConnClose);
 
     this.send(conn, {
       type: 'hello',
@@ -249,11 +277,29 @@ export class Gateway {
     }
   }
 
-  private onClose(conn: Conn, code: number): void {
+  /** A user's connections on this gateway. */
+  private connsOf(user: string): Iterable<Conn> {
+    const c = this.byUser.get(user);
+    return c === undefined ? [] : c instanceof Set ? c : [c];
+  }
+
+  /** @internal a socket's `error` listener. */
+  onSocketError(conn: Conn, err: Error): void {
+    this.log.info({ conn: conn.id, err: err.message }, 'socket error');
+  }
+
+  /** @internal a socket's `close` listener. */
+  onClose(conn: Conn, code: number): void {
     if (!this.conns.delete(conn.id)) return;
-    const set = this.byUser.get(conn.user);
-    set?.delete(conn);
-    if (set && set.size === 0) {
+    this.starved.delete(conn);
+    const had = this.byUser.get(conn.user);
+    let last = had === conn;
+    if (had instanceof Set) {
+      had.delete(conn);
+      if (had.size === 1) this.byUser.set(conn.user, had.values().next().value as Conn);
+      last = had.size === 0;
+    }
+    if (last) {
       this.byUser.delete(conn.user);
       void this.presence
         .release(conn.user)
@@ -270,7 +316,7 @@ export class Gateway {
    * closed with 1013 (try again later) so memory never grows without bound.
    */
   private send(conn: Conn, frame: ServerFrame, droppable = false): boolean {
-    const ws = conn.ws;
+    const ws = conn;
     if (ws.readyState !== ws.OPEN) return false;
     if (ws.bufferedAmount > this.cfg.maxBufferedBytes) {
       this.metrics.slowClosed.inc();
@@ -280,7 +326,7 @@ export class Gateway {
     }
     if (droppable && ws.bufferedAmount > this.cfg.highWaterBytes) {
       this.metrics.backpressureSkipped.inc();
-      conn.starved = true;
+      this.starved.add(conn);
       return false;
     }
     ws.send(encodeFrame(frame));
@@ -292,7 +338,8 @@ export class Gateway {
     this.send(conn, errorFrame(code, message, ref));
   }
 
-  private onMessage(conn: Conn, data: unknown, isBinary: boolean): void {
+  /** @internal a socket's `message` listener. */
+  onFrame(conn: Conn, data: RawData, isBinary: boolean): void {
     const raw = Array.isArray(data)
       ? Buffer.concat(data as Buffer[])
       : data instanceof ArrayBuffer
@@ -302,6 +349,7 @@ export class Gateway {
       return this.sendError(conn, 'bad_frame', 'Frames are JSON text, not binary.');
     }
     const parsed = parseClientFrame(raw, { maxBytes: this.cfg.maxFrameBytes });
+    conn.bucket ??= new TokenBucket(this.cfg.ratePerSecond, this.cfg.rateBurst);
     if (!conn.bucket.take()) {
       const ref = parsed.ok && parsed.frame.type === 'send' ? parsed.frame.id : undefined;
       return this.sendError(conn, 'rate_limited', undefined, ref);
@@ -318,10 +366,11 @@ export class Gateway {
         return;
       case 'send': {
         if (this.draining) return this.sendError(conn, 'draining', undefined, frame.id);
-        if (conn.pending.size >= MAX_PENDING_PER_CONN && !conn.pending.has(frame.id)) {
+        const pending = (conn.pending ??= new Map());
+        if (pending.size >= MAX_PENDING_PER_CONN && !pending.has(frame.id)) {
           return this.sendError(conn, 'rate_limited', 'Too many sends in flight.', frame.id);
         }
-        if (!conn.pending.has(frame.id)) conn.pending.set(frame.id, performance.now());
+        if (!pending.has(frame.id)) pending.set(frame.id, performance.now());
         const at = Math.max(Date.now(), conn.lastAt + 1);
         conn.lastAt = at;
         const msg: EngineMessage = {
@@ -335,7 +384,7 @@ export class Gateway {
           ...reply,
         };
         this.toEngine(msg).catch((err: unknown) => {
-          conn.pending.delete(frame.id);
+          pending.delete(frame.id);
           this.log.warn({ err, conn: conn.id, id: frame.id }, 'publish to engine failed');
           this.sendError(conn, 'unavailable', undefined, frame.id);
         });
@@ -404,8 +453,8 @@ export class Gateway {
       case 'stored': {
         const conn = this.conns.get(m.conn);
         if (!conn) return;
-        const t0 = conn.pending.get(m.id);
-        conn.pending.delete(m.id);
+        const t0 = conn.pending?.get(m.id);
+        conn.pending?.delete(m.id);
         if (t0 !== undefined) this.metrics.acceptLatency.observe((performance.now() - t0) / 1000);
         if (this.send(conn, { type: 'accepted', id: m.id })) this.metrics.accepted.inc();
         return;
@@ -413,14 +462,14 @@ export class Gateway {
       case 'error': {
         const conn = this.conns.get(m.conn);
         if (!conn) return;
-        if (m.ref) conn.pending.delete(m.ref);
+        if (m.ref) conn.pending?.delete(m.ref);
         this.sendError(conn, m.code, m.message, m.ref);
         return;
       }
       case 'push': {
         const targets = m.conn
           ? [this.conns.get(m.conn)].filter((c): c is Conn => c?.user === m.to)
-          : [...(this.byUser.get(m.to) ?? [])];
+          : [...this.connsOf(m.to)];
         for (const conn of targets) {
           // Receipts and signals are small; messages are the bulk and are redelivered.
           if (!this.send(conn, m.frame, m.frame.type === 'deliver')) continue;
@@ -440,7 +489,7 @@ export class Gateway {
     try {
       const { to, frame } = JSON.parse(text) as { to: string; frame: ContactFrame };
       if (frame?.type !== 'contact') return;
-      for (const conn of this.byUser.get(to) ?? []) {
+      for (const conn of this.connsOf(to)) {
         if (this.send(conn, frame, true)) this.metrics.pushed.inc({ type: 'contact' });
       }
     } catch (err) {
@@ -455,7 +504,7 @@ export class Gateway {
       const lost = await this.presence.claim([...this.byUser.keys()]);
       for (const user of lost) {
         this.log.info({ user }, 'presence was lost; re-announcing');
-        for (const conn of this.byUser.get(user) ?? []) void this.announce(conn);
+        for (const conn of this.connsOf(user)) void this.announce(conn);
       }
     } catch (err) {
       this.log.warn({ err }, 'presence heartbeat failed');
@@ -469,10 +518,10 @@ export class Gateway {
    */
   private refeed(): void {
     const now = Date.now();
-    for (const conn of this.conns.values()) {
-      if (!conn.starved || now - conn.lastReplayAt < 1000) continue;
-      if (conn.ws.bufferedAmount > this.cfg.highWaterBytes / 2) continue;
-      conn.starved = false;
+    for (const conn of this.starved) {
+      if (now - conn.lastReplayAt < 1000) continue;
+      if (conn.bufferedAmount > this.cfg.highWaterBytes / 2) continue;
+      this.starved.delete(conn);
       conn.lastReplayAt = now;
       void this.announce(conn);
     }
@@ -482,11 +531,11 @@ export class Gateway {
     for (const conn of this.conns.values()) {
       if (!conn.alive) {
         this.log.info({ conn: conn.id }, 'no pong; terminating');
-        conn.ws.terminate();
+        conn.terminate();
         continue;
       }
       conn.alive = false;
-      conn.ws.ping();
+      conn.ping();
     }
   }
 
@@ -507,7 +556,7 @@ export class Gateway {
     while (this.conns.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    for (const conn of this.conns.values()) conn.ws.close(1001, 'gateway shutting down');
+    for (const conn of this.conns.values()) conn.close(1001, 'gateway shutting down');
     const users = [...this.byUser.keys()];
     await Promise.allSettled(users.map((u) => this.presence.release(u)));
   }
@@ -516,7 +565,7 @@ export class Gateway {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    for (const conn of this.conns.values()) conn.ws.terminate();
+    for (const conn of this.conns.values()) conn.terminate();
     await this.link.stop();
     this.redis.disconnect();
     this.sub.disconnect();

@@ -6,6 +6,9 @@
  */
 import type { Redis } from 'ioredis';
 
+/** Users claimed per Redis pipeline. */
+const CLAIM_BATCH = 500;
+
 export function presenceKey(prefix: string, username: string): string {
   return `${prefix}presence:${username}`;
 }
@@ -23,21 +26,25 @@ export class Presence {
    * flush or restart, or an expiry): their pending messages must be replayed.
    */
   async claim(users: readonly string[]): Promise<string[]> {
-    if (users.length === 0) return [];
     const until = String(Date.now() + this.ttlSeconds * 1000);
-    const p = this.redis.pipeline();
-    for (const u of users) {
-      const key = presenceKey(this.prefix, u);
-      p.hset(key, this.instanceId, until);
-      p.pexpire(key, this.ttlSeconds * 1000);
-    }
-    const results = (await p.exec()) ?? [];
     const lost: string[] = [];
-    users.forEach((u, i) => {
-      const [err, created] = results[i * 2] ?? [null, 0];
-      if (err) throw err;
-      if (created === 1) lost.push(u);
-    });
+    // In slices, one pipeline after the other: a heartbeat of every user at once would hold
+    // two commands and their replies per user in memory at the same time.
+    for (let from = 0; from < users.length; from += CLAIM_BATCH) {
+      const batch = users.slice(from, from + CLAIM_BATCH);
+      const p = this.redis.pipeline();
+      for (const u of batch) {
+        const key = presenceKey(this.prefix, u);
+        p.hset(key, this.instanceId, until);
+        p.pexpire(key, this.ttlSeconds * 1000);
+      }
+      const results = (await p.exec()) ?? [];
+      batch.forEach((u, i) => {
+        const [err, created] = results[i * 2] ?? [null, 0];
+        if (err) throw err;
+        if (created === 1) lost.push(u);
+      });
+    }
     return lost;
   }
 

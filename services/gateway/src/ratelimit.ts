@@ -1,3 +1,5 @@
+const wallClock = (): number => Date.now();
+
 /** A token bucket: `burst` tokens, refilled at `perSecond`; one token per frame. */
 export class TokenBucket {
   private tokens: number;
@@ -6,7 +8,7 @@ export class TokenBucket {
   constructor(
     private readonly perSecond: number,
     private readonly burst: number,
-    private readonly now: () => number = () => Date.now(),
+    private readonly now: () => number = wallClock,
   ) {
     this.tokens = burst;
     this.last = now();
