@@ -22,8 +22,8 @@ test('base64 round-trips every byte value and matches Node', () => {
   assert.deepEqual(fromBase64Url(toBase64Url(all)), all);
 });
 
-test('base64 decoding is strict: whitespace, missing padding and bad characters are refused', () => {
-  for (const bad of ['AAA', 'AA A', 'AAAA\n', 'A-_A', 'AA=A', '====']) {
+test('base64 decoding is strict: whitespace, missing padding, bad characters and non-zero unused bits are refused', () => {
+  for (const bad of ['AAA', 'AA A', 'AAAA\n', 'A-_A', 'AA=A', '====', 'QR==', 'QUI=x===']) {
     assert.throws(
       () => fromBase64(bad),
       (e: unknown) => e instanceof CryptoError && e.code === 'bad_format',
@@ -31,6 +31,16 @@ test('base64 decoding is strict: whitespace, missing padding and bad characters 
     );
   }
   assert.throws(() => fromBase64Url('A+AA'), CryptoError);
+  // Without Buffer (as in a browser) the same answers.
+  const { Buffer: saved } = globalThis as { Buffer?: unknown };
+  try {
+    for (const bad of ['AA A', 'QR==', 'A-_A']) {
+      delete (globalThis as { Buffer?: unknown }).Buffer;
+      assert.throws(() => fromBase64(bad), CryptoError, bad);
+    }
+  } finally {
+    (globalThis as { Buffer?: unknown }).Buffer = saved;
+  }
 });
 
 test('hex round-trips', () => {
