@@ -24,6 +24,13 @@ export const ApiEnv = Type.Object({
   ),
   API_ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 900 }),
   API_REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 30 * 86_400 }),
+  /**
+   * A refresh token presented again this soon after it was used, while the token its
+   * rotation issued has never been used, is a client retrying a refresh whose answer it
+   * lost (an outage, a timeout): it gets a new pair instead of ending the session. 0: any
+   * second use ends the session.
+   */
+  API_REFRESH_RETRY_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 300, default: 30 }),
   /** scrypt cost as log2(N): 15 means N = 32768 (32 MiB with r = 8). */
   API_SCRYPT_LOG_N: Type.Integer({ minimum: 10, maximum: 20, default: 15 }),
   API_LOGIN_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 300 }),
@@ -56,6 +63,7 @@ export interface ApiConfig {
   logLevel: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  refreshRetryGraceSeconds: number;
   scryptLogN: number;
   limits: {
     loginPerUsername: RateLimit;
@@ -93,6 +101,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
     logLevel: e.API_LOG_LEVEL,
     accessTokenTtlSeconds: e.API_ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: e.API_REFRESH_TOKEN_TTL_SECONDS,
+    refreshRetryGraceSeconds: e.API_REFRESH_RETRY_GRACE_SECONDS,
     scryptLogN: e.API_SCRYPT_LOG_N,
     limits: Object.freeze({
       loginPerUsername: {

@@ -2,7 +2,10 @@
  * Sessions: short-lived HS256 access tokens (JWT, verified by the api and the gateway)
  * and long-lived opaque refresh tokens. A refresh token is 256 random bits; only its
  * SHA-256 is stored. Each refresh uses it up and returns a new one in the same family;
- * presenting a used one again revokes the whole family (it was stolen or replayed).
+ * presenting a used one again revokes the whole family (it was stolen or replayed),
+ * except for a retry: within API_REFRESH_RETRY_GRACE_SECONDS of the use, while the token
+ * that use issued has never been used, the client evidently lost the answer, so that
+ * token is dropped and a new pair issued.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { COLLECTIONS } from '@gossip/protocol';
@@ -21,6 +24,8 @@ export interface RefreshTokenDoc {
   createdAt: Date;
   expiresAt: Date;
   usedAt: Date | null;
+  /** The token whose use issued this one (absent for a login's first token). */
+  parent?: string;
 }
 
 export interface Identity {
@@ -50,8 +55,15 @@ export class TokenService {
     this.now = now;
   }
 
-  /** A new access token and refresh token; `family` continues a session on refresh. */
-  async issue(who: Identity, family: string = randomUUID()): Promise<IssuedTokens> {
+  /**
+   * A new access token and refresh token; `family` continues a session on refresh and
+   * `parent` is the token that refresh used up.
+   */
+  async issue(
+    who: Identity,
+    family: string = randomUUID(),
+    parent?: string,
+  ): Promise<IssuedTokens> {
     const accessToken = await signAccessToken(
       who,
       this.config.jwtSecret,
@@ -67,6 +79,7 @@ export class TokenService {
       createdAt: new Date(this.now()),
       expiresAt: new Date(this.now() + this.config.refreshTokenTtlSeconds * 1000),
       usedAt: null,
+      ...(parent === undefined ? {} : { parent }),
     });
     return {
       accessToken,
@@ -90,7 +103,7 @@ export class TokenService {
    * Uses up a refresh token. Returns whose it was and its family, or throws
    * `invalid_token` (unknown, expired or already used; a reuse revokes the family).
    */
-  async consume(refreshToken: string): Promise<Identity & { family: string }> {
+  async consume(refreshToken: string): Promise<Identity & { family: string; parent: string }> {
     const id = digest(refreshToken);
     const now = new Date(this.now());
     const marked = await this.tokens.updateOne(
@@ -99,6 +112,9 @@ export class TokenService {
     );
     const doc = await this.tokens.findOne({ _id: id });
     if (marked.modifiedCount !== 1 || !doc) {
+      if (doc?.usedAt && (await this.isRetry(doc, now))) {
+        return { username: doc.username, uid: doc.uid, family: doc.family, parent: id };
+      }
       if (doc?.usedAt) {
         // Replay of a used token: someone else holds the session. End it everywhere.
         await this.tokens.deleteMany({ family: doc.family });
@@ -109,7 +125,24 @@ export class TokenService {
     }
     // Tidy: expired tokens of this user are of no use to anyone.
     await this.tokens.deleteMany({ username: doc.username, expiresAt: { $lte: now } });
-    return { username: doc.username, uid: doc.uid, family: doc.family };
+    return { username: doc.username, uid: doc.uid, family: doc.family, parent: id };
+  }
+
+  /**
+   * Whether a second use of `doc` is its owner retrying: soon enough, not expired, and
+   * the token its first use issued was never used (then that token is dropped, as its
+   * owner never got it). Anything else is a replay.
+   */
+  private async isRetry(doc: RefreshTokenDoc, now: Date): Promise<boolean> {
+    const graceMs = this.config.refreshRetryGraceSeconds * 1000;
+    if (!doc.usedAt || graceMs === 0) return false;
+    if (now.getTime() - doc.usedAt.getTime() > graceMs || doc.expiresAt <= now) return false;
+    const successors = await this.tokens.find({ parent: doc._id }).toArray();
+    if (successors.some((t) => t.usedAt !== null)) return false;
+    if (successors.length > 0) {
+      await this.tokens.deleteMany({ _id: { $in: successors.map((t) => t._id) } });
+    }
+    return true;
   }
 
   /** Revokes the session (family) a refresh token belongs to. Unknown tokens are ignored. */

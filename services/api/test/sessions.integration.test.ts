@@ -16,6 +16,10 @@ before(async () => {
 });
 after(() => h.close());
 
+function refresh(refreshToken: string) {
+  return h.app.inject({ method: 'POST', url: '/v1/auth/refresh', payload: { refreshToken } });
+}
+
 function login(
   app: Harness['app'],
   username: string,
@@ -129,21 +133,58 @@ describe('tokens', () => {
     assert.notEqual(s2.refreshToken, s.refreshToken);
     const me = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(s2) });
     assert.equal(me.statusCode, 200);
+    // The new refresh token is used in turn.
+    const r2 = await refresh(s2.refreshToken);
+    assert.equal(r2.statusCode, 200);
+    const s3 = r2.json<Session>();
 
-    // Replaying the used token fails and revokes the whole session family...
-    const replay = await h.app.inject({
-      method: 'POST',
-      url: '/v1/auth/refresh',
-      payload: { refreshToken: s.refreshToken },
+    // Replaying the first token (its successor was used: not a retry) fails and revokes
+    // the whole session family...
+    assert.deepEqual(errorOf(await refresh(s.refreshToken)), {
+      status: 401,
+      code: 'invalid_token',
     });
-    assert.deepEqual(errorOf(replay), { status: 401, code: 'invalid_token' });
     // ...so the token the thief or the owner got from the rotation is dead too.
-    const after = await h.app.inject({
-      method: 'POST',
-      url: '/v1/auth/refresh',
-      payload: { refreshToken: s2.refreshToken },
+    assert.deepEqual(errorOf(await refresh(s3.refreshToken)), {
+      status: 401,
+      code: 'invalid_token',
     });
-    assert.deepEqual(errorOf(after), { status: 401, code: 'invalid_token' });
+  });
+
+  test('a retry of a refresh whose answer was lost gets a new pair; the lost one is dropped', async () => {
+    const s = await register(h.app, 'tok_dora', keys[0]!);
+    const lost = (await refresh(s.refreshToken)).json<Session>(); // the client never saw it
+    const retry = await refresh(s.refreshToken);
+    assert.equal(retry.statusCode, 200, retry.body);
+    const s2 = retry.json<Session>();
+    assert.notEqual(s2.refreshToken, lost.refreshToken);
+    // The answer that was lost no longer works; the retry's answer does.
+    assert.deepEqual(errorOf(await refresh(lost.refreshToken)), {
+      status: 401,
+      code: 'invalid_token',
+    });
+    assert.equal((await refresh(s2.refreshToken)).statusCode, 200);
+  });
+
+  test('with API_REFRESH_RETRY_GRACE_SECONDS=0 any second use ends the session', async () => {
+    const strict = await startApi({ API_REFRESH_RETRY_GRACE_SECONDS: '0' });
+    try {
+      const s = await register(strict.app, 'tok_dirk', keys[0]!);
+      const post = (t: string) =>
+        strict.app.inject({
+          method: 'POST',
+          url: '/v1/auth/refresh',
+          payload: { refreshToken: t },
+        });
+      const s2 = (await post(s.refreshToken)).json<Session>();
+      assert.deepEqual(errorOf(await post(s.refreshToken)), { status: 401, code: 'invalid_token' });
+      assert.deepEqual(errorOf(await post(s2.refreshToken)), {
+        status: 401,
+        code: 'invalid_token',
+      });
+    } finally {
+      await strict.close();
+    }
   });
 
   test('logout revokes the refresh token; other sessions stay', async () => {
