@@ -16,7 +16,12 @@ export const latency: Scenario = {
   title: 'Latency at a fixed offered load (open loop)',
   async run(ctx) {
     const seconds = ctx.quick ? 3 : 20;
-    const rates = ctx.quick ? [100, 300] : [100, 250, 500, 1000];
+    // BENCH_LATENCY_RATES=500,1000 picks the offered rates.
+    const rates = process.env.BENCH_LATENCY_RATES
+      ? process.env.BENCH_LATENCY_RATES.split(',').map(Number)
+      : ctx.quick
+        ? [100, 300]
+        : [100, 250, 500, 1000];
     const pairs = 20;
     const results = [];
     for (const rate of rates) {
