@@ -27,3 +27,4 @@ export {
   type TokenSubject,
 } from './jwt.js';
 export { AmqpLink, type AmqpLinkOptions } from './amqp.js';
+export { ensureIndex } from './mongo.js';

@@ -5,13 +5,8 @@
  * request can repair or that is harmless (see contacts.ts).
  */
 import { COLLECTIONS, type ContactDoc, type EventDoc, type PublicKeys } from '@gossip/protocol';
-import {
-  MongoServerError,
-  type Collection,
-  type Db,
-  type Document,
-  type IndexSpecification,
-} from 'mongodb';
+import { ensureIndex } from '@gossip/servicekit';
+import type { Db } from 'mongodb';
 import type { RefreshTokenDoc } from './tokens.js';
 
 export interface AvatarRef {
@@ -58,20 +53,4 @@ export async function ensureIndexes(db: Db): Promise<void> {
   await ensureIndex(c.events, { from: 1 });
   await ensureIndex(c.refreshTokens, { username: 1 });
   await ensureIndex(c.refreshTokens, { family: 1 });
-}
-
-/**
- * One index; the same keys under another name are as good. The engine makes
- * `events {to: 1, at: 1}` as `to_at`: when it started first, this one failed with
- * IndexOptionsConflict (85) and the indexes after it were never made.
- */
-async function ensureIndex<T extends Document>(
-  coll: Collection<T>,
-  key: IndexSpecification,
-): Promise<void> {
-  try {
-    await coll.createIndex(key);
-  } catch (err) {
-    if (!(err instanceof MongoServerError && (err.code === 85 || err.code === 86))) throw err;
-  }
 }

@@ -18,6 +18,7 @@ import {
   type EventDoc,
   type MessageKind,
 } from '@gossip/protocol';
+import { ensureIndex } from '@gossip/servicekit';
 
 /** A stored message, from acceptance until its recipient acks it (or it expires). */
 export interface MessageDoc {
@@ -93,14 +94,7 @@ const INDEXES: Array<{ coll: keyof Stores; key: IndexSpecification; name: string
 
 /** Creates the engine's indexes (idempotent; safe with several engines starting at once). */
 export async function ensureIndexes(s: Stores): Promise<void> {
-  for (const { coll, key, name } of INDEXES) {
-    try {
-      await s[coll].createIndex(key, { name });
-    } catch (err) {
-      // Another service may have made an equivalent index under another name.
-      if (!(err instanceof MongoServerError && (err.code === 85 || err.code === 86))) throw err;
-    }
-  }
+  for (const { coll, key, name } of INDEXES) await ensureIndex(s[coll], key, { name });
 }
 
 /** Whether `err` is a duplicate-key error (the id is already stored). */
