@@ -319,9 +319,8 @@ export class Engine {
    * (see {@link MessageInserter}), then answered and routed in its sender's arrival order.
    */
   private onSend(m: BusSend): Promise<void> {
-    const stored = this.store(m);
-    // Handled in the chain below; this only keeps an early failure from being "unhandled".
-    stored.catch(() => undefined);
+    // Awaited in the chain below, possibly after earlier sends of this sender.
+    const stored = settledLater(this.store(m));
     // The chain orders the publishes; their confirms are awaited after it (one channel
     // keeps publishes in order), so a sender's next message need not wait for the broker
     // to confirm this one's `stored` and `push`. The bus message is acked after both.
