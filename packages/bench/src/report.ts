@@ -33,6 +33,9 @@ export function machine(servers: BackingVersions): Machine {
   };
 }
 
+/** Rounded to two decimals (seconds, rates). */
+export const round = (x: number): number => Math.round(x * 100) / 100;
+
 export interface Percentiles {
   n: number;
   p50: number;

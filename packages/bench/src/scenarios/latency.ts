@@ -5,11 +5,9 @@
  */
 import { makePairs, runLoad } from '../load.js';
 import { busiest, cpuMeter } from '../procstat.js';
-import { percentiles, table } from '../report.js';
+import { percentiles, round, table } from '../report.js';
 import type { Scenario } from '../scenario.js';
 import { cpuTable, startStack } from './throughput.js';
-
-const round = (x: number): number => Math.round(x * 100) / 100;
 
 export const latency: Scenario = {
   name: 'latency',

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Stack } from '../../../../services/gateway/test/support/stack.js';
 import { makePairs, runLoad } from '../load.js';
 import { busiest, cpuMeter, type Target } from '../procstat.js';
-import { percentiles, table } from '../report.js';
+import { percentiles, round, table } from '../report.js';
 import type { BenchContext, Scenario } from '../scenario.js';
 
 export interface ThroughputCase {
@@ -118,8 +118,6 @@ export async function runThroughputCase(ctx: BenchContext, c: ThroughputCase) {
     await stack.close();
   }
 }
-
-const round = (x: number): number => Math.round(x * 100) / 100;
 
 export const throughput: Scenario = {
   name: 'throughput',
