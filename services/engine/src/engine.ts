@@ -355,26 +355,24 @@ export class Engine {
   }
 
   private async store(m: BusSend): Promise<Stored> {
-    const decision = await this.permission(m.from, m.to);
-    if (decision !== 'ok') {
-      return { outcome: 'refused', code: decision === 'unknown' ? 'unknown_recipient' : decision };
+    const permitted = settledLater(this.permission(m.from, m.to));
+    // A sender's sends reach the inserter in arrival order (its batches keep that order),
+    // so when two copies of one id arrive (a resend through another gateway), the first
+    // copy's stamp is the one stored. Otherwise one message could keep the first copy's
+    // stamp and the next the second's, and a replay, which sorts by stamp, would show
+    // them out of order. Only the hand-over to the inserter waits here, not the insert.
+    const queued = await this.chained(`store:${m.from}`, async () => {
+      const decision = await permitted;
+      if (decision !== 'ok') return { decision };
+      const doc = this.messageDoc(m);
+      return { decision, doc, inserted: settledLater(this.inserter.insert(doc)) };
+    });
+    if (!queued.doc) {
+      const d = queued.decision;
+      return { outcome: 'refused', code: d === 'unknown' ? 'unknown_recipient' : d };
     }
-    const now = Date.now();
-    const doc: MessageDoc = {
-      _id: m.id,
-      from: m.from,
-      to: m.to,
-      kind: m.kind,
-      body: m.body,
-      sentAt: new Date(m.at),
-      seq: m.at,
-      attempts: 0,
-      deliveredAt: null,
-      // Assume the live delivery happens; if the recipient is offline, the scan finds it
-      // then and parks it (dueAt null) until the recipient connects.
-      dueAt: new Date(now + this.cfg.redeliverySeconds * 1000),
-    };
-    if ((await this.inserter.insert(doc)) === 'inserted') {
+    const doc = queued.doc;
+    if ((await queued.inserted) === 'inserted') {
       this.remember(doc);
       this.metrics.accepted.inc();
       this.metrics.acceptLatency.observe(Math.max(0, Date.now() - m.at) / 1000);
@@ -388,6 +386,23 @@ export class Engine {
       return { outcome: 'conflict' };
     }
     return { outcome: 'duplicate' };
+  }
+
+  private messageDoc(m: BusSend): MessageDoc {
+    return {
+      _id: m.id,
+      from: m.from,
+      to: m.to,
+      kind: m.kind,
+      body: m.body,
+      sentAt: new Date(m.at),
+      seq: m.at,
+      attempts: 0,
+      deliveredAt: null,
+      // Assume the live delivery happens; if the recipient is offline, the scan finds it
+      // then and parks it (dueAt null) until the recipient connects.
+      dueAt: new Date(Date.now() + this.cfg.redeliverySeconds * 1000),
+    };
   }
 
   private deliverFrame(d: MessageDoc): DeliverFrame {
