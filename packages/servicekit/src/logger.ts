@@ -37,7 +37,20 @@ export const REDACT_PATHS: readonly string[] = [
 
 const SECRET_QUERY = /token|password|secret|key|auth/i;
 
-/** `url` with the values of token-like query parameters replaced by `[redacted]`. */
+/** `text` percent-decoded, or `undefined` when it is not valid (a bad escape, bad UTF-8). */
+function tryDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `url` with the values of token-like query parameters replaced by `[redacted]`. Never
+ * throws: the URL is whatever a client sent. A name that cannot be decoded has its value
+ * redacted too, since it may spell a secret name in escapes this cannot read.
+ */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
   if (q < 0) return url;
@@ -46,10 +59,27 @@ export function redactUrl(url: string): string {
     .split('&')
     .map((pair) => {
       const eq = pair.indexOf('=');
-      const name = eq < 0 ? pair : pair.slice(0, eq);
-      return eq >= 0 && SECRET_QUERY.test(decodeURIComponent(name)) ? `${name}=[redacted]` : pair;
+      if (eq < 0) return pair;
+      const name = pair.slice(0, eq);
+      const decoded = tryDecode(name);
+      return decoded === undefined || SECRET_QUERY.test(decoded) ? `${name}=[redacted]` : pair;
     });
   return `${url.slice(0, q)}?${params.join('&')}`;
+}
+
+/**
+ * `serialize` made total: pino calls serializers inside the log call, so one that throws
+ * on a hostile request would throw out of whatever was logging (for fastify, out of the
+ * socket's request handler, which ends the process).
+ */
+function never<T>(serialize: (value: T) => unknown): (value: T) => unknown {
+  return (value) => {
+    try {
+      return serialize(value);
+    } catch {
+      return { unserializable: true };
+    }
+  };
 }
 
 interface RequestLike {
@@ -91,7 +121,11 @@ export function createLogger(opts: LoggerOptions): Logger {
       base: { service: opts.name },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
-      serializers: { req: serializeRequest, res: serializeResponse, err: pino.stdSerializers.err },
+      serializers: {
+        req: never(serializeRequest),
+        res: never(serializeResponse),
+        err: never(pino.stdSerializers.err),
+      },
     },
     // Synchronous writes: a few lines per request, and nothing lost on process.exit().
     opts.destination ?? pino.destination({ fd: 1, sync: true }),

@@ -66,3 +66,34 @@ test('redactUrl keeps harmless parameters', () => {
     '/a?token=[redacted]&password=[redacted]&flag',
   );
 });
+
+test('redactUrl never throws on bad percent-escapes and redacts names it cannot decode', () => {
+  // `GET /v1/users?%=1` once killed the api: decodeURIComponent('%') throws a URIError.
+  assert.equal(redactUrl('/v1/users?%=1'), '/v1/users?%=[redacted]');
+  // A name that cannot be decoded may hide a secret name (`%74oken` is `token`).
+  assert.equal(redactUrl('/a?%74oken%zz=s3cret&b=1'), '/a?%74oken%zz=[redacted]&b=1');
+  // Invalid UTF-8 (a lone continuation byte) is as undecodable as a bad escape.
+  assert.equal(redactUrl('/a?%C3%28=x'), '/a?%C3%28=[redacted]');
+  // Decodable escapes are still read: `%74oken` is a token.
+  assert.equal(redactUrl('/a?%74oken=abc'), '/a?%74oken=[redacted]');
+});
+
+test('the request serializer never throws, whatever the request looks like', () => {
+  const out = capture();
+  const log = createLogger({ name: 'test', destination: out.stream });
+  const hostile = [
+    { method: 'GET', url: '/v1/users?%=1' },
+    { method: 'GET', url: '/%E0%A4%A?%ff%fe=%' },
+    // A getter that throws stands for any object whose fields cannot be read.
+    Object.defineProperty({ method: 'GET' }, 'url', {
+      get() {
+        throw new Error('unreadable');
+      },
+    }),
+  ];
+  for (const req of hostile) assert.doesNotThrow(() => log.info({ req }, 'request'));
+  const lines = out.lines();
+  assert.equal(lines.length, hostile.length);
+  assert.deepEqual(lines[0]?.req, { method: 'GET', url: '/v1/users?%=[redacted]' });
+  assert.equal((lines[2]?.req as Record<string, unknown>).unserializable, true);
+});
