@@ -65,6 +65,14 @@ export {
   type OpenedKeyEnvelope,
 } from './envelope.js';
 export {
+  KEY_CHANGE_PROOF_VERSION,
+  signKeyChange,
+  verifyKeyChange,
+  verifyKeyChain,
+  type KeyChangeStatement,
+  type KeyChainStep,
+} from './continuity.js';
+export {
   FINGERPRINT_ITERATIONS,
   FINGERPRINT_DIGITS,
   fingerprint,
