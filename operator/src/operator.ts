@@ -4,8 +4,8 @@
  * leader and stopped when it stops leading, so a replica that lost the Lease keeps
  * nothing running.
  */
-import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
-import { apiVersion, kind, plural, type GossipCluster } from '@gossip/cdk8s';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { apiVersion, kind, managedBy, plural, type GossipCluster } from '@gossip/cdk8s';
 import type { OperatorConfig } from './config.js';
 import { Controller } from './controller/controller.js';
 import { GatewayAutoscaler } from './autoscaler/controller.js';
@@ -20,32 +20,21 @@ import type { Logger } from './logger.js';
 import type { OperatorMetrics } from './metrics.js';
 import { WorkQueue } from './workqueue/index.js';
 
-/** The kinds a GossipCluster owns and the operator watches (keyed by kind). */
+/**
+ * The kinds a GossipCluster owns and the operator watches (keyed by kind), each only where
+ * the operator's label is set. Secrets are not among them: the operator reads the Secrets it
+ * needs by name (controller/secrets.ts), so it never lists or watches Secrets at all.
+ */
 export const OWNED_KINDS: readonly ResourceType[] = [
   { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' },
   { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets' },
   { apiVersion: 'v1', kind: 'Service', plural: 'services' },
   { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps' },
-  { apiVersion: 'v1', kind: 'Secret', plural: 'secrets' },
   { apiVersion: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts' },
   { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets' },
 ];
 
 const CONTROLLER = 'gossipcluster';
-
-/** Secrets are cached without their values: the operator only needs their metadata. */
-function stripSecretData(obj: KubernetesObject): KubernetesObject {
-  if (obj.kind !== 'Secret') return obj;
-  const {
-    data: _data,
-    stringData: _stringData,
-    ...rest
-  } = obj as KubernetesObject & {
-    data?: unknown;
-    stringData?: unknown;
-  };
-  return rest;
-}
 
 export interface OperatorDeps {
   config: OperatorConfig;
@@ -77,14 +66,10 @@ export class GossipOperator {
       const informer = new Informer({
         source: kubeSource(clients.kc, type, {
           namespace,
-          // External connection Secrets carry no labels of ours, so Secrets are watched
-          // unfiltered; everything else only where the operator's label is set.
-          labelSelector:
-            type.kind === 'Secret' ? undefined : 'app.kubernetes.io/managed-by=gossip-operator',
-          transform: stripSecretData,
+          labelSelector: `app.kubernetes.io/managed-by=${managedBy}`,
         }),
         onChange: (obj) => {
-          for (const key of ownerKeys(obj, () => this.clusters.list())) this.queue.add(key);
+          for (const key of ownerKeys(obj)) this.queue.add(key);
         },
         logger: logger.child({ component: 'informer' }),
       });

@@ -74,12 +74,17 @@ that is when prometheus-operator's CRDs are installed). Renders "true" or "".
 {{- end }}
 {{- end -}}
 
-{{/* The namespace the operator watches, or "" for every namespace. */}}
+{{/*
+The namespace the operator watches: watch.namespace, else the release namespace; "" only when
+watch.clusterWide is explicitly true (every namespace).
+*/}}
 {{- define "gossip.watchNamespace" -}}
-{{- if eq (toString .Values.watchNamespace) "release" -}}
-{{- .Release.Namespace -}}
+{{- if .Values.watch.clusterWide -}}
+{{- if .Values.watch.namespace -}}
+{{- fail "watch.clusterWide=true watches every namespace: leave watch.namespace empty" -}}
+{{- end -}}
 {{- else -}}
-{{- .Values.watchNamespace -}}
+{{- default .Release.Namespace .Values.watch.namespace -}}
 {{- end -}}
 {{- end -}}
 
@@ -98,15 +103,22 @@ that is when prometheus-operator's CRDs are installed). Renders "true" or "".
 - apiGroups: [gossip.dev]
   resources: [gossipclusters/finalizers]
   verbs: [update]
-# Owned kinds: watched by informers (list, watch), applied with server-side apply (patch, and
-# create when the object is new), pruned when no longer desired (delete). Secrets are also
-# created and read directly (generated credentials are created once and kept).
+# Owned kinds: watched by informers (list, watch, filtered on the operator's label), applied
+# with server-side apply (patch, and create when the object is new), pruned when no longer
+# desired (delete).
 - apiGroups: [apps]
   resources: [deployments, statefulsets]
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: ['']
-  resources: [services, configmaps, secrets, serviceaccounts]
+  resources: [services, configmaps, serviceaccounts]
   verbs: [get, list, watch, create, patch, delete]
+# Secrets: never listed or watched (RBAC cannot filter a list by label, so list would expose
+# every Secret in the namespace). The operator reads by name the Secrets a GossipCluster points
+# at (get) and creates its generated ones once (create); it never updates or deletes them
+# (owned ones go with the GossipCluster through the garbage collector).
+- apiGroups: ['']
+  resources: [secrets]
+  verbs: [get, create]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [get, list, watch, create, patch, delete]

@@ -122,7 +122,6 @@ export class GossipClusterReconciler {
       const secretVersions = await ensureSecrets(
         {
           core: clients.core,
-          cached: (k) => this.deps.cache.get('Secret', k),
           onCreated: (secret) =>
             recorder.record(involved, 'Normal', 'SecretCreated', `generated Secret ${secret}`),
         },

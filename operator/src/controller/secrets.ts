@@ -7,8 +7,13 @@
  * The JWT Secret is owned by the cluster. Credentials Secrets are owned only under
  * `dataRetentionPolicy: Delete`; under `Retain` they stay with the retained volumes, so a
  * cluster re-created with the same name can open its old data.
+ *
+ * Least privilege: every Secret is read by name (GET), never listed or watched, so the
+ * operator's RBAC needs only `get` and `create` on Secrets and it never holds a cache of
+ * every Secret in a namespace. A changed external Secret is therefore noticed at the next
+ * reconcile (a watch event on the cluster or its children, or the periodic resync).
  */
-import type { CoreV1Api, KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import {
   buildGeneratedSecret,
   generatedSecretNames,
@@ -16,13 +21,25 @@ import {
   type ClusterContext,
   type OwnerReference,
 } from '@gossip/cdk8s';
-import { isConflict } from '../kube/errors.js';
+import { isConflict, isNotFound } from '../kube/errors.js';
 
 export interface SecretDeps {
   core: CoreV1Api;
-  /** The informer cache of Secrets (`namespace/name` keys). */
-  cached(key: string): KubernetesObject | undefined;
   onCreated(name: string): void;
+}
+
+/** The Secret `namespace/name` by name, or undefined when it does not exist. */
+async function readSecret(
+  core: CoreV1Api,
+  namespace: string,
+  name: string,
+): Promise<V1Secret | undefined> {
+  try {
+    return await core.readNamespacedSecret({ name, namespace });
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
 }
 
 /** A Secret the pods need does not exist (yet): retried with backoff, not permanent. */
@@ -39,30 +56,36 @@ export async function ensureSecrets(
 ): Promise<Record<string, string>> {
   const versions: Record<string, string> = {};
   const names = generatedSecretNames(ctx.name);
+  // The signing keys as stored: the public Secret (what gateways read) is derived from them.
+  let jwt: V1Secret | undefined;
   for (const which of neededGeneratedSecrets(ctx)) {
     const name = names[which];
-    const cached = deps.cached(`${ctx.namespace}/${name}`);
-    if (cached?.metadata?.resourceVersion) {
-      versions[name] = cached.metadata.resourceVersion;
+    const existing = await readSecret(deps.core, ctx.namespace, name);
+    if (which === 'jwt') jwt = existing;
+    if (existing?.metadata?.resourceVersion) {
+      versions[name] = existing.metadata.resourceVersion;
       continue;
     }
-    const body = buildGeneratedSecret(ctx, which) as V1Secret;
-    const owned = which === 'jwt' || ctx.spec.dataRetentionPolicy === 'Delete';
+    const body = buildGeneratedSecret(ctx, which, undefined, jwt) as V1Secret;
+    const owned =
+      which === 'jwt' || which === 'jwt-public' || ctx.spec.dataRetentionPolicy === 'Delete';
     if (owned) body.metadata = { ...body.metadata, ownerReferences: [{ ...owner }] };
     try {
       const created = await deps.core.createNamespacedSecret({ namespace: ctx.namespace, body });
+      if (which === 'jwt') jwt = created;
       versions[name] = created.metadata?.resourceVersion ?? '';
       deps.onCreated(name);
     } catch (err) {
       if (!isConflict(err)) throw err;
-      const existing = await deps.core.readNamespacedSecret({ name, namespace: ctx.namespace });
-      versions[name] = existing.metadata?.resourceVersion ?? '';
+      const raced = await deps.core.readNamespacedSecret({ name, namespace: ctx.namespace });
+      if (which === 'jwt') jwt = raced;
+      versions[name] = raced.metadata?.resourceVersion ?? '';
     }
   }
   for (const service of ['rabbitmq', 'mongodb', 'redis'] as const) {
     const ref = ctx.spec[service].external?.secretRef;
     if (!ref) continue;
-    const secret = deps.cached(`${ctx.namespace}/${ref.name}`);
+    const secret = await readSecret(deps.core, ctx.namespace, ref.name);
     if (!secret) {
       throw new MissingSecretError(
         `external ${service} Secret ${ctx.namespace}/${ref.name} does not exist`,

@@ -1,8 +1,9 @@
 /**
  * Transient failures are retried, reported and recovered from: a cluster whose external
  * MongoDB Secret does not exist yet is Degraded (ReconcileFailed, a Warning event, retries
- * with backoff); creating the Secret wakes it through the Secret watch, and its
- * resourceVersion feeds the pods' config hash, so editing it later rolls the pods.
+ * with backoff); creating the Secret lets the next retry pass, and its resourceVersion feeds
+ * the pods' config hash, so editing it later rolls the pods. The operator reads the Secret by
+ * name and never watches Secrets, so an edit is seen at the next resync (2 s here).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,7 +29,11 @@ let op: RunningOperator | undefined;
 before(async () => {
   await applyCrd();
   await createNamespace(ns);
-  op = await startOperator({ namespace: ns, identity: 'external-test' });
+  op = await startOperator({
+    namespace: ns,
+    identity: 'external-test',
+    env: { OPERATOR_RESYNC_SECONDS: '2' },
+  });
 });
 
 after(async () => {
@@ -40,7 +45,7 @@ const engineHash = async () =>
   (await apps.readNamespacedDeployment({ name: 'ext-engine', namespace: ns })).spec?.template
     .metadata?.annotations?.['gossip.dev/config-hash'];
 
-test('a missing external Secret degrades the cluster until it appears; editing it rolls the pods', async () => {
+test('a missing external Secret degrades the cluster until it appears; editing it rolls the pods at the next resync', async () => {
   await applyCluster(ns, 'ext', {
     mongodb: { external: { secretRef: { name: 'mongo-conn', key: 'url' } } },
   });

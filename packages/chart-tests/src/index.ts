@@ -4,11 +4,11 @@
  * dashboards' panel queries.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testEnv } from '@gossip/testenv';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 
 /** The repository root, found from this file's place in it. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -145,4 +145,31 @@ export function substitute(expr: string, vars: Record<string, string>): string {
     if (v === undefined) throw new Error(`unknown variable ${m} in ${expr}`);
     return v;
   });
+}
+
+/**
+ * Writes a kubeconfig for the test control plane that authenticates as ServiceAccount `sa` of
+ * `namespace` (a fresh one-hour token), so a process using it holds exactly that account's RBAC.
+ * Returns `file`.
+ */
+export function serviceAccountKubeconfig(namespace: string, sa: string, file: string): string {
+  const token = kubectl(['-n', namespace, 'create', 'token', sa, '--duration=1h']).stdout.trim();
+  const admin = parse(readFileSync(testEnv().kubeconfig, 'utf8')) as {
+    clusters: { name: string; cluster: Record<string, string> }[];
+  };
+  const c = admin.clusters[0];
+  if (!c) throw new Error('the test kubeconfig has no cluster');
+  writeFileSync(
+    file,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'test', cluster: c.cluster }],
+      users: [{ name: sa, user: { token } }],
+      contexts: [{ name: 'test', context: { cluster: 'test', user: sa, namespace } }],
+      'current-context': 'test',
+    }),
+    { mode: 0o600 },
+  );
+  return file;
 }

@@ -66,22 +66,27 @@ describe('helm lint and template', () => {
     }
   });
 
-  test('default values render the operator, its RBAC and Service, dashboards, and no monitors', () => {
+  test('default values render the operator, its namespaced RBAC and Service, dashboards, and no monitors', () => {
     const { objects } = renderChart(['-n', 'gossip-system']);
     const kinds = objects.map((o) => o.kind).sort();
     assert.deepEqual(kinds, [
-      'ClusterRole',
-      'ClusterRoleBinding',
       'ConfigMap',
       'ConfigMap',
       'ConfigMap',
       'ConfigMap',
       'Deployment',
       'Role',
+      'Role',
+      'RoleBinding',
       'RoleBinding',
       'Service',
       'ServiceAccount',
     ]);
+    // Nothing cluster-scoped: both Roles live in the release namespace.
+    assert.deepEqual(
+      byKind(objects, 'Role').map((r) => r.metadata.namespace),
+      ['gossip-system', 'gossip-system'],
+    );
     const deploy = one(objects, 'Deployment');
     assert.equal((deploy.spec as { replicas: number }).replicas, 1);
     const pod = podSpec(deploy);
@@ -92,7 +97,7 @@ describe('helm lint and template', () => {
     assert.deepEqual(c.ports, [{ name: 'metrics', containerPort: 8080, protocol: 'TCP' }]);
     assert.equal(env(c, 'OPERATOR_METRICS_PORT'), '8080');
     assert.equal(env(c, 'OPERATOR_LEADER_ELECTION'), 'true');
-    assert.equal(env(c, 'OPERATOR_WATCH_NAMESPACE'), '');
+    assert.equal(env(c, 'OPERATOR_WATCH_NAMESPACE'), 'gossip-system');
     assert.ok(
       c.resources.requests?.cpu && c.resources.requests.memory && c.resources.limits?.memory,
     );
@@ -174,6 +179,8 @@ describe('helm lint and template', () => {
     refused(['--set', 'monitoring.serviceMonitor.enabled=maybe'], /enabled/);
     refused(['--set', 'logLevel=loud'], /logLevel/);
     refused(['--set', 'unknownKey=1'], /unknownKey/);
+    refused(['--set', 'watchNamespace='], /watchNamespace/);
+    refused(['--set', 'watch.clusterWide=true', '--set', 'watch.namespace=chat'], /clusterWide/);
   });
 
   test("skaffold's values (base, dev and sample-cluster profiles) render against the schema", () => {
@@ -220,13 +227,32 @@ describe('helm lint and template', () => {
     }
   });
 
-  test('watchNamespace confines the RBAC to a Role in that namespace', () => {
-    const { objects } = renderChart(['-n', 'ops', '--set', 'watchNamespace=chat']);
+  test('watch.namespace confines the RBAC to a Role in that namespace', () => {
+    const { objects } = renderChart(['-n', 'ops', '--set', 'watch.namespace=chat']);
     assert.equal(byKind(objects, 'ClusterRole').length, 0);
     const roles = byKind(objects, 'Role');
     assert.deepEqual(roles.map((r) => r.metadata.namespace).sort(), ['chat', 'ops']);
     const c = podSpec(one(objects, 'Deployment')).containers[0] as Container;
     assert.equal(env(c, 'OPERATOR_WATCH_NAMESPACE'), 'chat');
+  });
+
+  test('only watch.clusterWide=true renders a ClusterRole; Secrets are get/create only in either', () => {
+    type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+    const secretVerbs = (role: KubeObject): string[] =>
+      (role.rules as Rule[])
+        .filter((r) => r.apiGroups.includes('') && r.resources.includes('secrets'))
+        .flatMap((r) => r.verbs)
+        .sort();
+    const wide = renderChart(['-n', 'ops', '--set', 'watch.clusterWide=true']).objects;
+    const clusterRole = one(wide, 'ClusterRole');
+    one(wide, 'ClusterRoleBinding');
+    assert.deepEqual(secretVerbs(clusterRole), ['create', 'get']);
+    const c = podSpec(one(wide, 'Deployment')).containers[0] as Container;
+    assert.equal(env(c, 'OPERATOR_WATCH_NAMESPACE'), '');
+    const narrow = renderChart(['-n', 'ops']).objects;
+    const role = byKind(narrow, 'Role').find((r) => !r.metadata.name.endsWith('leader-election'));
+    assert.ok(role);
+    assert.deepEqual(secretVerbs(role), ['create', 'get']);
   });
 });
 
@@ -381,9 +407,9 @@ describe('helm install and uninstall on the real control plane', () => {
       crd.spec.versions.map((v) => v.name),
       ['v1alpha1'],
     );
+    kubectl(['-n', ns, 'get', 'role,rolebinding', 'gossip-operator']);
     const crName = `gossip-operator-${ns}`;
-    kubectl(['get', 'clusterrole', crName]);
-    kubectl(['get', 'clusterrolebinding', crName]);
+    assert.equal(kubectl(['get', 'clusterrole', crName], { allowFailure: true }).status, 1);
     kubectl(['-n', ns, 'get', 'serviceaccount', 'gossip-operator']);
     kubectl(['-n', ns, 'get', 'role,rolebinding', 'gossip-operator-leader-election']);
     kubectl(['-n', ns, 'get', 'service', 'gossip-operator-metrics']);
@@ -405,45 +431,60 @@ describe('helm install and uninstall on the real control plane', () => {
     };
     // Exactly what operator/src calls (see the comments in templates/_helpers.tpl).
     const allowed: string[][] = [
-      ['get', 'gossipclusters.gossip.dev', '-n', 'chat'],
-      ['watch', 'gossipclusters.gossip.dev', '-A'],
-      ['patch', 'gossipclusters.gossip.dev', '-n', 'chat', '--subresource=status'],
-      ['update', 'gossipclusters.gossip.dev', '-n', 'chat', '--subresource=finalizers'],
-      ['patch', 'deployments.apps', '-n', 'chat'],
-      ['create', 'deployments.apps', '-n', 'chat'],
-      ['delete', 'statefulsets.apps', '-n', 'chat'],
-      ['create', 'secrets', '-n', 'chat'],
-      ['get', 'secrets', '-n', 'chat'],
-      ['watch', 'configmaps', '-A'],
-      ['patch', 'services', '-n', 'chat'],
-      ['patch', 'serviceaccounts', '-n', 'chat'],
-      ['patch', 'poddisruptionbudgets.policy', '-n', 'chat'],
-      ['list', 'pods', '-n', 'chat'],
-      ['create', 'events', '-n', 'chat'],
+      ['get', 'gossipclusters.gossip.dev', '-n', ns],
+      ['watch', 'gossipclusters.gossip.dev', '-n', ns],
+      ['patch', 'gossipclusters.gossip.dev', '-n', ns, '--subresource=status'],
+      ['update', 'gossipclusters.gossip.dev', '-n', ns, '--subresource=finalizers'],
+      ['patch', 'deployments.apps', '-n', ns],
+      ['create', 'deployments.apps', '-n', ns],
+      ['delete', 'statefulsets.apps', '-n', ns],
+      ['create', 'secrets', '-n', ns],
+      ['get', 'secrets', '-n', ns],
+      ['watch', 'configmaps', '-n', ns],
+      ['patch', 'services', '-n', ns],
+      ['patch', 'serviceaccounts', '-n', ns],
+      ['patch', 'poddisruptionbudgets.policy', '-n', ns],
+      ['list', 'pods', '-n', ns],
+      ['create', 'events', '-n', ns],
       ['create', 'leases.coordination.k8s.io', '-n', ns],
       ['get', 'leases.coordination.k8s.io/gossip-operator', '-n', ns],
       ['update', 'leases.coordination.k8s.io/gossip-operator', '-n', ns],
     ];
     const denied: string[][] = [
-      ['patch', 'gossipclusters.gossip.dev', '-n', 'chat'],
-      ['update', 'gossipclusters.gossip.dev', '-n', 'chat'],
-      ['delete', 'gossipclusters.gossip.dev', '-n', 'chat'],
-      ['create', 'gossipclusters.gossip.dev', '-n', 'chat'],
-      ['update', 'deployments.apps', '-n', 'chat'],
-      ['update', 'secrets', '-n', 'chat'],
-      ['list', 'endpointslices.discovery.k8s.io', '-n', 'chat'],
-      ['get', 'pods', '-n', 'chat'],
-      ['create', 'pods', '-n', 'chat'],
-      ['get', 'pods/proxy', '-n', 'chat'],
-      ['delete', 'persistentvolumeclaims', '-n', 'chat'],
-      ['patch', 'events', '-n', 'chat'],
+      ['patch', 'gossipclusters.gossip.dev', '-n', ns],
+      ['update', 'gossipclusters.gossip.dev', '-n', ns],
+      ['delete', 'gossipclusters.gossip.dev', '-n', ns],
+      ['create', 'gossipclusters.gossip.dev', '-n', ns],
+      ['update', 'deployments.apps', '-n', ns],
+      ['update', 'secrets', '-n', ns],
+      ['list', 'endpointslices.discovery.k8s.io', '-n', ns],
+      ['get', 'pods', '-n', ns],
+      ['create', 'pods', '-n', ns],
+      ['get', 'pods/proxy', '-n', ns],
+      ['delete', 'persistentvolumeclaims', '-n', ns],
+      ['patch', 'events', '-n', ns],
       ['get', 'nodes'],
       ['create', 'clusterroles.rbac.authorization.k8s.io'],
-      ['create', 'rolebindings.rbac.authorization.k8s.io', '-n', 'chat'],
+      ['create', 'rolebindings.rbac.authorization.k8s.io', '-n', ns],
       ['update', 'leases.coordination.k8s.io/someone-else', '-n', ns],
       ['create', 'leases.coordination.k8s.io', '-n', 'chat'],
       ['delete', 'customresourcedefinitions.apiextensions.k8s.io'],
-      ['create', 'pods/exec', '-n', 'chat'],
+      ['create', 'pods/exec', '-n', ns],
+      // Secrets are read by name and created, never listed, watched, changed or deleted.
+      ['list', 'secrets', '-n', ns],
+      ['watch', 'secrets', '-n', ns],
+      ['delete', 'secrets', '-n', ns],
+      ['patch', 'secrets', '-n', ns],
+      ['list', 'secrets', '-A'],
+      ['watch', 'secrets', '-A'],
+      // By default nothing outside the release namespace, and nothing cluster-wide.
+      ['get', 'secrets', '-n', 'chat'],
+      ['create', 'serviceaccounts', '-n', 'chat'],
+      ['create', 'serviceaccounts', '-A'],
+      ['watch', 'gossipclusters.gossip.dev', '-A'],
+      ['get', 'gossipclusters.gossip.dev', '-n', 'chat'],
+      ['patch', 'deployments.apps', '-n', 'chat'],
+      ['list', 'pods', '-A'],
     ];
     for (const a of allowed) assert.ok(can(...a), `should be allowed: ${a.join(' ')}`);
     for (const d of denied) assert.ok(!can(...d), `should be denied: ${d.join(' ')}`);
@@ -451,10 +492,9 @@ describe('helm install and uninstall on the real control plane', () => {
 
   test('helm uninstall removes everything but the CRD, which Helm never deletes', () => {
     helm(['uninstall', release, '-n', ns, '--wait', '--timeout', '60s']);
-    const crName = `gossip-operator-${ns}`;
     for (const args of [
-      ['get', 'clusterrole', crName],
-      ['get', 'clusterrolebinding', crName],
+      ['-n', ns, 'get', 'role', 'gossip-operator'],
+      ['-n', ns, 'get', 'rolebinding', 'gossip-operator'],
       ['-n', ns, 'get', 'deployment', 'gossip-operator'],
       ['-n', ns, 'get', 'serviceaccount', 'gossip-operator'],
       ['-n', ns, 'get', 'service', 'gossip-operator-metrics'],

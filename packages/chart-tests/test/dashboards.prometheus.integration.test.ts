@@ -14,7 +14,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { newMessageId, type DeliverFrame } from '@gossip/protocol';
 import { startProcess, testEnv, type ManagedProcess } from '@gossip/testenv';
-import { parse, stringify } from 'yaml';
 import {
   eventually,
   freePort,
@@ -30,6 +29,7 @@ import {
   kubectl,
   loadDashboards,
   repoRoot,
+  serviceAccountKubeconfig,
   substitute,
 } from '../src/index.js';
 
@@ -74,30 +74,6 @@ async function metricValue(url: string, name: string): Promise<number> {
   return sum;
 }
 
-/** A kubeconfig for the control plane authenticating as the chart's operator ServiceAccount. */
-function serviceAccountKubeconfig(sa: string): string {
-  const token = kubectl(['-n', ns, 'create', 'token', sa, '--duration=1h']).stdout.trim();
-  const admin = parse(readFileSync(env.kubeconfig, 'utf8')) as {
-    clusters: { name: string; cluster: Record<string, string> }[];
-  };
-  const c = admin.clusters[0];
-  assert.ok(c);
-  const file = join(scratch, 'operator.kubeconfig');
-  writeFileSync(
-    file,
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'test', cluster: c.cluster }],
-      users: [{ name: sa, user: { token } }],
-      contexts: [{ name: 'test', context: { cluster: 'test', user: sa, namespace: ns } }],
-      'current-context': 'test',
-    }),
-    { mode: 0o600 },
-  );
-  return file;
-}
-
 before(async () => {
   mkdirSync(scratch, { recursive: true });
   // Fast timers so redelivery and expiry happen within the test.
@@ -115,8 +91,12 @@ before(async () => {
   // The operator, installed by the chart and run locally with the chart's ServiceAccount.
   kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(chartDir, 'crds')]);
   kubectl(['create', 'namespace', ns]);
-  helm(['install', 'gossip', chartDir, '-n', ns, '--set', 'watchNamespace=release']);
-  const kubeconfig = serviceAccountKubeconfig('gossip-operator');
+  helm(['install', 'gossip', chartDir, '-n', ns]);
+  const kubeconfig = serviceAccountKubeconfig(
+    ns,
+    'gossip-operator',
+    join(scratch, 'operator.kubeconfig'),
+  );
   operatorPort = await freePort();
   operator = await startProcess({
     command: process.execPath,
