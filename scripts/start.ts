@@ -7,9 +7,15 @@
  * with the api and gateway behind it, prints the URLs and stops everything it started
  * on Ctrl-C. Data lives in `.stack/` across runs.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { JWT_KEY_ENV } from '../packages/protocol/src/index.js';
+import {
+  generateSigningJwk,
+  publicKeySet,
+  type JwkSet,
+  type PrivateJwk,
+} from '../packages/servicekit/src/jwt.js';
 import { ensureBinaries, type GoBuild } from '../packages/testenv/src/install.js';
 import { startProcess, type ManagedProcess } from '../packages/testenv/src/process.js';
 import { startFerret, startRabbit, startRedis, type Ctx } from '../packages/testenv/src/servers.js';
@@ -56,10 +62,18 @@ async function stop(code: number): Promise<never> {
   process.exit(code);
 }
 
-function jwtSecret(): string {
-  const file = join(dir, 'jwt-secret');
-  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
-  return readFileSync(file, 'utf8').trim();
+/**
+ * The access-token keys: an Ed25519 key pair generated once into the state directory
+ * (private set for the api; the gateway gets only its public half).
+ */
+function jwtKeys(): { privateSet: string; publicSet: string } {
+  const file = join(dir, 'jwt-keys.json');
+  if (!existsSync(file)) {
+    const set = { keys: [generateSigningJwk(`local-${new Date().toISOString().slice(0, 10)}`)] };
+    writeFileSync(file, JSON.stringify(set), { mode: 0o600 });
+  }
+  const set = JSON.parse(readFileSync(file, 'utf8')) as JwkSet<PrivateJwk>;
+  return { privateSet: JSON.stringify(set), publicSet: JSON.stringify(publicKeySet(set)) };
 }
 
 async function main(): Promise<void> {
@@ -100,7 +114,7 @@ async function main(): Promise<void> {
     say(`backing servers up; their logs are in ${ctx.logDir}`);
   }
 
-  const secret = jwtSecret();
+  const keys = jwtKeys();
   const common = { LOG: join(dir, 'logs') };
   const run = async (
     name: string,
@@ -143,7 +157,7 @@ async function main(): Promise<void> {
       API_PORT: String(ports.api),
       API_MONGO_URL: urls.mongo,
       API_REDIS_URL: urls.redis,
-      API_JWT_SECRET: secret,
+      [JWT_KEY_ENV.apiPrivateKeys]: keys.privateSet,
     },
     `http://127.0.0.1:${ports.api}/readyz`,
   );
@@ -154,7 +168,7 @@ async function main(): Promise<void> {
       GATEWAY_PORT: String(ports.gateway),
       GATEWAY_AMQP_URL: urls.amqp,
       GATEWAY_REDIS_URL: urls.redis,
-      GATEWAY_JWT_SECRET: secret,
+      [JWT_KEY_ENV.gatewayPublicKeys]: keys.publicSet,
       GATEWAY_INSTANCE_ID: 'local-gateway-1',
     },
     `http://127.0.0.1:${ports.gateway}/readyz`,

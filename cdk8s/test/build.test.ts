@@ -102,14 +102,22 @@ describe('buildClusterObjects', () => {
   it('changes the config hash of exactly the pods whose config or Secret changed', () => {
     const base = buildClusterObjects(cluster());
     const rotated = buildClusterObjects(cluster(), { secretVersions: { 'demo-jwt': '42' } });
+    const rotatedPublic = buildClusterObjects(cluster(), {
+      secretVersions: { 'demo-jwt-public': '42' },
+    });
     const retention = buildClusterObjects(cluster({ retention: { messageSeconds: 3600 } }));
-    // GIVEN the JWT Secret changed: api and gateway read it, the engine does not
+    // GIVEN the private keys changed: only the api reads them (gateways hold no signing key)
     assert.notEqual(
       hashOf(rotated, 'Deployment', 'demo-api'),
       hashOf(base, 'Deployment', 'demo-api'),
     );
-    assert.notEqual(
+    assert.equal(
       hashOf(rotated, 'Deployment', 'demo-gateway'),
+      hashOf(base, 'Deployment', 'demo-gateway'),
+    );
+    // GIVEN the public keys changed: the gateways read them
+    assert.notEqual(
+      hashOf(rotatedPublic, 'Deployment', 'demo-gateway'),
       hashOf(base, 'Deployment', 'demo-gateway'),
     );
     assert.equal(
@@ -159,11 +167,31 @@ describe('buildGeneratedSecrets', () => {
     );
     assert.deepStrictEqual(
       secrets.map((s) => s.metadata.name),
-      ['demo-jwt', 'demo-rabbitmq', 'demo-redis'],
+      ['demo-jwt', 'demo-jwt-public', 'demo-rabbitmq', 'demo-redis'],
     );
     const data = (name: string) =>
       find(secrets, 'Secret', name).stringData as Record<string, string>;
-    assert.equal(Buffer.from(data('demo-jwt').secret!, 'base64').length, 32);
+    // The api's Secret holds an Ed25519 private JWK set; the gateways' only its public half.
+    const priv = JSON.parse(data('demo-jwt')['private-keys']!) as {
+      keys: Array<Record<string, string>>;
+    };
+    const pub = JSON.parse(data('demo-jwt-public')['public-keys']!) as {
+      keys: Array<Record<string, string>>;
+    };
+    assert.equal(priv.keys.length, 1);
+    assert.deepStrictEqual([priv.keys[0]!.kty, priv.keys[0]!.crv], ['OKP', 'Ed25519']);
+    assert.equal(priv.keys[0]!.d, Buffer.alloc(32, 7).toString('base64url'));
+    assert.deepStrictEqual(pub.keys, [
+      {
+        kty: 'OKP',
+        crv: 'Ed25519',
+        x: priv.keys[0]!.x,
+        kid: priv.keys[0]!.kid,
+        alg: 'EdDSA',
+        use: 'sig',
+      },
+    ]);
+    assert.ok(!JSON.stringify(pub).includes(priv.keys[0]!.d!));
     const pw = Buffer.alloc(24, 7).toString('base64url');
     assert.equal(data('demo-rabbitmq').url, `amqp://gossip:${pw}@demo-rabbitmq.chat.svc:5672`);
     assert.equal(data('demo-redis').url, `redis://:${pw}@demo-redis.chat.svc:6379`);

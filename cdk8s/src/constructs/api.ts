@@ -31,7 +31,7 @@ export class GossipApi extends Construct {
       secretEnv: {
         API_MONGO_URL: connectionSecret(cluster, 'mongodb'),
         API_REDIS_URL: connectionSecret(cluster, 'redis'),
-        API_JWT_SECRET: jwtSecret(cluster),
+        API_JWT_PRIVATE_KEYS: jwtSecret(cluster),
       },
     });
   }

@@ -4,7 +4,7 @@
  */
 import type { BackingServiceName, ResolvedGossipClusterSpec } from '../api/v1alpha1.js';
 import type { AppComponent } from './naming.js';
-import { generatedSecretNames, jwtKey, urlKey } from './naming.js';
+import { generatedSecretNames, jwtKey, jwtPublicKey, urlKey } from './naming.js';
 
 /** One cluster, resolved. */
 export interface ClusterContext {
@@ -37,9 +37,14 @@ export function connectionSecret(
   return { name: generatedSecretNames(ctx.name)[service], key: urlKey };
 }
 
-/** The JWT signing key Secret shared by api and gateway. */
+/** The access-token signing keys (private JWK set): the api's alone. */
 export function jwtSecret(ctx: ClusterContext): SecretKeySelector {
   return { name: generatedSecretNames(ctx.name).jwt, key: jwtKey };
+}
+
+/** The access-token verification keys (public JWK set): what gateways read. */
+export function jwtPublicSecret(ctx: ClusterContext): SecretKeySelector {
+  return { name: generatedSecretNames(ctx.name)['jwt-public'], key: jwtPublicKey };
 }
 
 /** The image of an app component: a per-component override, else registry/repository/c:tag. */

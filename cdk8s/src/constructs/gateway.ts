@@ -4,7 +4,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { AppWorkload } from './app-workload.js';
 import type { ClusterContext } from './context.js';
-import { connectionSecret, jwtSecret } from './context.js';
+import { connectionSecret, jwtPublicSecret } from './context.js';
 import { ports } from './naming.js';
 
 export interface GossipGatewayProps {
@@ -51,7 +51,7 @@ export class GossipGateway extends Construct {
       secretEnv: {
         GATEWAY_AMQP_URL: connectionSecret(cluster, 'rabbitmq'),
         GATEWAY_REDIS_URL: connectionSecret(cluster, 'redis'),
-        GATEWAY_JWT_SECRET: jwtSecret(cluster),
+        GATEWAY_JWT_PUBLIC_KEYS: jwtPublicSecret(cluster),
       },
       // Each gateway has its own delivery queue, named after the pod.
       fieldEnv: { GATEWAY_INSTANCE_ID: kplus.EnvFieldPaths.POD_NAME },

@@ -67,7 +67,10 @@ export function namesFor(cluster: string) {
  */
 export function generatedSecretNames(cluster: string) {
   return {
-    /** `secret`: base64 of 32 random bytes, the HS256 key shared by api and gateway. */
+    /**
+     * `private-keys`: the api's access-token signing keys, a JSON JWK set of Ed25519 private
+     * keys (the first signs). Read by the api only.
+     */
     jwt: `${cluster}-jwt`,
     /** `username`, `password`, `erlang-cookie`, `url` (amqp://...). */
     rabbitmq: `${cluster}-rabbitmq`,
@@ -80,8 +83,10 @@ export function generatedSecretNames(cluster: string) {
 
 /** The key of a generated backing-service Secret that holds the client connection URL. */
 export const urlKey = 'url';
-/** The key of the JWT Secret. */
-export const jwtKey = 'secret';
+/** The key of the JWT Secret (the api's private JWK set). */
+export const jwtKey = 'private-keys';
+/** The key of the public JWT Secret (the gateways' public JWK set). */
+export const jwtPublicKey = 'public-keys';
 
 /** In-cluster DNS name of a Service. */
 export function serviceHost(service: string, namespace: string): string {
@@ -98,6 +103,11 @@ export function serviceHost(service: string, namespace: string): string {
 export function configHash(
   data: Readonly<Record<string, string>>,
   secretNames: readonly string[],
+    /**
+     * `public-keys`: the public half of `jwt` (a JSON JWK set), derived from it. Read by the
+     * gateways, which so never hold a signing key.
+     */
+    'jwt-public': `${cluster}-jwt-public`,
   versions: Readonly<Record<string, string>>,
 ): string {
   const canonical = {

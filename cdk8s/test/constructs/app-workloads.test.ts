@@ -25,7 +25,7 @@ describe('GossipGateway', () => {
     assert.deepStrictEqual(container?.env, [
       { name: 'GATEWAY_AMQP_URL', valueFrom: secretRef('demo-rabbitmq', 'url') },
       { name: 'GATEWAY_REDIS_URL', valueFrom: secretRef('demo-redis', 'url') },
-      { name: 'GATEWAY_JWT_SECRET', valueFrom: secretRef('demo-jwt', 'secret') },
+      { name: 'GATEWAY_JWT_PUBLIC_KEYS', valueFrom: secretRef('demo-jwt-public', 'public-keys') },
       { name: 'GATEWAY_INSTANCE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     ]);
     assert.deepStrictEqual(container?.envFrom, [{ configMapRef: { name: 'demo-gateway' } }]);
@@ -68,7 +68,7 @@ describe('GossipApi and GossipEngine', () => {
     assert.deepStrictEqual(env('demo-api'), [
       { name: 'API_MONGO_URL', valueFrom: secretRef('prod-mongo', 'uri') },
       { name: 'API_REDIS_URL', valueFrom: secretRef('demo-redis', 'url') },
-      { name: 'API_JWT_SECRET', valueFrom: secretRef('demo-jwt', 'secret') },
+      { name: 'API_JWT_PRIVATE_KEYS', valueFrom: secretRef('demo-jwt', 'private-keys') },
     ]);
     assert.deepStrictEqual(env('demo-engine'), [
       { name: 'ENGINE_AMQP_URL', valueFrom: secretRef('demo-rabbitmq', 'url') },

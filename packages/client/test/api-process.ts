@@ -3,10 +3,10 @@
  * FerretDB and Redis, in a database and Redis prefix of its own, for the SDK and CLI
  * integration tests.
  */
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { Redis } from 'ioredis';
+import { generateKeySets } from '@gossip/servicekit';
 import { freePort, startProcess, testEnv, uniqueName, type ManagedProcess } from '@gossip/testenv';
 
 /** The repository root (this file is packages/client/test/). */
@@ -30,7 +30,7 @@ export async function startApiProcess(overrides: Record<string, string> = {}): P
     API_MONGO_DB: uniqueName('client').replace(/-/g, '_'),
     API_REDIS_URL: te.redisUrl,
     API_REDIS_PREFIX: `${uniqueName('client')}:`,
-    API_JWT_SECRET: randomBytes(32).toString('base64'),
+    API_JWT_PRIVATE_KEYS: generateKeySets('test').privateKeys,
     API_SCRYPT_LOG_N: '12',
     API_LOG_LEVEL: 'debug',
     ...overrides,

@@ -3,10 +3,11 @@
  * test environment's servers (isolated by a unique MongoDB database, AMQP prefix and Redis
  * prefix), users registered through the SDK, and recording Messengers.
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { MongoClient, type Db } from 'mongodb';
 import { Redis } from 'ioredis';
+import { generateKeySets } from '@gossip/servicekit';
 import {
   eventually as pollUntil,
   freePort,
@@ -45,7 +46,8 @@ export class DeliveryStack {
   readonly dbName = this.ns.replace(/-/g, '_');
   readonly amqpPrefix = `t.${this.ns}`;
   readonly redisPrefix = `${this.ns}:`;
-  readonly secret = randomBytes(32).toString('base64');
+  /** The access-token keys: the api's private set, the gateways' public set. */
+  readonly jwtKeys = generateKeySets('test');
   readonly mongo = new MongoClient(this.env.mongoUrl);
   readonly db: Db = this.mongo.db(this.dbName);
   readonly procs = new Set<ManagedProcess>();
@@ -88,7 +90,7 @@ export class DeliveryStack {
         API_MONGO_DB: this.dbName,
         API_REDIS_URL: this.env.redisUrl,
         API_REDIS_PREFIX: this.redisPrefix,
-        API_JWT_SECRET: this.secret,
+        API_JWT_PRIVATE_KEYS: this.jwtKeys.privateKeys,
         API_SCRYPT_LOG_N: '10',
         API_LOG_LEVEL: 'info',
         ...extra,
@@ -130,7 +132,7 @@ export class DeliveryStack {
         GATEWAY_HOST: '127.0.0.1',
         GATEWAY_AMQP_URL: this.env.amqpUrl,
         GATEWAY_REDIS_URL: this.env.redisUrl,
-        GATEWAY_JWT_SECRET: this.secret,
+        GATEWAY_JWT_PUBLIC_KEYS: this.jwtKeys.publicKeys,
         GATEWAY_INSTANCE_ID: instanceId,
         GATEWAY_AMQP_PREFIX: this.amqpPrefix,
         GATEWAY_REDIS_PREFIX: this.redisPrefix,

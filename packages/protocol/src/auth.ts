@@ -1,10 +1,20 @@
 /**
- * Access tokens: JWTs signed with HS256 by the api under a secret shared with the
- * gateway (`API_JWT_SECRET` = `GATEWAY_JWT_SECRET`, base64 of at least 32 bytes).
- * Verifiers must check the algorithm, issuer, audience, `typ` and expiry.
+ * Access tokens: JWTs signed with EdDSA (Ed25519) by the api, with a `kid` header naming
+ * the key. The api holds the private keys (`API_JWT_PRIVATE_KEYS`); gateways hold only
+ * the public keys (`GATEWAY_JWT_PUBLIC_KEYS`), both JSON JWK sets. Verifiers must check
+ * the algorithm, key id, issuer, audience, `typ` and expiry.
  */
 
-export const JWT_ALG = 'HS256' as const;
+export const JWT_ALG = 'EdDSA' as const;
+
+/**
+ * The environment variables that carry the keys, named once: the api's private JWK set
+ * (its first key signs; all verify) and the gateways' public JWK set.
+ */
+export const JWT_KEY_ENV = {
+  apiPrivateKeys: 'API_JWT_PRIVATE_KEYS',
+  gatewayPublicKeys: 'GATEWAY_JWT_PUBLIC_KEYS',
+} as const;
 export const JWT_ISSUER = 'gossip-api' as const;
 export const JWT_AUDIENCE = 'gossip' as const;
 
@@ -17,6 +27,11 @@ export interface AccessTokenClaims {
    * never works for a later account of the same name.
    */
   uid: string;
+  /**
+   * The session: the id of the refresh-token family the token was issued in. Revoking the
+   * session (logout, password change, refresh-token reuse) closes sockets opened with it.
+   */
+  sid: string;
   /** Always `access`. */
   typ: 'access';
   iss: typeof JWT_ISSUER;

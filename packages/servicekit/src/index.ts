@@ -20,11 +20,21 @@ export {
   type ShutdownOptions,
 } from './shutdown.js';
 export {
+  generateKeySets,
+  generateSigningJwk,
+  parseSigningKeys,
+  parseVerificationKeys,
+  publicKeySet,
   signAccessToken,
   verifyAccessToken,
-  jwtSecretFromBase64,
   TokenError,
+  type JwkSet,
+  type PrivateJwk,
+  type PublicJwk,
+  type SigningKey,
   type TokenSubject,
+  type VerificationKeys,
+  type VerifiedToken,
 } from './jwt.js';
 export { AmqpLink, type AmqpLinkOptions } from './amqp.js';
 export { ensureIndex } from './mongo.js';

@@ -5,10 +5,10 @@
  *
  *   node --import tsx services/api/bench/http.bench.ts
  */
-import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportPublicKeys, generateIdentityKeys } from '@gossip/crypto';
+import { generateKeySets } from '@gossip/servicekit';
 import { freePort, startProcess, testEnv, uniqueName } from '@gossip/testenv';
 import { MongoClient } from 'mongodb';
 
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       API_MONGO_DB: db,
       API_REDIS_URL: env.redisUrl,
       API_REDIS_PREFIX: `${uniqueName('apibench')}:`,
-      API_JWT_SECRET: randomBytes(32).toString('base64'),
+      API_JWT_PRIVATE_KEYS: generateKeySets('bench').privateKeys,
       API_LOG_LEVEL: 'warn',
       API_REGISTER_MAX_PER_IP: '100000',
       API_LOGIN_MAX_PER_IP: '100000',

@@ -3,7 +3,16 @@
  * Nothing else in the service reads `process.env`.
  */
 import { Type } from '@sinclair/typebox';
-import { ConfigError, parseEnv } from '@gossip/servicekit';
+import {
+  ConfigError,
+  parseEnv,
+  parseSigningKeys,
+  type JwkSet,
+  type PublicJwk,
+  type SigningKey,
+  type VerificationKeys,
+} from '@gossip/servicekit';
+import { JWT_KEY_ENV } from '@gossip/protocol';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -16,8 +25,11 @@ export const ApiEnv = Type.Object({
   API_REDIS_URL: Type.String({ pattern: '^rediss?://' }),
   /** Key prefix for everything the api writes to Redis (and the events channel). */
   API_REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.:-]*$', default: 'gossip:' }),
-  /** HS256 key shared with the gateway: base64 of at least 32 bytes. */
-  API_JWT_SECRET: Type.String({ minLength: 1 }),
+  /**
+   * The access-token signing keys: a JSON JWK set of Ed25519 private keys, each with a
+   * `kid`. The first signs; every key in the set verifies (rotation keeps two).
+   */
+  [JWT_KEY_ENV.apiPrivateKeys]: Type.String({ minLength: 1 }),
   API_LOG_LEVEL: Type.Union(
     LOG_LEVELS.map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -58,8 +70,12 @@ export interface ApiConfig {
   mongoDb: string;
   redisUrl: string;
   redisPrefix: string;
-  /** Raw HS256 key bytes. */
-  jwtSecret: Uint8Array;
+  /** The access-token keys: the one that signs, and the public keys of the whole set. */
+  jwtKeys: {
+    signing: SigningKey;
+    verification: VerificationKeys;
+    publicSet: JwkSet<PublicJwk>;
+  };
   logLevel: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
@@ -75,20 +91,17 @@ export interface ApiConfig {
   shutdownTimeoutMs: number;
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 /**
  * Parses the api's environment. Throws a `ConfigError` naming the first missing or bad
  * variable (without echoing secret values).
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): ApiConfig {
   const e = parseEnv(ApiEnv, env);
-  if (!BASE64.test(e.API_JWT_SECRET)) {
-    throw new ConfigError('API_JWT_SECRET', 'is not valid: must be standard base64');
-  }
-  const jwtSecret = new Uint8Array(Buffer.from(e.API_JWT_SECRET, 'base64'));
-  if (jwtSecret.byteLength < 32) {
-    throw new ConfigError('API_JWT_SECRET', `is not valid: must decode to at least 32 bytes`);
+  let jwtKeys: ApiConfig['jwtKeys'];
+  try {
+    jwtKeys = parseSigningKeys(e[JWT_KEY_ENV.apiPrivateKeys]);
+  } catch (err) {
+    throw new ConfigError(JWT_KEY_ENV.apiPrivateKeys, `is not valid: ${(err as Error).message}`);
   }
   return Object.freeze({
     port: e.API_PORT,
@@ -97,7 +110,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
     mongoDb: e.API_MONGO_DB,
     redisUrl: e.API_REDIS_URL,
     redisPrefix: e.API_REDIS_PREFIX,
-    jwtSecret,
+    jwtKeys: Object.freeze(jwtKeys),
     logLevel: e.API_LOG_LEVEL,
     accessTokenTtlSeconds: e.API_ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: e.API_REFRESH_TOKEN_TTL_SECONDS,

@@ -1,5 +1,5 @@
 /**
- * Sessions: short-lived HS256 access tokens (JWT, verified by the api and the gateway)
+ * Sessions: short-lived EdDSA access tokens (JWT, verified by the api and the gateway)
  * and long-lived opaque refresh tokens. A refresh token is 256 random bits; only its
  * SHA-256 is stored. Each refresh uses it up and returns a new one in the same family;
  * presenting a used one again revokes the whole family (it was stolen or replayed),
@@ -65,8 +65,8 @@ export class TokenService {
     parent?: string,
   ): Promise<IssuedTokens> {
     const accessToken = await signAccessToken(
-      who,
-      this.config.jwtSecret,
+      { username: who.username, uid: who.uid, sid: family },
+      this.config.jwtKeys.signing,
       this.config.accessTokenTtlSeconds,
       this.now(),
     );
@@ -90,9 +90,10 @@ export class TokenService {
   }
 
   /** Verifies an access token (servicekit `verifyAccessToken`, as the gateway does). */
-  async verifyAccess(token: string): Promise<Identity> {
+  async verifyAccess(token: string): Promise<Identity & { sid: string }> {
     try {
-      return await verifyAccessToken(token, this.config.jwtSecret, this.now());
+      const t = await verifyAccessToken(token, this.config.jwtKeys.verification, this.now());
+      return { username: t.username, uid: t.uid, sid: t.sid };
     } catch (err) {
       if (err instanceof TokenError) throw new ApiError(err.code);
       throw err;

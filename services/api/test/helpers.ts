@@ -2,12 +2,11 @@
  * Test harness for the api: a real app on the test environment's FerretDB and Redis, in
  * a database and Redis prefix of its own, with its logs captured for assertions.
  */
-import { randomBytes } from 'node:crypto';
 import { generateKeyPairSync } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { exportPublicKeys, generateIdentityKeys } from '@gossip/crypto';
 import type { PublicKeys, Session } from '@gossip/protocol';
-import { createLogger } from '@gossip/servicekit';
+import { createLogger, generateSigningJwk } from '@gossip/servicekit';
 import { testEnv, uniqueName } from '@gossip/testenv';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
@@ -33,7 +32,7 @@ export function apiEnv(overrides: Record<string, string> = {}): Record<string, s
     API_MONGO_DB: uniqueName('api').replace(/-/g, '_'),
     API_REDIS_URL: env.redisUrl,
     API_REDIS_PREFIX: `${uniqueName('api')}:`,
-    API_JWT_SECRET: randomBytes(32).toString('base64'),
+    API_JWT_PRIVATE_KEYS: JSON.stringify({ keys: [generateSigningJwk('test')] }),
     // Fast hashing keeps the tests quick; the cost parameter is exercised, not its value.
     API_SCRYPT_LOG_N: '12',
     API_REGISTER_MAX_PER_IP: '10000',

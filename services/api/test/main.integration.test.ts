@@ -127,7 +127,13 @@ describe('api process', () => {
 describe('api process configuration', () => {
   test('a bad variable stops start-up with exit 1 and names it, without its value', async () => {
     const cases: Array<[Record<string, string>, string]> = [
-      [{ API_JWT_SECRET: Buffer.from('too-short-secret').toString('base64') }, 'API_JWT_SECRET'],
+      [
+        {
+          API_JWT_PRIVATE_KEYS:
+            '{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k","x":"AA","d":"c2VjcmV0LXNlZWQ"}]}',
+        },
+        'API_JWT_PRIVATE_KEYS',
+      ],
       [{ API_MONGO_URL: '' }, 'API_MONGO_URL'],
       [{ API_PORT: 'eighty' }, 'API_PORT'],
       [{ API_REDIS_URL: 'http://localhost' }, 'API_REDIS_URL'],
@@ -138,8 +144,8 @@ describe('api process configuration', () => {
       const code = await proc.exited;
       assert.equal(code, 1, `${variable}: ${proc.output()}`);
       assert.match(proc.output(), new RegExp(`invalid configuration: ${variable}`));
-      if (variable === 'API_JWT_SECRET')
-        assert.ok(!proc.output().includes(override.API_JWT_SECRET!));
+      if (variable === 'API_JWT_PRIVATE_KEYS')
+        assert.ok(!proc.output().includes('c2VjcmV0LXNlZWQ'));
     }
   });
 

@@ -1,8 +1,13 @@
 /** The gateway's configuration: `GATEWAY_*` environment variables, parsed once at start-up. */
 import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
-import { ConfigError, parseEnv } from '@gossip/servicekit';
-import { DEFAULT_AMQP_PREFIX, MAX_FRAME_BYTES } from '@gossip/protocol';
+import {
+  ConfigError,
+  parseEnv,
+  parseVerificationKeys,
+  type VerificationKeys,
+} from '@gossip/servicekit';
+import { DEFAULT_AMQP_PREFIX, JWT_KEY_ENV, MAX_FRAME_BYTES } from '@gossip/protocol';
 
 const Int = (def: number, min = 0, description?: string) =>
   Type.Integer({ default: def, minimum: min, description });
@@ -12,7 +17,10 @@ export const GatewayEnv = Type.Object({
   GATEWAY_HOST: Type.String({ default: '0.0.0.0' }),
   GATEWAY_AMQP_URL: Type.String({ minLength: 1 }),
   GATEWAY_REDIS_URL: Type.String({ minLength: 1 }),
-  GATEWAY_JWT_SECRET: Type.String({ minLength: 1, description: 'base64, >= 32 bytes' }),
+  [JWT_KEY_ENV.gatewayPublicKeys]: Type.String({
+    minLength: 1,
+    description: 'JSON JWK set of the Ed25519 public keys access tokens may be signed with.',
+  }),
   GATEWAY_INSTANCE_ID: Type.String({ default: '', pattern: '^[A-Za-z0-9._-]*$' }),
   GATEWAY_LOG_LEVEL: Type.String({ default: 'info' }),
   GATEWAY_AMQP_PREFIX: Type.String({ default: DEFAULT_AMQP_PREFIX, pattern: '^[A-Za-z0-9._-]+$' }),
@@ -39,7 +47,8 @@ export interface GatewayConfig {
   host: string;
   amqpUrl: string;
   redisUrl: string;
-  jwtSecret: Uint8Array;
+  /** The public keys access tokens are verified with (no signing key). */
+  jwtKeys: VerificationKeys;
   instanceId: string;
   logLevel: string;
   amqpPrefix: string;
@@ -61,9 +70,11 @@ export interface GatewayConfig {
 /** Parses and checks the gateway's environment; throws a ConfigError naming the variable. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
   const e: Static<typeof GatewayEnv> = parseEnv(GatewayEnv, env);
-  const secret = Buffer.from(e.GATEWAY_JWT_SECRET, 'base64');
-  if (secret.length < 32 || !/^[A-Za-z0-9+/]+=*$/.test(e.GATEWAY_JWT_SECRET)) {
-    throw new ConfigError('GATEWAY_JWT_SECRET', 'must be base64 of at least 32 bytes');
+  let jwtKeys: VerificationKeys;
+  try {
+    jwtKeys = parseVerificationKeys(e[JWT_KEY_ENV.gatewayPublicKeys]);
+  } catch (err) {
+    throw new ConfigError(JWT_KEY_ENV.gatewayPublicKeys, (err as Error).message);
   }
   if (e.GATEWAY_MAX_BUFFERED_BYTES < e.GATEWAY_HIGH_WATER_BYTES) {
     throw new ConfigError(
@@ -76,7 +87,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     host: e.GATEWAY_HOST,
     amqpUrl: e.GATEWAY_AMQP_URL,
     redisUrl: e.GATEWAY_REDIS_URL,
-    jwtSecret: new Uint8Array(secret),
+    jwtKeys,
     instanceId: e.GATEWAY_INSTANCE_ID || hostname().replace(/[^A-Za-z0-9._-]/g, '-'),
     logLevel: e.GATEWAY_LOG_LEVEL,
     amqpPrefix: e.GATEWAY_AMQP_PREFIX,

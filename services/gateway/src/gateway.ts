@@ -30,8 +30,14 @@ import {
   EVENTS_CHANNEL,
   type ContactFrame,
 } from '@gossip/protocol';
-import { AmqpLink, type Logger } from '@gossip/servicekit';
-import { tokenFrom, verifyAccessToken } from './auth.js';
+import {
+  AmqpLink,
+  TokenError,
+  verifyAccessToken,
+  type Logger,
+  type VerifiedToken,
+} from '@gossip/servicekit';
+import { tokenFrom } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { Presence } from './presence.js';
@@ -219,10 +225,17 @@ export class Gateway {
     if (this.cfg.allowedOrigins.length > 0 && origin && !this.cfg.allowedOrigins.includes(origin)) {
       return this.refuse(socket, 403, 'forbidden', 'origin');
     }
-    const auth = await verifyAccessToken(tokenFrom(req), this.cfg.jwtSecret);
-    if (!auth.ok) return this.refuse(socket, 401, auth.code, 'unauthorized');
+    const token = tokenFrom(req);
+    if (!token) return this.refuse(socket, 401, 'unauthorized', 'unauthorized');
+    let session: VerifiedToken;
+    try {
+      session = await verifyAccessToken(token, this.cfg.jwtKeys);
+    } catch (err) {
+      const code = err instanceof TokenError ? err.code : 'invalid_token';
+      return this.refuse(socket, 401, code, 'unauthorized');
+    }
     if (this.draining) return this.refuse(socket, 503, 'draining', 'draining');
-    const { username } = auth.session;
+    const { username } = session;
     this.wss.handleUpgrade(req, socket, head, (conn) => {
       socket.off('error', ignoreError);
       this.onConnection(conn, username);

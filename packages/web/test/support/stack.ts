@@ -3,10 +3,10 @@
  * environment's servers (isolated by a unique MongoDB database, AMQP prefix and Redis
  * prefix), plus the web server in this process, and Debian's Chromium.
  */
-import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
+import { generateKeySets } from '@gossip/servicekit';
 import { freePort, startProcess, testEnv, uniqueName, type ManagedProcess } from '@gossip/testenv';
 import { chromium, type Browser } from 'playwright-core';
 import { ensureWebBuild, startWebServer, type WebServer } from '../../src/index.js';
@@ -35,7 +35,8 @@ export class WebStack {
   readonly env = testEnv();
   readonly ns = uniqueName('web').replace(/[^a-z0-9-]/g, '-');
   readonly dbName = this.ns.replace(/-/g, '_');
-  readonly secret = randomBytes(32).toString('base64');
+  /** The access-token keys: the api's private set, the gateways' public set. */
+  readonly jwtKeys = generateKeySets('test');
   /** Running services, stopped in reverse order. */
   readonly procs: { name: string; proc: ManagedProcess }[] = [];
   /** Every process ever started, for `logs()`. */
@@ -94,7 +95,7 @@ export class WebStack {
       API_MONGO_DB: this.dbName,
       API_REDIS_URL: e.redisUrl,
       API_REDIS_PREFIX: redisPrefix,
-      API_JWT_SECRET: this.secret,
+      API_JWT_PRIVATE_KEYS: this.jwtKeys.privateKeys,
       // Cheap password hashing: the browsers register and log in several times.
       API_SCRYPT_LOG_N: '10',
     }));
@@ -103,7 +104,7 @@ export class WebStack {
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_AMQP_URL: e.amqpUrl,
       GATEWAY_REDIS_URL: e.redisUrl,
-      GATEWAY_JWT_SECRET: this.secret,
+      GATEWAY_JWT_PUBLIC_KEYS: this.jwtKeys.publicKeys,
       GATEWAY_INSTANCE_ID: `web-${this.ns}`,
       GATEWAY_AMQP_PREFIX: amqpPrefix,
       GATEWAY_REDIS_PREFIX: redisPrefix,

@@ -3,13 +3,18 @@
  * real accounts) as real processes against the test environment's servers, isolated by a
  * unique MongoDB database, AMQP name prefix and Redis key prefix per stack.
  */
-import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SignJWT } from 'jose';
 import { MongoClient, type Db } from 'mongodb';
 import { Redis } from 'ioredis';
 import { contactDocId, type ContactDoc } from '@gossip/protocol';
+import {
+  generateSigningJwk,
+  parseSigningKeys,
+  publicKeySet,
+  signAccessToken,
+  type SigningKey,
+} from '@gossip/servicekit';
 import {
   eventually,
   freePort,
@@ -49,8 +54,11 @@ export class Stack {
   readonly dbName: string;
   readonly amqpPrefix: string;
   readonly redisPrefix: string;
-  readonly secretB64 = randomBytes(32).toString('base64');
-  readonly secret = new Uint8Array(Buffer.from(this.secretB64, 'base64'));
+  /** The access-token key pair: the api signs with it, gateways get its public half. */
+  readonly jwk = generateSigningJwk('test-1');
+  readonly privateKeys = JSON.stringify({ keys: [this.jwk] });
+  readonly publicKeys = JSON.stringify(publicKeySet({ keys: [this.jwk] }));
+  readonly signingKey: SigningKey = parseSigningKeys(this.privateKeys).signing;
   readonly mongo: MongoClient;
   readonly db: Db;
   readonly redis: Redis;
@@ -114,7 +122,7 @@ export class Stack {
         GATEWAY_HOST: '127.0.0.1',
         GATEWAY_AMQP_URL: this.env.amqpUrl,
         GATEWAY_REDIS_URL: this.env.redisUrl,
-        GATEWAY_JWT_SECRET: this.secretB64,
+        GATEWAY_JWT_PUBLIC_KEYS: this.publicKeys,
         GATEWAY_INSTANCE_ID: instanceId,
         GATEWAY_AMQP_PREFIX: this.amqpPrefix,
         GATEWAY_REDIS_PREFIX: this.redisPrefix,
@@ -149,7 +157,7 @@ export class Stack {
         API_MONGO_DB: this.dbName,
         API_REDIS_URL: this.env.redisUrl,
         API_REDIS_PREFIX: this.redisPrefix,
-        API_JWT_SECRET: this.secretB64,
+        API_JWT_PRIVATE_KEYS: this.privateKeys,
         API_SCRYPT_LOG_N: '10',
         API_LOG_LEVEL: 'debug',
         ...extra,
@@ -167,16 +175,22 @@ export class Stack {
     return [...this.procs].map((p) => p.output()).join('\n');
   }
 
-  /** An access token as the api mints it. */
-  async token(username: string, ttlSeconds = 900, now = Math.floor(Date.now() / 1000)) {
-    return new SignJWT({ typ: 'access', uid: `uid-${username}` })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject(username)
-      .setIssuer('gossip-api')
-      .setAudience('gossip')
-      .setIssuedAt(now)
-      .setExpirationTime(now + ttlSeconds)
-      .sign(this.secret);
+  /**
+   * An access token as the api mints it, for the users {@link createUsers} makes (their uid
+   * is `uid-<name>`), in session `sid`.
+   */
+  async token(
+    username: string,
+    ttlSeconds = 900,
+    now = Math.floor(Date.now() / 1000),
+    sid = `sid-${username}`,
+  ): Promise<string> {
+    return signAccessToken(
+      { username, uid: `uid-${username}`, sid },
+      this.signingKey,
+      ttlSeconds,
+      now * 1000,
+    );
   }
 
   /**
