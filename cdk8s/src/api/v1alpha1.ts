@@ -12,6 +12,7 @@ import {
   backingService,
   defaultedResources,
 } from './backing-services.js';
+import { NetworkPolicySpec } from './network-policy.js';
 import { gatewayRules, rootRules, withRules } from './rules.js';
 import { Defaulted, StringEnum } from './schema-helpers.js';
 import type { Resolved } from './schema-helpers.js';
@@ -173,6 +174,7 @@ export const GossipClusterSpec = Type.Object({
     ),
     {},
   ),
+  networkPolicy: Defaulted(NetworkPolicySpec, {}),
   paused: Defaulted(
     Type.Boolean({
       description: 'Stop reconciling: the operator changes nothing until this is false again.',

@@ -29,13 +29,15 @@ export interface KubeObject {
  * Apply order by kind. ConfigMaps, Secrets and ServiceAccounts come first because a pod that
  * starts before the ConfigMap/Secret it reads fails with CreateContainerConfigError (and one
  * naming a missing ServiceAccount is rejected); Services before workloads so the DNS names the
- * pods dial exist when they start; disruption budgets and monitoring after what they select.
+ * pods dial exist when they start; NetworkPolicies before workloads so no pod runs unconfined;
+ * disruption budgets and monitoring after what they select.
  */
 export const applyOrder: readonly string[] = [
   'ServiceAccount',
   'ConfigMap',
   'Secret',
   'Service',
+  'NetworkPolicy',
   'StatefulSet',
   'Deployment',
   'PodDisruptionBudget',

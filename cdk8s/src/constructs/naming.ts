@@ -18,6 +18,31 @@ export const ports = {
   redis: 6379,
 } as const satisfies Record<Component, number>;
 
+/**
+ * Port of each app component's ops listener (`/healthz`, `/readyz`, `/metrics`): what
+ * monitoring scrapes and the probes use. The api's is apart from its public port; the
+ * gateway's is still its public port; the engine has no other.
+ */
+export const opsPorts = {
+  api: 9090,
+  gateway: ports.gateway,
+  engine: ports.engine,
+} as const satisfies Record<AppComponent, number>;
+
+/** The public port of the app components clients reach (the engine has none). */
+export const publicPorts = {
+  api: ports.api,
+  gateway: ports.gateway,
+} as const satisfies Partial<Record<AppComponent, number>>;
+
+/** Ports the pods of a managed backing service use among themselves (clustering, replication). */
+export const peerPorts = {
+  /** epmd and Erlang distribution. */
+  rabbitmq: [4369, 25672],
+  mongodb: [ports.mongodb],
+  redis: [ports.redis],
+} as const satisfies Record<BackingServiceName, readonly number[]>;
+
 export const managedBy = 'gossip-operator';
 
 /** Pod template annotation holding the hash of the config a pod reads; a change rolls pods. */
@@ -57,6 +82,10 @@ export function namesFor(cluster: string) {
     /** ConfigMap with a managed backing service's config files. */
     storeConfig: (s: BackingServiceName) => `${cluster}-${s}-config`,
     gatewayPdb: `${cluster}-gateway`,
+    /** The NetworkPolicy of one component. */
+    networkPolicy: (c: Component) => `${cluster}-${c}`,
+    /** The NetworkPolicy denying everything to and from every pod of the cluster. */
+    defaultDenyPolicy: `${cluster}-default-deny`,
     monitoring: `${cluster}`,
   };
 }
@@ -72,6 +101,11 @@ export function generatedSecretNames(cluster: string) {
      * keys (the first signs). Read by the api only.
      */
     jwt: `${cluster}-jwt`,
+    /**
+     * `public-keys`: the public half of `jwt` (a JSON JWK set), derived from it. Read by the
+     * gateways, which so never hold a signing key.
+     */
+    'jwt-public': `${cluster}-jwt-public`,
     /** `username`, `password`, `erlang-cookie`, `url` (amqp://...). */
     rabbitmq: `${cluster}-rabbitmq`,
     /** `username`, `password`, `url` (mongodb://...?authSource=admin). */
@@ -103,11 +137,6 @@ export function serviceHost(service: string, namespace: string): string {
 export function configHash(
   data: Readonly<Record<string, string>>,
   secretNames: readonly string[],
-    /**
-     * `public-keys`: the public half of `jwt` (a JSON JWK set), derived from it. Read by the
-     * gateways, which so never hold a signing key.
-     */
-    'jwt-public': `${cluster}-jwt-public`,
   versions: Readonly<Record<string, string>>,
 ): string {
   const canonical = {

@@ -2,7 +2,7 @@
 import { Construct } from 'constructs';
 import type { ClusterContext } from './context.js';
 import { ManagedStore } from './managed-store.js';
-import { generatedSecretNames, namesFor, ports } from './naming.js';
+import { generatedSecretNames, namesFor, peerPorts, ports } from './naming.js';
 import { execProbe, fromSecret, podName } from './kube-helpers.js';
 
 export interface ManagedRabbitmqProps {
@@ -35,8 +35,8 @@ export class ManagedRabbitmq extends Construct {
       image: `rabbitmq:${spec.version}-management`,
       clientPorts: [{ name: 'amqp', port: ports.rabbitmq }],
       peerPorts: [
-        { name: 'epmd', port: 4369 },
-        { name: 'dist', port: 25672 },
+        { name: 'epmd', port: peerPorts.rabbitmq[0] },
+        { name: 'dist', port: peerPorts.rabbitmq[1] },
       ],
       dataPath: '/var/lib/rabbitmq',
       configPath: '/etc/rabbitmq/conf.d',

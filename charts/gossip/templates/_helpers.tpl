@@ -122,6 +122,9 @@ watch.clusterWide is explicitly true (every namespace).
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [get, list, watch, create, patch, delete]
 # The autoscaler lists the gateway pods (by their labels, for pod IP and port) and reads each
 # pod's /metrics over HTTP (no pods/proxy access needed).
 - apiGroups: ['']

@@ -444,6 +444,8 @@ describe('helm install and uninstall on the real control plane', () => {
       ['patch', 'services', '-n', ns],
       ['patch', 'serviceaccounts', '-n', ns],
       ['patch', 'poddisruptionbudgets.policy', '-n', ns],
+      ['watch', 'networkpolicies.networking.k8s.io', '-n', ns],
+      ['patch', 'networkpolicies.networking.k8s.io', '-n', ns],
       ['list', 'pods', '-n', ns],
       ['create', 'events', '-n', ns],
       ['create', 'leases.coordination.k8s.io', '-n', ns],
