@@ -6,6 +6,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import {
+  DEFAULT_HTTP_TIMEOUTS,
+  guardRequests,
+  onClientError,
+  serverOptions,
+  type HttpTimeouts,
+} from '@gossip/servicekit';
 
 export interface HealthChecks {
   /** `undefined` when ready, else the reason it is not. */
@@ -18,8 +25,10 @@ export class MetricsServer {
   constructor(
     private readonly registry: Registry,
     private readonly health: HealthChecks,
+    timeouts: HttpTimeouts = DEFAULT_HTTP_TIMEOUTS,
   ) {
-    this.server = createServer((req, res) => {
+    // Guarded: a health check or the registry that throws answers 500, not a dead process.
+    const handler = guardRequests((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405).end();
@@ -37,6 +46,8 @@ export class MetricsServer {
         res.writeHead(404).end();
       }
     });
+    this.server = createServer(serverOptions(timeouts), handler);
+    this.server.on('clientError', onClientError);
   }
 
   async start(port: number, host: string): Promise<number> {

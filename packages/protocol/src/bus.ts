@@ -14,15 +14,19 @@
  * gateway are transient notifications with routing key `gateway.<instanceId>` (the truth is
  * in MongoDB). All publishers use publisher confirms.
  */
-import type {
-  ClientSignalFrame,
+import { Type, type Static } from '@sinclair/typebox';
+import { ERROR_CODES } from './errors.js';
+import { MAX_ACK_IDS } from './limits.js';
+import {
   ContactFrame,
-  DeliverFrame,
   DeliveredFrame,
+  DeliverFrame,
+  MessageBody,
   MessageKind,
   ServerSignalFrame,
+  SignalName,
 } from './frames.js';
-import type { ErrorCode } from './errors.js';
+import { EpochMs, MessageId, Username } from './primitives.js';
 
 /** The deployment's default AMQP name prefix. */
 export const DEFAULT_AMQP_PREFIX = 'gossip';
@@ -50,79 +54,112 @@ export function gatewayRoutingKey(instanceId: string): string {
   return `gateway.${instanceId}`;
 }
 
+// Every message below is a TypeBox schema with its type, so a consumer validates what it
+// takes off the bus (see bus-parse.ts) against the same definition the publisher compiles
+// against. Unknown extra fields are allowed: during a rolling update one side may be newer.
+
+/** A gateway instance id or a connection id (`<instanceId>/<n>`), as the gateway makes them. */
+const Instance = Type.String({ minLength: 1, maxLength: 256 });
+
 /** Where a reply for one client connection goes: its gateway instance and connection id. */
-export interface ReplyTo {
-  gw: string;
-  conn: string;
-}
+export const ReplyTo = Type.Object({ gw: Instance, conn: Instance });
+export type ReplyTo = Static<typeof ReplyTo>;
 
 // ---------------------------------------------------------------- gateway -> engine
 
 /** A client's `send`, with `from` taken from its session. */
-export interface BusSend extends ReplyTo {
-  op: 'send';
-  id: string;
-  from: string;
-  to: string;
-  kind: MessageKind;
-  body: string;
+export const BusSend = Type.Object({
+  op: Type.Literal('send'),
+  id: MessageId,
+  from: Username,
+  to: Username,
+  kind: MessageKind,
+  body: MessageBody,
   /** When the gateway received it (ms): becomes `sentAt` and orders the sender's messages. */
-  at: number;
-}
+  at: EpochMs,
+  ...ReplyTo.properties,
+});
+export type BusSend = Static<typeof BusSend>;
 
 /** A client's `ack`. */
-export interface BusAck extends ReplyTo {
-  op: 'ack';
-  user: string;
-  ids: string[];
-}
+export const BusAck = Type.Object({
+  op: Type.Literal('ack'),
+  user: Username,
+  ids: Type.Array(MessageId, { minItems: 1, maxItems: MAX_ACK_IDS }),
+  ...ReplyTo.properties,
+});
+export type BusAck = Static<typeof BusAck>;
 
 /** A connection was opened (or its presence re-registered): replay what is pending for it. */
-export interface BusConnected extends ReplyTo {
-  op: 'connected';
-  user: string;
-}
+export const BusConnected = Type.Object({
+  op: Type.Literal('connected'),
+  user: Username,
+  ...ReplyTo.properties,
+});
+export type BusConnected = Static<typeof BusConnected>;
 
 /** An ephemeral signal to relay (never stored). */
-export interface BusSignal extends ReplyTo {
-  op: 'signal';
-  from: string;
-  to: string;
-  signal: ClientSignalFrame['signal'];
-  body?: string;
-}
+export const BusSignal = Type.Object({
+  op: Type.Literal('signal'),
+  from: Username,
+  to: Username,
+  signal: SignalName,
+  body: ServerSignalFrame.properties.body,
+  ...ReplyTo.properties,
+});
+export type BusSignal = Static<typeof BusSignal>;
 
-export type EngineMessage = BusSend | BusAck | BusConnected | BusSignal;
+export const EngineMessage = Type.Union([BusSend, BusAck, BusConnected, BusSignal]);
+export type EngineMessage = Static<typeof EngineMessage>;
+
+/** Engine message schemas by `op`. */
+export const ENGINE_MESSAGES = {
+  send: BusSend,
+  ack: BusAck,
+  connected: BusConnected,
+  signal: BusSignal,
+} as const;
 
 // ---------------------------------------------------------------- engine -> gateway
 
 /** The message with this id is stored: the gateway answers `accepted` on `conn`. */
-export interface BusStored {
-  op: 'stored';
-  conn: string;
-  id: string;
-}
+export const BusStored = Type.Object({
+  op: Type.Literal('stored'),
+  conn: Instance,
+  id: MessageId,
+});
+export type BusStored = Static<typeof BusStored>;
 
 /** An error for one connection (a refused send, an ack of someone else's message). */
-export interface BusError {
-  op: 'error';
-  conn: string;
-  code: ErrorCode;
-  message?: string;
-  ref?: string;
-}
+export const BusError = Type.Object({
+  op: Type.Literal('error'),
+  conn: Instance,
+  code: Type.Union(ERROR_CODES.map((c) => Type.Literal(c))),
+  message: Type.Optional(Type.String({ maxLength: 1024 })),
+  ref: Type.Optional(Type.String({ maxLength: 64 })),
+});
+export type BusError = Static<typeof BusError>;
 
 /**
  * A frame to push to user `to`: to its connection `conn` only when given (a replay), else
  * to every connection of `to` on this gateway.
  */
-export interface BusPush {
-  op: 'push';
-  to: string;
-  conn?: string;
+export const BusPush = Type.Object({
+  op: Type.Literal('push'),
+  to: Username,
+  conn: Type.Optional(Instance),
   /** A first, live delivery (the gateway measures accept-to-deliver latency on these). */
-  live?: boolean;
-  frame: DeliverFrame | DeliveredFrame | ContactFrame | ServerSignalFrame;
-}
+  live: Type.Optional(Type.Boolean()),
+  frame: Type.Union([DeliverFrame, DeliveredFrame, ContactFrame, ServerSignalFrame]),
+});
+export type BusPush = Static<typeof BusPush>;
 
-export type GatewayMessage = BusStored | BusError | BusPush;
+export const GatewayMessage = Type.Union([BusStored, BusError, BusPush]);
+export type GatewayMessage = Static<typeof GatewayMessage>;
+
+/** Gateway message schemas by `op`. */
+export const GATEWAY_MESSAGES = {
+  stored: BusStored,
+  error: BusError,
+  push: BusPush,
+} as const;

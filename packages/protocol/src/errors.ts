@@ -15,6 +15,9 @@ export interface ErrorSpec {
 
 export const ERRORS = {
   // --- malformed input (REST and WebSocket) ---
+  bad_request: { status: 400, message: 'The request is not valid HTTP or has a malformed URL.' },
+  request_timeout: { status: 408, message: 'The request took too long to arrive.' },
+  headers_too_large: { status: 431, message: 'The request line or headers are too large.' },
   bad_json: { status: 400, message: 'The body is not valid JSON.' },
   validation_failed: { status: 400, message: 'The request does not match its schema.' },
   invalid_key: {

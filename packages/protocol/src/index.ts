@@ -15,3 +15,5 @@ export * from './contacts.js';
 export * from './storage.js';
 export * from './auth.js';
 export * from './bus.js';
+export * from './bus-parse.js';
+export * from './close.js';

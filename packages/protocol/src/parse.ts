@@ -126,6 +126,28 @@ export function parseServerFrame(raw: RawFrame, opts: ParseOptions = {}): ParseR
   return parseWith<ServerFrame>(raw, serverCheckers, opts.maxBytes ?? MAX_FRAME_BYTES * 2);
 }
 
+/** How far into a frame {@link peekFrameRef} looks. */
+const PEEK_BYTES = 160;
+const PEEK_REF = /"ids?"\s*:\s*\[?\s*"([0-9a-f-]{36})"/;
+
+/**
+ * The frame's `id` (or first ack id) when it appears in its first bytes, read without
+ * parsing the frame: for answering a frame that is refused before it is parsed (the rate
+ * limit), at a cost that does not grow with the frame. Clients built on packages/client
+ * write `type` and `id` first, so their sends always carry a usable ref.
+ */
+export function peekFrameRef(raw: RawFrame): string | undefined {
+  let head: string;
+  if (typeof raw === 'string') {
+    head = raw.slice(0, PEEK_BYTES);
+  } else {
+    // Byte by byte as Latin-1: the id is ASCII, and nothing here may fail on bad UTF-8.
+    const bytes = raw instanceof Uint8Array ? raw : new Uint8Array(raw);
+    head = String.fromCharCode(...bytes.subarray(0, PEEK_BYTES));
+  }
+  return PEEK_REF.exec(head)?.[1];
+}
+
 /** The `error` frame to send back for a refused frame. */
 export function errorFrame(code: ErrorCode, message?: string, ref?: string): ErrorFrame {
   const frame: ErrorFrame = { type: 'error', code, message: message ?? ERRORS[code].message };

@@ -37,4 +37,14 @@ export {
   type VerifiedToken,
 } from './jwt.js';
 export { AmqpLink, type AmqpLinkOptions } from './amqp.js';
+export {
+  DEFAULT_HTTP_TIMEOUTS,
+  guardRequests,
+  guardUpgrades,
+  onClientError,
+  rawResponse,
+  serverOptions,
+  type GuardLogger,
+  type HttpTimeouts,
+} from './http.js';
 export { ensureIndex } from './mongo.js';

@@ -9,3 +9,15 @@ export { testEnv, uniqueName, type TestEnv } from './state.js';
 export { startProcess, type ManagedProcess, type StartProcessOptions } from './process.js';
 export { freePort } from './servers.js';
 export { eventually } from './poll.js';
+export {
+  MALFORMED_CASES,
+  assertServing,
+  casesFor,
+  checkCase,
+  exchange,
+  verdict,
+  type Capabilities,
+  type Exchange,
+  type Listener,
+  type MalformedCase,
+} from './malformed.js';
