@@ -18,9 +18,24 @@ export interface ControlPlaneCerts {
   saPub: string;
   tokenFile: string;
   adminToken: string;
+  /** Only for a control plane with a node: the apiserver's client certificate for the kubelet. */
+  kubeletClientCert?: string;
+  kubeletClientKey?: string;
+  /** Only with a node: the kubelet's bearer token (user `system:node:<name>`, group system:nodes). */
+  nodeToken?: string;
 }
 
-export function makeCerts(openssl: string, dir: string): ControlPlaneCerts {
+/** What a control plane serving a real node needs beyond loopback. */
+export interface NodeIdentity {
+  /** The node's (and the apiserver's advertised) address. */
+  ip: string;
+  /** The node name; the kubelet authenticates as `system:node:<name>`. */
+  name: string;
+  /** The `kubernetes` Service's ClusterIP, which pods use to reach the apiserver. */
+  apiServiceIp: string;
+}
+
+export function makeCerts(openssl: string, dir: string, node?: NodeIdentity): ControlPlaneCerts {
   mkdirSync(dir, { recursive: true });
   const f = (name: string): string => join(dir, name);
   const ossl = (...args: string[]): void => {
@@ -53,9 +68,12 @@ export function makeCerts(openssl: string, dir: string): ControlPlaneCerts {
     '-out',
     f('apiserver.csr'),
   );
+  const nodeSans = node
+    ? `,IP:${node.ip},IP:${node.apiServiceIp},DNS:kubernetes.default.svc.cluster.local`
+    : '';
   writeFileSync(
     f('apiserver.ext'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n' +
+    `subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc${nodeSans}\n` +
       'extendedKeyUsage=serverAuth\n',
   );
   ossl(
@@ -79,8 +97,52 @@ export function makeCerts(openssl: string, dir: string): ControlPlaneCerts {
   ossl('rsa', '-in', f('sa.key'), '-pubout', '-out', f('sa.pub'));
   const adminToken = randomBytes(24).toString('hex');
   // token,user,uid,"group1,group2": system:masters bypasses RBAC for the tests' admin.
-  writeFileSync(f('tokens.csv'), `${adminToken},admin,admin,"system:masters"\n`, { mode: 0o600 });
+  let tokens = `${adminToken},admin,admin,"system:masters"\n`;
+  let nodeParts: Partial<ControlPlaneCerts> = {};
+  if (node) {
+    // The apiserver authenticates to the kubelet (logs, exec, port-forward) with this certificate.
+    ossl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      '/O=system:masters/CN=kube-apiserver-kubelet-client',
+      '-keyout',
+      f('kubelet-client.key'),
+      '-out',
+      f('kubelet-client.csr'),
+    );
+    writeFileSync(f('client.ext'), 'extendedKeyUsage=clientAuth\n');
+    ossl(
+      'x509',
+      '-req',
+      '-in',
+      f('kubelet-client.csr'),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '30',
+      '-extfile',
+      f('client.ext'),
+      '-out',
+      f('kubelet-client.crt'),
+    );
+    const nodeToken = randomBytes(24).toString('hex');
+    // The Node authorizer grants a kubelet only its own node's objects, by this user name.
+    tokens += `${nodeToken},system:node:${node.name},node-${node.name},"system:nodes"\n`;
+    nodeParts = {
+      kubeletClientCert: f('kubelet-client.crt'),
+      kubeletClientKey: f('kubelet-client.key'),
+      nodeToken,
+    };
+  }
+  writeFileSync(f('tokens.csv'), tokens, { mode: 0o600 });
   return {
+    ...nodeParts,
     dir,
     caCert: f('ca.crt'),
     caKey: f('ca.key'),

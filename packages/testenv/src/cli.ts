@@ -6,8 +6,18 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { alive, ensureBinaries, VERSIONS } from './install.js';
+import { existsSync } from 'node:fs';
+import { restoreHost, snapshotHost, type HostSnapshot } from './host.js';
+import { alive, ensureBinaries, ensureNodeBinaries, VERSIONS } from './install.js';
 import { startControlPlane } from './kube.js';
+import {
+  ensureNodeImages,
+  NODE_NET,
+  nodeControlPlane,
+  nodePaths,
+  startNode,
+  type NodeHandle,
+} from './node.js';
 import {
   startFerret,
   startPrometheus,
@@ -34,7 +44,32 @@ function pids(rec: ServerRecord): number[] {
   return [rec.pid, ...(rec.extraPids ?? [])];
 }
 
-async function up(): Promise<void> {
+/** The host as it was before a node started; present while a node may have changed it. */
+const hostBeforeFile = (): string => join(stateDir(), 'host-before.json');
+
+/** Puts the host back as it was before the node, if a node ran (also after a crash). */
+async function restoreAfterNode(): Promise<void> {
+  const file = hostBeforeFile();
+  if (!existsSync(file)) return;
+  const before = JSON.parse(readFileSync(file, 'utf8')) as HostSnapshot;
+  const p = nodePaths(join(stateDir(), 'data'));
+  const left = await restoreHost(before, {
+    nodeDir: p.root,
+    containerdSocket: p.containerdSocket,
+    cidrs: [NODE_NET.clusterCidr, NODE_NET.serviceCidr],
+    log,
+  });
+  if (left.length > 0) {
+    log(`the host differs from before the node in ${left.length} way(s):\n  ${left.join('\n  ')}`);
+  } else {
+    log(
+      'host restored: sysctls, nft tables, interfaces, mounts, cgroups and folders as before the node',
+    );
+  }
+  rmSync(file, { force: true });
+}
+
+async function up(withNode: boolean): Promise<void> {
   const existing = readState();
   if (existing && existing.servers.every((s) => pids(s).every(alive))) {
     log(`already up (${stateFile()}); \`npm run testenv -- down\` stops it`);
@@ -44,10 +79,24 @@ async function up(): Promise<void> {
     log('a previous run left dead servers behind; cleaning up first');
     await down();
   }
+  // A node that crashed before its state was written still changed the host.
+  if (existsSync(hostBeforeFile())) {
+    log('a previous node left host changes behind; undoing them first');
+    await restoreAfterNode();
+  }
   const started = Date.now();
-  const bin = await ensureBinaries(log);
+  const bin = await ensureBinaries(log, undefined, withNode ? 'node' : 'tests');
   const dir = stateDir();
   const ctx: Ctx = { bin, dataDir: join(dir, 'data'), logDir: join(dir, 'logs') };
+  const nodeCp = withNode ? nodeControlPlane() : undefined;
+  let nodeBin: Awaited<ReturnType<typeof ensureNodeBinaries>> | undefined;
+  let nodeImages: string[] = [];
+  if (withNode) {
+    nodeBin = await ensureNodeBinaries(log);
+    nodeImages = await ensureNodeImages(nodeBin, log);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(hostBeforeFile(), JSON.stringify(snapshotHost()) + '\n');
+  }
   rmSync(ctx.dataDir, { recursive: true, force: true });
   mkdirSync(ctx.dataDir, { recursive: true });
   mkdirSync(join(dir, 'scratch'), { recursive: true });
@@ -67,13 +116,14 @@ async function up(): Promise<void> {
     track(startRabbit(ctx)),
     track(startFerret(ctx)),
     track(startPrometheus(ctx)),
-    track(startControlPlane(ctx)),
+    track(startControlPlane(ctx, nodeCp)),
   ]);
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed.length > 0) {
     for (const f of failed) log(String(f.reason instanceof Error ? f.reason.message : f.reason));
     // Leave nothing running behind a failed start; the logs stay for reading.
     await stopAll(servers);
+    await restoreAfterNode();
     throw new Error(`${failed.length} server(s) failed to start; logs are in ${ctx.logDir}`);
   }
   const [redis, rabbit, ferret, prom, kube] = results.map(
@@ -85,6 +135,24 @@ async function up(): Promise<void> {
     Awaited<ReturnType<typeof startPrometheus>>,
     Awaited<ReturnType<typeof startControlPlane>>,
   ];
+  let node: NodeHandle | undefined;
+  let nodeSeconds = 0;
+  if (nodeCp && nodeBin) {
+    const t0 = Date.now();
+    log(
+      `starting the node ${nodeCp.name} at ${nodeCp.ip}: containerd, kube-scheduler, kubelet, kube-proxy, CoreDNS, local-path`,
+    );
+    try {
+      node = await startNode(ctx, kube, nodeCp, nodeBin, nodeImages, log);
+      servers.push(...node.recs);
+    } catch (err) {
+      await stopAll(servers);
+      await restoreAfterNode();
+      throw err;
+    }
+    nodeSeconds = (Date.now() - t0) / 1000;
+    log(`node Ready with CoreDNS in ${nodeSeconds.toFixed(1)} s (after the control plane)`);
+  }
   const helmHome = join(dir, 'helm');
   const state: TestEnv = {
     redisUrl: redis.url,
@@ -103,6 +171,16 @@ async function up(): Promise<void> {
     },
     dir,
     servers,
+    ...(node
+      ? {
+          node: {
+            name: node.nodeName,
+            ip: node.nodeIp,
+            containerdSocket: node.containerdSocket,
+            startSeconds: nodeSeconds,
+          },
+        }
+      : {}),
   };
   writeFileSync(stateFile(), JSON.stringify(state, null, 2) + '\n');
   log(`up in ${Math.round((Date.now() - started) / 1000)} s; state in ${stateFile()}`);
@@ -137,10 +215,13 @@ function signalGroup(pid: number, sig: NodeJS.Signals): void {
 async function down(): Promise<void> {
   const state = readState();
   if (!state) {
+    await restoreAfterNode();
     log('not up');
     return;
   }
   await stopAll(state.servers);
+  // Before the data folder goes: the node's mounts live under it.
+  await restoreAfterNode();
   rmSync(stateFile(), { force: true });
   rmSync(join(state.dir, 'data'), { recursive: true, force: true });
   log(`stopped ${state.servers.length} servers`);
@@ -177,6 +258,27 @@ async function status(): Promise<number> {
   return ok ? 0 : 1;
 }
 
+/**
+ * Builds the project's images and the store stand-ins with buildah and imports them into
+ * the running node's containerd; writes what was built (names, seconds, sizes) to
+ * images.json in the run's folder for the cluster tests.
+ */
+async function images(): Promise<number> {
+  const state = readState();
+  if (!state?.node) {
+    console.error('no node: run `npm run testenv -- up --node` first');
+    return 1;
+  }
+  const { buildAndImport } = await import('./images.js');
+  const started = Date.now();
+  const built = await buildAndImport(state.node.containerdSocket, 'dev', log);
+  writeFileSync(join(state.dir, 'images.json'), JSON.stringify(built, null, 2) + '\n');
+  log(
+    `${built.length} images built and imported in ${Math.round((Date.now() - started) / 1000)} s`,
+  );
+  return 0;
+}
+
 function printEnv(): number {
   const state = readState();
   if (!state) {
@@ -198,16 +300,18 @@ function printEnv(): number {
 
 const usage = `usage: npm run testenv -- <command>
   up      install (apt), build (Go, cached in ~/.cache/gossip-testenv) and start every test server
+  up --node   also a real Kubernetes node (containerd, kubelet, kube-proxy, CoreDNS, local-path; root only)
   down    stop exactly the servers \`up\` started (by pid) and remove their data
   status  show each server's pid and whether it is reachable
   env     print shell exports of the connection strings
-versions: Kubernetes ${VERSIONS.kubernetes} (etcd from its go.mod), helm ${VERSIONS.helm}, FerretDB ${VERSIONS.ferretdb}`;
+  images  build the project's images and the store stand-ins (buildah) into the node's containerd
+versions: Kubernetes ${VERSIONS.kubernetes} (etcd from its go.mod), helm ${VERSIONS.helm}, FerretDB ${VERSIONS.ferretdb}, CoreDNS ${VERSIONS.coredns}, local-path-provisioner ${VERSIONS.localPath}`;
 
 async function main(): Promise<number> {
   const cmd = process.argv[2];
   switch (cmd) {
     case 'up':
-      await up();
+      await up(process.argv.includes('--node'));
       return 0;
     case 'down':
       await down();
@@ -216,6 +320,8 @@ async function main(): Promise<number> {
       return status();
     case 'env':
       return printEnv();
+    case 'images':
+      return images();
     default:
       console.error(usage);
       return cmd === undefined || cmd === '--help' || cmd === '-h' ? 0 : 2;

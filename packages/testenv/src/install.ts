@@ -17,6 +17,10 @@ export const VERSIONS = {
   kubernetes: 'v1.37.2',
   helm: 'v3.22.0',
   ferretdb: 'v1.24.2',
+  /** The node's cluster DNS (github.com/coredns/coredns). */
+  coredns: 'v1.15.0',
+  /** The node's dynamic volumes (github.com/rancher/local-path-provisioner). */
+  localPath: 'v0.0.30',
 } as const;
 
 /** Debian packages the local stack (`npm start`) needs, and one binary each that proves it is installed. */
@@ -33,8 +37,32 @@ const DEBIAN: Record<string, string> = {
   chromium: '/usr/bin/chromium',
 };
 
-/** Which Debian packages to make sure of: the tests' full set, or only the stack's. */
-export type DebianSet = 'tests' | 'stack';
+/**
+ * What a real node needs on top (`up --node`): the container runtime, CNI plugins, the
+ * tools kube-proxy, the kubelet and the clean-up use, buildah for images, debootstrap for
+ * the images' Debian base, busybox for the volume helper image, gcc to compile `pause`.
+ */
+const NODE_DEBIAN: Record<string, string> = {
+  containerd: '/usr/bin/containerd',
+  runc: '/usr/sbin/runc',
+  'containernetworking-plugins': '/usr/lib/cni/bridge',
+  nftables: '/usr/sbin/nft',
+  iptables: '/usr/sbin/iptables',
+  conntrack: '/usr/sbin/conntrack',
+  buildah: '/usr/bin/buildah',
+  debootstrap: '/usr/sbin/debootstrap',
+  'busybox-static': '/bin/busybox',
+  gcc: '/usr/bin/gcc',
+  'libc6-dev': '/usr/lib/x86_64-linux-gnu/libc.a',
+};
+
+/** Which Debian packages to make sure of: the tests' full set, the stack's, or the tests' plus a node's. */
+export type DebianSet = 'tests' | 'stack' | 'node';
+
+function debianSet(set: DebianSet): Record<string, string> {
+  if (set === 'stack') return STACK_DEBIAN;
+  return set === 'node' ? { ...DEBIAN, ...NODE_DEBIAN } : DEBIAN;
+}
 
 const gomodDir = join(repoRoot, 'packages/testenv/gomod');
 const ferretModDir = join(repoRoot, 'packages/testenv/ferretdb');
@@ -50,6 +78,9 @@ export interface Binaries {
   kubeApiserver: string;
   kubeControllerManager: string;
   kubectl: string;
+  kubeScheduler: string;
+  kubelet: string;
+  kubeProxy: string;
   helm: string;
   ferretdb: string;
   redisServer: string;
@@ -64,7 +95,7 @@ export type Progress = (line: string) => void;
 
 /** Installs missing Debian packages (as root) or says exactly what to install. */
 export function ensureDebianPackages(progress: Progress, set: DebianSet = 'tests'): void {
-  const missing = Object.entries(set === 'tests' ? DEBIAN : STACK_DEBIAN)
+  const missing = Object.entries(debianSet(set))
     .filter(([, bin]) => !existsSync(bin))
     .map(([pkg]) => pkg);
   if (missing.length === 0) return;
@@ -225,6 +256,29 @@ function goEnv(): NodeJS.ProcessEnv {
 const goBuildFlags = ['-trimpath', '-ldflags=-s -w'];
 
 /**
+ * Kubernetes binaries built from the module proxy report `v0.0.0-master` unless stamped;
+ * Helm's `kubeVersion` constraints and the node's kubeletVersion need the real one.
+ */
+const k8sVersionFlags = (() => {
+  const [major, minor] = VERSIONS.kubernetes.replace(/^v/, '').split('.');
+  const pkg = 'k8s.io/component-base/version';
+  return [
+    '-trimpath',
+    `-ldflags=-s -w -X ${pkg}.gitVersion=${VERSIONS.kubernetes} -X ${pkg}.gitMajor=${major} -X ${pkg}.gitMinor=${minor} -X ${pkg}.gitTreeState=clean`,
+  ];
+})();
+
+/** The Kubernetes binaries built from gomod/ (its go.mod lists each as a tool, pinning them). */
+const K8S_COMMANDS = [
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kubectl',
+  'kube-scheduler',
+  'kubelet',
+  'kube-proxy',
+] as const;
+
+/**
  * Builds (once per machine and version) and returns the Go-built servers.
  * A folder is used only once its `.complete` marker exists.
  */
@@ -238,7 +292,12 @@ export async function ensureGoBinaries(
   Omit<Binaries, 'redisServer' | 'rabbitmqServer' | 'epmd' | 'prometheus' | 'promtool' | 'openssl'>
 > {
   const root = cacheRoot();
-  const k8sKey = goCacheKey(gomodDir, ['go.mod', 'go.sum', 'etcd/main.go']);
+  // The build recipe is part of the key: changing the commands or flags rebuilds.
+  const k8sKey = createHash('sha256')
+    .update(goCacheKey(gomodDir, ['go.mod', 'go.sum', 'etcd/main.go']))
+    .update(JSON.stringify([K8S_COMMANDS, k8sVersionFlags]))
+    .digest('hex')
+    .slice(0, 12);
   const k8sDir = join(root, `kubernetes-${VERSIONS.kubernetes}-${k8sKey}`);
   const helmDir = join(root, `helm-${VERSIONS.helm}`);
   const ferretKey = goCacheKey(ferretModDir, ['go.mod', 'go.sum', 'main.go', 'patches.json']);
@@ -293,21 +352,19 @@ export async function ensureGoBinaries(
         }
         if (missing('kubernetes')) {
           progress(
-            `building etcd, kube-apiserver, kube-controller-manager and kubectl ${VERSIONS.kubernetes} ` +
-              'from the Go module proxy (first run only: 20-40 minutes on 2 cores)',
+            `building etcd, ${K8S_COMMANDS.join(', ')} ${VERSIONS.kubernetes} ` +
+              'from the Go module proxy (first run only: 10-40 minutes on 2 cores)',
           );
           mkdirSync(k8sDir, { recursive: true });
           await run(
             'go',
             [
               'build',
-              ...goBuildFlags,
+              ...k8sVersionFlags,
               '-o',
               k8sDir + '/',
               './etcd',
-              'k8s.io/kubernetes/cmd/kube-apiserver',
-              'k8s.io/kubernetes/cmd/kube-controller-manager',
-              'k8s.io/kubernetes/cmd/kubectl',
+              ...K8S_COMMANDS.map((c) => `k8s.io/kubernetes/cmd/${c}`),
             ],
             { cwd: gomodDir, env: goEnv(), what: 'the Kubernetes control plane' },
             progress,
@@ -323,6 +380,9 @@ export async function ensureGoBinaries(
     kubeApiserver: join(k8sDir, 'kube-apiserver'),
     kubeControllerManager: join(k8sDir, 'kube-controller-manager'),
     kubectl: join(k8sDir, 'kubectl'),
+    kubeScheduler: join(k8sDir, 'kube-scheduler'),
+    kubelet: join(k8sDir, 'kubelet'),
+    kubeProxy: join(k8sDir, 'kube-proxy'),
     helm: join(helmDir, 'helm'),
     ferretdb: join(ferretDir, 'ferretdb'),
   };
@@ -350,4 +410,94 @@ export async function ensureBinaries(
 function findEpmd(): string {
   for (const p of ['/usr/bin/epmd', '/usr/lib/erlang/bin/epmd']) if (existsSync(p)) return p;
   throw new Error('epmd (from erlang-base) not found; it comes with rabbitmq-server');
+}
+
+/** The node's add-ons, built once per machine like the control plane. */
+export interface NodeBinaries {
+  /** Static (CGO off), so its image needs nothing else. */
+  coredns: string;
+  /** Static as well. */
+  localPath: string;
+  /** The sandbox's pause process, compiled from the pause.c that ships in the Kubernetes module. */
+  pause: string;
+  /** The provisioner's own manifest from its pinned module (deploy/local-path-storage.yaml). */
+  localPathManifest: string;
+}
+
+/** The folder of a module version in the Go module cache (downloaded if needed). */
+function moduleDir(mod: string, cwd: string): string {
+  const info = JSON.parse(
+    execFileSync('go', ['mod', 'download', '-json', mod], {
+      cwd,
+      env: goEnv(),
+      encoding: 'utf8',
+    }),
+  ) as { Dir?: string; Error?: string };
+  if (!info.Dir) throw new Error(`go mod download ${mod} failed: ${info.Error ?? 'no Dir'}`);
+  return info.Dir;
+}
+
+export async function ensureNodeBinaries(progress: Progress): Promise<NodeBinaries> {
+  const root = cacheRoot();
+  const dirs = {
+    coredns: join(root, `coredns-${VERSIONS.coredns}`),
+    localPath: join(root, `local-path-provisioner-${VERSIONS.localPath}`),
+    pause: join(root, `pause-${VERSIONS.kubernetes}`),
+  };
+  const out: NodeBinaries = {
+    coredns: join(dirs.coredns, 'coredns'),
+    localPath: join(dirs.localPath, 'local-path-provisioner'),
+    pause: join(dirs.pause, 'pause'),
+    localPathManifest: join(dirs.localPath, 'local-path-storage.yaml'),
+  };
+  const need = (Object.keys(dirs) as (keyof typeof dirs)[]).filter(
+    (k) => !existsSync(join(dirs[k], '.complete')),
+  );
+  if (need.length === 0) return out;
+  await withLock(
+    root,
+    async () => {
+      const staticEnv = { ...goEnv(), CGO_ENABLED: '0' };
+      const installs: [keyof typeof dirs, string, string][] = [
+        ['coredns', `github.com/coredns/coredns@${VERSIONS.coredns}`, 'CoreDNS'],
+        [
+          'localPath',
+          `github.com/rancher/local-path-provisioner@${VERSIONS.localPath}`,
+          'local-path-provisioner',
+        ],
+      ];
+      for (const [key, mod, what] of installs) {
+        if (existsSync(join(dirs[key], '.complete'))) continue;
+        progress(`building ${what} from the Go module proxy (first run only, about 2 minutes)`);
+        mkdirSync(dirs[key], { recursive: true });
+        await run(
+          'go',
+          ['install', ...goBuildFlags, mod],
+          { env: { ...staticEnv, GOBIN: dirs[key] }, what },
+          progress,
+        );
+        if (key === 'localPath') {
+          const src = moduleDir(
+            `github.com/rancher/local-path-provisioner@${VERSIONS.localPath}`,
+            root,
+          );
+          cpSync(join(src, 'deploy/local-path-storage.yaml'), out.localPathManifest);
+        }
+        writeFileSync(join(dirs[key], '.complete'), new Date().toISOString());
+      }
+      if (!existsSync(join(dirs.pause, '.complete'))) {
+        const k8s = moduleDir(`k8s.io/kubernetes@${VERSIONS.kubernetes}`, gomodDir);
+        mkdirSync(dirs.pause, { recursive: true });
+        await run(
+          'gcc',
+          ['-Os', '-static', '-o', out.pause, join(k8s, 'build/pause/linux/pause.c')],
+          { what: 'pause' },
+          progress,
+        );
+        writeFileSync(join(dirs.pause, '.complete'), new Date().toISOString());
+      }
+    },
+    progress,
+  );
+  return out;
 }

@@ -1,11 +1,14 @@
 /**
- * The real Kubernetes control plane on loopback: etcd, kube-apiserver and
- * kube-controller-manager (no scheduler, no kubelet: pods stay Pending, which is
- * what envtest-style tests want), with an admin token kubeconfig.
+ * The real Kubernetes control plane: etcd, kube-apiserver and kube-controller-manager,
+ * with an admin token kubeconfig. By default on loopback with no scheduler and no
+ * kubelet (pods stay Pending, which is what envtest-style tests want); given a
+ * {@link NodeIdentity} it serves a real node instead (see node.ts): the apiserver
+ * listens on the node's address, advertises it to pods through the `kubernetes`
+ * Service, and can reach the kubelet.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kubeconfigYaml, makeCerts } from './certs.js';
+import { kubeconfigYaml, makeCerts, type ControlPlaneCerts, type NodeIdentity } from './certs.js';
 import { daemon, freePort, httpOk, httpsOk, type Ctx, waitFor } from './servers.js';
 import type { ServerRecord } from './state.js';
 
@@ -13,12 +16,19 @@ export interface ControlPlane {
   recs: ServerRecord[];
   apiUrl: string;
   kubeconfig: string;
+  certs: ControlPlaneCerts;
 }
 
-export async function startControlPlane(ctx: Ctx): Promise<ControlPlane> {
+/** A control plane for a real node: its identity and the Service network pods see. */
+export interface NodeControlPlane extends NodeIdentity {
+  /** Service ClusterIPs; the first address is `apiServiceIp`. */
+  serviceCidr: string;
+}
+
+export async function startControlPlane(ctx: Ctx, node?: NodeControlPlane): Promise<ControlPlane> {
   const dir = join(ctx.dataDir, 'kube');
   mkdirSync(dir, { recursive: true });
-  const certs = makeCerts(ctx.bin.openssl, join(dir, 'pki'));
+  const certs = makeCerts(ctx.bin.openssl, join(dir, 'pki'), node);
 
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
@@ -41,14 +51,31 @@ export async function startControlPlane(ctx: Ctx): Promise<ControlPlane> {
   );
   await waitFor(etcd, () => httpOk(`${etcdUrl}/health`), 30_000);
 
-  const apiUrl = `https://127.0.0.1:${apiPort}`;
+  const host = node ? node.ip : '127.0.0.1';
+  const apiUrl = `https://${host}:${apiPort}`;
+  // Loopback only: no pod needs the apiserver, so the `kubernetes` Service has no endpoints.
+  const loopbackFlags = [
+    '--service-cluster-ip-range=10.0.0.0/24',
+    // The default reconciler refuses a loopback advertise address; nothing here needs it.
+    '--endpoint-reconciler-type=none',
+  ];
+  // With a node: pods reach the apiserver through the `kubernetes` Service (the default
+  // lease reconciler points it at the advertised address), and the apiserver reaches the
+  // kubelet for logs, exec and port-forward with its client certificate.
+  const nodeFlags = node
+    ? [
+        `--service-cluster-ip-range=${node.serviceCidr}`,
+        `--kubelet-client-certificate=${certs.kubeletClientCert}`,
+        `--kubelet-client-key=${certs.kubeletClientKey}`,
+      ]
+    : [];
   const apiserver = daemon(
     'kube-apiserver',
     ctx.bin.kubeApiserver,
     [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${host}`,
+      `--advertise-address=${host}`,
       `--secure-port=${apiPort}`,
       `--cert-dir=${join(dir, 'certs')}`,
       `--tls-cert-file=${certs.serverCert}`,
@@ -58,11 +85,9 @@ export async function startControlPlane(ctx: Ctx): Promise<ControlPlane> {
       '--service-account-issuer=https://kubernetes.default.svc',
       `--service-account-key-file=${certs.saPub}`,
       `--service-account-signing-key-file=${certs.saKey}`,
-      '--service-cluster-ip-range=10.0.0.0/24',
+      ...(node ? nodeFlags : loopbackFlags),
       '--authorization-mode=Node,RBAC',
       '--allow-privileged=true',
-      // The default reconciler refuses a loopback advertise address; nothing here needs it.
-      '--endpoint-reconciler-type=none',
       '--enable-priority-and-fairness=false',
       '--profiling=false',
       '--v=0',
@@ -91,6 +116,7 @@ export async function startControlPlane(ctx: Ctx): Promise<ControlPlane> {
       `--service-account-private-key-file=${certs.saKey}`,
       `--root-ca-file=${certs.caCert}`,
       '--use-service-account-credentials=false',
+      ...(node ? [`--service-cluster-ip-range=${node.serviceCidr}`] : []),
       '--controllers=*',
       '--v=0',
     ],
@@ -107,5 +133,5 @@ export async function startControlPlane(ctx: Ctx): Promise<ControlPlane> {
       ),
     120_000,
   );
-  return { recs: [etcd, apiserver, kcm], apiUrl, kubeconfig };
+  return { recs: [etcd, apiserver, kcm], apiUrl, kubeconfig, certs };
 }

@@ -52,6 +52,16 @@ export interface TestEnv {
   /** The run's folder: tests may create scratch folders below `${dir}/scratch`. */
   dir: string;
   servers: ServerRecord[];
+  /** Only after `up --node`: the real node pods run on. */
+  node?: {
+    name: string;
+    /** The node's (and the apiserver's) address; NodePorts answer here. */
+    ip: string;
+    /** containerd's socket, for `ctr -n k8s.io images import`. */
+    containerdSocket: string;
+    /** Seconds from the control plane being up to the node Ready with CoreDNS. */
+    startSeconds: number;
+  };
 }
 
 /**

