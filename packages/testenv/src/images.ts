@@ -7,10 +7,12 @@
  * Each image is exported as an OCI archive and imported into the node's containerd.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
   mkdirSync,
+  readFileSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -45,7 +47,7 @@ export type StandIn = (typeof STAND_INS)[number];
 export interface BuiltImage {
   name: string;
   seconds: number;
-  /** Size of the exported OCI archive (gzip layers), bytes. */
+  /** Size of the exported OCI archive (uncompressed layers), bytes. */
   archiveBytes: number;
 }
 
@@ -123,7 +125,12 @@ function npmPackage(spec: string, dir: string): string {
  */
 async function baseArchive(progress: Progress): Promise<string> {
   const dir = join(cache(), 'base');
-  const tar = join(dir, `node-${BASE_VERSIONS.node}-${BASE_VERSIONS.debian}.tar`);
+  // npm inside a build must trust what the host's Node trusts (here a TLS-inspecting proxy's
+  // CA, given to Node as NODE_EXTRA_CA_CERTS); the CA's hash is part of the name.
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS;
+  const ca = extraCa && existsSync(extraCa) ? readFileSync(extraCa) : undefined;
+  const caTag = ca ? `-ca${createHash('sha256').update(ca).digest('hex').slice(0, 8)}` : '';
+  const tar = join(dir, `node-${BASE_VERSIONS.node}-${BASE_VERSIONS.debian}${caTag}.tar`);
   if (existsSync(tar)) return tar;
   mkdirSync(dir, { recursive: true });
   const rootfs = await debianRootfs(progress);
@@ -140,6 +147,11 @@ async function baseArchive(progress: Progress): Promise<string> {
   cpSync(npm, join(stage, 'usr/local/lib/node_modules/npm'), { recursive: true });
   symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(stage, 'usr/local/bin/npm'));
   symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', join(stage, 'usr/local/bin/npx'));
+  const caFile = '/usr/local/share/gossip-testenv/host-ca.crt';
+  if (ca) {
+    mkdirSync(join(stage, 'usr/local/share/gossip-testenv'), { recursive: true });
+    writeFileSync(join(stage, caFile), ca);
+  }
   await writeOciArchive(
     stage,
     {
@@ -148,6 +160,7 @@ async function baseArchive(progress: Progress): Promise<string> {
       env: [
         'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
         `NODE_VERSION=${BASE_VERSIONS.node}`,
+        ...(ca ? [`NODE_EXTRA_CA_CERTS=${caFile}`] : []),
       ],
     },
     tar,
@@ -160,17 +173,11 @@ async function baseArchive(progress: Progress): Promise<string> {
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
 
-/** Puts the base into buildah's storage under its local name (once). */
+/** Puts the base into buildah's storage under its local name (when the archive changed). */
 async function ensureBase(progress: Progress): Promise<void> {
-  try {
-    execFileSync('buildah', [...buildahArgs(), 'inspect', '--type', 'image', BASE_IMAGE], {
-      stdio: 'ignore',
-    });
-    return;
-  } catch {
-    // not there yet
-  }
   const tar = await baseArchive(progress);
+  const marker = join(cache(), 'buildah', 'base-pulled');
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === tar) return;
   // pull prints the image id last; the archive's index names only a tag, so name it here.
   const id = execFileSync('buildah', [...buildahArgs(), 'pull', '--quiet', `oci-archive:${tar}`], {
     encoding: 'utf8',
@@ -181,6 +188,7 @@ async function ensureBase(progress: Progress): Promise<void> {
     .pop();
   if (!id) throw new Error('buildah pull of the base image printed no id');
   execFileSync('buildah', [...buildahArgs(), 'tag', id, BASE_IMAGE]);
+  writeFileSync(marker, tar);
 }
 
 /**
@@ -225,7 +233,8 @@ async function buildOne(
   rmSync(tar, { force: true });
   await run(
     'buildah',
-    [...buildahArgs(), 'push', name, `oci-archive:${tar}:${name}`],
+    // Uncompressed: gzip of a few hundred MB costs more here than the disk it saves.
+    [...buildahArgs(), 'push', '--disable-compression', name, `oci-archive:${tar}:${name}`],
     buildahEnv(),
     `export ${name}`,
   );
