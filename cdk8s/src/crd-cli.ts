@@ -34,4 +34,12 @@ export function writeCrdFile(): void {
   console.log(`wrote ${crdFile} and ${crdReferenceFile}`);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) writeCrdFile();
+// Run as a command only when this very file is the one started. The file name matters: inside
+// a bundle (the operator image) every module's import.meta.url is the bundle's, which is also
+// argv[1], so comparing those two alone ran this CLI on every operator start.
+if (
+  process.argv[1] &&
+  import.meta.url === pathToFileURL(process.argv[1]).href &&
+  /[\\/]crd-cli\.[cm]?[jt]s$/.test(process.argv[1])
+)
+  writeCrdFile();

@@ -127,7 +127,14 @@ function readClusters(file: string): GossipCluster[] {
   return clusters as GossipCluster[];
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run as a command only when this very file is the one started. The file name matters: inside
+// a bundle (the operator image) every module's import.meta.url is the bundle's, which is also
+// argv[1], so comparing those two alone ran this CLI on every operator start.
+if (
+  process.argv[1] &&
+  import.meta.url === pathToFileURL(process.argv[1]).href &&
+  /[\\/]synth-cli\.[cm]?[jt]s$/.test(process.argv[1])
+) {
   // `... | head` closes stdout early; that is the reader's choice, not an error.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
