@@ -91,13 +91,17 @@ test('contacts: request and reject; request, accept and remove', async () => {
   );
 });
 
-test('block refuses requests from the blocked user until unblocked', async () => {
+test('a block silently holds back requests from the blocked user until unblocked', async () => {
   await c(CARLA).blockContact(DAN);
-  await assert.rejects(c(DAN).requestContact(CARLA), isCode('blocked'));
+  // Dan cannot tell: his request looks pending, but Carla never gets it.
+  await c(DAN).requestContact(CARLA);
   const mine = (await c(CARLA).listContacts()).contacts.find((x) => x.username === DAN);
   assert.equal(mine?.blocked, true);
+  assert.equal(mine?.state, 'none');
   await c(CARLA).unblockContact(DAN);
   await c(DAN).requestContact(CARLA);
+  const after = (await c(CARLA).listContacts()).contacts.find((x) => x.username === DAN);
+  assert.equal(after?.state, 'incoming');
 });
 
 test('logout revokes the refresh token; delete account needs the password', async () => {

@@ -37,7 +37,9 @@ export type SendDecision = 'ok' | 'not_contact' | 'blocked';
 /**
  * Whether `from` may send a message (or a signal) to `to`, given both sides' documents
  * (or their absence). Blocks win over everything, in either direction; otherwise both
- * sides must be `accepted`. The decision values are error codes of the catalog.
+ * sides must be `accepted`. The decision values are error codes of the catalog: a sender
+ * `to` blocked is told `not_contact`, as a stranger is, so a block is never revealed;
+ * `blocked` is only for a sender who blocked `to` themselves.
  *
  * @param senderView the document `contactDocId(from, to)`, if any
  * @param recipientView the document `contactDocId(to, from)`, if any
@@ -46,7 +48,8 @@ export function sendPermission(
   senderView: Pick<ContactDoc, 'state' | 'blocked'> | null | undefined,
   recipientView: Pick<ContactDoc, 'state' | 'blocked'> | null | undefined,
 ): SendDecision {
-  if (recipientView?.blocked || senderView?.blocked) return 'blocked';
+  if (senderView?.blocked) return 'blocked';
+  if (recipientView?.blocked) return 'not_contact';
   if (senderView?.state === 'accepted' && recipientView?.state === 'accepted') return 'ok';
   return 'not_contact';
 }

@@ -48,3 +48,10 @@ export {
   type HttpTimeouts,
 } from './http.js';
 export { ensureIndex } from './mongo.js';
+export {
+  clientAddress,
+  parseTrustProxy,
+  trustFunction,
+  type TrustProxy,
+  type TrustFunction,
+} from './proxy.js';

@@ -6,6 +6,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { PROTOCOL_VERSION, errorBody } from '@gossip/protocol';
 import { createLogger, type Logger } from '@gossip/servicekit';
+import { trustFunction } from '@gossip/servicekit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
@@ -15,7 +16,7 @@ import type { AppContext } from './context.js';
 import { makeErrorHandler } from './errors.js';
 import { EventSink } from './events.js';
 import { createApiMetrics } from './metrics.js';
-import { dummyHash } from './passwords.js';
+import { HashPool, PasswordHasher, dummyHash } from './passwords.js';
 import { RateLimiter } from './ratelimit.js';
 import { avatarRoutes } from './routes/avatars.js';
 import { contactRoutes } from './routes/contacts.js';
@@ -33,6 +34,8 @@ export interface AppDeps {
   logger?: Logger;
   /** Clock, for tests. @default Date.now */
   now?: () => number;
+  /** Password hashing; one with the configured pool when absent (tests pass their own). */
+  passwords?: PasswordHasher;
 }
 
 /** Largest JSON body: keys and key envelopes are the biggest fields (see the limits). */
@@ -45,7 +48,8 @@ export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<Fastif
     // pino's Logger is a FastifyBaseLogger; the cast only widens its generic parameters.
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: JSON_BODY_LIMIT,
-    trustProxy: config.trustProxy,
+    // A function, not the setting: fastify would read a hop count as "trust nothing".
+    trustProxy: config.trustProxy === 0 ? false : trustFunction(config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true },
   });
   app.setValidatorCompiler(typeboxValidatorCompiler);
@@ -61,10 +65,13 @@ export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<Fastif
     redis: deps.redis,
     c,
     tokens: new TokenService(deps.db, config, now),
-    limiter: new RateLimiter(deps.redis, config.redisPrefix),
+    limiter: new RateLimiter(deps.redis, config.redisPrefix, metrics),
     events: new EventSink(c.events, deps.redis, config.redisPrefix, logger, now),
     avatars: new AvatarStore(deps.db),
     metrics,
+    passwords:
+      deps.passwords ??
+      new PasswordHasher(new HashPool(config.hashConcurrency, config.hashQueue), config.scryptLogN),
     dummyHash: dummyHash(config.scryptLogN),
     now,
   };

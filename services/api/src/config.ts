@@ -3,6 +3,7 @@
  * Nothing else in the service reads `process.env`.
  */
 import { Type } from '@sinclair/typebox';
+import { parseTrustProxy, type TrustProxy } from '@gossip/servicekit';
 import {
   ConfigError,
   parseEnv,
@@ -43,23 +44,62 @@ export const ApiEnv = Type.Object({
    * second use ends the session.
    */
   API_REFRESH_RETRY_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 300, default: 30 }),
-  /** scrypt cost as log2(N): 15 means N = 32768 (32 MiB with r = 8). */
-  API_SCRYPT_LOG_N: Type.Integer({ minimum: 10, maximum: 20, default: 15 }),
+  /**
+   * scrypt cost as log2(N): 17 (N = 2^17, 128 MiB with r = 8) is OWASP's guidance. Hashes
+   * made with another value are re-hashed at their next successful login.
+   */
+  API_SCRYPT_LOG_N: Type.Integer({ minimum: 10, maximum: 20, default: 17 }),
+  /** Password hashes computed at once per api process (each takes 128 * N * 8 bytes). */
+  API_HASH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
+  /** Password hashes waiting for a slot; beyond this a login is answered 503. */
+  API_HASH_QUEUE: Type.Integer({ minimum: 0, default: 32 }),
   API_LOGIN_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 300 }),
-  API_LOGIN_MAX_PER_USERNAME: Type.Integer({ minimum: 1, default: 10 }),
   API_LOGIN_MAX_PER_IP: Type.Integer({ minimum: 1, default: 50 }),
+  /**
+   * Login throttle per (username, client address): this many attempts in a row pass
+   * without delay; from then on each attempt makes the next wait base * 2^k seconds, up
+   * to the maximum. A success clears it; so does this long without an attempt.
+   */
+  API_LOGIN_FREE_ATTEMPTS: Type.Integer({ minimum: 1, default: 5 }),
+  API_LOGIN_DELAY_BASE_SECONDS: Type.Integer({ minimum: 1, default: 1 }),
+  API_LOGIN_DELAY_MAX_SECONDS: Type.Integer({ minimum: 1, default: 900 }),
+  API_LOGIN_MEMORY_SECONDS: Type.Integer({ minimum: 1, default: 86_400 }),
+  /** Account deletion attempts (each checks the password) per user. */
+  API_DELETE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 3600 }),
+  API_DELETE_MAX_PER_USER: Type.Integer({ minimum: 1, default: 5 }),
+  /** Contact requests sent per user. */
+  API_CONTACT_REQUEST_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 3600 }),
+  API_CONTACT_REQUEST_MAX_PER_USER: Type.Integer({ minimum: 1, default: 50 }),
+  /** Other contact changes (accept, reject, remove, block, unblock) per user. */
+  API_CONTACT_CHANGE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 3600 }),
+  API_CONTACT_CHANGE_MAX_PER_USER: Type.Integer({ minimum: 1, default: 200 }),
+  /** Key changes per user. */
+  API_KEY_CHANGE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 86_400 }),
+  API_KEY_CHANGE_MAX_PER_USER: Type.Integer({ minimum: 1, default: 10 }),
   API_REGISTER_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 3600 }),
   API_REGISTER_MAX_PER_IP: Type.Integer({ minimum: 1, default: 20 }),
   API_SEARCH_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
   API_SEARCH_MAX_PER_USER: Type.Integer({ minimum: 1, default: 60 }),
-  /** Trust X-Forwarded-For (behind an ingress) for the client IP. */
-  API_TRUST_PROXY: Type.Boolean({ default: false }),
+  /**
+   * Which proxies' `X-Forwarded-For` names the client (for the per-address limits): `0`
+   * (none, the default), a hop count such as `1`, or a comma-separated list of proxy IPs
+   * and CIDRs (safer: a hop count also believes a client that reaches the api directly).
+   */
+  API_TRUST_PROXY: Type.String({ default: '0' }),
   API_SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10_000 }),
 });
 
 export interface RateLimit {
   max: number;
   windowSeconds: number;
+}
+
+/** The progressive login delay per (username, client address); see `API_LOGIN_*`. */
+export interface LoginThrottleConfig {
+  freeAttempts: number;
+  baseDelaySeconds: number;
+  maxDelaySeconds: number;
+  memorySeconds: number;
 }
 
 /** The typed, frozen configuration. */
@@ -81,13 +121,19 @@ export interface ApiConfig {
   refreshTokenTtlSeconds: number;
   refreshRetryGraceSeconds: number;
   scryptLogN: number;
+  hashConcurrency: number;
+  hashQueue: number;
   limits: {
-    loginPerUsername: RateLimit;
+    login: LoginThrottleConfig;
     loginPerIp: RateLimit;
+    deletePerUser: RateLimit;
     registerPerIp: RateLimit;
     searchPerUser: RateLimit;
+    contactRequestPerUser: RateLimit;
+    contactChangePerUser: RateLimit;
+    keyChangePerUser: RateLimit;
   };
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
   shutdownTimeoutMs: number;
 }
 
@@ -97,6 +143,12 @@ export interface ApiConfig {
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): ApiConfig {
   const e = parseEnv(ApiEnv, env);
+  let trustProxy: TrustProxy;
+  try {
+    trustProxy = parseTrustProxy(e.API_TRUST_PROXY);
+  } catch (err) {
+    throw new ConfigError('API_TRUST_PROXY', (err as Error).message);
+  }
   let jwtKeys: ApiConfig['jwtKeys'];
   try {
     jwtKeys = parseSigningKeys(e[JWT_KEY_ENV.apiPrivateKeys]);
@@ -116,19 +168,39 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
     refreshTokenTtlSeconds: e.API_REFRESH_TOKEN_TTL_SECONDS,
     refreshRetryGraceSeconds: e.API_REFRESH_RETRY_GRACE_SECONDS,
     scryptLogN: e.API_SCRYPT_LOG_N,
+    hashConcurrency: e.API_HASH_CONCURRENCY,
+    hashQueue: e.API_HASH_QUEUE,
     limits: Object.freeze({
-      loginPerUsername: {
-        max: e.API_LOGIN_MAX_PER_USERNAME,
-        windowSeconds: e.API_LOGIN_WINDOW_SECONDS,
-      },
+      login: Object.freeze({
+        freeAttempts: e.API_LOGIN_FREE_ATTEMPTS,
+        baseDelaySeconds: e.API_LOGIN_DELAY_BASE_SECONDS,
+        maxDelaySeconds: e.API_LOGIN_DELAY_MAX_SECONDS,
+        memorySeconds: e.API_LOGIN_MEMORY_SECONDS,
+      }),
       loginPerIp: { max: e.API_LOGIN_MAX_PER_IP, windowSeconds: e.API_LOGIN_WINDOW_SECONDS },
+      deletePerUser: {
+        max: e.API_DELETE_MAX_PER_USER,
+        windowSeconds: e.API_DELETE_WINDOW_SECONDS,
+      },
+      contactRequestPerUser: {
+        max: e.API_CONTACT_REQUEST_MAX_PER_USER,
+        windowSeconds: e.API_CONTACT_REQUEST_WINDOW_SECONDS,
+      },
+      contactChangePerUser: {
+        max: e.API_CONTACT_CHANGE_MAX_PER_USER,
+        windowSeconds: e.API_CONTACT_CHANGE_WINDOW_SECONDS,
+      },
+      keyChangePerUser: {
+        max: e.API_KEY_CHANGE_MAX_PER_USER,
+        windowSeconds: e.API_KEY_CHANGE_WINDOW_SECONDS,
+      },
       registerPerIp: {
         max: e.API_REGISTER_MAX_PER_IP,
         windowSeconds: e.API_REGISTER_WINDOW_SECONDS,
       },
       searchPerUser: { max: e.API_SEARCH_MAX_PER_USER, windowSeconds: e.API_SEARCH_WINDOW_SECONDS },
     }),
-    trustProxy: e.API_TRUST_PROXY,
+    trustProxy,
     shutdownTimeoutMs: e.API_SHUTDOWN_TIMEOUT_MS,
   });
 }

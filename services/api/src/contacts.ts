@@ -7,10 +7,14 @@
  *   accept    B:    both `accepted`                              (A gets `accepted`)
  *   reject    B:    both gone                                    (A gets `rejected`)
  *   remove    either side, any state: both gone                  (other gets `removed`)
- *   block     A blocks B: A's side `blocked` (state kept)         (B gets `blocked`)
- *   unblock   A: `blocked` cleared                               (B gets `unblocked`)
+ *   block     A blocks B: A's side `blocked` (state kept)         (B is not told)
+ *   unblock   A: `blocked` cleared                               (B is not told)
  *
  * "Gone" keeps a document with state `none` while its owner's block stands.
+ *
+ * A block is never revealed to the blocked user: no event, their sends are refused with
+ * `not_contact` (see @gossip/protocol `sendPermission`), and a request they send to the
+ * blocker is answered like any other but only ever shows on their own side as `outgoing`.
  */
 import { contactDocId, type Contact, type ContactDoc, type ContactState } from '@gossip/protocol';
 import type { AppContext } from './context.js';
@@ -55,15 +59,22 @@ export async function requestContact(ctx: AppContext, me: string, peer: string):
   notSelf(me, peer);
   await requireUser(ctx, peer);
   const { mine, theirs } = await sides(ctx, me, peer);
-  if (theirs?.blocked) throw new ApiError('blocked');
   if (mine?.blocked) throw new ApiError('blocked', 'You blocked this user; unblock them first.');
-  if (mine && mine.state !== 'none') {
+  // An `outgoing` the peer has no side of (it went to a blocker, or a crash came between
+  // the two writes) is sent again rather than refused.
+  const dangling = mine?.state === 'outgoing' && (!theirs || theirs.state === 'none');
+  if (mine && mine.state !== 'none' && !dangling) {
     throw new ApiError(
       'contact_exists',
       mine.state === 'incoming'
         ? 'This user already asked you: accept their request instead.'
         : undefined,
     );
+  }
+  if (theirs?.blocked) {
+    // The blocker never sees it; to the sender it looks like a request not yet answered.
+    await setState(ctx, me, peer, 'outgoing');
+    return;
   }
   await setState(ctx, peer, me, 'incoming');
   await setState(ctx, me, peer, 'outgoing');
@@ -102,18 +113,20 @@ export async function rejectContact(ctx: AppContext, me: string, peer: string): 
 
 export async function removeContact(ctx: AppContext, me: string, peer: string): Promise<void> {
   notSelf(me, peer);
-  const { mine } = await sides(ctx, me, peer);
+  const { mine, theirs } = await sides(ctx, me, peer);
   if (!mine || mine.state === 'none') throw new ApiError('contact_not_found');
   await setState(ctx, peer, me, 'none');
   await setState(ctx, me, peer, 'none');
-  await ctx.events.emit(peer, me, 'removed');
+  // A request the peer never saw (they had blocked `me`) is withdrawn without telling them.
+  if (theirs && theirs.state !== 'none') await ctx.events.emit(peer, me, 'removed');
 }
 
 export async function blockContact(ctx: AppContext, me: string, peer: string): Promise<void> {
   notSelf(me, peer);
   await requireUser(ctx, peer);
   const _id = contactDocId(me, peer);
-  const res = await ctx.c.contacts.updateOne(
+  // No event: telling the blocked user would reveal the block.
+  await ctx.c.contacts.updateOne(
     { _id },
     {
       $set: { owner: me, peer, blocked: true },
@@ -121,8 +134,6 @@ export async function blockContact(ctx: AppContext, me: string, peer: string): P
     },
     { upsert: true },
   );
-  // Blocking twice is not news to anyone.
-  if (res.modifiedCount > 0 || res.upsertedCount > 0) await ctx.events.emit(peer, me, 'blocked');
 }
 
 export async function unblockContact(ctx: AppContext, me: string, peer: string): Promise<void> {
@@ -130,9 +141,9 @@ export async function unblockContact(ctx: AppContext, me: string, peer: string):
   const _id = contactDocId(me, peer);
   const doc = await ctx.c.contacts.findOne({ _id });
   if (!doc?.blocked) throw new ApiError('contact_not_found', 'This user is not blocked.');
+  // No event either: the other side never learnt of the block.
   if (doc.state === 'none') await ctx.c.contacts.deleteOne({ _id });
   else await ctx.c.contacts.updateOne({ _id }, { $set: { blocked: false } });
-  await ctx.events.emit(peer, me, 'unblocked');
 }
 
 export async function listContacts(ctx: AppContext, me: string): Promise<Contact[]> {

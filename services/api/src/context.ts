@@ -5,6 +5,7 @@ import type { AvatarStore } from './avatars.js';
 import type { ApiConfig } from './config.js';
 import type { EventSink } from './events.js';
 import type { ApiMetrics } from './metrics.js';
+import type { PasswordHasher } from './passwords.js';
 import type { RateLimiter } from './ratelimit.js';
 import type { Collections } from './store.js';
 import type { TokenService } from './tokens.js';
@@ -19,6 +20,8 @@ export interface AppContext {
   events: EventSink;
   avatars: AvatarStore;
   metrics: ApiMetrics;
+  /** Hashes and checks passwords in a bounded pool. */
+  passwords: PasswordHasher;
   /** Verified against for unknown usernames so every failed login costs the same. */
   dummyHash: Promise<string>;
   now: () => number;

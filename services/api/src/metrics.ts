@@ -12,6 +12,19 @@ export interface ApiMetrics {
   rateLimited: Counter<'limit'>;
 }
 
+/** Every limit name `RateLimiter` counts refusals under (the `limit` label's values). */
+export const RATE_LIMIT_NAMES = [
+  'login_user_address',
+  'login_ip',
+  'delete_user',
+  'register_ip',
+  'search_user',
+  'contact_request',
+  'contact_change',
+  'key_change',
+] as const;
+export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
+
 export function createApiMetrics(): ApiMetrics {
   const registry = createMetricsRegistry({ labels: { service: 'api' } });
   const registers = [registry];
@@ -56,7 +69,7 @@ export function createApiMetrics(): ApiMetrics {
   };
   // Series start at zero so dashboards and rate() see them before the first event.
   for (const result of ['ok', 'failed', 'rate_limited']) m.logins.inc({ result }, 0);
-  for (const limit of ['login_username', 'login_ip', 'register_ip', 'search_user']) {
+  for (const limit of RATE_LIMIT_NAMES) {
     m.rateLimited.inc({ limit }, 0);
   }
   return m;

@@ -11,7 +11,7 @@ import { testEnv, uniqueName } from '@gossip/testenv';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
 import { MongoClient, type Db } from 'mongodb';
-import { buildApp } from '../src/app.js';
+import { buildApp, type AppDeps } from '../src/app.js';
 import { loadConfig, type ApiConfig } from '../src/config.js';
 
 export interface Harness {
@@ -42,7 +42,10 @@ export function apiEnv(overrides: Record<string, string> = {}): Record<string, s
   };
 }
 
-export async function startApi(overrides: Record<string, string> = {}): Promise<Harness> {
+export async function startApi(
+  overrides: Record<string, string> = {},
+  deps: Pick<AppDeps, 'now' | 'passwords'> = {},
+): Promise<Harness> {
   const env = apiEnv(overrides);
   const config = loadConfig(env);
   let text = '';
@@ -60,7 +63,7 @@ export async function startApi(overrides: Record<string, string> = {}): Promise<
   await mongo.connect();
   const db = mongo.db(config.mongoDb);
   const redis = new Redis(config.redisUrl);
-  const app = await buildApp(config, { db, redis, logger });
+  const app = await buildApp(config, { db, redis, logger, ...deps });
   await app.ready();
   return {
     app,

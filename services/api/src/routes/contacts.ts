@@ -26,6 +26,23 @@ const security = [{ bearerAuth: [] }];
 
 type Action = (ctx: AppContext, me: string, peer: string) => Promise<void>;
 
+/**
+ * Requests reach another person, so they have a limit of their own; every other change
+ * (accept, reject, remove, block, unblock) shares one, which still stops a client from
+ * flooding a peer with request/remove or block/unblock cycles.
+ */
+function limitFor(ctx: AppContext, action: Action | 'accept') {
+  const { limits } = ctx.config;
+  return action === requestContact
+    ? (['contact_request', limits.contactRequestPerUser] as const)
+    : (['contact_change', limits.contactChangePerUser] as const);
+}
+
+async function checkLimit(ctx: AppContext, me: string, action: Action | 'accept') {
+  const [name, limit] = limitFor(ctx, action);
+  await ctx.limiter.enforce(name, me, limit);
+}
+
 export function contactRoutes(app: FastifyInstance, ctx: AppContext): void {
   const onRequest = authenticate(ctx);
 
@@ -59,7 +76,9 @@ export function contactRoutes(app: FastifyInstance, ctx: AppContext): void {
         response: { 204: Type.Null(), ...errors },
       },
       handler: async (req: FastifyRequest<{ Params: UsernameParams }>, reply: FastifyReply) => {
-        await action(ctx, caller(req).username, req.params.username);
+        const me = caller(req).username;
+        await checkLimit(ctx, me, action);
+        await action(ctx, me, req.params.username);
         return reply.status(204).send();
       },
     });
@@ -79,7 +98,9 @@ export function contactRoutes(app: FastifyInstance, ctx: AppContext): void {
       },
     },
     async (req, reply) => {
-      await acceptContact(ctx, caller(req).username, req.params.username, req.body.keyEnvelope);
+      const me = caller(req).username;
+      await checkLimit(ctx, me, 'accept');
+      await acceptContact(ctx, me, req.params.username, req.body.keyEnvelope);
       return reply.status(204).send();
     },
   );

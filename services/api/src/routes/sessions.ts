@@ -9,16 +9,39 @@ import {
   RegisterRequest,
   Session,
 } from '@gossip/protocol';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { MongoServerError } from 'mongodb';
 import type { AppContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { checkPublicKeys, keyFingerprint } from '../keys.js';
-import { hashPassword, verifyPassword } from '../passwords.js';
 import type { UserDoc } from '../store.js';
 import { toSession } from '../views.js';
 
 const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
+
+/**
+ * Replaces a hash made with older parameters, now that the password is known to be right.
+ * Only if it is still the same hash (a concurrent password change wins), and best effort:
+ * a full pool or a failed write leaves the old hash, which keeps working.
+ */
+async function rehash(
+  ctx: AppContext,
+  log: FastifyBaseLogger,
+  username: string,
+  password: string,
+  stored: string,
+): Promise<void> {
+  try {
+    const passwordHash = await ctx.passwords.hash(password);
+    await ctx.c.users.updateOne(
+      { _id: username, passwordHash: stored },
+      { $set: { passwordHash } },
+    );
+    log.info({ user: username }, 'password re-hashed with the current parameters');
+  } catch (err) {
+    log.warn({ err, user: username }, 'could not re-hash the password');
+  }
+}
 
 export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
   const { c, config, limiter, metrics, tokens } = ctx;
@@ -48,7 +71,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
       const user: UserDoc = {
         _id: body.username,
         uid: randomUUID(),
-        passwordHash: await hashPassword(body.password, config.scryptLogN),
+        passwordHash: await ctx.passwords.hash(body.password),
         displayName: body.displayName ?? null,
         keys: { wrappingKey: body.keys.wrappingKey, signingKey: body.keys.signingKey },
         keyVersion: 1,
@@ -85,23 +108,26 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
     async (req) => {
       const { username, password } = req.body;
-      // Both limits count every attempt, before any password work, so a locked-out
-      // guesser learns nothing even when it finally guesses right.
-      const byIp = await limiter.hit('login_ip', req.ip, config.limits.loginPerIp);
-      const byName = await limiter.hit('login_user', username, config.limits.loginPerUsername);
-      if (!byIp.allowed || !byName.allowed) {
-        metrics.logins.inc({ result: 'rate_limited' });
-        metrics.rateLimited.inc({ limit: byIp.allowed ? 'login_username' : 'login_ip' });
-        throw new ApiError('rate_limited', undefined, {
-          retryAfter: Math.max(byIp.allowed ? 0 : byIp.retryAfter, byName.retryAfter),
-        });
+      // Both limits count every attempt, before any password work, so a throttled
+      // guesser learns nothing even when it finally guesses right. The username is only
+      // throttled together with the address: a stranger's failures slow the stranger,
+      // never the owner logging in from elsewhere (no lockout of the name for everyone).
+      try {
+        await limiter.enforce('login_ip', req.ip, config.limits.loginPerIp);
+        await limiter.loginAttempt(username, req.ip, config.limits.login, ctx.now());
+      } catch (err) {
+        if (err instanceof ApiError) metrics.logins.inc({ result: 'rate_limited' });
+        throw err;
       }
       const user = await c.users.findOne({ _id: username });
-      const ok = await verifyPassword(password, user?.passwordHash ?? (await ctx.dummyHash));
+      const stored = user?.passwordHash ?? (await ctx.dummyHash);
+      const ok = await ctx.passwords.verify(password, stored);
       if (!user || !ok) {
         metrics.logins.inc({ result: 'failed' });
         throw new ApiError('invalid_credentials');
       }
+      await limiter.loginSucceeded(username, req.ip);
+      if (ctx.passwords.outdated(stored)) await rehash(ctx, req.log, username, password, stored);
       metrics.logins.inc({ result: 'ok' });
       req.log.info({ user: user._id }, 'logged in');
       return toSession(user, await tokens.issue({ username: user._id, uid: user.uid }));

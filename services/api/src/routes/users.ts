@@ -19,7 +19,6 @@ import { deleteAccount } from '../account.js';
 import type { AppContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { checkPublicKeys, keyFingerprint } from '../keys.js';
-import { verifyPassword } from '../passwords.js';
 import { toKeys, toMe, toProfile } from '../views.js';
 
 const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
@@ -195,13 +194,11 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
     async (req, reply) => {
       const { username } = caller(req);
-      const byName = await limiter.hit('login_user', username, config.limits.loginPerUsername);
-      if (!byName.allowed) {
-        metrics.rateLimited.inc({ limit: 'login_username' });
-        throw new ApiError('rate_limited', undefined, { retryAfter: byName.retryAfter });
-      }
+      // Its own limit: a stolen access token may guess the password here, but only slowly,
+      // and it never shares a counter with logins (which are per username and address).
+      await limiter.enforce('delete_user', username, config.limits.deletePerUser);
       const user = await loadSelf(username);
-      if (!(await verifyPassword(req.body.password, user.passwordHash))) {
+      if (!(await ctx.passwords.verify(req.body.password, user.passwordHash))) {
         throw new ApiError('invalid_credentials');
       }
       await deleteAccount(ctx, user);
