@@ -14,6 +14,12 @@ export const EngineEnv = Type.Object({
   ENGINE_MONGO_DB: Type.String({ default: 'gossip', minLength: 1 }),
   ENGINE_REDIS_URL: Type.String({ minLength: 1 }),
   ENGINE_RETENTION_SECONDS: Int(604_800, 1, 'Undelivered messages older than this expire.'),
+  ENGINE_EVENT_RETENTION_SECONDS: Int(
+    2_592_000,
+    1,
+    'Unacked contact events older than this expire.',
+  ),
+  ENGINE_RECEIPT_RETENTION_SECONDS: Int(604_800, 1, 'Unfetched receipts older than this expire.'),
   ENGINE_LOG_LEVEL: Type.String({ default: 'info' }),
   ENGINE_AMQP_PREFIX: Type.String({ default: DEFAULT_AMQP_PREFIX, pattern: '^[A-Za-z0-9._-]+$' }),
   ENGINE_REDIS_PREFIX: Type.String({ default: 'gossip:' }),
@@ -40,6 +46,8 @@ export interface EngineConfig {
   mongoDb: string;
   redisUrl: string;
   retentionSeconds: number;
+  eventRetentionSeconds: number;
+  receiptRetentionSeconds: number;
   logLevel: string;
   amqpPrefix: string;
   redisPrefix: string;
@@ -67,6 +75,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): E
     mongoDb: e.ENGINE_MONGO_DB,
     redisUrl: e.ENGINE_REDIS_URL,
     retentionSeconds: e.ENGINE_RETENTION_SECONDS,
+    eventRetentionSeconds: e.ENGINE_EVENT_RETENTION_SECONDS,
+    receiptRetentionSeconds: e.ENGINE_RECEIPT_RETENTION_SECONDS,
     logLevel: e.ENGINE_LOG_LEVEL,
     amqpPrefix: e.ENGINE_AMQP_PREFIX,
     redisPrefix: e.ENGINE_REDIS_PREFIX,

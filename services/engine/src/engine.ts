@@ -430,19 +430,41 @@ export class Engine {
     const push = (frame: Extract<GatewayMessage, { op: 'push' }>['frame']): Promise<void> =>
       this.toGateway(m.gw, { op: 'push', to: m.user, conn: m.conn, frame });
 
-    // Contact events first: an `accepted` may carry the key the messages need.
-    const events = await this.s.events.find({ to: m.user }).sort({ at: 1 }).toArray();
-    for (const e of events) {
-      const frame: ContactFrame = {
-        type: 'contact',
-        id: e._id,
-        event: e.event,
-        from: e.from,
-        at: e.at.getTime(),
-      };
-      if (e.keyVersion !== undefined) frame.keyVersion = e.keyVersion;
-      if (e.body !== undefined) frame.body = e.body;
-      await push(frame);
+    // Contact events first: an `accepted` may carry the key the messages need. Like the
+    // messages below, read a page at a time (never all of a user's backlog at once), in
+    // (at, _id) order; they stay until the client acks them.
+    let afterEvent: { at: Date; id: string } | undefined;
+    for (;;) {
+      const filter = afterEvent
+        ? {
+            to: m.user,
+            $or: [
+              { at: { $gt: afterEvent.at } },
+              { at: afterEvent.at, _id: { $gt: afterEvent.id } },
+            ],
+          }
+        : { to: m.user };
+      const page = await this.s.events
+        .find(filter)
+        .sort({ at: 1, _id: 1 })
+        .limit(this.cfg.replayBatch)
+        .toArray();
+      this.metrics.replayPages.inc({ kind: 'events' });
+      for (const e of page) {
+        const frame: ContactFrame = {
+          type: 'contact',
+          id: e._id,
+          event: e.event,
+          from: e.from,
+          at: e.at.getTime(),
+        };
+        if (e.keyVersion !== undefined) frame.keyVersion = e.keyVersion;
+        if (e.body !== undefined) frame.body = e.body;
+        await push(frame);
+      }
+      const last = page[page.length - 1];
+      if (!last || page.length < this.cfg.replayBatch) break;
+      afterEvent = { at: last.at, id: last._id };
     }
 
     let after: { seq: number; id: string } | undefined;
@@ -458,6 +480,7 @@ export class Engine {
         .sort({ seq: 1, _id: 1 })
         .limit(this.cfg.replayBatch)
         .toArray();
+      this.metrics.replayPages.inc({ kind: 'messages' });
       if (batch.length === 0) break;
       const now = new Date();
       await this.s.messages.updateMany(
@@ -480,13 +503,27 @@ export class Engine {
       if (batch.length < this.cfg.replayBatch) break;
     }
 
-    // Receipts for messages acked while this user was away: best effort, pushed once.
-    const receipts = await this.s.receipts.find({ to: m.user }).toArray();
-    for (const r of receipts) {
-      await push({ type: 'delivered', id: r._id, to: r.from, at: r.at.getTime() });
-    }
-    if (receipts.length > 0) {
-      await this.s.receipts.deleteMany({ _id: { $in: receipts.map((r) => r._id) }, to: m.user });
+    // Receipts for messages acked while this user was away: best effort, pushed once,
+    // a page at a time in `_id` order (the cursor, not the delete, moves the page on).
+    let afterReceipt: string | undefined;
+    for (;;) {
+      const filter =
+        afterReceipt === undefined ? { to: m.user } : { to: m.user, _id: { $gt: afterReceipt } };
+      const page = await this.s.receipts
+        .find(filter)
+        .sort({ _id: 1 })
+        .limit(this.cfg.replayBatch)
+        .toArray();
+      this.metrics.replayPages.inc({ kind: 'receipts' });
+      for (const r of page) {
+        await push({ type: 'delivered', id: r._id, to: r.from, at: r.at.getTime() });
+      }
+      if (page.length > 0) {
+        await this.s.receipts.deleteMany({ _id: { $in: page.map((r) => r._id) }, to: m.user });
+      }
+      const last = page[page.length - 1];
+      if (!last || page.length < this.cfg.replayBatch) break;
+      afterReceipt = last._id;
     }
   }
 
@@ -632,13 +669,32 @@ export class Engine {
     }
   }
 
-  /** Deletes messages older than the retention period and counts them. */
+  /**
+   * Deletes messages, contact events and receipts older than their retention periods and
+   * counts each kind. Returns the number of messages (what callers have always been told).
+   */
   async sweepExpired(): Promise<number> {
-    const cutoff = new Date(Date.now() - this.cfg.retentionSeconds * 1000);
-    const res = await this.s.messages.deleteMany({ sentAt: { $lt: cutoff } });
+    const before = (seconds: number): Date => new Date(Date.now() - seconds * 1000);
+    const res = await this.s.messages.deleteMany({
+      sentAt: { $lt: before(this.cfg.retentionSeconds) },
+    });
     if (res.deletedCount > 0) {
       this.metrics.expired.inc(res.deletedCount);
       this.log.info({ expired: res.deletedCount }, 'expired undelivered messages');
+    }
+    const events = await this.s.events.deleteMany({
+      at: { $lt: before(this.cfg.eventRetentionSeconds) },
+    });
+    if (events.deletedCount > 0) {
+      this.metrics.eventsExpired.inc(events.deletedCount);
+      this.log.info({ expired: events.deletedCount }, 'expired unacked contact events');
+    }
+    const receipts = await this.s.receipts.deleteMany({
+      at: { $lt: before(this.cfg.receiptRetentionSeconds) },
+    });
+    if (receipts.deletedCount > 0) {
+      this.metrics.receiptsExpired.inc(receipts.deletedCount);
+      this.log.info({ expired: receipts.deletedCount }, 'expired unfetched receipts');
     }
     return res.deletedCount;
   }

@@ -12,6 +12,9 @@ export interface EngineMetrics {
   acked: Counter;
   redelivered: Counter;
   expired: Counter;
+  eventsExpired: Counter;
+  receiptsExpired: Counter;
+  replayPages: Counter<'kind'>;
   pending: Gauge;
   oldestPendingAge: Gauge;
   acceptLatency: Histogram;
@@ -104,10 +107,25 @@ export function createEngineMetrics(): EngineMetrics {
       'gossip_engine_receipts_stored_total',
       '`delivered` receipts stored for an offline sender.',
     ),
+    eventsExpired: counter(
+      'gossip_engine_contact_events_expired_total',
+      'Unacked contact events deleted by the retention sweeper.',
+    ),
+    receiptsExpired: counter(
+      'gossip_engine_receipts_expired_total',
+      'Receipts never fetched by their sender, deleted by the retention sweeper.',
+    ),
+    replayPages: new Counter({
+      name: 'gossip_engine_replay_pages_total',
+      help: 'Pages read from MongoDB by connect replays, by kind (messages, events, receipts).',
+      labelNames: ['kind'],
+      registers,
+    }),
   };
   for (const code of ERROR_CODES) m.errors.inc({ code }, 0);
   for (const op of ['send', 'ack', 'connected', 'signal']) m.busMessages.inc({ op }, 0);
   for (const result of ['relayed', 'offline', 'refused']) m.signals.inc({ result }, 0);
+  for (const kind of ['messages', 'events', 'receipts']) m.replayPages.inc({ kind }, 0);
   m.pending.set(0);
   m.oldestPendingAge.set(0);
   return m;

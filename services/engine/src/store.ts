@@ -90,6 +90,9 @@ const INDEXES: Array<{ coll: keyof Stores; key: IndexSpecification; name: string
   { coll: 'messages', key: { sentAt: 1 }, name: 'sentAt' },
   { coll: 'receipts', key: { to: 1 }, name: 'to' },
   { coll: 'events', key: { to: 1, at: 1 }, name: 'to_at' },
+  // Their retention sweeper.
+  { coll: 'receipts', key: { at: 1 }, name: 'at' },
+  { coll: 'events', key: { at: 1 }, name: 'at' },
 ];
 
 /** Creates the engine's indexes (idempotent; safe with several engines starting at once). */
