@@ -20,6 +20,8 @@ export const HARD_CODED_PATHS = [
   '/var/lib/kubelet',
   '/var/lib/containers',
   '/etc/cni',
+  // libmount's lock folder, made by the clean-up's own umount calls.
+  '/run/mount',
 ] as const;
 
 /** Keys that change on their own (counters, random values), never compared or restored. */

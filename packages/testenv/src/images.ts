@@ -271,15 +271,42 @@ export async function buildAndImport(
     progress(`  image ${b.name}: ${b.seconds.toFixed(0)} s, ${mb(b.archiveBytes)}`);
     built.push(b);
   }
-  for (const i of which.product ?? (Object.keys(PRODUCT_IMAGES) as ProductImage[])) {
-    const b = await buildOne(
-      productImage(i, tag),
-      join(repoRoot, PRODUCT_IMAGES[i]),
-      repoRoot,
-      socket,
+  const product = which.product ?? (Object.keys(PRODUCT_IMAGES) as ProductImage[]);
+  if (product.length > 0) {
+    // One frozen copy of the tree (tracked and untracked files, .gitignore respected) for all
+    // four builds: their first steps (COPY . ., npm ci) are identical, so buildah builds them
+    // once, and edits made meanwhile cannot give two images different sources.
+    const ctx = join(cache(), 'context', 'repo');
+    rmSync(ctx, { recursive: true, force: true });
+    mkdirSync(ctx, { recursive: true });
+    const list = execFileSync('git', ['ls-files', '-z', '-co', '--exclude-standard'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    execFileSync(
+      'tar',
+      [
+        '-C',
+        repoRoot,
+        '--null',
+        '--ignore-failed-read',
+        '-T',
+        '-',
+        '-cf',
+        join(ctx, '..', 'repo.tar'),
+      ],
+      {
+        input: list,
+        maxBuffer: 64 * 1024 * 1024,
+      },
     );
-    progress(`  image ${b.name}: ${b.seconds.toFixed(0)} s, ${mb(b.archiveBytes)}`);
-    built.push(b);
+    execFileSync('tar', ['-C', ctx, '-xf', join(ctx, '..', 'repo.tar')]);
+    for (const i of product) {
+      const b = await buildOne(productImage(i, tag), join(ctx, PRODUCT_IMAGES[i]), ctx, socket);
+      progress(`  image ${b.name}: ${b.seconds.toFixed(0)} s, ${mb(b.archiveBytes)}`);
+      built.push(b);
+    }
   }
   return built;
 }

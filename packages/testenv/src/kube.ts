@@ -67,6 +67,8 @@ export async function startControlPlane(ctx: Ctx, node?: NodeControlPlane): Prom
         `--service-cluster-ip-range=${node.serviceCidr}`,
         `--kubelet-client-certificate=${certs.kubeletClientCert}`,
         `--kubelet-client-key=${certs.kubeletClientKey}`,
+        // The node's name resolves nowhere; reach the kubelet (logs, exec) at its address.
+        '--kubelet-preferred-address-types=InternalIP',
       ]
     : [];
   const apiserver = daemon(
