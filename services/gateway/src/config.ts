@@ -1,6 +1,7 @@
 /** The gateway's configuration: `GATEWAY_*` environment variables, parsed once at start-up. */
 import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
+import { parseTrustProxy, type TrustProxy } from '@gossip/servicekit';
 import {
   ConfigError,
   parseEnv,
@@ -40,6 +41,20 @@ export const GatewayEnv = Type.Object({
     default: '',
     description: 'Comma-separated Origin values accepted; empty accepts any (native clients).',
   }),
+  GATEWAY_MAX_CONNS_PER_USER: Int(10, 1, 'Open connections of one user on this gateway.'),
+  GATEWAY_MAX_CONNS_PER_ADDRESS: Int(256, 1, 'Open connections from one client address.'),
+  GATEWAY_CONNECT_RATE_PER_ADDRESS: Int(
+    60,
+    1,
+    'Upgrades one client address may attempt per window.',
+  ),
+  GATEWAY_CONNECT_RATE_WINDOW_SECONDS: Int(10, 1, 'The window of the connect rate limit.'),
+  GATEWAY_TRUST_PROXY: Type.String({
+    default: '0',
+    description:
+      'Whose X-Forwarded-For names the client address (for the per-address limits): 0 ' +
+      '(nobody), a hop count, or comma-separated proxy IPs/CIDRs.',
+  }),
 });
 
 export interface GatewayConfig {
@@ -65,11 +80,24 @@ export interface GatewayConfig {
   drainReconnectMs: number;
   shutdownTimeoutMs: number;
   allowedOrigins: string[];
+  /** Connection caps, checked at the upgrade (an over-cap upgrade is answered 429). */
+  caps: {
+    perUser: number;
+    perAddress: number;
+    connectRate: { max: number; windowSeconds: number };
+  };
+  trustProxy: TrustProxy;
 }
 
 /** Parses and checks the gateway's environment; throws a ConfigError naming the variable. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
   const e: Static<typeof GatewayEnv> = parseEnv(GatewayEnv, env);
+  let trustProxy: TrustProxy;
+  try {
+    trustProxy = parseTrustProxy(e.GATEWAY_TRUST_PROXY);
+  } catch (err) {
+    throw new ConfigError('GATEWAY_TRUST_PROXY', (err as Error).message);
+  }
   let jwtKeys: VerificationKeys;
   try {
     jwtKeys = parseVerificationKeys(e[JWT_KEY_ENV.gatewayPublicKeys]);
@@ -106,5 +134,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     allowedOrigins: e.GATEWAY_ALLOWED_ORIGINS.split(',')
       .map((s) => s.trim())
       .filter(Boolean),
+    caps: Object.freeze({
+      perUser: e.GATEWAY_MAX_CONNS_PER_USER,
+      perAddress: e.GATEWAY_MAX_CONNS_PER_ADDRESS,
+      connectRate: Object.freeze({
+        max: e.GATEWAY_CONNECT_RATE_PER_ADDRESS,
+        windowSeconds: e.GATEWAY_CONNECT_RATE_WINDOW_SECONDS,
+      }),
+    }),
+    trustProxy,
   });
 }

@@ -42,6 +42,8 @@ import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { Presence } from './presence.js';
 import { TokenBucket } from './ratelimit.js';
+import { ConnectionCaps } from './caps.js';
+import { clientAddress, trustFunction, type TrustFunction } from '@gossip/servicekit';
 
 /**
  * One client connection: the socket itself (ws constructs this class for every upgrade,
@@ -52,6 +54,8 @@ import { TokenBucket } from './ratelimit.js';
 class Conn extends WebSocket {
   id = '';
   user = '';
+  /** The client address it came from (see `GATEWAY_TRUST_PROXY`), for the per-address cap. */
+  address = '';
   /** The gateway holding it, for the shared listeners. */
   gateway: Gateway | undefined = undefined;
   /** Created with the first frame. */
@@ -103,6 +107,8 @@ export class Gateway {
   /** Connections that had a push skipped for backpressure: they ask for a replay once drained. */
   private readonly starved = new Set<Conn>();
   private connSeq = 0;
+  private readonly caps: ConnectionCaps;
+  private readonly trust: TrustFunction;
   private draining = false;
   private timers: NodeJS.Timeout[] = [];
 
@@ -111,6 +117,8 @@ export class Gateway {
     logger: Logger,
   ) {
     this.log = logger.child({ component: 'gateway', instance: cfg.instanceId });
+    this.caps = new ConnectionCaps(cfg.caps);
+    this.trust = trustFunction(cfg.trustProxy);
     this.metrics = createGatewayMetrics();
     this.exchange = deliveryExchange(cfg.amqpPrefix);
     this.redis = new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
@@ -207,9 +215,13 @@ export class Gateway {
     this.metrics.upgradesRejected.inc({ reason });
     const body = JSON.stringify({ error: { code, message: ERRORS[code].message } });
     const statusText =
-      { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[
-        status
-      ] ?? 'Error';
+      {
+        401: 'Unauthorized',
+        403: 'Forbidden',
+        404: 'Not Found',
+        429: 'Too Many Requests',
+        503: 'Service Unavailable',
+      }[status] ?? 'Error';
     socket.end(
       `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
@@ -221,6 +233,10 @@ export class Gateway {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== WS_PATH) return this.refuse(socket, 404, 'not_found', 'not_found');
     if (this.draining) return this.refuse(socket, 503, 'draining', 'draining');
+    // Caps before the token: an address over its rate or cap costs no signature check.
+    const address = clientAddress(req, this.trust);
+    const capped = this.caps.admitAddress(address);
+    if (capped) return this.refuse(socket, 429, 'rate_limited', capped);
     const origin = req.headers.origin;
     if (this.cfg.allowedOrigins.length > 0 && origin && !this.cfg.allowedOrigins.includes(origin)) {
       return this.refuse(socket, 403, 'forbidden', 'origin');
@@ -236,8 +252,17 @@ export class Gateway {
     }
     if (this.draining) return this.refuse(socket, 503, 'draining', 'draining');
     const { username } = session;
+    // Again after the await, which other upgrades from this address or user may have
+    // completed in; from here to `onConnection` nothing yields, so the counts hold.
+    if (this.caps.addressFull(address)) {
+      return this.refuse(socket, 429, 'rate_limited', 'address_cap');
+    }
+    if (this.caps.userFull(this.countOf(session.username))) {
+      return this.refuse(socket, 429, 'rate_limited', 'user_cap');
+    }
     this.wss.handleUpgrade(req, socket, head, (conn) => {
       socket.off('error', ignoreError);
+      conn.address = address;
       this.onConnection(conn, username);
     });
   }
@@ -255,6 +280,7 @@ export class Gateway {
     else this.byUser.set(username, new Set([had, conn]));
     this.metrics.connections.set(this.conns.size);
     this.metrics.connectionsOpened.inc();
+    this.caps.opened(conn.address);
     this.log.info({ conn: conn.id, user: conn.user }, 'connected');
 
     conn.on('message', onConnMessage);
@@ -290,6 +316,12 @@ export class Gateway {
     }
   }
 
+  /** How many connections `user` holds on this gateway. */
+  private countOf(user: string): number {
+    const c = this.byUser.get(user);
+    return c === undefined ? 0 : c instanceof Set ? c.size : 1;
+  }
+
   /** A user's connections on this gateway. */
   private connsOf(user: string): Iterable<Conn> {
     const c = this.byUser.get(user);
@@ -304,6 +336,7 @@ export class Gateway {
   /** @internal a socket's `close` listener. */
   onClose(conn: Conn, code: number): void {
     if (!this.conns.delete(conn.id)) return;
+    this.caps.closed(conn.address);
     this.starved.delete(conn);
     const had = this.byUser.get(conn.user);
     let last = had === conn;

@@ -1,5 +1,6 @@
 /** The gateway's metrics, on its own registry (series start at zero; no client values as labels). */
 import { Counter, Gauge, Histogram } from 'prom-client';
+import { CAP_REFUSALS } from './caps.js';
 import { createMetricsRegistry, type Registry } from '@gossip/servicekit';
 import { ERROR_CODES, CLIENT_FRAMES } from '@gossip/protocol';
 
@@ -105,6 +106,7 @@ export function createGatewayMetrics(): GatewayMetrics {
     m.upgradesRejected.inc({ reason }, 0);
   }
   for (const type of ['deliver', 'delivered', 'contact', 'signal']) m.pushed.inc({ type }, 0);
+  for (const reason of CAP_REFUSALS) m.upgradesRejected.inc({ reason }, 0);
   m.connections.set(0);
   return m;
 }

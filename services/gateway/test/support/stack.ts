@@ -127,6 +127,10 @@ export class Stack {
         GATEWAY_AMQP_PREFIX: this.amqpPrefix,
         GATEWAY_REDIS_PREFIX: this.redisPrefix,
         GATEWAY_LOG_LEVEL: 'debug',
+        // Every test client is 127.0.0.1, so per-address caps would treat a whole test as
+        // one client; caps.integration.test.ts sets its own.
+        GATEWAY_MAX_CONNS_PER_ADDRESS: '1000000',
+        GATEWAY_CONNECT_RATE_PER_ADDRESS: '1000000',
         ...extra,
       },
       readyUrl: `http://127.0.0.1:${port}/readyz`,

@@ -57,11 +57,11 @@ export class WsClient {
   static connect(
     url: string,
     token: string | undefined,
-    opts: { viaQuery?: boolean; timeoutMs?: number } = {},
+    opts: { viaQuery?: boolean; timeoutMs?: number; headers?: Record<string, string> } = {},
   ): Promise<WsClient> {
     const target =
       opts.viaQuery && token ? `${url}?access_token=${encodeURIComponent(token)}` : url;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...opts.headers };
     if (token && !opts.viaQuery) headers.authorization = `Bearer ${token}`;
     const ws = new WebSocket(target, [WS_SUBPROTOCOL], {
       headers,
