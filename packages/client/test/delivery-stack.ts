@@ -140,6 +140,9 @@ export class DeliveryStack {
         GATEWAY_PRESENCE_TTL_SECONDS: '5',
         GATEWAY_DRAIN_RECONNECT_MS: '200',
         GATEWAY_DRAIN_GRACE_MS: '3000',
+        // Every test client is 127.0.0.1: lift the per-address caps.
+        GATEWAY_MAX_CONNS_PER_ADDRESS: '1000000',
+        GATEWAY_CONNECT_RATE_PER_ADDRESS: '1000000',
         ...extra,
       },
       port,

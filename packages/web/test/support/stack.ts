@@ -108,6 +108,9 @@ export class WebStack {
       GATEWAY_INSTANCE_ID: `web-${this.ns}`,
       GATEWAY_AMQP_PREFIX: amqpPrefix,
       GATEWAY_REDIS_PREFIX: redisPrefix,
+      // Every test client is 127.0.0.1: lift the per-address caps.
+      GATEWAY_MAX_CONNS_PER_ADDRESS: '1000000',
+      GATEWAY_CONNECT_RATE_PER_ADDRESS: '1000000',
     });
     this.gatewayUrl = await this.service('gateway', this.gatewayVars);
     this.web = await startWebServer({
