@@ -243,9 +243,15 @@ function safeRead(f: string): string {
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  // A killed daemon stays a zombie until init reaps it, and init here reaps late; kill(0)
+  // still succeeds on a zombie, so read its state.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
   }
 }
 
