@@ -21,6 +21,7 @@ import {
   type SearchQuery,
   type SearchResponse,
   type Session,
+  type WsTicket,
   type UpdateProfileRequest,
 } from '@gossip/protocol';
 import { ApiError, NetworkError, NotLoggedInError } from './errors.js';
@@ -158,6 +159,14 @@ export class ApiClient {
     } finally {
       await this.setSession(null);
     }
+  }
+
+  /**
+   * A single-use WebSocket ticket (browsers connect with `?ticket=` instead of putting the
+   * access token in the URL).
+   */
+  wsTicket(): Promise<WsTicket> {
+    return this.request<WsTicket>(API_PATHS.wsTicket, { method: 'POST' });
   }
 
   /** The logged-in account. */

@@ -47,7 +47,7 @@ export {
 } from './ws/connection.js';
 export {
   queryTokenFactory,
-  withAccessToken,
+  withTicket,
   type WebSocketFactory,
   type WebSocketLike,
   type WebSocketConstructor,

@@ -100,7 +100,31 @@ export const PingFrame = Type.Object(
 );
 export type PingFrame = Static<typeof PingFrame>;
 
-export const ClientFrame = Type.Union([SendFrame, AckFrame, ClientSignalFrame, PingFrame]);
+/** Longest access token accepted in a frame (they are about 400 characters). */
+export const MAX_ACCESS_TOKEN_CHARS = 4096;
+
+export const AuthFrame = Type.Object(
+  {
+    type: Type.Literal('auth'),
+    token: Type.String({ minLength: 1, maxLength: MAX_ACCESS_TOKEN_CHARS }),
+  },
+  {
+    ...strict,
+    description:
+      'Re-authenticates the connection in band with a fresh access token of the same user ' +
+      '(same `sub` and `uid`), before the current one expires; answered by `authenticated`. ' +
+      'A connection whose token expires without one is closed with CLOSE_CODES.tokenExpired.',
+  },
+);
+export type AuthFrame = Static<typeof AuthFrame>;
+
+export const ClientFrame = Type.Union([
+  SendFrame,
+  AckFrame,
+  ClientSignalFrame,
+  PingFrame,
+  AuthFrame,
+]);
 export type ClientFrame = Static<typeof ClientFrame>;
 export type ClientFrameType = ClientFrame['type'];
 
@@ -112,6 +136,11 @@ export const HelloFrame = Type.Object(
     version: Type.Literal(PROTOCOL_VERSION),
     username: Username,
     maxFrameBytes: Type.Integer(),
+    /**
+     * How long until the connection's token expires (ms, relative so client clocks do not
+     * matter): send `auth` with a fresh token before then, or the socket is closed.
+     */
+    tokenExpiresInMs: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { description: 'First frame after the upgrade: who you are authenticated as, and limits.' },
 );
@@ -218,6 +247,12 @@ export type DrainFrame = Static<typeof DrainFrame>;
 export const PongFrame = Type.Object({ type: Type.Literal('pong'), ts: Type.Optional(EpochMs) });
 export type PongFrame = Static<typeof PongFrame>;
 
+export const AuthenticatedFrame = Type.Object(
+  { type: Type.Literal('authenticated'), tokenExpiresInMs: Type.Integer({ minimum: 0 }) },
+  { description: 'The `auth` token was accepted: the connection now lives until its expiry.' },
+);
+export type AuthenticatedFrame = Static<typeof AuthenticatedFrame>;
+
 export const ServerFrame = Type.Union([
   HelloFrame,
   AcceptedFrame,
@@ -228,6 +263,7 @@ export const ServerFrame = Type.Union([
   ErrorFrame,
   DrainFrame,
   PongFrame,
+  AuthenticatedFrame,
 ]);
 export type ServerFrame = Static<typeof ServerFrame>;
 export type ServerFrameType = ServerFrame['type'];
@@ -238,6 +274,7 @@ export const CLIENT_FRAMES = {
   ack: AckFrame,
   signal: ClientSignalFrame,
   ping: PingFrame,
+  auth: AuthFrame,
 } as const;
 
 /** Server frame schemas by `type`. */
@@ -251,4 +288,5 @@ export const SERVER_FRAMES = {
   error: ErrorFrame,
   drain: DrainFrame,
   pong: PongFrame,
+  authenticated: AuthenticatedFrame,
 } as const;

@@ -14,6 +14,7 @@ export * from './parse.js';
 export * from './contacts.js';
 export * from './storage.js';
 export * from './auth.js';
+export * from './sessions.js';
 export * from './bus.js';
 export * from './bus-parse.js';
 export * from './close.js';

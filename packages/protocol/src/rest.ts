@@ -92,7 +92,7 @@ export type LogoutRequest = Static<typeof LogoutRequest>;
 /** Returned by register, login and refresh. */
 export const Session = Type.Object({
   tokenType: Type.Literal('Bearer'),
-  accessToken: Type.String({ description: 'JWT (HS256); send as `Authorization: Bearer`.' }),
+  accessToken: Type.String({ description: 'JWT (EdDSA); send as `Authorization: Bearer`.' }),
   expiresIn: Type.Integer({ description: 'Seconds until the access token expires.' }),
   refreshToken: RefreshToken,
   refreshExpiresIn: Type.Integer({ description: 'Seconds until the refresh token expires.' }),
@@ -105,6 +105,49 @@ export const DeleteAccountRequest = Type.Object(
   { ...strict, description: 'The password again, so a stolen access token cannot do this.' },
 );
 export type DeleteAccountRequest = Static<typeof DeleteAccountRequest>;
+
+// ---------------------------------------------------------------- sessions
+
+export const ChangePasswordRequest = Type.Object(
+  {
+    currentPassword: Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description: 'The current password, so a stolen access token cannot do this.',
+    }),
+    newPassword: Password,
+  },
+  {
+    ...strict,
+    description: 'Changes the password and ends every other session of the account.',
+  },
+);
+export type ChangePasswordRequest = Static<typeof ChangePasswordRequest>;
+
+/** A session id: the `sid` of its access tokens. */
+export const SessionId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$' });
+
+/** One session of the caller's account. */
+export const SessionSummary = Type.Object({
+  id: SessionId,
+  createdAt: IsoTime,
+  lastUsedAt: IsoTime,
+  current: Type.Boolean({ description: 'The session of the access token that asked.' }),
+});
+export type SessionSummary = Static<typeof SessionSummary>;
+
+export const SessionList = Type.Object({ sessions: Type.Array(SessionSummary) });
+export type SessionList = Static<typeof SessionList>;
+
+/**
+ * A single-use ticket for one WebSocket upgrade (`?ticket=` on the gateway URL), so a
+ * browser never puts its access token in a URL. It lives `expiresIn` seconds.
+ */
+export const WsTicket = Type.Object({
+  ticket: Type.String({ minLength: 43, maxLength: 43 }),
+  expiresIn: Type.Integer(),
+});
+export type WsTicket = Static<typeof WsTicket>;
 
 // ---------------------------------------------------------------- key directory
 
@@ -216,7 +259,15 @@ export const API_PATHS = {
   login: '/v1/auth/login',
   refresh: '/v1/auth/refresh',
   logout: '/v1/auth/logout',
+  /** POST: a single-use WebSocket ticket for the caller (see {@link WsTicket}). */
+  wsTicket: '/v1/auth/ws-ticket',
   me: '/v1/me',
+  /** POST {@link ChangePasswordRequest}. */
+  myPassword: '/v1/me/password',
+  /** GET {@link SessionList}; DELETE: end every session (logout everywhere). */
+  mySessions: '/v1/me/sessions',
+  /** DELETE: end one session by id. */
+  mySession: '/v1/me/sessions/:id',
   myProfile: '/v1/me/profile',
   myKeys: '/v1/me/keys',
   myAvatar: '/v1/me/avatar',

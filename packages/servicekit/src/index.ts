@@ -26,7 +26,10 @@ export {
   parseVerificationKeys,
   publicKeySet,
   signAccessToken,
+  signWsTicket,
   verifyAccessToken,
+  verifyWsTicket,
+  WS_TICKET_TYP,
   TokenError,
   type JwkSet,
   type PrivateJwk,
@@ -34,6 +37,7 @@ export {
   type SigningKey,
   type TokenSubject,
   type VerificationKeys,
+  type VerifiedTicket,
   type VerifiedToken,
 } from './jwt.js';
 export { AmqpLink, type AmqpLinkOptions } from './amqp.js';

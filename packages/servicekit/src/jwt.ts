@@ -217,7 +217,68 @@ export async function verifyAccessToken(
   keys: VerificationKeys,
   now: number = Date.now(),
 ): Promise<VerifiedToken> {
-  let claims: Partial<AccessTokenClaims>;
+  const claims = await verifyJwt(token, keys, now, 'access');
+  return { username: claims.sub, uid: claims.uid, sid: claims.sid, exp: claims.exp };
+}
+
+/** `typ` of a WebSocket ticket: never accepted where an access token is expected. */
+export const WS_TICKET_TYP = 'ws-ticket';
+
+/** What a valid WebSocket ticket says: its access token's subject and expiry, and its id. */
+export interface VerifiedTicket extends VerifiedToken {
+  /** The ticket's id: the gateway consumes it once (see @gossip/protocol `wsTicketKey`). */
+  jti: string;
+}
+
+/**
+ * Signs a single-use WebSocket ticket for the holder of the verified access token `of`: it
+ * expires after `ttlSeconds`, carries the access token's expiry (`texp`, which the socket
+ * inherits) and the id `jti` the gateway consumes. It goes in a URL instead of the token.
+ */
+export function signWsTicket(
+  of: VerifiedToken,
+  jti: string,
+  key: SigningKey,
+  ttlSeconds: number,
+  now: number = Date.now(),
+): Promise<string> {
+  return new SignJWT({ uid: of.uid, sid: of.sid, typ: WS_TICKET_TYP, texp: of.exp })
+    .setProtectedHeader({ alg: JWT_ALG, typ: 'JWT', kid: key.kid })
+    .setSubject(of.username)
+    .setIssuer(JWT_ISSUER)
+    .setAudience(JWT_AUDIENCE)
+    .setJti(jti)
+    .setIssuedAt(Math.floor(now / 1000))
+    .setExpirationTime(Math.ceil(now / 1000 + ttlSeconds))
+    .sign(key.key);
+}
+
+/**
+ * Verifies a WebSocket ticket with the same checks as {@link verifyAccessToken} (and the
+ * same code), for `typ: ws-ticket`. Single use is the caller's part (the gateway). Throws a
+ * {@link TokenError}.
+ */
+export async function verifyWsTicket(
+  ticket: string,
+  keys: VerificationKeys,
+  now: number = Date.now(),
+): Promise<VerifiedTicket> {
+  const claims = await verifyJwt(ticket, keys, now, WS_TICKET_TYP);
+  const { jti, texp } = claims as { jti?: unknown; texp?: unknown };
+  if (typeof jti !== 'string' || typeof texp !== 'number') throw new TokenError('invalid_token');
+  if (texp * 1000 <= now) throw new TokenError('token_expired');
+  return { username: claims.sub, uid: claims.uid, sid: claims.sid, exp: texp, jti };
+}
+
+type CheckedClaims = Pick<AccessTokenClaims, 'sub' | 'uid' | 'sid' | 'exp'>;
+
+async function verifyJwt(
+  token: string,
+  keys: VerificationKeys,
+  now: number,
+  typ: string,
+): Promise<CheckedClaims> {
+  let claims: Partial<Omit<AccessTokenClaims, 'typ'>> & { typ?: unknown };
   try {
     const { payload } = await jwtVerify(token, keys, {
       algorithms: [JWT_ALG],
@@ -232,7 +293,7 @@ export async function verifyAccessToken(
     throw new TokenError('invalid_token', { cause: err });
   }
   if (
-    claims.typ !== 'access' ||
+    claims.typ !== typ ||
     typeof claims.sub !== 'string' ||
     !usernameRe.test(claims.sub) ||
     typeof claims.uid !== 'string' ||
@@ -241,5 +302,5 @@ export async function verifyAccessToken(
   ) {
     throw new TokenError('invalid_token');
   }
-  return { username: claims.sub, uid: claims.uid, sid: claims.sid, exp: claims.exp };
+  return { sub: claims.sub, uid: claims.uid, sid: claims.sid, exp: claims.exp };
 }

@@ -3,8 +3,9 @@
  * `/ws` WebSocket upgrade to the gateway, so the browser talks to one origin (no CORS,
  * and the gateway's origin check sees the page's own origin).
  *
- * It is deliberately small (node:http, no framework): it logs nothing per request,
- * because the WebSocket URL carries the access token in its query string.
+ * It is deliberately small (node:http, no framework): it logs nothing per request. The
+ * WebSocket URL carries only a single-use ticket (never the access token), but that is
+ * still nothing to keep in a log.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';

@@ -10,7 +10,8 @@ export async function deleteAccount(ctx: AppContext, user: UserDoc): Promise<voi
   const { c } = ctx;
   const me = user._id;
   // Sessions first: nothing can act as this user while the rest goes.
-  await c.refreshTokens.deleteMany({ username: me });
+  // Ends them on every gateway too (their session keys go, their sockets are closed).
+  await ctx.tokens.revokeUser(me, 'account_deleted', { deletedUid: user.uid });
   const peers = await c.contacts
     .find({ owner: me, state: { $ne: 'none' } }, { projection: { peer: 1 } })
     .toArray();

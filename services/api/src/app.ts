@@ -21,9 +21,11 @@ import { RateLimiter } from './ratelimit.js';
 import { avatarRoutes } from './routes/avatars.js';
 import { contactRoutes } from './routes/contacts.js';
 import { healthRoutes } from './routes/health.js';
+import { mySessionRoutes } from './routes/my-sessions.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { userRoutes } from './routes/users.js';
 import { collections, ensureIndexes } from './store.js';
+import { SessionRegistry } from './session-registry.js';
 import { TokenService } from './tokens.js';
 import { typeboxValidatorCompiler } from './validation.js';
 
@@ -64,7 +66,12 @@ export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<Fastif
     db: deps.db,
     redis: deps.redis,
     c,
-    tokens: new TokenService(deps.db, config, now),
+    tokens: new TokenService(
+      deps.db,
+      new SessionRegistry(deps.redis, config.redisPrefix, config.accessTokenTtlSeconds + 60),
+      config,
+      now,
+    ),
     limiter: new RateLimiter(deps.redis, config.redisPrefix, metrics),
     events: new EventSink(c.events, deps.redis, config.redisPrefix, logger, now),
     avatars: new AvatarStore(deps.db),
@@ -125,5 +132,6 @@ export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<Fastif
   userRoutes(app, ctx);
   await avatarRoutes(app, ctx);
   contactRoutes(app, ctx);
+  mySessionRoutes(app, ctx);
   return app;
 }

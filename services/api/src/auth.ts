@@ -1,6 +1,6 @@
 /** The `authenticate` hook: a valid Bearer access token of an account that still exists. */
 import type { FastifyRequest } from 'fastify';
-import type { AppContext } from './context.js';
+import type { AppContext, AuthUser } from './context.js';
 import { ApiError } from './errors.js';
 
 export function authenticate(ctx: AppContext) {
@@ -18,7 +18,7 @@ export function authenticate(ctx: AppContext) {
 }
 
 /** The caller set by {@link authenticate} (routes that use it only). */
-export function caller(req: FastifyRequest): { username: string; uid: string } {
+export function caller(req: FastifyRequest): AuthUser {
   if (!req.user) throw new ApiError('unauthorized');
   return req.user;
 }

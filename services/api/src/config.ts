@@ -38,6 +38,13 @@ export const ApiEnv = Type.Object({
   API_ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 900 }),
   API_REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 30 * 86_400 }),
   /**
+   * Absolute session lifetime: however often it is refreshed, a session ends this long
+   * after its login (refresh then fails with `invalid_token`).
+   */
+  API_SESSION_MAX_AGE_SECONDS: Type.Integer({ minimum: 1, default: 90 * 86_400 }),
+  /** Lifetime of a single-use WebSocket ticket (browsers connect with one, not a token). */
+  API_WS_TICKET_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 300, default: 30 }),
+  /**
    * A refresh token presented again this soon after it was used, while the token its
    * rotation issued has never been used, is a client retrying a refresh whose answer it
    * lost (an outage, a timeout): it gets a new pair instead of ending the session. 0: any
@@ -119,6 +126,8 @@ export interface ApiConfig {
   logLevel: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  sessionMaxAgeSeconds: number;
+  wsTicketTtlSeconds: number;
   refreshRetryGraceSeconds: number;
   scryptLogN: number;
   hashConcurrency: number;
@@ -166,6 +175,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
     logLevel: e.API_LOG_LEVEL,
     accessTokenTtlSeconds: e.API_ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: e.API_REFRESH_TOKEN_TTL_SECONDS,
+    sessionMaxAgeSeconds: e.API_SESSION_MAX_AGE_SECONDS,
+    wsTicketTtlSeconds: e.API_WS_TICKET_TTL_SECONDS,
     refreshRetryGraceSeconds: e.API_REFRESH_RETRY_GRACE_SECONDS,
     scryptLogN: e.API_SCRYPT_LOG_N,
     hashConcurrency: e.API_HASH_CONCURRENCY,

@@ -31,6 +31,10 @@ export interface AppContext {
 export interface AuthUser {
   username: string;
   uid: string;
+  /** The session of the access token (refresh-token family id). */
+  sid: string;
+  /** The access token's expiry (seconds since the epoch). */
+  exp: number;
 }
 
 declare module 'fastify' {

@@ -28,16 +28,13 @@ import {
   type GatewayMessage,
   type ServerFrame,
   EVENTS_CHANNEL,
+  REVOCATIONS_CHANNEL,
   type ContactFrame,
+  CLOSE_CODES,
 } from '@gossip/protocol';
-import {
-  AmqpLink,
-  TokenError,
-  verifyAccessToken,
-  type Logger,
-  type VerifiedToken,
-} from '@gossip/servicekit';
-import { tokenFrom } from './auth.js';
+import { AmqpLink, type Logger, type VerifiedToken } from '@gossip/servicekit';
+import { credentialFrom } from './auth.js';
+import { SessionGuard, parseRevocation } from './sessions.js';
 import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { Presence } from './presence.js';
@@ -67,6 +64,11 @@ class Conn extends WebSocket {
   alive = true;
   /** When this connection last asked for a replay after backpressure (see `refeed`). */
   lastReplayAt = 0;
+  /** The account id and session of the connection's token (see `SessionGuard`). */
+  uid = '';
+  sid = '';
+  /** Closes the connection when its token expires; reset by an `auth` frame. */
+  expiry: NodeJS.Timeout | undefined = undefined;
 }
 
 // The listeners every connection shares (ws calls them with the socket, a Conn, as `this`).
@@ -99,6 +101,7 @@ export class Gateway {
   private readonly redis: Redis;
   private readonly sub: Redis;
   private readonly presence: Presence;
+  private readonly sessions: SessionGuard;
   private readonly link: AmqpLink;
   private readonly exchange: string;
   private readonly conns = new Map<string, Conn>();
@@ -129,6 +132,7 @@ export class Gateway {
     // Back from an outage (a restart loses every claim): claim now, not at the next
     // heartbeat, or engines park these users' messages as offline for up to TTL/3.
     this.redis.on('ready', () => void this.heartbeat());
+    this.sessions = new SessionGuard(this.redis, cfg.redisPrefix, cfg.jwtKeys);
     this.presence = new Presence(
       this.redis,
       cfg.redisPrefix,
@@ -165,8 +169,12 @@ export class Gateway {
   /** Connects to Redis and RabbitMQ and listens. Resolves with the bound port. */
   async start(): Promise<number> {
     await Promise.all([this.redis.connect(), this.sub.connect()]);
-    await this.sub.subscribe(this.cfg.redisPrefix + EVENTS_CHANNEL);
-    this.sub.on('message', (_channel: string, text: string) => this.onContactEvent(text));
+    const revocations = this.cfg.redisPrefix + REVOCATIONS_CHANNEL;
+    await this.sub.subscribe(this.cfg.redisPrefix + EVENTS_CHANNEL, revocations);
+    this.sub.on('message', (channel: string, text: string) => {
+      if (channel === revocations) this.onRevocation(text);
+      else this.onContactEvent(text);
+    });
     await this.link.start();
     this.timers.push(
       setInterval(
@@ -241,17 +249,18 @@ export class Gateway {
     if (this.cfg.allowedOrigins.length > 0 && origin && !this.cfg.allowedOrigins.includes(origin)) {
       return this.refuse(socket, 403, 'forbidden', 'origin');
     }
-    const token = tokenFrom(req);
-    if (!token) return this.refuse(socket, 401, 'unauthorized', 'unauthorized');
-    let session: VerifiedToken;
-    try {
-      session = await verifyAccessToken(token, this.cfg.jwtKeys);
-    } catch (err) {
-      const code = err instanceof TokenError ? err.code : 'invalid_token';
-      return this.refuse(socket, 401, code, 'unauthorized');
+    const credential = credentialFrom(req);
+    if (!credential) return this.refuse(socket, 401, 'unauthorized', 'unauthorized');
+    const checked =
+      credential.kind === 'ticket'
+        ? await this.sessions.checkTicket(credential.value)
+        : await this.sessions.check(credential.value);
+    if (!checked.ok) {
+      if (checked.code === 'unavailable') return this.refuse(socket, 503, 'unavailable', 'redis');
+      return this.refuse(socket, 401, checked.code, 'unauthorized');
     }
     if (this.draining) return this.refuse(socket, 503, 'draining', 'draining');
-    const { username } = session;
+    const { session } = checked;
     // Again after the await, which other upgrades from this address or user may have
     // completed in; from here to `onConnection` nothing yields, so the counts hold.
     if (this.caps.addressFull(address)) {
@@ -263,15 +272,19 @@ export class Gateway {
     this.wss.handleUpgrade(req, socket, head, (conn) => {
       socket.off('error', ignoreError);
       conn.address = address;
-      this.onConnection(conn, username);
+      this.onConnection(conn, session);
     });
   }
 
   // ------------------------------------------------------------------ connections
 
-  private onConnection(conn: Conn, username: string): void {
+  private onConnection(conn: Conn, session: VerifiedToken): void {
+    const username = session.username;
     conn.id = `${this.cfg.instanceId}/${++this.connSeq}`;
     conn.user = username;
+    conn.uid = session.uid;
+    conn.sid = session.sid;
+    this.armExpiry(conn, session.exp);
     conn.gateway = this;
     this.conns.set(conn.id, conn);
     const had = this.byUser.get(username);
@@ -293,6 +306,7 @@ export class Gateway {
       version: PROTOCOL_VERSION,
       username: conn.user,
       maxFrameBytes: this.cfg.maxFrameBytes,
+      tokenExpiresInMs: Math.max(0, session.exp * 1000 - Date.now()),
     });
     void this.presence
       .claim([conn.user])
@@ -335,6 +349,7 @@ export class Gateway {
 
   /** @internal a socket's `close` listener. */
   onClose(conn: Conn, code: number): void {
+    clearTimeout(conn.expiry);
     if (!this.conns.delete(conn.id)) return;
     this.caps.closed(conn.address);
     this.starved.delete(conn);
@@ -407,6 +422,9 @@ export class Gateway {
     this.metrics.framesIn.inc({ type: frame.type });
     const reply = { gw: this.cfg.instanceId, conn: conn.id };
     switch (frame.type) {
+      case 'auth':
+        void this.onAuth(conn, frame.token);
+        return;
       case 'ping':
         this.send(conn, frame.ts === undefined ? { type: 'pong' } : { type: 'pong', ts: frame.ts });
         return;
@@ -527,6 +545,69 @@ export class Gateway {
         }
         return;
       }
+    }
+  }
+
+  // ------------------------------------------------------------------ sessions
+
+  /**
+   * Closes the connection with `CLOSE_CODES.tokenExpired` when its token expires (`exp`,
+   * seconds), unless an `auth` frame re-arms it first.
+   */
+  private armExpiry(conn: Conn, exp: number): void {
+    clearTimeout(conn.expiry);
+    // setTimeout holds at most 2^31-1 ms; tokens live minutes, so this only guards bad input.
+    const ms = Math.min(Math.max(0, exp * 1000 - Date.now()), 2 ** 31 - 1);
+    conn.expiry = setTimeout(() => {
+      this.metrics.sessionsClosed.inc({ reason: 'expired' });
+      this.log.info({ conn: conn.id, user: conn.user }, 'token expired; closing');
+      conn.close(CLOSE_CODES.tokenExpired, 'token expired');
+    }, ms);
+    conn.expiry.unref();
+  }
+
+  /**
+   * An `auth` frame: a fresh token of the same account (same `sub` and `uid`) for a live
+   * session moves the connection's expiry (and its session, after a new login) forward.
+   * Anything else is an error frame; the connection keeps its current expiry.
+   */
+  private async onAuth(conn: Conn, token: string): Promise<void> {
+    const checked = await this.sessions.check(token);
+    if (conn.readyState !== conn.OPEN) return;
+    if (!checked.ok) return this.sendError(conn, checked.code);
+    const { session } = checked;
+    if (session.username !== conn.user || session.uid !== conn.uid) {
+      return this.sendError(conn, 'invalid_token', 'The token is for another account.');
+    }
+    conn.sid = session.sid;
+    this.armExpiry(conn, session.exp);
+    this.send(conn, {
+      type: 'authenticated',
+      tokenExpiresInMs: Math.max(0, session.exp * 1000 - Date.now()),
+    });
+  }
+
+  /**
+   * Sessions the api ended (logout, logout everywhere, password change, refresh-token
+   * reuse, account deletion): their sockets here are closed with
+   * `CLOSE_CODES.sessionRevoked`.
+   */
+  private onRevocation(text: string): void {
+    const msg = parseRevocation(text);
+    if (!msg) {
+      this.log.warn('invalid revocation message dropped');
+      return;
+    }
+    const sids = msg.sids && new Set(msg.sids);
+    const except = new Set(msg.except ?? []);
+    for (const conn of [...this.connsOf(msg.user)]) {
+      if (sids ? !sids.has(conn.sid) : except.has(conn.sid)) continue;
+      this.metrics.sessionsClosed.inc({ reason: 'revoked' });
+      this.log.info(
+        { conn: conn.id, user: conn.user, reason: msg.reason },
+        'session revoked; closing',
+      );
+      conn.close(CLOSE_CODES.sessionRevoked, 'session revoked');
     }
   }
 

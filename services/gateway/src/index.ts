@@ -2,5 +2,5 @@
 export { Gateway } from './gateway.js';
 export { loadConfig, GatewayEnv, type GatewayConfig } from './config.js';
 export { TokenBucket } from './ratelimit.js';
-export { tokenFrom } from './auth.js';
+export { credentialFrom, type Credential } from './auth.js';
 export { presenceKey } from './presence.js';

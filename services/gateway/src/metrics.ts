@@ -19,6 +19,7 @@ export interface GatewayMetrics {
   errors: Counter<'code'>;
   backpressureSkipped: Counter;
   slowClosed: Counter;
+  sessionsClosed: Counter<'reason'>;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -99,10 +100,17 @@ export function createGatewayMetrics(): GatewayMetrics {
       help: 'Sockets closed with 1013 because their send buffer exceeded the limit.',
       registers,
     }),
+    sessionsClosed: new Counter({
+      name: 'gossip_gateway_sessions_closed_total',
+      help: 'Sockets closed because their token expired (4401) or their session was revoked (4403).',
+      labelNames: ['reason'],
+      registers,
+    }),
   };
+  for (const reason of ['expired', 'revoked']) m.sessionsClosed.inc({ reason }, 0);
   for (const code of ERROR_CODES) m.errors.inc({ code }, 0);
   for (const type of Object.keys(CLIENT_FRAMES)) m.framesIn.inc({ type }, 0);
-  for (const reason of ['unauthorized', 'draining', 'origin', 'not_found']) {
+  for (const reason of ['unauthorized', 'draining', 'origin', 'not_found', 'redis']) {
     m.upgradesRejected.inc({ reason }, 0);
   }
   for (const type of ['deliver', 'delivered', 'contact', 'signal']) m.pushed.inc({ type }, 0);

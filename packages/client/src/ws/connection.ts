@@ -4,11 +4,16 @@
  * gateway refuses it), treats the `hello` frame as "open", reconnects with exponential
  * backoff and jitter (rotating through the gateway URLs it was given), follows `drain`
  * (reconnect after `reconnectAfterMs`), and keeps the link honest with `ping` frames: no
- * frame within the pong timeout means a dead link, which is dropped and replaced.
+ * frame within the pong timeout means a dead link, which is dropped and replaced. Before
+ * the connection's token expires (the gateway says when, in `hello` and `authenticated`)
+ * it sends an `auth` frame with a fresh token, so the gateway keeps the socket open; a
+ * socket closed for an expired token (4401) reconnects with a refreshed one, and one closed
+ * because its session was revoked (4403) reconnects only if the session can be refreshed.
  *
  * It holds no message state: the `Messenger` on top resends, dedupes and acks.
  */
 import {
+  CLOSE_CODES,
   encodeFrame,
   parseServerFrame,
   WS_SUBPROTOCOL,
@@ -32,6 +37,11 @@ import {
 export interface TokenSource {
   /** The access token to connect with; `refresh` is true after the gateway refused one. */
   accessToken(refresh: boolean): Promise<string>;
+  /**
+   * A single-use WebSocket ticket, for factories that connect with one (browsers); called
+   * after `accessToken`, so the session is fresh.
+   */
+  wsTicket?(): Promise<string>;
 }
 
 /**
@@ -46,6 +56,9 @@ export function apiTokenSource(api: ApiClient, skewMs = 30_000): TokenSource {
       if (refresh || s.accessExpiresAt - Date.now() < skewMs)
         return (await api.refresh()).accessToken;
       return s.accessToken;
+    },
+    async wsTicket() {
+      return (await api.wsTicket()).ticket;
     },
   };
 }
@@ -70,6 +83,11 @@ export interface GatewayConnectionOptions {
   connectTimeoutMs?: number;
   /** @default Math.random */
   random?: () => number;
+  /**
+   * Send `auth` with a fresh token this long before the gateway's expiry of the current one
+   * (at most a quarter of its remaining life). @default 60000
+   */
+  reauthLeadMs?: number;
 }
 
 /** Why a physical connection ended. */
@@ -101,7 +119,12 @@ export class GatewayConnection extends Emitter<ConnectionEvents> implements Mess
   private readonly o: Required<
     Pick<
       GatewayConnectionOptions,
-      'backoffInitialMs' | 'backoffMaxMs' | 'pingIntervalMs' | 'pongTimeoutMs' | 'connectTimeoutMs'
+      | 'backoffInitialMs'
+      | 'backoffMaxMs'
+      | 'pingIntervalMs'
+      | 'pongTimeoutMs'
+      | 'connectTimeoutMs'
+      | 'reauthLeadMs'
     >
   >;
   private ws: WebSocketLike | undefined;
@@ -119,6 +142,7 @@ export class GatewayConnection extends Emitter<ConnectionEvents> implements Mess
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
+  private reauthTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly opts: GatewayConnectionOptions) {
     super();
@@ -132,6 +156,7 @@ export class GatewayConnection extends Emitter<ConnectionEvents> implements Mess
       pingIntervalMs: opts.pingIntervalMs ?? 20_000,
       pongTimeoutMs: opts.pongTimeoutMs ?? 10_000,
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+      reauthLeadMs: opts.reauthLeadMs ?? 60_000,
     };
   }
 
@@ -218,6 +243,10 @@ export class GatewayConnection extends Emitter<ConnectionEvents> implements Mess
     let token: string;
     try {
       token = await this.opts.token.accessToken(this.forceRefresh);
+      if (this.factory.credential === 'ticket') {
+        if (!this.opts.token.wsTicket) throw new Error('this WebSocket factory needs tickets');
+        token = await this.opts.token.wsTicket();
+      }
     } catch (err) {
       if (err instanceof NotLoggedInError) {
         this.emit('error', { error: err, fatal: true });
@@ -288,9 +317,11 @@ export class GatewayConnection extends Emitter<ConnectionEvents> implements Mess
       this.drainDelay = undefined;
       this.opened++;
       this.startKeepalive();
+      this.scheduleReauth(frame.tokenExpiresInMs);
       this.setState('open');
       this.emit('open', { url: this.url, username: frame.username, epoch: this.opened });
     }
+    if (frame.type === 'authenticated') this.scheduleReauth(frame.tokenExpiresInMs);
     if (frame.type === 'drain') {
       this.drainDelay = frame.reconnectAfterMs;
       // Listeners (the Messenger's ack flush) see the frame before the socket goes.
@@ -313,11 +344,40 @@ export class GatewayConnection extends Emitter<ConnectionEvents> implements Mess
     }, this.o.pingIntervalMs);
   }
 
+  /**
+   * Arms the in-band re-authentication: shortly before the gateway would close the socket
+   * for an expired token, fetch a fresh one (refreshing the session) and send `auth`.
+   */
+  private scheduleReauth(expiresInMs: number | undefined): void {
+    clearTimeout(this.reauthTimer);
+    this.reauthTimer = undefined;
+    if (expiresInMs === undefined) return; // an older gateway: it never closes for expiry
+    const lead = Math.min(this.o.reauthLeadMs, expiresInMs / 4);
+    const epoch = this.physical;
+    this.reauthTimer = setTimeout(
+      () => {
+        this.reauthTimer = undefined;
+        void this.opts.token.accessToken(true).then(
+          (token) => {
+            if (epoch === this.physical) this.trySend({ type: 'auth', token });
+          },
+          (err: unknown) => {
+            // Not logged in any more: the gateway closes the socket at expiry; the
+            // reconnect that follows reports it.
+            this.emit('error', { error: asError(err), fatal: false });
+          },
+        );
+      },
+      Math.max(0, expiresInMs - lead),
+    );
+  }
+
   private teardown(): void {
     clearTimeout(this.connectTimer);
     clearTimeout(this.pongTimer);
     clearInterval(this.pingTimer);
-    this.connectTimer = this.pongTimer = this.pingTimer = undefined;
+    clearTimeout(this.reauthTimer);
+    this.connectTimer = this.pongTimer = this.pingTimer = this.reauthTimer = undefined;
     this.isOpen = false;
     this.ws = undefined;
   }
@@ -344,6 +404,11 @@ export class GatewayConnection extends Emitter<ConnectionEvents> implements Mess
       // A refused token (Node reports 4401), or repeated failures before `hello` (browsers
       // cannot see the status): refresh the token before the next attempt.
       if (code === refusedCloseCode(401) || this.preOpenFailures >= 2) this.forceRefresh = true;
+    }
+    // Closed for an expired token or a revoked session: only a refreshed token can get
+    // back in (a revoked session's refresh fails, which ends this connection for good).
+    if (code === CLOSE_CODES.tokenExpired || code === CLOSE_CODES.sessionRevoked) {
+      this.forceRefresh = true;
     }
     this.emit('closed', { url: this.url, code, reason, wasOpen });
     if (this.stopped) return;

@@ -581,6 +581,7 @@ export class Messenger extends Emitter<MessengerEvents> {
         return;
       case 'hello':
       case 'pong':
+      case 'authenticated':
         return;
     }
   }

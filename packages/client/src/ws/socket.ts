@@ -22,13 +22,22 @@ export interface WebSocketLike {
 }
 
 /**
- * Opens a socket to `url` offering `protocols`, authenticated with the access token.
- * Browsers cannot set headers on a WebSocket, so the browser factory puts the token in
- * the `access_token` query parameter; the Node factory (`@gossip/client/node`) sends an
- * `Authorization: Bearer` header instead and reports a refused upgrade as close code
- * `4000 + HTTP status` (4401: the token was refused).
+ * Opens a socket to `url` offering `protocols`, authenticated with `credential`: the
+ * access token, or (when the factory's `credential` is `'ticket'`) a single-use ticket
+ * from the api. Browsers cannot set headers on a WebSocket, so the browser factory puts a
+ * ticket in the `ticket` query parameter, never the access token (URLs end up in logs);
+ * the Node factory (`@gossip/client/node`) sends the token in an `Authorization: Bearer`
+ * header and reports a refused upgrade as close code `4000 + HTTP status` (4401: the
+ * token was refused).
  */
-export type WebSocketFactory = (url: string, protocols: string[], token: string) => WebSocketLike;
+export type WebSocketFactory = ((
+  url: string,
+  protocols: string[],
+  credential: string,
+) => WebSocketLike) & {
+  /** What the factory wants as `credential`. @default 'token' */
+  credential?: 'token' | 'ticket';
+};
 
 /** A WHATWG-style WebSocket constructor (`globalThis.WebSocket`, or `ws`'s default export). */
 export type WebSocketConstructor = new (
@@ -44,19 +53,20 @@ export function refusedCloseCode(status: number): number {
 /** Open `readyState` (the same number in browsers and `ws`). */
 export const OPEN = 1;
 
-/** `url` with the access token in its `access_token` query parameter. */
-export function withAccessToken(url: string, token: string): string {
+/** `url` with a single-use WebSocket ticket in its `ticket` query parameter. */
+export function withTicket(url: string, ticket: string): string {
   const u = new URL(url);
-  u.searchParams.set('access_token', token);
+  u.searchParams.set('ticket', ticket);
   return u.toString();
 }
 
 /**
- * A factory over a WHATWG WebSocket constructor (the token goes in the query string).
- * Defaults to the global `WebSocket` of browsers (and Node 22+).
+ * A factory over a WHATWG WebSocket constructor: it connects with a single-use ticket in
+ * the query string (the connection fetches one from the api for each attempt), so no access
+ * token is ever in a URL. Defaults to the global `WebSocket` of browsers (and Node 22+).
  */
 export function queryTokenFactory(ctor?: WebSocketConstructor): WebSocketFactory {
-  return (url, protocols, token) => {
+  const factory: WebSocketFactory = (url, protocols, ticket) => {
     const Ctor =
       ctor ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? undefined;
     if (!Ctor) {
@@ -64,6 +74,8 @@ export function queryTokenFactory(ctor?: WebSocketConstructor): WebSocketFactory
         'no WebSocket implementation: pass `webSocket` (in Node, use nodeWebSocketFactory() from @gossip/client/node)',
       );
     }
-    return new Ctor(withAccessToken(url, token), protocols);
+    return new Ctor(withTicket(url, ticket), protocols);
   };
+  factory.credential = 'ticket';
+  return factory;
 }

@@ -148,7 +148,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
       const who = await tokens.consume(req.body.refreshToken);
       const user = await c.users.findOne({ _id: who.username });
       if (!user || user.uid !== who.uid) throw new ApiError('invalid_token');
-      return toSession(user, await tokens.issue(who, who.family, who.parent));
+      return toSession(user, await tokens.issue(who, who));
     },
   );
 
