@@ -1,9 +1,10 @@
 /** The api service: REST for accounts, keys, history and attachments. */
 import { Construct } from 'constructs';
+import { trustProxyEnv } from '../api/trust-proxy.js';
 import { AppWorkload } from './app-workload.js';
 import type { ClusterContext } from './context.js';
 import { connectionSecret, jwtSecret } from './context.js';
-import { ports } from './naming.js';
+import { opsPorts, ports } from './naming.js';
 
 export interface GossipApiProps {
   /** The cluster this api belongs to. */
@@ -20,13 +21,18 @@ export class GossipApi extends Construct {
     this.workload = new AppWorkload(this, 'Workload', {
       cluster,
       component: 'api',
+      opsPort: opsPorts.api,
       replicas: cluster.spec.api.replicas,
       resources: cluster.spec.api.resources,
       config: {
         API_PORT: String(ports.api),
         API_HOST: '0.0.0.0',
+        API_OPS_PORT: String(opsPorts.api),
+        // The OpenAPI UI is for development; it stays off in a deployed cluster.
+        API_DOCS: 'false',
         API_MONGO_DB: 'gossip',
         API_LOG_LEVEL: cluster.spec.logLevel,
+        API_TRUST_PROXY: trustProxyEnv(cluster.spec.trustProxy),
       },
       secretEnv: {
         API_MONGO_URL: connectionSecret(cluster, 'mongodb'),

@@ -44,6 +44,12 @@ export interface AppWorkloadProps {
    */
   readonly fieldEnv?: Readonly<Record<string, kplus.EnvFieldPaths>>;
   /**
+   * Port of the ops listener (probes, `/metrics`) when it is not the public port; it gets the
+   * container and Service port name `ops`.
+   * @default the component's only port (`ports[component]`)
+   */
+  readonly opsPort?: number;
+  /**
    * Time a pod gets to drain after SIGTERM.
    * @default Duration.seconds(30)
    */
@@ -61,6 +67,8 @@ export class AppWorkload extends Construct {
     const name = namesFor(cluster.name).app(component);
     const labels = labelsFor(cluster.name, component);
     const port = ports[component];
+    const opsPort = props.opsPort ?? port;
+    const extraPorts = opsPort === port ? [] : [{ name: 'ops', number: opsPort }];
     const secretEnv = props.secretEnv ?? {};
 
     const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
@@ -92,11 +100,17 @@ export class AppWorkload extends Construct {
       name: component,
       image: appImage(cluster, component),
       imagePullPolicy: cluster.spec.image.pullPolicy as kplus.ImagePullPolicy,
-      ports: [{ name: 'http', number: port }],
+      ports: [{ name: 'http', number: port }, ...extraPorts],
       envFrom: [kplus.Env.fromConfigMap(this.configMap)],
-      liveness: kplus.Probe.fromHttpGet('/healthz', { port, periodSeconds: Duration.seconds(10) }),
-      readiness: kplus.Probe.fromHttpGet('/readyz', { port, periodSeconds: Duration.seconds(5) }),
-      startup: kplus.Probe.fromHttpGet('/healthz', { port, failureThreshold: 30 }),
+      liveness: kplus.Probe.fromHttpGet('/healthz', {
+        port: opsPort,
+        periodSeconds: Duration.seconds(10),
+      }),
+      readiness: kplus.Probe.fromHttpGet('/readyz', {
+        port: opsPort,
+        periodSeconds: Duration.seconds(5),
+      }),
+      startup: kplus.Probe.fromHttpGet('/healthz', { port: opsPort, failureThreshold: 30 }),
       securityContext: {
         ensureNonRoot: true,
         user: appUser,
@@ -132,7 +146,10 @@ export class AppWorkload extends Construct {
 
     this.service = new kplus.Service(this, 'Service', {
       metadata: { name, labels },
-      ports: [{ name: 'http', port, targetPort: port }],
+      ports: [
+        { name: 'http', port, targetPort: port },
+        ...extraPorts.map((p) => ({ name: p.name, port: p.number, targetPort: p.number })),
+      ],
     });
     for (const [key, value] of Object.entries(selectorFor(cluster.name, component))) {
       this.service.selectLabel(key, value);

@@ -6,7 +6,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ClusterContext } from './context.js';
 import type { AppComponent } from './naming.js';
-import { labelsFor, namesFor } from './naming.js';
+import { labelsFor, namesFor, separateOpsPort } from './naming.js';
 
 export interface GossipMonitoringProps {
   /** The cluster to monitor; `spec.monitoring` decides what is emitted. */
@@ -38,7 +38,23 @@ export class GossipMonitoring extends Construct {
               { key: 'app.kubernetes.io/component', operator: 'In', values: [...apps] },
             ],
           },
-          endpoints: [{ port: 'http', path: '/metrics', interval: '30s' }],
+          // The components with an ops port of their own are scraped there; the rest on
+          // `http`, where they serve /metrics (the others' `http` is public and has none).
+          endpoints: [
+            { port: 'ops', path: '/metrics', interval: '30s' },
+            {
+              port: 'http',
+              path: '/metrics',
+              interval: '30s',
+              relabelings: [
+                {
+                  sourceLabels: ['__meta_kubernetes_service_label_app_kubernetes_io_component'],
+                  regex: `(${separateOpsPort.join('|')})`,
+                  action: 'drop',
+                },
+              ],
+            },
+          ],
         },
       });
     }

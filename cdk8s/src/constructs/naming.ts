@@ -29,6 +29,15 @@ export const opsPorts = {
   engine: ports.engine,
 } as const satisfies Record<AppComponent, number>;
 
+/**
+ * The app components whose ops listener is a port of its own, named `ops` on the pod and the
+ * Service (the others serve `/metrics` on their one `http` port). Monitors scrape `ops` for
+ * these and `http` for the rest.
+ */
+export const separateOpsPort: readonly AppComponent[] = (
+  ['api', 'gateway', 'engine'] as const
+).filter((c) => opsPorts[c] !== ports[c]);
+
 /** The public port of the app components clients reach (the engine has none). */
 export const publicPorts = {
   api: ports.api,

@@ -20,6 +20,7 @@ describe('GossipGateway', () => {
     assert.deepStrictEqual(find(objects, 'ConfigMap', 'demo-gateway').data, {
       GATEWAY_PORT: '8081',
       GATEWAY_LOG_LEVEL: 'debug',
+      GATEWAY_TRUST_PROXY: '0',
     });
     const [container] = podSpec(find(objects, 'Deployment', 'demo-gateway')).containers;
     assert.deepStrictEqual(container?.env, [
@@ -78,8 +79,11 @@ describe('GossipApi and GossipEngine', () => {
     assert.deepStrictEqual(find(objects, 'ConfigMap', 'demo-api').data, {
       API_PORT: '8080',
       API_HOST: '0.0.0.0',
+      API_OPS_PORT: '9090',
+      API_DOCS: 'false',
       API_MONGO_DB: 'gossip',
       API_LOG_LEVEL: 'info',
+      API_TRUST_PROXY: '0',
     });
     assert.deepStrictEqual(find(objects, 'ConfigMap', 'demo-engine').data, {
       ENGINE_PORT: '9091',
@@ -116,14 +120,32 @@ describe('GossipApi and GossipEngine', () => {
     });
     assert.deepStrictEqual(container.livenessProbe, {
       failureThreshold: 3,
-      httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' },
+      httpGet: { path: '/healthz', port: 9090, scheme: 'HTTP' },
       periodSeconds: 10,
     });
     assert.deepStrictEqual((container.readinessProbe as { httpGet: unknown }).httpGet, {
       path: '/readyz',
-      port: 8080,
+      port: 9090,
       scheme: 'HTTP',
     });
+    // The public port and the ops port (probes, /metrics), on the pod and the Service.
+    assert.deepStrictEqual(
+      (container as unknown as { ports: { name: string; containerPort: number }[] }).ports.map(
+        (p) => [p.name, p.containerPort],
+      ),
+      [
+        ['http', 8080],
+        ['ops', 9090],
+      ],
+    );
+    const svc = find(Testing.synth(chart), 'Service', 'demo-api');
+    assert.deepStrictEqual(
+      (svc.spec as { ports: { name: string; port: number }[] }).ports.map((p) => [p.name, p.port]),
+      [
+        ['http', 8080],
+        ['ops', 9090],
+      ],
+    );
     assert.deepStrictEqual(container.resources, {
       requests: { cpu: '100m', memory: '128Mi' },
       limits: { memory: '512Mi' },

@@ -18,7 +18,7 @@ describe('GossipMonitoring', () => {
     assert.deepStrictEqual(Testing.synth(chart), []);
   });
 
-  it('scrapes /metrics of api, gateway and engine Services through the http port', () => {
+  it('scrapes /metrics of the api on its ops port, of gateway and engine on http', () => {
     // GIVEN
     const chart = Testing.chart();
     // WHEN
@@ -42,7 +42,21 @@ describe('GossipMonitoring', () => {
             },
           ],
         },
-        endpoints: [{ port: 'http', path: '/metrics', interval: '30s' }],
+        endpoints: [
+          { port: 'ops', path: '/metrics', interval: '30s' },
+          {
+            port: 'http',
+            path: '/metrics',
+            interval: '30s',
+            relabelings: [
+              {
+                sourceLabels: ['__meta_kubernetes_service_label_app_kubernetes_io_component'],
+                regex: '(api)',
+                action: 'drop',
+              },
+            ],
+          },
+        ],
       },
     });
   });

@@ -339,7 +339,12 @@ describe('rendered manifests on the real control plane', () => {
       podMetricsEndpoints: {
         port: string;
         path: string;
-        relabelings: { sourceLabels: string[]; targetLabel: string }[];
+        relabelings: {
+          sourceLabels: string[];
+          targetLabel?: string;
+          regex?: string;
+          action?: string;
+        }[];
       }[];
     };
     assert.deepEqual(pmSpec.namespaceSelector.matchNames, [ns]);
@@ -347,11 +352,23 @@ describe('rendered manifests on the real control plane', () => {
       'app.kubernetes.io/name': 'gossip',
       'app.kubernetes.io/managed-by': 'gossip-operator',
     });
-    const ep = pmSpec.podMetricsEndpoints[0];
-    assert.equal(ep?.port, 'http');
-    assert.equal(ep?.path, '/metrics');
+    // The api on its ops port; gateway and engine on http, where the api's is public.
+    const [opsEp, httpEp] = pmSpec.podMetricsEndpoints;
+    assert.equal(opsEp?.port, 'ops');
+    assert.equal(opsEp?.path, '/metrics');
     assert.deepEqual(
-      ep?.relabelings.map((r) => r.targetLabel),
+      opsEp?.relabelings.map((r) => r.targetLabel),
+      ['cluster', 'component', 'pod'],
+    );
+    assert.equal(httpEp?.port, 'http');
+    assert.equal(httpEp?.path, '/metrics');
+    assert.deepEqual(httpEp?.relabelings[0], {
+      sourceLabels: ['__meta_kubernetes_pod_label_app_kubernetes_io_component'],
+      regex: 'api',
+      action: 'drop',
+    });
+    assert.deepEqual(
+      httpEp?.relabelings.slice(1).map((r) => r.targetLabel),
       ['cluster', 'component', 'pod'],
     );
     // The PrometheusRule's groups are a valid Prometheus rules file.
