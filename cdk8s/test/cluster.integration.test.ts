@@ -151,6 +151,17 @@ describe('GossipCluster on a real kube-apiserver', () => {
     );
   });
 
+  it('accepts trustProxy CIDRs and rejects hops and cidrs together with the CEL message', async () => {
+    await create(gsc('tpok', { trustProxy: { cidrs: ['10.0.0.0/8', 'fd00::/8'] } }));
+    const { code, message } = await rejection(
+      create(gsc('tpboth', { trustProxy: { hops: 1, cidrs: ['10.0.0.0/8'] } })),
+    );
+    assert.equal(code, 422);
+    assert.match(message, /spec\.trustProxy: Invalid value: .*set hops or cidrs, not both/);
+    const bad = await rejection(create(gsc('tpbad', { trustProxy: { cidrs: ['not an ip'] } })));
+    assert.equal(bad.code, 422);
+  });
+
   it('rejects managed and external both set, and neither set', async () => {
     const both = { managed: {}, external: { secretRef: { name: 'r', key: 'url' } } };
     const a = await rejection(create(gsc('both', { redis: both })));

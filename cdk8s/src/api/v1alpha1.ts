@@ -14,6 +14,7 @@ import {
 } from './backing-services.js';
 import { NetworkPolicySpec } from './network-policy.js';
 import { gatewayRules, rootRules, withRules } from './rules.js';
+import { TrustProxySpec } from './trust-proxy.js';
 import { Defaulted, StringEnum } from './schema-helpers.js';
 import type { Resolved } from './schema-helpers.js';
 import { GossipClusterStatus } from './status.js';
@@ -175,6 +176,7 @@ export const GossipClusterSpec = Type.Object({
     {},
   ),
   networkPolicy: Defaulted(NetworkPolicySpec, {}),
+  trustProxy: Defaulted(TrustProxySpec, {}),
   paused: Defaulted(
     Type.Boolean({
       description: 'Stop reconciling: the operator changes nothing until this is false again.',

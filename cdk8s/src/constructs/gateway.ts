@@ -2,6 +2,7 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { trustProxyEnv } from '../api/trust-proxy.js';
 import { AppWorkload } from './app-workload.js';
 import type { ClusterContext } from './context.js';
 import { connectionSecret, jwtPublicSecret } from './context.js';
@@ -47,6 +48,7 @@ export class GossipGateway extends Construct {
       config: {
         GATEWAY_PORT: String(ports.gateway),
         GATEWAY_LOG_LEVEL: cluster.spec.logLevel,
+        GATEWAY_TRUST_PROXY: trustProxyEnv(cluster.spec.trustProxy),
       },
       secretEnv: {
         GATEWAY_AMQP_URL: connectionSecret(cluster, 'rabbitmq'),
