@@ -270,7 +270,9 @@ export async function verifyWsTicket(
   return { username: claims.sub, uid: claims.uid, sid: claims.sid, exp: texp, jti };
 }
 
-type CheckedClaims = Pick<AccessTokenClaims, 'sub' | 'uid' | 'sid' | 'exp'>;
+/** The checked claims, and the rest of the payload (a ticket's `jti` and `texp`). */
+type CheckedClaims = Pick<AccessTokenClaims, 'sub' | 'uid' | 'sid' | 'exp'> &
+  Record<string, unknown>;
 
 async function verifyJwt(
   token: string,
@@ -302,5 +304,5 @@ async function verifyJwt(
   ) {
     throw new TokenError('invalid_token');
   }
-  return { sub: claims.sub, uid: claims.uid, sid: claims.sid, exp: claims.exp };
+  return { ...claims, sub: claims.sub, uid: claims.uid, sid: claims.sid, exp: claims.exp };
 }

@@ -9,7 +9,9 @@ import {
   parseVerificationKeys,
   publicKeySet,
   signAccessToken,
+  signWsTicket,
   verifyAccessToken,
+  verifyWsTicket,
 } from '../src/index.js';
 
 const who = { username: 'alice', uid: '4a1c1d2e-0000-4000-8000-000000000000', sid: 'sess-1' };
@@ -147,4 +149,25 @@ test('a seed gives the same key every time', () => {
   const seed = randomBytes(32);
   assert.deepEqual(generateSigningJwk('a', seed), generateSigningJwk('a', seed));
   assert.notEqual(generateSigningJwk('a').d, generateSigningJwk('a').d);
+});
+
+test("a WebSocket ticket carries its access token's expiry; tickets and tokens never stand in for each other", async () => {
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  const ticket = await signWsTicket({ ...who, exp }, 'jti-1', api.signing, 30);
+  assert.deepEqual(await verifyWsTicket(ticket, gatewayKeys), { ...who, exp, jti: 'jti-1' });
+  assert.equal(await code(verifyAccessToken(ticket, gatewayKeys)), 'invalid_token');
+  const token = await signAccessToken(who, api.signing, 60);
+  assert.equal(await code(verifyWsTicket(token, gatewayKeys)), 'invalid_token');
+  // Past its own 30 s, or past the access token it was issued for, it is refused.
+  assert.equal(
+    await code(verifyWsTicket(ticket, gatewayKeys, Date.now() + 60_000)),
+    'token_expired',
+  );
+  const late = await signWsTicket(
+    { ...who, exp: Math.floor(Date.now() / 1000) - 1 },
+    'j',
+    api.signing,
+    30,
+  );
+  assert.equal(await code(verifyWsTicket(late, gatewayKeys)), 'token_expired');
 });

@@ -15,6 +15,7 @@ import {
   type HelloFrame,
   type Session,
   type SessionList,
+  type WsTicket,
 } from '@gossip/protocol';
 import {
   generateSigningJwk,
@@ -329,6 +330,41 @@ describe('sessions end when they should, everywhere', () => {
     });
     assert.equal(after.status, 401);
     assert.equal((await refusedStatus(gw1.wsUrl, retried.accessToken)).code, 'invalid_token');
+  });
+
+  it('browsers connect with a single-use ticket, never the access token in the URL', async () => {
+    const user = name('tick');
+    const s = await register(user);
+    const t = await ok<WsTicket>(api, 'POST', API_PATHS.wsTicket, { token: s.accessToken });
+    assert.ok(!t.ticket.includes(s.accessToken));
+    const url = (gw: GatewayService, ticket: string) =>
+      `${gw.wsUrl}?ticket=${encodeURIComponent(ticket)}`;
+    const c = await WsClient.connect(url(gw1, t.ticket), undefined);
+    const hello = await c.waitFor<HelloFrame>((f) => f.type === 'hello');
+    assert.equal(hello.username, user);
+    // Used once: a second upgrade with it, on any gateway, is refused.
+    for (const gw of [gw1, gw2]) {
+      await assert.rejects(WsClient.connect(url(gw, t.ticket), undefined), (err: unknown) => {
+        assert.ok(err instanceof UpgradeRefused);
+        assert.equal(err.status, 401);
+        return true;
+      });
+    }
+    // An access token is not a ticket, and a ticket is not an access token.
+    await assert.rejects(WsClient.connect(url(gw1, s.accessToken), undefined), UpgradeRefused);
+    const t2 = await ok<WsTicket>(api, 'POST', API_PATHS.wsTicket, { token: s.accessToken });
+    assert.equal((await call(api, 'GET', API_PATHS.me, { token: t2.ticket })).status, 401);
+    assert.deepEqual(await refusedStatus(gw2.wsUrl, t2.ticket), {
+      status: 401,
+      code: 'invalid_token',
+    });
+    // The ticket's socket belongs to the session: logging out closes it.
+    await ok(api, 'POST', API_PATHS.logout, { body: { refreshToken: s.refreshToken } });
+    assert.equal((await closedWithin(c)).code, CLOSE_CODES.sessionRevoked);
+    assert.equal(
+      (await call(api, 'POST', API_PATHS.wsTicket, { token: s.accessToken })).status,
+      401,
+    );
   });
 
   it('a session ends at its absolute lifetime however often it is refreshed', async () => {
