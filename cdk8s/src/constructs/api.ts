@@ -1,7 +1,6 @@
 /** The api service: REST for accounts, keys, history and attachments. */
 import { Construct } from 'constructs';
 import { trustProxyEnv } from '../api/trust-proxy.js';
-import { trustProxyEnv } from '../api/trust-proxy.js';
 import { AppWorkload } from './app-workload.js';
 import type { ClusterContext } from './context.js';
 import { connectionSecret, jwtSecret } from './context.js';
@@ -33,7 +32,6 @@ export class GossipApi extends Construct {
         API_DOCS: 'false',
         API_MONGO_DB: 'gossip',
         API_LOG_LEVEL: cluster.spec.logLevel,
-        API_TRUST_PROXY: trustProxyEnv(cluster.spec.trustProxy),
         API_TRUST_PROXY: trustProxyEnv(cluster.spec.trustProxy),
       },
       secretEnv: {
