@@ -80,6 +80,8 @@ const json = (l: Listener, body: Buffer | string, type = 'application/json'): Bu
   request(l, `POST ${l.jsonPath ?? '/'} HTTP/1.1`, [`Content-Type: ${type}`], body);
 
 const upgradeHeaders = [
+  // Without `Connection: Upgrade` Node treats it as a plain GET.
+  'Connection: Upgrade',
   'Upgrade: websocket',
   'Sec-WebSocket-Version: 13',
   'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',

@@ -19,6 +19,14 @@ import {
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { errorBody, MAX_AVATAR_BYTES } from '@gossip/protocol';
+
+/**
+ * Largest request body forwarded to the api: above its largest (an avatar). Refused here,
+ * so a huge upload is a clean 413 instead of the api closing the connection mid-body,
+ * which reaches the browser as a 502.
+ */
+const MAX_PROXIED_BODY_BYTES = MAX_AVATAR_BYTES + 64 * 1024;
 
 export interface WebServerOptions {
   /** The built page (Vite's `dist`). */
@@ -31,6 +39,10 @@ export interface WebServerOptions {
   port?: number;
   /** @default 127.0.0.1 */
   host?: string;
+  /** A connection whose request head takes longer is closed with 408 (slowloris). @default 10000 */
+  headersTimeoutMs?: number;
+  /** A connection whose whole request takes longer is closed with 408. @default 30000 */
+  requestTimeoutMs?: number;
 }
 
 export interface WebServer {
@@ -75,31 +87,47 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   const gateway = new URL(opts.gatewayUrl);
   const sockets = new Set<Duplex>();
 
-  const server: Server = createServer((req, res) => {
-    const path = pathOf(req);
-    if (path === '/v1' || path.startsWith('/v1/')) {
-      proxyHttp(req, res, api);
-      return;
-    }
-    if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
-      return;
-    }
-    void serveFile(root, path, req, res);
-  });
+  const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  const requestTimeout = Math.max(headersTimeout, opts.requestTimeoutMs ?? 30_000);
+  const server: Server = createServer(
+    {
+      // Node's defaults (60 s, 300 s, checked every 30 s) let a slow client hold a socket
+      // for minutes; the interval follows the timeout so it is enforced on time.
+      headersTimeout,
+      requestTimeout,
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, headersTimeout / 4)),
+    },
+    guarded((req, res) => {
+      const path = pathOf(req);
+      if (path === '/v1' || path.startsWith('/v1/')) {
+        proxyHttp(req, res, api);
+        return;
+      }
+      if (path === '/healthz') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+        return;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD' }).end();
+        return;
+      }
+      return serveFile(root, path, req, res);
+    }),
+  );
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     if (pathOf(req) !== '/ws') {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
-    proxyUpgrade(req, socket, head, gateway, sockets);
+    try {
+      proxyUpgrade(req, socket, head, gateway, sockets);
+    } catch {
+      socket.destroy();
+    }
   });
 
   await new Promise<void>((ok, fail) => {
@@ -123,6 +151,29 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   };
 }
 
+/**
+ * `handler` as a `request` listener that cannot end the process: whatever it throws or
+ * rejects with is answered 500 (or the socket closed when an answer had started).
+ */
+function guarded(
+  handler: (req: IncomingMessage, res: ServerResponse) => unknown,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const fail = (res: ServerResponse): void => {
+    if (res.headersSent) res.destroy();
+    else res.writeHead(500, { 'content-type': 'application/json' }).end(INTERNAL);
+  };
+  return (req, res) => {
+    try {
+      const out = handler(req, res);
+      if (out instanceof Promise) out.catch(() => fail(res));
+    } catch {
+      fail(res);
+    }
+  };
+}
+
+const INTERNAL = '{"error":{"code":"internal","message":"Internal server error."}}';
+
 function pathOf(req: IncomingMessage): string {
   try {
     return new URL(req.url ?? '/', 'http://x').pathname;
@@ -142,6 +193,13 @@ function targetHeaders(req: IncomingMessage): Record<string, string | string[]> 
 }
 
 function proxyHttp(req: IncomingMessage, res: ServerResponse, target: URL): void {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_PROXIED_BODY_BYTES) {
+    res
+      .writeHead(413, { 'content-type': 'application/json', connection: 'close' })
+      .end(JSON.stringify(errorBody('payload_too_large')));
+    return;
+  }
   const upstream = request(
     {
       hostname: target.hostname,
@@ -151,6 +209,8 @@ function proxyHttp(req: IncomingMessage, res: ServerResponse, target: URL): void
       headers: targetHeaders(req),
     },
     (up) => {
+      // The api going away mid-answer must not take this server with it.
+      up.on('error', () => res.destroy());
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
     },

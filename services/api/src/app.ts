@@ -5,7 +5,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { PROTOCOL_VERSION, errorBody } from '@gossip/protocol';
-import { createLogger, type Logger } from '@gossip/servicekit';
+import { createLogger, type Logger, onClientError, serverOptions } from '@gossip/servicekit';
 import { trustFunction } from '@gossip/servicekit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -13,7 +13,7 @@ import type { Db } from 'mongodb';
 import { AvatarStore } from './avatars.js';
 import type { ApiConfig } from './config.js';
 import type { AppContext } from './context.js';
-import { makeErrorHandler } from './errors.js';
+import { frameworkErrorHandler, makeErrorHandler } from './errors.js';
 import { EventSink } from './events.js';
 import { createApiMetrics } from './metrics.js';
 import { HashPool, PasswordHasher, dummyHash } from './passwords.js';
@@ -50,6 +50,13 @@ export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<Fastif
     // pino's Logger is a FastifyBaseLogger; the cast only widens its generic parameters.
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: JSON_BODY_LIMIT,
+    // Slow clients are cut off with 408 (fastify sets the request timeout on the server
+    // itself, after these options); what Node's parser refuses gets a catalog JSON body.
+    http: serverOptions(config.http),
+    requestTimeout: config.http.requestTimeoutMs,
+    clientErrorHandler: onClientError,
+    // A path fastify cannot decode (a bad percent-escape) or an oversize parameter.
+    frameworkErrors: frameworkErrorHandler,
     // A function, not the setting: fastify would read a hop count as "trust nothing".
     trustProxy: config.trustProxy === 0 ? false : trustFunction(config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true },

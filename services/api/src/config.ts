@@ -3,7 +3,12 @@
  * Nothing else in the service reads `process.env`.
  */
 import { Type } from '@sinclair/typebox';
-import { parseTrustProxy, type TrustProxy } from '@gossip/servicekit';
+import {
+  parseTrustProxy,
+  type TrustProxy,
+  DEFAULT_HTTP_TIMEOUTS,
+  type HttpTimeouts,
+} from '@gossip/servicekit';
 import {
   ConfigError,
   parseEnv,
@@ -94,6 +99,16 @@ export const ApiEnv = Type.Object({
    */
   API_TRUST_PROXY: Type.String({ default: '0' }),
   API_SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10_000 }),
+  /** A connection whose request head takes longer is closed with 408 (slowloris). */
+  API_HTTP_HEADERS_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    default: DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs,
+  }),
+  /** A connection whose whole request (head and body) takes longer is closed with 408. */
+  API_HTTP_REQUEST_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    default: DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs,
+  }),
 });
 
 export interface RateLimit {
@@ -144,6 +159,8 @@ export interface ApiConfig {
   };
   trustProxy: TrustProxy;
   shutdownTimeoutMs: number;
+  /** Limits on slow HTTP clients. */
+  http: HttpTimeouts;
 }
 
 /**
@@ -163,6 +180,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
     jwtKeys = parseSigningKeys(e[JWT_KEY_ENV.apiPrivateKeys]);
   } catch (err) {
     throw new ConfigError(JWT_KEY_ENV.apiPrivateKeys, `is not valid: ${(err as Error).message}`);
+  }
+  if (e.API_HTTP_REQUEST_TIMEOUT_MS < e.API_HTTP_HEADERS_TIMEOUT_MS) {
+    throw new ConfigError(
+      'API_HTTP_REQUEST_TIMEOUT_MS',
+      'must be at least API_HTTP_HEADERS_TIMEOUT_MS',
+    );
   }
   return Object.freeze({
     port: e.API_PORT,
@@ -213,5 +236,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
     }),
     trustProxy,
     shutdownTimeoutMs: e.API_SHUTDOWN_TIMEOUT_MS,
+    http: Object.freeze({
+      headersTimeoutMs: e.API_HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.API_HTTP_REQUEST_TIMEOUT_MS,
+    }),
   });
 }

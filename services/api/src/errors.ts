@@ -62,6 +62,23 @@ function isUnavailable(err: Error): boolean {
   );
 }
 
+/**
+ * fastify's `frameworkErrors`: what its router refuses before any route runs, a path it
+ * cannot percent-decode or an oversize path parameter, is a 400 with a catalog body.
+ */
+export function frameworkErrorHandler(
+  err: FastifyError,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const code: ErrorCode =
+    err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'bad_request'
+      : 'internal';
+  req.log.info({ code, status: ERRORS[code].status }, 'request refused');
+  void reply.status(ERRORS[code].status).send(errorBody(code));
+}
+
 /** The fastify error handler: 4xx logged at info, 5xx at error, always a JSON body. */
 export function makeErrorHandler(metrics: ApiMetrics) {
   return function handleError(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {

@@ -1,6 +1,11 @@
 /** The engine's configuration: `ENGINE_*` environment variables, parsed once at start-up. */
 import { Type, type Static } from '@sinclair/typebox';
-import { parseEnv } from '@gossip/servicekit';
+import {
+  parseEnv,
+  ConfigError,
+  DEFAULT_HTTP_TIMEOUTS,
+  type HttpTimeouts,
+} from '@gossip/servicekit';
 import { DEFAULT_AMQP_PREFIX } from '@gossip/protocol';
 
 const Int = (def: number, min = 0, description?: string) =>
@@ -36,6 +41,16 @@ export const EngineEnv = Type.Object({
   ENGINE_MONGO_MAX_POOL: Int(8, 1, 'MongoDB connections per engine.'),
   ENGINE_PERMISSION_CACHE_MS: Int(1000, 0, 'How long an allowed sender/recipient pair is cached.'),
   ENGINE_SHUTDOWN_TIMEOUT_MS: Int(20_000, 1000),
+  ENGINE_HTTP_HEADERS_TIMEOUT_MS: Int(
+    DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs,
+    100,
+    'The ops port closes a connection whose request head takes longer (slowloris).',
+  ),
+  ENGINE_HTTP_REQUEST_TIMEOUT_MS: Int(
+    DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs,
+    100,
+    'The ops port closes a connection whose whole request takes longer.',
+  ),
 });
 
 export interface EngineConfig {
@@ -62,11 +77,19 @@ export interface EngineConfig {
   mongoMaxPool: number;
   permissionCacheMs: number;
   shutdownTimeoutMs: number;
+  /** The ops port's limits on slow clients. */
+  http: HttpTimeouts;
 }
 
 /** Parses and checks the engine's environment; throws a ConfigError naming the variable. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): EngineConfig {
   const e: Static<typeof EngineEnv> = parseEnv(EngineEnv, env);
+  if (e.ENGINE_HTTP_REQUEST_TIMEOUT_MS < e.ENGINE_HTTP_HEADERS_TIMEOUT_MS) {
+    throw new ConfigError(
+      'ENGINE_HTTP_REQUEST_TIMEOUT_MS',
+      'must be at least ENGINE_HTTP_HEADERS_TIMEOUT_MS',
+    );
+  }
   return Object.freeze({
     port: e.ENGINE_PORT,
     host: e.ENGINE_HOST,
@@ -91,5 +114,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): E
     mongoMaxPool: e.ENGINE_MONGO_MAX_POOL,
     permissionCacheMs: e.ENGINE_PERMISSION_CACHE_MS,
     shutdownTimeoutMs: e.ENGINE_SHUTDOWN_TIMEOUT_MS,
+    http: Object.freeze({
+      headersTimeoutMs: e.ENGINE_HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.ENGINE_HTTP_REQUEST_TIMEOUT_MS,
+    }),
   });
 }

@@ -30,8 +30,15 @@ import {
   type ErrorCode,
   type GatewayMessage,
   type SendDecision,
+  parseEngineMessage,
 } from '@gossip/protocol';
-import { AmqpLink, type Logger } from '@gossip/servicekit';
+import {
+  AmqpLink,
+  type Logger,
+  guardRequests,
+  onClientError,
+  serverOptions,
+} from '@gossip/servicekit';
 import type { EngineConfig } from './config.js';
 import { createEngineMetrics, type EngineMetrics } from './metrics.js';
 import { lookupPresence } from './presence.js';
@@ -108,26 +115,28 @@ export class Engine {
       logger: this.log,
       setup: (ch) => this.setupAmqp(ch),
     });
-    this.http = createServer((req, res) => {
-      void (async () => {
-        const path = (req.url ?? '/').split('?')[0];
-        const json = (status: number, body: unknown): void => {
-          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-        };
-        if (path === '/healthz') return json(200, { status: 'ok' });
-        if (path === '/readyz') {
-          const checks = await this.checks();
-          const ok = Object.values(checks).every((v) => v === 'ok');
-          return json(ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks });
-        }
-        if (path === '/metrics') {
-          const text = await this.metrics.registry.metrics();
-          res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
-          return;
-        }
-        json(404, { error: { code: 'not_found', message: ERRORS.not_found.message } });
-      })().catch(() => res.writeHead(500).end());
-    });
+    // The ops port: short timeouts for slow clients, a JSON 4xx for what Node's parser
+    // refuses, and a handler whose failures answer 500 instead of ending the process.
+    const ops = guardRequests(async (req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      const json = (status: number, body: unknown): void => {
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      };
+      if (path === '/healthz') return json(200, { status: 'ok' });
+      if (path === '/readyz') {
+        const checks = await this.checks();
+        const ok = Object.values(checks).every((v) => v === 'ok');
+        return json(ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks });
+      }
+      if (path === '/metrics') {
+        const text = await this.metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
+        return;
+      }
+      json(404, { error: { code: 'not_found', message: ERRORS.not_found.message } });
+    }, this.log);
+    this.http = createServer(serverOptions(cfg.http), ops);
+    this.http.on('clientError', onClientError);
   }
 
   private async checks(): Promise<Record<string, string>> {
@@ -192,14 +201,24 @@ export class Engine {
 
   private onMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
     if (!msg) return;
-    let m: EngineMessage;
-    try {
-      m = JSON.parse(msg.content.toString('utf8')) as EngineMessage;
-    } catch {
-      this.log.error({ deliveryTag: msg.fields.deliveryTag }, 'unparseable bus message dropped');
-      ch.ack(msg);
+    // Validated against the protocol's schemas before anything reads a field: a message
+    // no handler can take (an unknown op, a missing field) would otherwise throw inside
+    // amqplib's dispatch, lose the channel and come back on the next one, forever.
+    const parsed = parseEngineMessage(msg.content);
+    if (!parsed.ok) {
+      this.metrics.busInvalid.inc({ reason: parsed.reason });
+      this.log.warn(
+        { deliveryTag: msg.fields.deliveryTag, reason: parsed.reason, detail: parsed.detail },
+        'invalid bus message dropped',
+      );
+      try {
+        ch.ack(msg);
+      } catch {
+        // channel gone: it is redelivered and dropped again
+      }
       return;
     }
+    const m = parsed.message;
     this.metrics.busMessages.inc({ op: m.op });
     const work = (m.op === 'send' ? this.onSend(m) : this.handle(m)).then(
       () => {

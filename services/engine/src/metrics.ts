@@ -1,11 +1,12 @@
 /** The engine's metrics, on its own registry (series start at zero; no client values as labels). */
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { createMetricsRegistry, type Registry } from '@gossip/servicekit';
-import { ERROR_CODES } from '@gossip/protocol';
+import { ERROR_CODES, BUS_INVALID_REASONS } from '@gossip/protocol';
 
 export interface EngineMetrics {
   registry: Registry;
   busMessages: Counter<'op'>;
+  busInvalid: Counter<'reason'>;
   accepted: Counter;
   duplicates: Counter;
   delivered: Counter;
@@ -37,6 +38,12 @@ export function createEngineMetrics(): EngineMetrics {
       name: 'gossip_engine_bus_messages_total',
       help: 'Messages consumed from the engine queue, by operation.',
       labelNames: ['op'],
+      registers,
+    }),
+    busInvalid: new Counter({
+      name: 'gossip_engine_bus_invalid_total',
+      help: 'Messages on the engine queue that failed validation and were dropped, by reason.',
+      labelNames: ['reason'],
       registers,
     }),
     accepted: counter(
@@ -124,6 +131,7 @@ export function createEngineMetrics(): EngineMetrics {
   };
   for (const code of ERROR_CODES) m.errors.inc({ code }, 0);
   for (const op of ['send', 'ack', 'connected', 'signal']) m.busMessages.inc({ op }, 0);
+  for (const reason of BUS_INVALID_REASONS) m.busInvalid.inc({ reason }, 0);
   for (const result of ['relayed', 'offline', 'refused']) m.signals.inc({ result }, 0);
   for (const kind of ['messages', 'events', 'receipts']) m.replayPages.inc({ kind }, 0);
   m.pending.set(0);

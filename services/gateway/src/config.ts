@@ -1,7 +1,12 @@
 /** The gateway's configuration: `GATEWAY_*` environment variables, parsed once at start-up. */
 import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
-import { parseTrustProxy, type TrustProxy } from '@gossip/servicekit';
+import {
+  parseTrustProxy,
+  type TrustProxy,
+  DEFAULT_HTTP_TIMEOUTS,
+  type HttpTimeouts,
+} from '@gossip/servicekit';
 import {
   ConfigError,
   parseEnv,
@@ -29,6 +34,12 @@ export const GatewayEnv = Type.Object({
   GATEWAY_MAX_FRAME_BYTES: Int(MAX_FRAME_BYTES, 1024),
   GATEWAY_RATE_PER_SECOND: Int(50, 1, 'Sustained frames per second per connection.'),
   GATEWAY_RATE_BURST: Int(100, 1, 'Token bucket size per connection.'),
+  GATEWAY_RATE_VIOLATIONS_MAX: Int(
+    20,
+    1,
+    'Frames refused by the rate limit, with no pause long enough to refill the bucket in ' +
+      'between, before the connection is closed with CLOSE_CODES.rateLimited (4429).',
+  ),
   GATEWAY_PING_INTERVAL_MS: Int(25_000, 100),
   GATEWAY_PRESENCE_TTL_SECONDS: Int(60, 2),
   GATEWAY_HIGH_WATER_BYTES: Int(1 << 20, 1024, 'Over this, deliveries to a socket are skipped.'),
@@ -37,6 +48,16 @@ export const GatewayEnv = Type.Object({
   GATEWAY_DRAIN_GRACE_MS: Int(10_000, 0, 'How long clients get to leave after `drain`.'),
   GATEWAY_DRAIN_RECONNECT_MS: Int(1000, 0, 'The `reconnectAfterMs` sent in `drain`.'),
   GATEWAY_SHUTDOWN_TIMEOUT_MS: Int(25_000, 1000),
+  GATEWAY_HTTP_HEADERS_TIMEOUT_MS: Int(
+    DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs,
+    100,
+    'A connection whose request head (the upgrade included) takes longer is closed (slowloris).',
+  ),
+  GATEWAY_HTTP_REQUEST_TIMEOUT_MS: Int(
+    DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs,
+    100,
+    'A connection whose whole HTTP request takes longer is closed.',
+  ),
   GATEWAY_ALLOWED_ORIGINS: Type.String({
     default: '',
     description: 'Comma-separated Origin values accepted; empty accepts any (native clients).',
@@ -71,6 +92,10 @@ export interface GatewayConfig {
   maxFrameBytes: number;
   ratePerSecond: number;
   rateBurst: number;
+  /** Rate-limited frames in a row (see GATEWAY_RATE_VIOLATIONS_MAX) before a close. */
+  rateViolationsMax: number;
+  /** Limits on slow HTTP clients, before and at the upgrade. */
+  http: HttpTimeouts;
   pingIntervalMs: number;
   presenceTtlSeconds: number;
   highWaterBytes: number;
@@ -104,6 +129,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
   } catch (err) {
     throw new ConfigError(JWT_KEY_ENV.gatewayPublicKeys, (err as Error).message);
   }
+  if (e.GATEWAY_HTTP_REQUEST_TIMEOUT_MS < e.GATEWAY_HTTP_HEADERS_TIMEOUT_MS) {
+    throw new ConfigError(
+      'GATEWAY_HTTP_REQUEST_TIMEOUT_MS',
+      'must be at least GATEWAY_HTTP_HEADERS_TIMEOUT_MS',
+    );
+  }
   if (e.GATEWAY_MAX_BUFFERED_BYTES < e.GATEWAY_HIGH_WATER_BYTES) {
     throw new ConfigError(
       'GATEWAY_MAX_BUFFERED_BYTES',
@@ -123,6 +154,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     maxFrameBytes: e.GATEWAY_MAX_FRAME_BYTES,
     ratePerSecond: e.GATEWAY_RATE_PER_SECOND,
     rateBurst: e.GATEWAY_RATE_BURST,
+    rateViolationsMax: e.GATEWAY_RATE_VIOLATIONS_MAX,
+    http: Object.freeze({
+      headersTimeoutMs: e.GATEWAY_HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.GATEWAY_HTTP_REQUEST_TIMEOUT_MS,
+    }),
     pingIntervalMs: e.GATEWAY_PING_INTERVAL_MS,
     presenceTtlSeconds: e.GATEWAY_PRESENCE_TTL_SECONDS,
     highWaterBytes: e.GATEWAY_HIGH_WATER_BYTES,

@@ -31,8 +31,18 @@ import {
   REVOCATIONS_CHANNEL,
   type ContactFrame,
   CLOSE_CODES,
+  parseGatewayMessage,
+  peekFrameRef,
 } from '@gossip/protocol';
-import { AmqpLink, type Logger, type VerifiedToken } from '@gossip/servicekit';
+import {
+  AmqpLink,
+  type Logger,
+  type VerifiedToken,
+  guardRequests,
+  guardUpgrades,
+  onClientError,
+  serverOptions,
+} from '@gossip/servicekit';
 import { credentialFrom } from './auth.js';
 import { SessionGuard, parseRevocation } from './sessions.js';
 import type { GatewayConfig } from './config.js';
@@ -64,6 +74,10 @@ class Conn extends WebSocket {
   alive = true;
   /** When this connection last asked for a replay after backpressure (see `refeed`). */
   lastReplayAt = 0;
+  /** Frames refused by the rate limit since the last pause (see `onRateLimited`). */
+  violations = 0;
+  /** When the last one was refused (ms). */
+  lastViolationAt = 0;
   /** The account id and session of the connection's token (see `SessionGuard`). */
   uid = '';
   sid = '';
@@ -160,10 +174,21 @@ export class Gateway {
       maxPayload: cfg.maxFrameBytes * 2,
       handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
     });
-    this.http = createServer((req, res) => void this.onHttp(req, res));
-    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      void this.onUpgrade(req, socket, head);
-    });
+    // Short timeouts so a slow client cannot hold sockets before the upgrade; a JSON 4xx
+    // for what Node's parser refuses; handlers whose exceptions and rejections answer 500
+    // for that request only (an unhandled one would end the process).
+    this.http = createServer(
+      serverOptions(cfg.http),
+      guardRequests((req, res) => this.onHttp(req, res), this.log),
+    );
+    this.http.on('clientError', onClientError);
+    this.http.on(
+      'upgrade',
+      guardUpgrades(
+        (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head),
+        this.log,
+      ),
+    );
   }
 
   /** Connects to Redis and RabbitMQ and listens. Resolves with the bound port. */
@@ -401,20 +426,19 @@ export class Gateway {
 
   /** @internal a socket's `message` listener. */
   onFrame(conn: Conn, data: RawData, isBinary: boolean): void {
+    // The rate limit comes first: a flood costs a token check per frame, never a parse.
+    conn.bucket ??= new TokenBucket(this.cfg.ratePerSecond, this.cfg.rateBurst);
+    const limited = !conn.bucket.take();
     const raw = Array.isArray(data)
       ? Buffer.concat(data as Buffer[])
       : data instanceof ArrayBuffer
         ? new Uint8Array(data)
         : (data as Buffer);
+    if (limited) return this.onRateLimited(conn, raw);
     if (isBinary) {
       return this.sendError(conn, 'bad_frame', 'Frames are JSON text, not binary.');
     }
     const parsed = parseClientFrame(raw, { maxBytes: this.cfg.maxFrameBytes });
-    conn.bucket ??= new TokenBucket(this.cfg.ratePerSecond, this.cfg.rateBurst);
-    if (!conn.bucket.take()) {
-      const ref = parsed.ok && parsed.frame.type === 'send' ? parsed.frame.id : undefined;
-      return this.sendError(conn, 'rate_limited', undefined, ref);
-    }
     if (!parsed.ok) {
       return this.sendError(conn, parsed.error.code, parsed.error.message, parsed.error.ref);
     }
@@ -477,6 +501,28 @@ export class Gateway {
     }
   }
 
+  /**
+   * A frame over the connection's rate: refused unread (its `ref` peeked from its first
+   * bytes, so the sender can retry it), and after `rateViolationsMax` of them with no pause
+   * long enough to refill the bucket in between, the connection is closed with
+   * `CLOSE_CODES.rateLimited`: a client that ignores `rate_limited` is not served forever.
+   */
+  private onRateLimited(conn: Conn, raw: Uint8Array): void {
+    if (conn.readyState !== conn.OPEN) return;
+    const now = Date.now();
+    const refillMs = (this.cfg.rateBurst / this.cfg.ratePerSecond) * 1000;
+    if (now - conn.lastViolationAt > refillMs) conn.violations = 0;
+    conn.lastViolationAt = now;
+    conn.violations += 1;
+    if (conn.violations >= this.cfg.rateViolationsMax) {
+      this.metrics.rateLimitClosed.inc();
+      this.log.info({ conn: conn.id, user: conn.user }, 'closing a connection over its rate limit');
+      conn.close(CLOSE_CODES.rateLimited, 'rate limit exceeded');
+      return;
+    }
+    this.sendError(conn, 'rate_limited', undefined, peekFrameRef(raw));
+  }
+
   private toEngine(msg: EngineMessage, persistent = true): Promise<void> {
     return this.link.publish(this.exchange, ENGINE_ROUTING_KEY, msg, {
       persistent,
@@ -500,10 +546,21 @@ export class Gateway {
 
   private onBusMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
     if (!msg) return;
-    try {
-      this.dispatch(JSON.parse(msg.content.toString('utf8')) as GatewayMessage);
-    } catch (err) {
-      this.log.error({ err }, 'bad bus message');
+    // Validated against the protocol's schemas before any field is read: what does not
+    // match is counted and dropped (acked below), and never reaches a client.
+    const parsed = parseGatewayMessage(msg.content);
+    if (!parsed.ok) {
+      this.metrics.busInvalid.inc({ reason: parsed.reason });
+      this.log.warn(
+        { reason: parsed.reason, detail: parsed.detail },
+        'invalid bus message dropped',
+      );
+    } else {
+      try {
+        this.dispatch(parsed.message);
+      } catch (err) {
+        this.log.error({ err, op: parsed.message.op }, 'bus message handler failed');
+      }
     }
     try {
       ch.ack(msg);

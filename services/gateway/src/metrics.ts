@@ -2,7 +2,7 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { CAP_REFUSALS } from './caps.js';
 import { createMetricsRegistry, type Registry } from '@gossip/servicekit';
-import { ERROR_CODES, CLIENT_FRAMES } from '@gossip/protocol';
+import { ERROR_CODES, CLIENT_FRAMES, BUS_INVALID_REASONS } from '@gossip/protocol';
 
 export interface GatewayMetrics {
   registry: Registry;
@@ -19,6 +19,8 @@ export interface GatewayMetrics {
   errors: Counter<'code'>;
   backpressureSkipped: Counter;
   slowClosed: Counter;
+  rateLimitClosed: Counter;
+  busInvalid: Counter<'reason'>;
   sessionsClosed: Counter<'reason'>;
 }
 
@@ -100,6 +102,17 @@ export function createGatewayMetrics(): GatewayMetrics {
       help: 'Sockets closed with 1013 because their send buffer exceeded the limit.',
       registers,
     }),
+    rateLimitClosed: new Counter({
+      name: 'gossip_gateway_rate_limit_closed_total',
+      help: 'Sockets closed with 4429 for sending past their rate limit after rate_limited errors.',
+      registers,
+    }),
+    busInvalid: new Counter({
+      name: 'gossip_gateway_bus_invalid_total',
+      help: 'Messages on this gateway’s queue that failed validation and were dropped, by reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
     sessionsClosed: new Counter({
       name: 'gossip_gateway_sessions_closed_total',
       help: 'Sockets closed because their token expired (4401) or their session was revoked (4403).',
@@ -115,6 +128,7 @@ export function createGatewayMetrics(): GatewayMetrics {
   }
   for (const type of ['deliver', 'delivered', 'contact', 'signal']) m.pushed.inc({ type }, 0);
   for (const reason of CAP_REFUSALS) m.upgradesRejected.inc({ reason }, 0);
+  for (const reason of BUS_INVALID_REASONS) m.busInvalid.inc({ reason }, 0);
   m.connections.set(0);
   return m;
 }
