@@ -12,6 +12,7 @@ import {
   backingService,
   defaultedResources,
 } from './backing-services.js';
+import { IngressSpec } from './ingress.js';
 import { NetworkPolicySpec } from './network-policy.js';
 import { gatewayRules, rootRules, withRules } from './rules.js';
 import { TrustProxySpec } from './trust-proxy.js';
@@ -176,6 +177,7 @@ export const GossipClusterSpec = Type.Object({
     {},
   ),
   networkPolicy: Defaulted(NetworkPolicySpec, {}),
+  ingress: Type.Optional(IngressSpec),
   trustProxy: Defaulted(TrustProxySpec, {}),
   paused: Defaulted(
     Type.Boolean({

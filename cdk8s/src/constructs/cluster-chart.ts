@@ -9,6 +9,7 @@ import { GatewayDisruptionBudget } from './gateway-pdb.js';
 import { GossipMonitoring } from './monitoring.js';
 import { ManagedMongodb } from './mongodb.js';
 import { ManagedRabbitmq } from './rabbitmq.js';
+import { GossipIngress } from './ingress.js';
 import { GossipNetworkPolicies } from './network-policies.js';
 import { ManagedRedis } from './redis.js';
 
@@ -35,6 +36,7 @@ export class GossipClusterChart extends Chart {
     new GossipGateway(this, 'Gateway', { cluster, replicas: props.gatewayReplicas });
     new GatewayDisruptionBudget(this, 'GatewayBudget', { cluster });
     new GossipMonitoring(this, 'Monitoring', { cluster });
+    if (cluster.spec.ingress) new GossipIngress(this, 'Ingress', { cluster });
     if (cluster.spec.networkPolicy.enabled) {
       new GossipNetworkPolicies(this, 'NetworkPolicies', { cluster });
     }

@@ -41,6 +41,7 @@ export const applyOrder: readonly string[] = [
   'StatefulSet',
   'Deployment',
   'PodDisruptionBudget',
+  'Ingress',
   'ServiceMonitor',
   'PrometheusRule',
 ];

@@ -91,6 +91,8 @@ export function namesFor(cluster: string) {
     /** ConfigMap with a managed backing service's config files. */
     storeConfig: (s: BackingServiceName) => `${cluster}-${s}-config`,
     gatewayPdb: `${cluster}-gateway`,
+    /** The Ingress of `spec.ingress`. */
+    ingress: `${cluster}`,
     /** The NetworkPolicy of one component. */
     networkPolicy: (c: Component) => `${cluster}-${c}`,
     /** The NetworkPolicy denying everything to and from every pod of the cluster. */

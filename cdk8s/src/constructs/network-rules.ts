@@ -29,8 +29,8 @@ export interface PolicyPort {
 
 /** A NetworkPolicyPeer. */
 export interface PolicyPeer {
-  podSelector?: { matchLabels: Record<string, string> };
-  namespaceSelector?: { matchLabels: Record<string, string> };
+  podSelector?: { matchLabels?: Record<string, string> };
+  namespaceSelector?: { matchLabels?: Record<string, string> };
 }
 
 /** One ingress (`from`) or egress (`to`) rule; no peers means any address. */
@@ -79,9 +79,13 @@ function outside(peer: {
   namespaceSelector: Record<string, string>;
   podSelector: Record<string, string>;
 }): PolicyPeer {
+  // An empty selector is `{}` (every namespace, every pod); `matchLabels: {}` means the same
+  // but does not survive a round trip through the API server unchanged.
+  const selector = (labels: Record<string, string>) =>
+    Object.keys(labels).length > 0 ? { matchLabels: { ...labels } } : {};
   return {
-    namespaceSelector: { matchLabels: { ...peer.namespaceSelector } },
-    podSelector: { matchLabels: { ...peer.podSelector } },
+    namespaceSelector: selector(peer.namespaceSelector),
+    podSelector: selector(peer.podSelector),
   };
 }
 

@@ -151,11 +151,11 @@ describe('GossipNetworkPolicies', () => {
         {
           from: [
             {
-              namespaceSelector: { matchLabels: {} },
+              namespaceSelector: {},
               podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
             },
             {
-              namespaceSelector: { matchLabels: {} },
+              namespaceSelector: {},
               podSelector: {
                 matchLabels: {
                   'app.kubernetes.io/name': 'gossip',

@@ -123,7 +123,7 @@ watch.clusterWide is explicitly true (every namespace).
   resources: [poddisruptionbudgets]
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [networking.k8s.io]
-  resources: [networkpolicies]
+  resources: [networkpolicies, ingresses]
   verbs: [get, list, watch, create, patch, delete]
 # The autoscaler lists the gateway pods (by their labels, for pod IP and port) and reads each
 # pod's /metrics over HTTP (no pods/proxy access needed).
