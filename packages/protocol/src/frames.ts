@@ -215,8 +215,9 @@ export const ContactFrame = Type.Object(
   },
   {
     description:
-      'A contact notification: `from` requested, accepted, rejected, removed, blocked or ' +
-      'unblocked you, or changed its keys (`keyVersion`; re-fetch and compare fingerprints). ' +
+      'A contact notification: `from` requested, accepted, rejected or removed you, or ' +
+      'changed its keys (`keyVersion`; re-fetch and compare fingerprints). `blocked` and ' +
+      '`unblocked` are no longer sent (a block is not revealed to the blocked user). ' +
       '`accepted` may carry the accepter’s opaque key envelope in `body`. Stored until ' +
       'acked with `ack` like a message.',
   },
