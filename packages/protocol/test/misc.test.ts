@@ -46,9 +46,11 @@ test('sendPermission: only mutual acceptance without blocks lets messages throug
     sendPermission({ state: 'outgoing', blocked: false }, { state: 'incoming', blocked: false }),
     'not_contact',
   );
-  assert.equal(sendPermission(acc, { state: 'accepted', blocked: true }), 'blocked');
+  // Blocked by the recipient: told what a stranger is told, so the block stays hidden.
+  assert.equal(sendPermission(acc, { state: 'accepted', blocked: true }), 'not_contact');
+  assert.equal(sendPermission(null, { state: 'none', blocked: true }), 'not_contact');
+  // The sender's own block is no secret to the sender.
   assert.equal(sendPermission({ state: 'accepted', blocked: true }, acc), 'blocked');
-  assert.equal(sendPermission(null, { state: 'none', blocked: true }), 'blocked');
 });
 
 test('sendPermissionFromDocs picks the two sides by id', () => {
@@ -60,6 +62,10 @@ test('sendPermissionFromDocs picks the two sides by id', () => {
   assert.equal(sendPermissionFromDocs('alice', 'carol', docs), 'not_contact');
   assert.equal(
     sendPermissionFromDocs('bob', 'alice', [{ ...docs[0], blocked: true }, docs[1]]),
+    'not_contact',
+  );
+  assert.equal(
+    sendPermissionFromDocs('alice', 'bob', [{ ...docs[0], blocked: true }, docs[1]]),
     'blocked',
   );
 });
