@@ -31,6 +31,7 @@ const env = process.env;
 const port = (name: string, dflt: number): number => Number(env[name] || dflt);
 const ports = {
   api: port('GOSSIP_API_PORT', 8080),
+  apiOps: port('GOSSIP_API_OPS_PORT', 9090),
   gateway: port('GOSSIP_GATEWAY_PORT', 8081),
   engine: port('GOSSIP_ENGINE_PORT', 9091),
   web: port('GOSSIP_WEB_PORT', 8000),
@@ -155,6 +156,9 @@ async function main(): Promise<void> {
     'services/api/src/main.ts',
     {
       API_PORT: String(ports.api),
+      API_OPS_PORT: String(ports.apiOps),
+      // A development stack: the OpenAPI UI on the ops port.
+      API_DOCS: 'true',
       API_MONGO_URL: urls.mongo,
       API_REDIS_URL: urls.redis,
       [JWT_KEY_ENV.apiPrivateKeys]: keys.privateSet,
@@ -211,10 +215,10 @@ async function main(): Promise<void> {
   );
   say('Gossip is running:');
   say(`  web client    ${web.url}   (open it in two browser windows, one private, to chat)`);
-  say(`  REST api      http://127.0.0.1:${ports.api}   (OpenAPI: /docs)`);
+  say(`  REST api      http://127.0.0.1:${ports.api}   (OpenAPI: :${ports.apiOps}/docs)`);
   say(`  WebSocket     ws://127.0.0.1:${ports.gateway}/ws`);
   say(
-    `  metrics       http://127.0.0.1:${ports.api}/metrics, :${ports.gateway}/metrics, :${ports.engine}/metrics`,
+    `  metrics       http://127.0.0.1:${ports.apiOps}/metrics, :${ports.gateway}/metrics, :${ports.engine}/metrics`,
   );
   say(`  logs          ${common.LOG}`);
   say(

@@ -132,7 +132,8 @@ before(async () => {
   writeFileSync(
     targetsFile,
     JSON.stringify([
-      { targets: [`127.0.0.1:${api.port}`], labels: labels('api', 'api-0') },
+      // The api's /metrics is on its ops port (as the chart's PodMonitor scrapes it).
+      { targets: [new URL(api.metricsUrl).host], labels: labels('api', 'api-0') },
       { targets: [`127.0.0.1:${gateway.port}`], labels: labels('gateway', 'gateway-0') },
       { targets: [`127.0.0.1:${engine.port}`], labels: labels('engine', 'engine-0') },
       // The operator's own series carry no cluster; its per-cluster series bring their own

@@ -26,6 +26,8 @@ export async function startApiProcess(overrides: Record<string, string> = {}): P
   const env: Record<string, string> = {
     API_PORT: String(port),
     API_HOST: '127.0.0.1',
+    // The ops listener (metrics) is not used here: any free port.
+    API_OPS_PORT: '0',
     API_MONGO_URL: te.mongoUrl,
     API_MONGO_DB: uniqueName('client').replace(/-/g, '_'),
     API_REDIS_URL: te.redisUrl,

@@ -86,6 +86,8 @@ export class DeliveryStack {
       {
         API_PORT: String(port),
         API_HOST: '127.0.0.1',
+        // The ops listener (metrics) is not used here: any free port.
+        API_OPS_PORT: '0',
         API_MONGO_URL: this.env.mongoUrl,
         API_MONGO_DB: this.dbName,
         API_REDIS_URL: this.env.redisUrl,

@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     env: {
       API_PORT: String(port),
       API_HOST: '127.0.0.1',
+      API_OPS_PORT: '0',
       API_MONGO_URL: env.mongoUrl,
       API_MONGO_DB: db,
       API_REDIS_URL: env.redisUrl,

@@ -3,7 +3,6 @@
  * The caller owns the MongoDB and Redis connections (main.ts, or a test).
  */
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import { PROTOCOL_VERSION, errorBody } from '@gossip/protocol';
 import { createLogger, type Logger, onClientError, serverOptions } from '@gossip/servicekit';
 import { trustFunction } from '@gossip/servicekit';
@@ -20,6 +19,7 @@ import { HashPool, PasswordHasher, dummyHash } from './passwords.js';
 import { RateLimiter } from './ratelimit.js';
 import { avatarRoutes } from './routes/avatars.js';
 import { contactRoutes } from './routes/contacts.js';
+import { buildOpsApp } from './ops.js';
 import { healthRoutes } from './routes/health.js';
 import { mySessionRoutes } from './routes/my-sessions.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -43,7 +43,10 @@ export interface AppDeps {
 /** Largest JSON body: keys and key envelopes are the biggest fields (see the limits). */
 const JSON_BODY_LIMIT = 32 * 1024;
 
-export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<FastifyInstance> {
+/** The public api; `ops` is its ops listener (health, metrics, docs), closed with it. */
+export type ApiApp = FastifyInstance & { readonly ops: FastifyInstance };
+
+export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<ApiApp> {
   const logger = deps.logger ?? createLogger({ name: 'api', level: config.logLevel });
   const now = deps.now ?? Date.now;
   const app = Fastify({
@@ -132,7 +135,6 @@ export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<Fastif
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
 
   healthRoutes(app, ctx);
   sessionRoutes(app, ctx);
@@ -140,5 +142,12 @@ export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<Fastif
   await avatarRoutes(app, ctx);
   contactRoutes(app, ctx);
   mySessionRoutes(app, ctx);
-  return app;
+
+  const ops = buildOpsApp(app, ctx, logger.child({ listener: 'ops' }) as FastifyBaseLogger);
+  app.decorate('ops', ops);
+  app.addHook('onClose', async () => {
+    await ops.close();
+  });
+  // decorate() sets the property but does not narrow the instance's type.
+  return app as unknown as ApiApp;
 }

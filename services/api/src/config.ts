@@ -26,6 +26,15 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export const ApiEnv = Type.Object({
   API_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
   API_HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  /**
+   * The ops listener: `/healthz`, `/readyz`, `/metrics` and (when enabled) `/docs`, kept off
+   * the public port so metrics and the API description are not served to the internet.
+   * 0 picks a free port (tests).
+   */
+  API_OPS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9090 }),
+  API_OPS_HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  /** Serve the OpenAPI UI at `/docs` on the ops listener; default: on unless NODE_ENV=production. */
+  API_DOCS: Type.Optional(Type.Boolean()),
   API_MONGO_URL: Type.String({ pattern: '^mongodb(\\+srv)?://' }),
   API_MONGO_DB: Type.String({ pattern: '^[A-Za-z0-9_-]{1,63}$', default: 'gossip' }),
   API_REDIS_URL: Type.String({ pattern: '^rediss?://' }),
@@ -128,6 +137,11 @@ export interface LoginThrottleConfig {
 export interface ApiConfig {
   port: number;
   host: string;
+  /** Port and host of the ops listener (health, metrics, docs). */
+  opsPort: number;
+  opsHost: string;
+  /** Whether `/docs` (OpenAPI UI and JSON) is served on the ops listener. */
+  docs: boolean;
   mongoUrl: string;
   mongoDb: string;
   redisUrl: string;
@@ -181,6 +195,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
   } catch (err) {
     throw new ConfigError(JWT_KEY_ENV.apiPrivateKeys, `is not valid: ${(err as Error).message}`);
   }
+  if (e.API_OPS_PORT !== 0 && e.API_OPS_PORT === e.API_PORT) {
+    throw new ConfigError(
+      'API_OPS_PORT',
+      'must differ from API_PORT (ops stays off the public port)',
+    );
+  }
   if (e.API_HTTP_REQUEST_TIMEOUT_MS < e.API_HTTP_HEADERS_TIMEOUT_MS) {
     throw new ConfigError(
       'API_HTTP_REQUEST_TIMEOUT_MS',
@@ -190,6 +210,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
   return Object.freeze({
     port: e.API_PORT,
     host: e.API_HOST,
+    opsPort: e.API_OPS_PORT,
+    opsHost: e.API_OPS_HOST,
+    docs: e.API_DOCS ?? env.NODE_ENV !== 'production',
     mongoUrl: e.API_MONGO_URL,
     mongoDb: e.API_MONGO_DB,
     redisUrl: e.API_REDIS_URL,

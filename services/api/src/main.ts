@@ -25,4 +25,6 @@ installShutdown(
   ],
   { logger, timeoutMs: config.shutdownTimeoutMs },
 );
+// The ops listener first: probes and metrics answer as soon as the api takes traffic.
+await app.ops.listen({ port: config.opsPort, host: config.opsHost });
 await app.listen({ port: config.port, host: config.host });

@@ -11,11 +11,12 @@ import { testEnv, uniqueName } from '@gossip/testenv';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
 import { MongoClient, type Db } from 'mongodb';
-import { buildApp, type AppDeps } from '../src/app.js';
+import { buildApp, type ApiApp, type AppDeps } from '../src/app.js';
 import { loadConfig, type ApiConfig } from '../src/config.js';
 
 export interface Harness {
-  app: FastifyInstance;
+  /** The public app; `app.ops` is its ops listener (health, metrics, docs). */
+  app: ApiApp;
   db: Db;
   redis: Redis;
   config: ApiConfig;
@@ -38,6 +39,8 @@ export function apiEnv(overrides: Record<string, string> = {}): Record<string, s
     API_REGISTER_MAX_PER_IP: '10000',
     API_LOGIN_MAX_PER_IP: '10000',
     API_LOG_LEVEL: 'debug',
+    // A free port for the ops listener, so api processes of parallel tests never collide.
+    API_OPS_PORT: '0',
     ...overrides,
   };
 }

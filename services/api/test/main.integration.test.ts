@@ -30,12 +30,21 @@ function runApi(env: Record<string, string>, readyPath: string | null = '/readyz
 describe('api process', () => {
   let proc: ManagedProcess;
   let base: string;
+  let ops: string;
   let env: Record<string, string>;
 
   before(async () => {
     const port = await freePort();
-    env = apiEnv({ API_PORT: String(port), API_HOST: '127.0.0.1', API_LOG_LEVEL: 'info' });
+    const opsPort = await freePort();
+    env = apiEnv({
+      API_PORT: String(port),
+      API_HOST: '127.0.0.1',
+      API_OPS_PORT: String(opsPort),
+      API_OPS_HOST: '127.0.0.1',
+      API_LOG_LEVEL: 'info',
+    });
     base = `http://127.0.0.1:${port}`;
+    ops = `http://127.0.0.1:${opsPort}`;
     proc = await runApi(env);
   });
   after(async () => {
@@ -86,7 +95,7 @@ describe('api process', () => {
   });
 
   test('metrics use the gossip_ prefix and count requests by route template', async () => {
-    const res = await fetch(`${base}/metrics`);
+    const res = await fetch(`${ops}/metrics`);
     assert.equal(res.status, 200);
     const text = await res.text();
     assert.match(text, /^gossip_process_cpu_user_seconds_total/m);
@@ -99,11 +108,20 @@ describe('api process', () => {
     assert.doesNotMatch(text, /proc_user/);
   });
 
-  test('OpenAPI is served at /docs', async () => {
-    const ui = await fetch(`${base}/docs`);
+  test('/metrics and /docs are not on the public port (404), only on the ops port', async () => {
+    for (const path of ['/metrics', '/docs', '/docs/json']) {
+      const res = await fetch(`${base}${path}`);
+      assert.equal(res.status, 404, path);
+      await res.body?.cancel();
+    }
+    assert.equal((await fetch(`${ops}/healthz`)).status, 200);
+  });
+
+  test('OpenAPI is served at /docs on the ops port', async () => {
+    const ui = await fetch(`${ops}/docs`);
     assert.equal(ui.status, 200);
     assert.match(await ui.text(), /swagger/i);
-    const spec = (await (await fetch(`${base}/docs/json`)).json()) as {
+    const spec = (await (await fetch(`${ops}/docs/json`)).json()) as {
       openapi: string;
       paths: Record<string, unknown>;
     };

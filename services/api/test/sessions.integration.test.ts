@@ -345,7 +345,7 @@ describe('rate limits', () => {
       assert.ok(!k.includes('rl_ivy') && !k.includes('10.'), k);
       assert.ok((await limited.redis.pttl(k)) > 0, `${k} has an expiry`);
     }
-    const metrics = await limited.app.inject({ method: 'GET', url: '/metrics' });
+    const metrics = await limited.app.ops.inject({ method: 'GET', url: '/metrics' });
     assert.match(metrics.body, /gossip_api_rate_limited_total\{[^}]*limit="login_ip"[^}]*\} [1-9]/);
   });
 });

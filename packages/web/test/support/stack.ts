@@ -91,6 +91,8 @@ export class WebStack {
     this.apiUrl = await this.service('api', (port) => ({
       API_PORT: String(port),
       API_HOST: '127.0.0.1',
+      // The ops listener (metrics) is not used here: any free port.
+      API_OPS_PORT: '0',
       API_MONGO_URL: e.mongoUrl,
       API_MONGO_DB: this.dbName,
       API_REDIS_URL: e.redisUrl,

@@ -1,4 +1,7 @@
-/** Liveness, readiness and metrics: outside `/v1`, not versioned. */
+/**
+ * Liveness and readiness: outside `/v1`, not versioned; on the public and the ops listener
+ * (`/metrics` is on the ops listener only, see ops.ts).
+ */
 import { HealthResponse } from '@gossip/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.js';
@@ -46,10 +49,4 @@ export function healthRoutes(app: FastifyInstance, ctx: AppContext): void {
         .send({ status: ok ? 'ok' : 'unavailable', checks: { mongodb, redis } });
     },
   );
-
-  app.get('/metrics', { logLevel: 'warn', schema: { hide: true } }, async (_req, reply) => {
-    return reply
-      .header('content-type', ctx.metrics.registry.contentType)
-      .send(await ctx.metrics.registry.metrics());
-  });
 }

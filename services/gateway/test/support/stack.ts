@@ -40,6 +40,8 @@ export interface Service {
   port: number;
   /** http://127.0.0.1:port */
   url: string;
+  /** Where `/metrics` is: `url`, except for the api, which serves it on its ops port. */
+  metricsUrl: string;
 }
 
 export interface GatewayService extends Service {
@@ -106,7 +108,7 @@ export class Stack {
       logFile: this.logFile(name),
     });
     this.procs.add(proc);
-    return { proc, port, url: `http://127.0.0.1:${port}` };
+    return { proc, port, url: `http://127.0.0.1:${port}`, metricsUrl: `http://127.0.0.1:${port}` };
   }
 
   async startGateway(extra: Record<string, string> = {}): Promise<GatewayService> {
@@ -142,6 +144,7 @@ export class Stack {
       proc,
       port,
       url: `http://127.0.0.1:${port}`,
+      metricsUrl: `http://127.0.0.1:${port}`,
       instanceId,
       wsUrl: `ws://127.0.0.1:${port}/ws`,
     };
@@ -149,6 +152,7 @@ export class Stack {
 
   async startApi(extra: Record<string, string> = {}): Promise<Service> {
     const port = await freePort();
+    const opsPort = await freePort();
     const proc = await startProcess({
       command: process.execPath,
       args: [...this.nodeArgs, '--import', 'tsx', 'services/api/src/main.ts'],
@@ -157,6 +161,8 @@ export class Stack {
       env: {
         API_PORT: String(port),
         API_HOST: '127.0.0.1',
+        API_OPS_PORT: String(opsPort),
+        API_OPS_HOST: '127.0.0.1',
         API_MONGO_URL: this.env.mongoUrl,
         API_MONGO_DB: this.dbName,
         API_REDIS_URL: this.env.redisUrl,
@@ -171,7 +177,12 @@ export class Stack {
       logFile: this.logFile('api'),
     });
     this.procs.add(proc);
-    return { proc, port, url: `http://127.0.0.1:${port}` };
+    return {
+      proc,
+      port,
+      url: `http://127.0.0.1:${port}`,
+      metricsUrl: `http://127.0.0.1:${opsPort}`,
+    };
   }
 
   /** Everything every process of this stack printed so far. */
