@@ -6,6 +6,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import {
+  ContactEventMessage,
   ENGINE_MESSAGES,
   GATEWAY_MESSAGES,
   type EngineMessage,
@@ -27,6 +28,7 @@ type Checkers = Record<string, TypeCheck<TSchema>>;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 let engineCheckers: Checkers | undefined;
 let gatewayCheckers: Checkers | undefined;
+let contactEventChecker: TypeCheck<typeof ContactEventMessage> | undefined;
 
 function compile(schemas: Record<string, TSchema>): Checkers {
   const out: Checkers = {};
@@ -66,4 +68,20 @@ export function parseEngineMessage(body: Uint8Array | string): BusParseResult<En
 export function parseGatewayMessage(body: Uint8Array | string): BusParseResult<GatewayMessage> {
   gatewayCheckers ??= compile(GATEWAY_MESSAGES);
   return parseBus<GatewayMessage>(body, gatewayCheckers);
+}
+
+/** Validates a contact event from the api's Redis channel (`{ to, frame }`). */
+export function parseContactEvent(body: Uint8Array | string): BusParseResult<ContactEventMessage> {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof body === 'string' ? body : decoder.decode(body));
+  } catch {
+    return { ok: false, reason: 'json', detail: 'not UTF-8 JSON' };
+  }
+  contactEventChecker ??= TypeCompiler.Compile(ContactEventMessage);
+  if (!contactEventChecker.Check(value)) {
+    const first = contactEventChecker.Errors(value).First();
+    return { ok: false, reason: 'schema', detail: `contact event at ${first?.path || '/'}` };
+  }
+  return { ok: true, message: value };
 }

@@ -163,3 +163,12 @@ export const GATEWAY_MESSAGES = {
   error: BusError,
   push: BusPush,
 } as const;
+
+// ---------------------------------------------------------------- api -> gateway (Redis)
+
+/**
+ * What the api publishes on the Redis channel `EVENTS_CHANNEL` (see storage.ts): a contact
+ * frame for user `to`, pushed by whichever gateway holds `to`'s connections.
+ */
+export const ContactEventMessage = Type.Object({ to: Username, frame: ContactFrame });
+export type ContactEventMessage = Static<typeof ContactEventMessage>;

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import {
   newMessageId,
   parseEngineMessage,
+  parseContactEvent,
   parseGatewayMessage,
   peekFrameRef,
   type BusSend,
@@ -74,4 +75,20 @@ test('peekFrameRef reads the id from the first bytes of a frame without parsing 
   assert.equal(peekFrameRef(`{"type":"send","body":"${'x'.repeat(200)}","id":"${id}"}`), undefined);
   assert.equal(peekFrameRef(new Uint8Array([0xff, 0x00, 0xc3, 0x28])), undefined);
   assert.equal(peekFrameRef('{"id":"not-an-id"}'), undefined);
+});
+
+test('contact events from the api are checked like bus messages', () => {
+  const frame = { type: 'contact', id: newMessageId(), event: 'request', from: 'alice', at: 1 };
+  assert.deepEqual(parseContactEvent(JSON.stringify({ to: 'bob', frame })), {
+    ok: true,
+    message: { to: 'bob', frame },
+  });
+  for (const bad of [
+    '{',
+    'null',
+    '{"to":"bob"}',
+    JSON.stringify({ to: 'bob', frame: { type: 'contact' } }),
+  ]) {
+    assert.equal(parseContactEvent(bad).ok, false, bad);
+  }
 });

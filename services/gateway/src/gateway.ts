@@ -29,10 +29,10 @@ import {
   type ServerFrame,
   EVENTS_CHANNEL,
   REVOCATIONS_CHANNEL,
-  type ContactFrame,
   CLOSE_CODES,
   parseGatewayMessage,
   peekFrameRef,
+  parseContactEvent,
 } from '@gossip/protocol';
 import {
   AmqpLink,
@@ -670,14 +670,19 @@ export class Gateway {
 
   /** A contact event the api published on Redis: push it if its recipient is here. */
   private onContactEvent(text: string): void {
-    try {
-      const { to, frame } = JSON.parse(text) as { to: string; frame: ContactFrame };
-      if (frame?.type !== 'contact') return;
-      for (const conn of this.connsOf(to)) {
-        if (this.send(conn, frame, true)) this.metrics.pushed.inc({ type: 'contact' });
-      }
-    } catch (err) {
-      this.log.warn({ err }, 'bad contact event');
+    // Validated like the RabbitMQ messages: only a well-formed contact frame reaches a client.
+    const parsed = parseContactEvent(text);
+    if (!parsed.ok) {
+      this.metrics.busInvalid.inc({ reason: parsed.reason });
+      this.log.warn(
+        { reason: parsed.reason, detail: parsed.detail },
+        'invalid contact event dropped',
+      );
+      return;
+    }
+    const { to, frame } = parsed.message;
+    for (const conn of this.connsOf(to)) {
+      if (this.send(conn, frame, true)) this.metrics.pushed.inc({ type: 'contact' });
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * Bus messages that do not match the protocol's schemas (packages/protocol/src/bus.ts),
- * published to the real RabbitMQ queues of a running engine and gateway: each is counted
+ * published to the real RabbitMQ queues of a running engine and gateway (and to the api's
+ * Redis events channel the gateway reads): each is counted
  * in `gossip_*_bus_invalid_total` and dropped (acked), no consumer crashes or wedges, and
  * a valid message published after them is still handled.
  */
@@ -12,6 +13,7 @@ import {
   deliveryExchange,
   ENGINE_ROUTING_KEY,
   engineQueue,
+  EVENTS_CHANNEL,
   gatewayRoutingKey,
   newMessageId,
 } from '@gossip/protocol';
@@ -107,6 +109,12 @@ describe('bus message validation', () => {
     await bob.waitFor((f) => f.type === 'deliver' && f.id === id, 15_000, 'deliver');
     assert.equal(await stack.db.collection('messages').countDocuments({}), 1);
     assert.match(engine.proc.output(), /invalid bus message dropped/);
+    // Acked, so bob's later connections get no replay of it.
+    bob.send({ type: 'ack', ids: [id] });
+    await eventually(
+      async () => (await stack.db.collection('messages').countDocuments({})) === 0,
+      'the message deleted on ack',
+    );
     await Promise.all([alice.close(), bob.close()]);
   });
 
@@ -139,6 +147,31 @@ describe('bus message validation', () => {
     const ts = Date.now();
     bob.send({ type: 'ping', ts });
     await bob.waitFor((f) => f.type === 'pong' && f.ts === ts);
+    await bob.close();
+  });
+
+  it('the gateway drops malformed contact events from the api’s Redis channel and pushes a valid one', async () => {
+    const bob = await WsClient.connect(gw.wsUrl, await stack.token('bob'));
+    await bob.waitFor((f) => f.type === 'hello');
+    const channel = `${stack.redisPrefix}${EVENTS_CHANNEL}`;
+    const bad = [
+      ...GARBAGE.map((g) => (Buffer.isBuffer(g) ? g : Buffer.from(g))),
+      Buffer.from(JSON.stringify({ to: 'bob', frame: null })),
+      // Type `contact` but not a contact frame: it used to be pushed as it was.
+      Buffer.from(JSON.stringify({ to: 'bob', frame: { type: 'contact', id: 'x', evil: 1 } })),
+      Buffer.from(JSON.stringify({ to: 'Not A User', frame: { type: 'contact' } })),
+    ];
+    const before = await metric(gw.url, 'gossip_gateway_bus_invalid_total');
+    for (const b of bad) await stack.redis.publish(channel, b);
+    const valid = { type: 'contact', id: newMessageId(), event: 'request', from: 'alice', at: 1 };
+    await stack.redis.publish(channel, JSON.stringify({ to: 'bob', frame: valid }));
+    await bob.waitFor((f) => f.type === 'contact', 15_000, 'the valid contact event');
+    assert.equal((await metric(gw.url, 'gossip_gateway_bus_invalid_total')) - before, bad.length);
+    assert.deepEqual(
+      bob.frames.filter((f) => f.type === 'contact'),
+      [valid],
+      'only the valid contact event reached the client',
+    );
     await bob.close();
   });
 });
