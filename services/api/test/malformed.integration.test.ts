@@ -1,7 +1,7 @@
 /**
- * The api as a real process (src/main.ts) against the malformed-input corpus of
- * @gossip/testenv: every case ends in a 4xx (or a closed socket), and the process still
- * answers `/healthz` afterwards. `GET /v1/users?%=1` once made it exit (a URIError thrown
+ * The api as a real process (src/main.ts), its public and its ops listener, against the
+ * malformed-input corpus of @gossip/testenv: every case ends in a 4xx (or a closed
+ * socket), and the process still answers `/healthz` afterwards. `GET /v1/users?%=1` once made it exit (a URIError thrown
  * by the log serializer); the first cases are that request and its relatives.
  */
 import assert from 'node:assert/strict';
@@ -27,12 +27,16 @@ describe('api process: malformed input', () => {
   let proc: ManagedProcess;
   let env: Record<string, string>;
   let listener: Listener;
+  /** The ops listener (/healthz, /readyz, /metrics, /docs) of the same process. */
+  let ops: Listener;
   let exitCode: number | string | undefined;
 
   before(async () => {
     const port = await freePort();
+    const opsPort = await freePort();
     env = apiEnv({
       API_PORT: String(port),
+      API_OPS_PORT: String(opsPort),
       API_HOST: '127.0.0.1',
       API_LOG_LEVEL: 'info',
       // Short, so the slow-client cases end soon; the cases do not measure them.
@@ -58,6 +62,7 @@ describe('api process: malformed input', () => {
       // Valid JSON with wrong credentials is a 401; the cases must get their own 4xx.
       jsonPath: API_PATHS.login,
     };
+    ops = { host: '127.0.0.1', port: opsPort, healthPath: '/healthz', probePath: '/nope' };
   });
   after(async () => {
     await proc.stop(5000);
@@ -72,6 +77,13 @@ describe('api process: malformed input', () => {
   for (const c of casesFor({ json: true })) {
     test(`refuses ${c.name} and keeps serving`, async () => {
       await checkCase(listener, c);
+      assert.equal(exitCode, undefined, `the api exited: ${proc.output().slice(-2000)}`);
+    });
+  }
+
+  for (const c of casesFor({})) {
+    test(`ops listener: refuses ${c.name} and keeps serving`, async () => {
+      await checkCase(ops, c);
       assert.equal(exitCode, undefined, `the api exited: ${proc.output().slice(-2000)}`);
     });
   }
