@@ -17,6 +17,7 @@ const SECRET_FIELDS = [
   'privateKey',
   'secret',
   'jwtSecret',
+  'ticket',
 ];
 
 /**
@@ -35,7 +36,8 @@ export const REDACT_PATHS: readonly string[] = [
   'headers.cookie',
 ];
 
-const SECRET_QUERY = /token|password|secret|key|auth/i;
+// `ticket`: a browser's single-use WebSocket ticket (harmless once used, but never logged).
+const SECRET_QUERY = /token|password|secret|key|auth|ticket/i;
 
 /** `text` percent-decoded, or `undefined` when it is not valid (a bad escape, bad UTF-8). */
 function tryDecode(text: string): string | undefined {

@@ -61,6 +61,7 @@ test('the request serializer logs method and a URL without token values', () => 
 test('redactUrl keeps harmless parameters', () => {
   assert.equal(redactUrl('/a'), '/a');
   assert.equal(redactUrl('/a?prefix=al&limit=2'), '/a?prefix=al&limit=2');
+  assert.equal(redactUrl('/ws?ticket=eyJ.x.y'), '/ws?ticket=[redacted]');
   assert.equal(
     redactUrl('/a?token=x&password=y&flag'),
     '/a?token=[redacted]&password=[redacted]&flag',
