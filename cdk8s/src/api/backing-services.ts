@@ -3,7 +3,7 @@
  * operator as a StatefulSet or external, reached through a connection URL in a Secret.
  */
 import { Type } from '@sinclair/typebox';
-import type { TObject } from '@sinclair/typebox';
+import type { TObject, TProperties } from '@sinclair/typebox';
 import { backingServiceRules, mongodbManagedRules, storageRules, withRules } from './rules.js';
 import { Defaulted, Resources, dnsSubdomainPattern, quantityPattern } from './schema-helpers.js';
 
@@ -46,9 +46,15 @@ export const StorageSpec = Type.Object(
   { description: 'Persistent volume per pod (immutable once set).', ...withRules(storageRules) },
 );
 
-function managedSpec(defaultVersion: string, imageHelp: string, options: object) {
+function managedSpec<E extends TProperties = Record<never, never>>(
+  defaultVersion: string,
+  imageHelp: string,
+  options: object,
+  extra: E = {} as E,
+) {
   return Type.Object(
     {
+      ...extra,
       version: Defaulted(
         Type.String({
           pattern: '^[0-9][-.0-9a-z]*$',
@@ -68,9 +74,20 @@ function managedSpec(defaultVersion: string, imageHelp: string, options: object)
 }
 
 /** `spec.rabbitmq.managed`: replicas > 1 forms a RabbitMQ cluster (classic-config peers). */
-export const RabbitmqManaged = managedSpec('3.13', 'rabbitmq:VERSION-management', {
-  description: 'A RabbitMQ run by the operator; replicas > 1 forms a cluster.',
-});
+export const RabbitmqManaged = managedSpec(
+  '3.13',
+  'rabbitmq:VERSION (rabbitmq:VERSION-management with management: true)',
+  { description: 'A RabbitMQ run by the operator; replicas > 1 forms a cluster.' },
+  {
+    management: Defaulted(
+      Type.Boolean({
+        description:
+          'Run the management plugin (HTTP UI and API on port 15672, reached with kubectl port-forward; no NetworkPolicy admits it). Off: one less listener holding admin powers.',
+      }),
+      false,
+    ),
+  },
+);
 /** `spec.mongodb.managed`: a single mongod for now (see `mongodbManagedRules`). */
 export const MongodbManaged = managedSpec('7', 'mongo:VERSION', {
   description: 'A MongoDB run by the operator (one replica until replica sets are supported).',

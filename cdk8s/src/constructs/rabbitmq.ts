@@ -32,7 +32,8 @@ export class ManagedRabbitmq extends Construct {
       cluster,
       service: 'rabbitmq',
       spec,
-      image: `rabbitmq:${spec.version}-management`,
+      // The -management image enables the management plugin; the plain one has it off.
+      image: `rabbitmq:${spec.version}${cluster.spec.rabbitmq.managed?.management ? '-management' : ''}`,
       clientPorts: [{ name: 'amqp', port: ports.rabbitmq }],
       peerPorts: [
         { name: 'epmd', port: peerPorts.rabbitmq[0] },

@@ -104,7 +104,8 @@ describe('managed stores', () => {
     assert.equal(headless.clusterIP, 'None');
     assert.equal(headless.publishNotReadyAddresses, true);
     const container = podSpec(find(objects, 'StatefulSet', 'demo-rabbitmq')).containers[0]!;
-    assert.equal(container.image, 'rabbitmq:3.13-management');
+    // The management plugin (an HTTP admin API) is off unless spec asks for it.
+    assert.equal(container.image, 'rabbitmq:3.13');
     assert.deepStrictEqual(
       container.env
         ?.filter((e) => e.valueFrom && 'secretKeyRef' in (e.valueFrom as object))
@@ -192,6 +193,24 @@ describe('the Redis start script', () => {
     assert.match(
       out.split('\n')[0]!,
       /--appendonly yes --replicaof demo-redis-0\.demo-redis-headless\.chat\.svc 6379$/,
+    );
+  });
+
+  it('runs the management image only with spec.rabbitmq.managed.management: true', () => {
+    const image = (spec: object) => {
+      const chart = Testing.chart();
+      new ManagedRabbitmq(chart, 'R', { cluster: context(spec) });
+      return podSpec(find(Testing.synth(chart), 'StatefulSet', 'demo-rabbitmq')).containers[0]!
+        .image;
+    };
+    assert.equal(image({}), 'rabbitmq:3.13');
+    assert.equal(
+      image({ rabbitmq: { managed: { management: true } } }),
+      'rabbitmq:3.13-management',
+    );
+    assert.equal(
+      image({ rabbitmq: { managed: { management: false, version: '4.0' } } }),
+      'rabbitmq:4.0',
     );
   });
 });
