@@ -53,3 +53,19 @@ test('loadConfig names the bad variable', () => {
 test('empty values count as unset', () => {
   assert.equal(loadConfig({ ...minimal, API_PORT: '', API_LOG_LEVEL: '' }).port, 8080);
 });
+
+test('loadConfig: HTTP timeouts default to 10 s / 30 s; a request timeout under the headers one is refused', () => {
+  assert.deepEqual(loadConfig(minimal).http, {
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000,
+  });
+  assert.throws(
+    () =>
+      loadConfig({
+        ...minimal,
+        API_HTTP_REQUEST_TIMEOUT_MS: '500',
+        API_HTTP_HEADERS_TIMEOUT_MS: '1000',
+      }),
+    (e: unknown) => e instanceof ConfigError && e.variable === 'API_HTTP_REQUEST_TIMEOUT_MS',
+  );
+});

@@ -38,3 +38,13 @@ describe('engine config', () => {
     );
   });
 });
+
+describe('engine config: ops port timeouts', () => {
+  it('defaults to 10 s / 30 s and refuses a request timeout under the headers timeout', () => {
+    assert.deepEqual(loadConfig(base).http, { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 });
+    assert.throws(
+      () => loadConfig({ ...base, ENGINE_HTTP_REQUEST_TIMEOUT_MS: '1000' }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'ENGINE_HTTP_REQUEST_TIMEOUT_MS',
+    );
+  });
+});

@@ -68,3 +68,19 @@ describe('gateway config', () => {
     );
   });
 });
+
+describe('gateway config: malformed-input limits', () => {
+  it('defaults the violation count and HTTP timeouts and checks their order', () => {
+    const c = loadConfig(base);
+    assert.equal(c.rateViolationsMax, 20);
+    assert.deepEqual(c.http, { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 });
+    assert.throws(
+      () => loadConfig({ ...base, GATEWAY_RATE_VIOLATIONS_MAX: '0' }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'GATEWAY_RATE_VIOLATIONS_MAX',
+    );
+    assert.throws(
+      () => loadConfig({ ...base, GATEWAY_HTTP_HEADERS_TIMEOUT_MS: '40000' }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'GATEWAY_HTTP_REQUEST_TIMEOUT_MS',
+    );
+  });
+});
