@@ -1,11 +1,10 @@
 /**
- * Connection caps of one gateway, checked at the upgrade before a WebSocket opens: open
- * connections per user and per client address, and upgrade attempts per address in a
- * fixed window. Pure bookkeeping with an injected clock; the gateway answers 429.
- *
- * The counts are this gateway's own: with N gateways behind a balancer a user can hold at
- * most N times the per-user cap.
+ * Connection caps, checked at the upgrade before a WebSocket opens: open connections per
+ * user (summed over every gateway through Redis, {@link UserConnectionCounts}) and per
+ * client address, and upgrade attempts per address in a fixed window (both this gateway's
+ * own counts). The gateway answers 429.
  */
+import type { Redis } from 'ioredis';
 
 export type CapRefusal = 'connect_rate' | 'address_cap' | 'user_cap';
 
@@ -70,5 +69,93 @@ export class ConnectionCaps {
     const n = (this.byAddress.get(address) ?? 0) - 1;
     if (n > 0) this.byAddress.set(address, n);
     else this.byAddress.delete(address);
+  }
+}
+
+/**
+ * Adds this gateway's count for a user and admits one more connection when the sum over
+ * every live gateway stays within the cap. Each gateway keeps one field of the user's hash,
+ * `<count>:<until ms>`; fields past their time (a dead gateway) are ignored, and the whole
+ * key expires with the heartbeat TTL.
+ */
+const USER_ADMIT = `
+local now = tonumber(ARGV[1])
+local total = tonumber(ARGV[3])
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if all[i] ~= ARGV[2] then
+    local c, u = string.match(all[i + 1], '^(%d+):(%d+)$')
+    if c and tonumber(u) > now then total = total + tonumber(c) end
+  end
+end
+if total > tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3] .. ':' .. ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return 1
+`;
+
+/** Redis key of a user's per-gateway connection counts. */
+export function userConnsKey(prefix: string, username: string): string {
+  return `${prefix}userconns:${username}`;
+}
+
+/** Users refreshed per Redis pipeline, as presence does. */
+const REFRESH_BATCH = 500;
+
+/**
+ * The per-user cap across every gateway: the counts live in Redis, so a user cannot hold
+ * the cap on each of N gateways. Refreshed with the presence heartbeat.
+ */
+export class UserConnectionCounts {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly instanceId: string,
+    private readonly ttlSeconds: number,
+    private readonly cap: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether `user` may hold `localAfter` connections here, given the other gateways'. */
+  async admit(user: string, localAfter: number): Promise<boolean> {
+    const t = this.now();
+    const ok = (await this.redis.eval(
+      USER_ADMIT,
+      1,
+      userConnsKey(this.prefix, user),
+      String(t),
+      this.instanceId,
+      String(localAfter),
+      String(this.cap),
+      String(t + this.ttlSeconds * 1000),
+      String(this.ttlSeconds * 1000),
+    )) as number;
+    return ok === 1;
+  }
+
+  /** Records this gateway's current count for `user` (0 removes its field). */
+  async set(user: string, local: number): Promise<void> {
+    const key = userConnsKey(this.prefix, user);
+    if (local === 0) await this.redis.hdel(key, this.instanceId);
+    else
+      await this.redis.hset(
+        key,
+        this.instanceId,
+        `${local}:${this.now() + this.ttlSeconds * 1000}`,
+      );
+  }
+
+  /** Re-states every local count so the fields outlive the next TTL. */
+  async refresh(counts: ReadonlyArray<readonly [string, number]>): Promise<void> {
+    const until = this.now() + this.ttlSeconds * 1000;
+    for (let from = 0; from < counts.length; from += REFRESH_BATCH) {
+      const p = this.redis.pipeline();
+      for (const [user, n] of counts.slice(from, from + REFRESH_BATCH)) {
+        const key = userConnsKey(this.prefix, user);
+        p.hset(key, this.instanceId, `${n}:${until}`);
+        p.pexpire(key, this.ttlSeconds * 1000);
+      }
+      await p.exec();
+    }
   }
 }

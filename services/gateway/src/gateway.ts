@@ -49,7 +49,7 @@ import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { Presence } from './presence.js';
 import { TokenBucket } from './ratelimit.js';
-import { ConnectionCaps } from './caps.js';
+import { ConnectionCaps, UserConnectionCounts } from './caps.js';
 import { clientAddress, trustFunction, type TrustFunction } from '@gossip/servicekit';
 
 /**
@@ -125,6 +125,7 @@ export class Gateway {
   private readonly starved = new Set<Conn>();
   private connSeq = 0;
   private readonly caps: ConnectionCaps;
+  private readonly userCounts: UserConnectionCounts;
   private readonly trust: TrustFunction;
   private draining = false;
   private timers: NodeJS.Timeout[] = [];
@@ -140,6 +141,13 @@ export class Gateway {
     this.exchange = deliveryExchange(cfg.amqpPrefix);
     this.redis = new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
     this.sub = new Redis(cfg.redisUrl, { lazyConnect: true });
+    this.userCounts = new UserConnectionCounts(
+      this.redis,
+      cfg.redisPrefix,
+      cfg.instanceId,
+      cfg.presenceTtlSeconds,
+      cfg.caps.perUser,
+    );
     for (const r of [this.redis, this.sub]) {
       r.on('error', (err: unknown) => this.log.warn({ err }, 'redis error'));
     }
@@ -286,6 +294,16 @@ export class Gateway {
     }
     if (this.draining) return this.refuse(socket, 503, 'draining', 'draining');
     const { session } = checked;
+    // The user's connections on every gateway (Redis). Unavailable: the local cap below
+    // still holds. An admitted upgrade refused below leaves its count one high until the
+    // next heartbeat re-states this gateway's counts.
+    const admitted = await this.userCounts
+      .admit(session.username, this.countOf(session.username) + 1)
+      .catch((err: unknown) => {
+        this.log.warn({ err }, 'user connection counts unavailable; local cap only');
+        return true;
+      });
+    if (!admitted) return this.refuse(socket, 429, 'rate_limited', 'user_cap');
     // Again after the await, which other upgrades from this address or user may have
     // completed in; from here to `onConnection` nothing yields, so the counts hold.
     if (this.caps.addressFull(address)) {
@@ -393,6 +411,9 @@ export class Gateway {
     }
     this.metrics.connections.set(this.conns.size);
     this.metrics.connectionsClosed.inc();
+    this.userCounts
+      .set(conn.user, this.countOf(conn.user))
+      .catch((err: unknown) => this.log.warn({ err }, 'user connection count update failed'));
     this.log.info({ conn: conn.id, user: conn.user, code }, 'disconnected');
   }
 
@@ -697,6 +718,11 @@ export class Gateway {
       }
     } catch (err) {
       this.log.warn({ err }, 'presence heartbeat failed');
+    }
+    try {
+      await this.userCounts.refresh([...this.byUser.keys()].map((u) => [u, this.countOf(u)]));
+    } catch (err) {
+      this.log.warn({ err }, 'user connection count heartbeat failed');
     }
   }
 

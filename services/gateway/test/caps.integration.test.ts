@@ -7,7 +7,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { Stack } from './support/stack.js';
+import { eventually, Stack } from './support/stack.js';
 import { UpgradeRefused, WsClient } from './support/wsclient.js';
 
 const metric = async (url: string, name: string, labels = ''): Promise<number> => {
@@ -99,5 +99,40 @@ describe('connection caps', () => {
     await assert.rejects(WsClient.connect(gw.wsUrl, 'forged'), refusedWith(401));
     assert.equal(await metric(gw.url, 'gossip_gateway_connections'), 1);
     raw.destroy();
+  });
+
+  it('the per-user cap counts the user’s connections on every gateway, not on each', async () => {
+    const shared = new Stack('capsmulti');
+    try {
+      await shared.createUsers('dora');
+      await shared.startEngine();
+      const one = await shared.startGateway({ GATEWAY_MAX_CONNS_PER_USER: '2' });
+      const two = await shared.startGateway({ GATEWAY_MAX_CONNS_PER_USER: '2' });
+      const a = await WsClient.connect(one.wsUrl, await shared.token('dora'));
+      const b = await WsClient.connect(two.wsUrl, await shared.token('dora'));
+      await assert.rejects(
+        WsClient.connect(one.wsUrl, await shared.token('dora')),
+        refusedWith(429),
+      );
+      await assert.rejects(
+        WsClient.connect(two.wsUrl, await shared.token('dora')),
+        refusedWith(429),
+      );
+      // A closed connection frees its place on the other gateway too.
+      await a.close();
+      await eventually(async () => {
+        try {
+          const c = await WsClient.connect(two.wsUrl, await shared.token('dora'));
+          await c.close();
+          return true;
+        } catch (err) {
+          if (refusedWith(429)(err)) return false;
+          throw err;
+        }
+      }, 'a freed place');
+      await b.close();
+    } finally {
+      await shared.close();
+    }
   });
 });
