@@ -269,10 +269,13 @@ async function images(): Promise<number> {
     console.error('no node: run `npm run testenv -- up --node` first');
     return 1;
   }
-  const { buildAndImport } = await import('./images.js');
+  const { buildAndImport, productContext } = await import('./images.js');
   const started = Date.now();
   const built = await buildAndImport(state.node.containerdSocket, 'dev', log);
-  writeFileSync(join(state.dir, 'images.json'), JSON.stringify(built, null, 2) + '\n');
+  writeFileSync(
+    join(state.dir, 'images.json'),
+    JSON.stringify({ context: productContext(), images: built }, null, 2) + '\n',
+  );
   log(
     `${built.length} images built and imported in ${Math.round((Date.now() - started) / 1000)} s`,
   );

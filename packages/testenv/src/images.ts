@@ -242,6 +242,12 @@ async function buildOne(
   return { name, seconds: (Date.now() - started) / 1000, archiveBytes: statSync(tar).size };
 }
 
+/**
+ * The frozen copy of the tree the product images were last built from. Tests install the
+ * chart (and its CRD) from here too, so operator and CRD match even while the tree moves on.
+ */
+export const productContext = (): string => join(cache(), 'context', 'repo');
+
 export const productImage = (i: ProductImage, tag: string): string => `${LOCAL}/gossip/${i}:${tag}`;
 export const standInImage = (s: StandIn): string => `${LOCAL}/stand-in/${s}:1`;
 
@@ -276,7 +282,7 @@ export async function buildAndImport(
     // One frozen copy of the tree (tracked and untracked files, .gitignore respected) for all
     // four builds: their first steps (COPY . ., npm ci) are identical, so buildah builds them
     // once, and edits made meanwhile cannot give two images different sources.
-    const ctx = join(cache(), 'context', 'repo');
+    const ctx = productContext();
     rmSync(ctx, { recursive: true, force: true });
     mkdirSync(ctx, { recursive: true });
     const list = execFileSync('git', ['ls-files', '-z', '-co', '--exclude-standard'], {

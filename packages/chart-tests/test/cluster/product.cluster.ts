@@ -23,9 +23,16 @@ import {
 } from '@gossip/client';
 import { nodeWebSocketFactory } from '@gossip/client/node';
 import { eventually, testEnv, uniqueName } from '@gossip/testenv';
-import { chartDir, helm, kubectl } from '../../src/index.js';
+import { helm, kubectl } from '../../src/index.js';
 
 const env = testEnv();
+/** What `testenv images` built, and the frozen copy of the tree it built from. */
+const built = JSON.parse(readFileSync(join(env.dir, 'images.json'), 'utf8')) as {
+  context: string;
+  images: { name: string; seconds: number; archiveBytes: number }[];
+};
+// The chart from the same copy as the operator image, so the CRD matches the operator.
+const chart = join(built.context, 'charts/gossip');
 const ns = uniqueName('gossip');
 const cluster = 'chat';
 const LOCAL = 'testenv.gossip.local';
@@ -77,6 +84,11 @@ function diagnose(): string {
 
 before(() => {
   assert.ok(env.node, 'the test environment has no node: run `npm run testenv -- up --node`');
+  for (const i of built.images) {
+    figures.push(
+      `image ${i.name}: built in ${i.seconds.toFixed(0)} s, ${(i.archiveBytes / 1e6).toFixed(0)} MB`,
+    );
+  }
 });
 
 after(() => {
@@ -105,7 +117,7 @@ describe('the product on a real node', () => {
       [
         'install',
         'gossip',
-        chartDir,
+        chart,
         '-n',
         ns,
         '--create-namespace',

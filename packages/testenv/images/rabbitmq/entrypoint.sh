@@ -21,6 +21,11 @@ conf="${TMPDIR:-/tmp}/rabbitmq.conf"
   } > "$conf"
 )
 export RABBITMQ_CONFIG_FILE="$conf"
+# Debian's 3.10 still writes an upgrade log file (and Erlang a crash dump) under
+# /var/log/rabbitmq, which the read-only root filesystem refuses: keep both in /tmp.
+export RABBITMQ_LOG_BASE="${TMPDIR:-/tmp}/rabbitmq-log"
+export ERL_CRASH_DUMP="${TMPDIR:-/tmp}/erl_crash.dump"
+mkdir -p "$RABBITMQ_LOG_BASE"
 if [ "${1:-}" = rabbitmq-server ]; then
   shift
   exec /usr/lib/rabbitmq/bin/rabbitmq-server "$@"
