@@ -25,6 +25,7 @@ import {
   type UpdateProfileRequest,
 } from '@gossip/protocol';
 import { ApiError, NetworkError, NotLoggedInError } from './errors.js';
+import { checkTransportUrl } from './transport-security.js';
 
 /** What has to be kept to resume a session later. */
 export interface SessionTokens {
@@ -48,6 +49,12 @@ export interface ApiClientOptions {
   fetch?: typeof fetch;
   /** Per-request timeout. @default 15000 */
   timeoutMs?: number;
+  /**
+   * Allow plain `http://` to a host that is not loopback (passwords and tokens then cross
+   * the network in clear). Without it such a `baseUrl` throws `InsecureTransportError`.
+   * @default false
+   */
+  allowInsecure?: boolean;
 }
 
 interface RequestOptions {
@@ -76,6 +83,8 @@ export function toSessionTokens(s: Session, now = Date.now()): SessionTokens {
 /** Typed access to the api's REST endpoints. */
 export class ApiClient {
   readonly baseUrl: string;
+  /** Whether plain http:// (and, for the Messenger, ws://) beyond loopback was allowed. */
+  readonly allowInsecure: boolean;
   private session: SessionTokens | null;
   private refreshing: Promise<SessionTokens> | null = null;
   private readonly fetchImpl: typeof fetch;
@@ -84,6 +93,8 @@ export class ApiClient {
 
   constructor(opts: ApiClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.allowInsecure = opts.allowInsecure ?? false;
+    checkTransportUrl(this.baseUrl, this.allowInsecure);
     this.session = opts.session ?? null;
     this.onSession = opts.onSession;
     this.fetchImpl = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));

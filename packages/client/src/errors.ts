@@ -35,13 +35,32 @@ export class NotLoggedInError extends Error {
 }
 
 /**
- * A contact's published keys differ from the ones pinned on first contact. Either the
- * contact re-installed or changed keys, or someone (the server) is substituting keys:
- * compare the new safety number with the contact out of band before trusting it with
- * `GossipClient.trustContactKeys`.
+ * Plain `http://` or `ws://` to a host that is not this machine: passwords and tokens
+ * would cross the network in clear. Use `https://`/`wss://`, or pass `allowInsecure`
+ * (CLI: `--insecure`) if you really mean it.
+ */
+export class InsecureTransportError extends Error {
+  override readonly name = 'InsecureTransportError';
+  constructor(readonly origin: string) {
+    super(
+      `refusing plain ${origin}: it is not loopback, so passwords and tokens would travel ` +
+        'unencrypted; use https:// or wss://, or allow it explicitly (allowInsecure / --insecure)',
+    );
+  }
+}
+
+/**
+ * An identity reset: a contact's published keys differ from the ones pinned, and no valid
+ * continuity proof (a chain of changes each signed by the previous signing key) leads from
+ * the pinned keys to them. Either the contact lost their keys and started over, or someone
+ * (the server) is substituting keys. The pin is kept; compare the new fingerprint or safety
+ * number with the contact out of band, then `GossipClient.trustContactKeys(username,
+ * thatFingerprint)`. (A change with a valid proof is not an error: the SDK follows it.)
  */
 export class KeyChangedError extends Error {
   override readonly name = 'KeyChangedError';
+  /** Always true: the flag applications show loudly ("identity reset"). */
+  readonly identityReset = true;
   constructor(
     readonly username: string,
     /** The pinned keys' 30-digit fingerprint. */
@@ -52,8 +71,39 @@ export class KeyChangedError extends Error {
     readonly currentSafetyNumber: string,
   ) {
     super(
-      `the keys of ${username} changed (fingerprint ${previousFingerprint} -> ${currentFingerprint}); ` +
-        'verify the new safety number with them before trusting it',
+      `identity reset: the keys of ${username} changed without a proof signed by their ` +
+        `previous key (fingerprint ${previousFingerprint} -> ${currentFingerprint}); ` +
+        'verify the new fingerprint with them before trusting it',
+    );
+  }
+}
+
+/** `trustContactKeys` was given a fingerprint that is not the one published now. */
+export class FingerprintMismatchError extends Error {
+  override readonly name = 'FingerprintMismatchError';
+  constructor(
+    readonly username: string,
+    /** What the user compared (digits only). */
+    readonly expected: string,
+    /** The fingerprint (or safety number, if 60 digits were given) of the published keys. */
+    readonly actual: string,
+  ) {
+    super(
+      `the fingerprint you compared does not match ${username}'s published keys: nothing was trusted`,
+    );
+  }
+}
+
+/**
+ * A contact you had verified changed keys: nothing is sent to them until you compare the
+ * new safety number and mark them verified again (`GossipClient.markVerified`).
+ */
+export class VerificationRequiredError extends Error {
+  override readonly name = 'VerificationRequiredError';
+  constructor(readonly username: string) {
+    super(
+      `${username} was verified, then their keys changed: compare the new safety number ` +
+        'and verify them again before sending',
     );
   }
 }

@@ -2,9 +2,12 @@
  * `GossipClient`: one local account's end-to-end encryption on top of the REST
  * client and a key store. It owns the rules: keys are generated here and only the
  * public halves leave; a contact's keys are pinned on first fetch (trust on first
- * use) and any later change is refused with `KeyChangedError` until the user
- * re-trusts them; key envelopes are verified against the pinned signing key before
- * they are unwrapped; messages are bound to sender, recipient and id.
+ * use); a later change is followed only when a chain of continuity proofs (each change
+ * signed by the previous signing key) leads from the pin to it, and otherwise refused
+ * with `KeyChangedError` (an identity reset) until the user trusts the fingerprint they
+ * compared; a verified contact whose keys change gets nothing until verified again; key
+ * envelopes are verified against the pinned signing key before they are unwrapped;
+ * messages are bound to sender, recipient and id.
  */
 import {
   CryptoError,
@@ -23,6 +26,8 @@ import {
   parseMessageBody,
   safetyNumber,
   sealKeyEnvelope,
+  signKeyChange,
+  verifyKeyChain,
   type ConversationKey,
   type IdentityKeys,
 } from '@gossip/crypto';
@@ -37,7 +42,14 @@ import {
   type Session,
 } from '@gossip/protocol';
 import type { ApiClient } from './api.js';
-import { ApiError, KeyChangedError, MissingKeyError, NotLoggedInError } from './errors.js';
+import {
+  ApiError,
+  FingerprintMismatchError,
+  KeyChangedError,
+  MissingKeyError,
+  NotLoggedInError,
+  VerificationRequiredError,
+} from './errors.js';
 import type { KeyStore, PinnedContact, StoredConversationKey } from './keystore.js';
 
 export interface GossipClientOptions {
@@ -67,7 +79,22 @@ export type OpenedDelivery =
 /** What `openContactEvent` made of a `contact` frame. */
 export type OpenedContactEvent =
   | { event: ContactFrame['event']; from: string; keyId?: string }
-  | { event: 'key-changed'; from: string; error?: KeyChangedError };
+  | {
+      event: 'key-changed';
+      from: string;
+      /** Set for an identity reset (no valid continuity proof): the pin was kept. */
+      error?: KeyChangedError;
+      /** The contact was verified: nothing is sent to them until verified again. */
+      needsVerification?: boolean;
+    }
+  | {
+      event: 'key-changed';
+      /** The local user: one of their sessions published keys. */
+      from: string;
+      own: true;
+      /** The published keys are no longer this key store's: this device cannot read new messages. */
+      replaced: boolean;
+    };
 
 /** One local account: keys, pinned contacts, conversations. */
 export class GossipClient {
@@ -131,12 +158,52 @@ export class GossipClient {
     return { session, hasKeys };
   }
 
-  /** Generates new key pairs, publishes them and replaces the local ones. */
-  async changeKeys(): Promise<KeysResponse> {
+  /**
+   * Generates new key pairs and publishes them (the api wants the password again). When
+   * this store holds the keys published now, the change is signed with the old signing
+   * key (a continuity proof, so contacts follow it without an identity-reset warning);
+   * otherwise (keys lost) it goes out unsigned and contacts see an identity reset.
+   * Then every conversation key shared under the old identity is retired and a fresh one
+   * is made for each pinned contact: it goes out in front of the next message to them.
+   */
+  async changeKeys(password: string): Promise<KeysResponse & { signed: boolean }> {
+    const old = await this.keyStore.getIdentity();
     const keys = await generateIdentityKeys({ extractable: this.keyStore.requiresExtractable });
-    const res = await this.api.changeKeys({ keys: await this.wireKeys(keys) });
+    const next = await this.wireKeys(keys);
+    let proof: string | undefined;
+    if (old) {
+      const published = await this.api.getUserKeys(this.username);
+      const mine = await this.wireKeys(old);
+      if (
+        published.keys.signingKey === mine.signingKey &&
+        published.keys.wrappingKey === mine.wrappingKey
+      ) {
+        proof = await signKeyChange(
+          { username: this.username, previousSigningKey: mine.signingKey, next },
+          old.signing.privateKey,
+        );
+      }
+    }
+    const res = await this.api.changeKeys({
+      keys: next,
+      password,
+      ...(proof === undefined ? {} : { proof }),
+    });
     await this.keyStore.putIdentity(keys);
-    return res;
+    await this.rekeyContacts();
+    return { ...res, signed: proof !== undefined };
+  }
+
+  /**
+   * After the local keys changed: retires every conversation key with every pinned contact
+   * (kept for reading what is still in flight) and makes a new one for each, so nothing
+   * more is sent under a key shared with the old identity.
+   */
+  private async rekeyContacts(): Promise<void> {
+    for (const contact of await this.keyStore.listPinned()) {
+      await this.keyStore.retireConversationKeys(contact.username);
+      await this.startConversation(contact.username);
+    }
   }
 
   /** The local key pairs; throws when this store has none. */
@@ -182,6 +249,23 @@ export class GossipClient {
     if (pinned.wrappingKey === fresh.wrappingKey && pinned.signingKey === fresh.signingKey) {
       return pinned;
     }
+    const continuous = await verifyKeyChain({
+      username: res.username,
+      from: { keyVersion: pinned.keyVersion, signingKey: pinned.signingKey },
+      to: { keyVersion: res.keyVersion, keys: res.keys },
+      chain: res.keyChain ?? [],
+    });
+    if (continuous) {
+      // A rotation signed by the key we trusted: follow it, but a contact the user had
+      // verified must be verified again before anything is sent to them.
+      const next: PinnedContact = {
+        ...fresh,
+        needsVerification: pinned.verified || pinned.needsVerification === true,
+      };
+      await this.keyStore.putPinned(next);
+      await this.keyStore.retireConversationKeys(res.username);
+      return next;
+    }
     throw new KeyChangedError(
       res.username,
       pinned.fingerprint,
@@ -196,29 +280,53 @@ export class GossipClient {
   }
 
   /**
-   * Trusts a contact's currently published keys after a key change (call it once the
-   * new safety number was compared out of band). The old conversation keys with the
-   * contact are dropped, so the next message starts a new conversation.
+   * Trusts a contact's currently published keys after an identity reset, given what the
+   * user compared out of band: the contact's 30-digit fingerprint or the 60-digit safety
+   * number (spaces ignored). Anything else throws `FingerprintMismatchError` and trusts
+   * nothing. Trusting is not verifying: the contact is not marked verified, and one that
+   * was verified before stays unsendable until `markVerified`. The old conversation keys
+   * with the contact are retired, so the next message starts a new conversation.
    */
-  async trustContactKeys(
-    username: string,
-    opts: { verified?: boolean } = {},
-  ): Promise<PinnedContact> {
+  async trustContactKeys(username: string, expectedFingerprint: string): Promise<PinnedContact> {
     const res = await this.api.getUserKeys(username);
     if (res.username !== username) {
       throw new ApiError(502, 'http_502', `asked for ${username}'s keys, got ${res.username}'s`);
     }
     const fresh = await this.toPinned(res);
-    fresh.verified = opts.verified ?? false;
-    await this.keyStore.putPinned(fresh);
-    await this.keyStore.deleteConversationKeys(fresh.username);
-    return fresh;
+    const expected = digitsOf(expectedFingerprint);
+    const actual = expected.length === 60 ? await this.safetyNumberWith(fresh) : fresh.fingerprint;
+    if (expected !== actual) throw new FingerprintMismatchError(username, expected, actual);
+    const pinned = await this.keyStore.getPinned(username);
+    const next: PinnedContact = {
+      ...fresh,
+      verified: false,
+      needsVerification: pinned?.verified === true || pinned?.needsVerification === true,
+    };
+    await this.keyStore.putPinned(next);
+    await this.keyStore.retireConversationKeys(fresh.username);
+    return next;
   }
 
-  /** Marks a contact's pinned keys as verified (safety numbers compared). */
-  async markVerified(username: string): Promise<void> {
+  /**
+   * Marks a contact's pinned keys as verified (safety numbers compared). With
+   * `expectedSafetyNumber` (what the user compared, spaces ignored) it refuses a number
+   * that is not the current one with `FingerprintMismatchError`.
+   */
+  async markVerified(username: string, expectedSafetyNumber?: string): Promise<void> {
     const pinned = await this.pinnedKeys(username);
-    await this.keyStore.putPinned({ ...pinned, verified: true });
+    if (expectedSafetyNumber !== undefined) {
+      const expected = digitsOf(expectedSafetyNumber);
+      const actual = await this.safetyNumberWith(pinned);
+      if (expected !== actual) throw new FingerprintMismatchError(username, expected, actual);
+    }
+    await this.keyStore.putPinned({ ...pinned, verified: true, needsVerification: false });
+  }
+
+  /** Throws `VerificationRequiredError` when `peer` must be verified again before sending. */
+  private async checkSendable(peer: string): Promise<PinnedContact> {
+    const contact = await this.pinnedKeys(peer);
+    if (contact.needsVerification) throw new VerificationRequiredError(contact.username);
+    return contact;
   }
 
   /**
@@ -301,32 +409,37 @@ export class GossipClient {
   /**
    * Receives a `kind: "key"` body from `from` (as the server authenticated it): checks
    * it is addressed from them to us, verifies the signature with their pinned signing
-   * key, unwraps and stores the key. A bad signature makes it re-check the directory, so
-   * a contact's key change surfaces as `KeyChangedError` rather than as forgery.
+   * key, unwraps and stores the key. A bad signature makes it re-check the directory: a
+   * rotation signed by the pinned key is followed and the envelope checked against the
+   * new key; an identity reset surfaces as `KeyChangedError` rather than as forgery.
    */
   async receiveKey(from: string, body: string): Promise<{ keyId: string; isNew: boolean }> {
     const me = await this.identity();
     const contact = await this.pinnedKeys(from);
-    let opened;
-    try {
-      opened = await openKeyEnvelope(body, {
+    const open = async (signingKey: string) =>
+      openKeyEnvelope(body, {
         from,
         to: this.username,
-        senderSigningKey: await importSigningPublicKey(contact.signingKey),
+        senderSigningKey: await importSigningPublicKey(signingKey),
         recipientUnwrappingKey: me.wrapping.privateKey,
         extractable: this.keyStore.requiresExtractable,
       });
+    let opened;
+    try {
+      opened = await open(contact.signingKey);
     } catch (err) {
-      if (err instanceof CryptoError && err.code === 'bad_signature') {
-        await this.contactKeys(from); // throws KeyChangedError if the keys changed
-      }
-      throw err;
+      if (!(err instanceof CryptoError && err.code === 'bad_signature')) throw err;
+      // Throws KeyChangedError on an identity reset; follows a signed rotation.
+      const current = await this.contactKeys(from);
+      if (current.signingKey === contact.signingKey) throw err;
+      opened = await open(current.signingKey);
     }
     const entry: StoredConversationKey = {
       peer: from,
       key: opened.conversationKey,
       origin: 'incoming',
-      createdAt: opened.ts,
+      // Local time, never the sender's `ts`: see StoredConversationKey.createdAt.
+      createdAt: this.now(),
       confirmed: true,
     };
     const isNew = await this.keyStore.putConversationKey(entry);
@@ -344,6 +457,7 @@ export class GossipClient {
     plaintext: string | Uint8Array,
     id: string = newMessageId(),
   ): Promise<{ id: string; body: string }> {
+    await this.checkSendable(to);
     const current = await this.keyStore.currentConversationKey(to);
     if (!current) {
       throw new MissingKeyError('conversation', `no conversation with ${to} yet: start one first`);
@@ -387,6 +501,7 @@ export class GossipClient {
    * `keyMessageAccepted`.
    */
   async prepareSend(to: string, plaintext: string | Uint8Array): Promise<SendFrame[]> {
+    await this.checkSendable(to);
     const frames: SendFrame[] = [];
     const current = await this.keyStore.currentConversationKey(to);
     if (!current) {
@@ -430,10 +545,23 @@ export class GossipClient {
       const { keyId } = await this.receiveKey(frame.from, frame.body);
       return { event: 'accepted', from: frame.from, keyId };
     }
+    if (frame.event === 'key-changed' && frame.from === this.username) {
+      // One of the owner's sessions published keys: if they are not this store's, this
+      // device can no longer read new messages (and should not stay silent about it).
+      const published = await this.api.getUserKeys(this.username);
+      const identity = await this.keyStore.getIdentity();
+      const local = identity ? await this.wireKeys(identity) : undefined;
+      const replaced =
+        local?.signingKey !== published.keys.signingKey ||
+        local.wrappingKey !== published.keys.wrappingKey;
+      return { event: 'key-changed', from: frame.from, own: true, replaced };
+    }
     if (frame.event === 'key-changed') {
       try {
-        await this.contactKeys(frame.from);
-        return { event: 'key-changed', from: frame.from };
+        const pinned = await this.contactKeys(frame.from);
+        return pinned.needsVerification
+          ? { event: 'key-changed', from: frame.from, needsVerification: true }
+          : { event: 'key-changed', from: frame.from };
       } catch (err) {
         if (err instanceof KeyChangedError)
           return { event: 'key-changed', from: frame.from, error: err };
@@ -464,4 +592,9 @@ export class GossipClient {
     });
     return { keyId: ck.id };
   }
+}
+
+/** The digits of a fingerprint or safety number as a user may type it (spaces, dashes). */
+function digitsOf(text: string): string {
+  return text.replace(/[\s-]/g, '');
 }

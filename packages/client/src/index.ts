@@ -10,7 +10,11 @@ export {
   NotLoggedInError,
   KeyChangedError,
   MissingKeyError,
+  FingerprintMismatchError,
+  VerificationRequiredError,
+  InsecureTransportError,
 } from './errors.js';
+export { checkTransportUrl, isLoopbackHost } from './transport-security.js';
 export {
   MemoryKeyStore,
   newestKey,

@@ -25,6 +25,11 @@ export interface PinnedContact {
   pinnedAt: number;
   /** The user compared safety numbers and marked the contact verified. */
   verified: boolean;
+  /**
+   * The contact was verified, then their keys changed: nothing is sent to them until they
+   * are verified again (absent: false).
+   */
+  needsVerification?: boolean;
 }
 
 /** A conversation key and where it came from. */
@@ -34,7 +39,11 @@ export interface StoredConversationKey {
   key: ConversationKey;
   /** `outgoing`: we made it and sent it; `incoming`: the contact sent it to us. */
   origin: 'outgoing' | 'incoming';
-  /** When it was made (the envelope's ts), ms since the epoch. */
+  /**
+   * When this client made it (outgoing) or received it (incoming), by the LOCAL clock, ms
+   * since the epoch. Never the peer's envelope timestamp: a peer (or a server replaying
+   * envelopes) could otherwise post-date a key so it stays the sending key forever.
+   */
   createdAt: number;
   /**
    * For an outgoing key: the server accepted (durably stored) a key message carrying it,
@@ -42,6 +51,11 @@ export interface StoredConversationKey {
    * the key message again. Incoming keys are always confirmed.
    */
   confirmed: boolean;
+  /**
+   * Never sent with again (it still decrypts what was sent under it): set when either
+   * side's keys changed, so the next message starts a conversation under the new keys.
+   */
+  retired?: boolean;
 }
 
 /** Storage of one local account's keys. */
@@ -68,17 +82,20 @@ export interface KeyStore {
   putConversationKey(entry: StoredConversationKey): Promise<boolean>;
   /** Marks an outgoing key as confirmed (its key message was `accepted`). */
   confirmConversationKey(peer: string, kid: string): Promise<void>;
-  /** The newest conversation key with `peer` (by `createdAt`), used for sending. */
+  /** The newest conversation key with `peer` (by `createdAt`) not retired, used for sending. */
   currentConversationKey(peer: string): Promise<StoredConversationKey | undefined>;
+  /** Marks every conversation key with `peer` retired (kept for reading only). */
+  retireConversationKeys(peer: string): Promise<void>;
   deleteConversationKeys(peer: string): Promise<void>;
 }
 
-/** Picks the newest key; ties broken by id so every store agrees. */
+/** Picks the newest key not retired; ties broken by id so every store agrees. */
 export function newestKey(
   entries: Iterable<StoredConversationKey>,
 ): StoredConversationKey | undefined {
   let best: StoredConversationKey | undefined;
   for (const e of entries) {
+    if (e.retired) continue;
     if (
       !best ||
       e.createdAt > best.createdAt ||
@@ -144,6 +161,9 @@ export class MemoryKeyStore implements KeyStore {
   async currentConversationKey(peer: string): Promise<StoredConversationKey | undefined> {
     const e = newestKey(this.conversations.get(peer)?.values() ?? []);
     return e && { ...e };
+  }
+  async retireConversationKeys(peer: string): Promise<void> {
+    for (const e of this.conversations.get(peer)?.values() ?? []) e.retired = true;
   }
   async deleteConversationKeys(peer: string): Promise<void> {
     this.conversations.delete(peer);

@@ -10,7 +10,7 @@ async function loggedIn(): Promise<{ fake: FakeApi; api: ApiClient; sessions: un
   const fake = new FakeApi();
   const sessions: unknown[] = [];
   const api = new ApiClient({
-    baseUrl: 'http://api.test/',
+    baseUrl: 'https://api.test/',
     fetch: fake.fetch,
     onSession: (s) => void sessions.push(s),
   });
@@ -48,7 +48,7 @@ test('a revoked refresh token ends the session with NotLoggedInError', async () 
   const { fake, api, sessions } = await loggedIn();
   await api.refresh(); // spends the first refresh token
   const stale = new ApiClient({
-    baseUrl: 'http://api.test',
+    baseUrl: 'https://api.test',
     fetch: fake.fetch,
     session: sessions[0] as SessionTokens,
     onSession: (s) => void sessions.push(s),
@@ -70,7 +70,7 @@ test('wrong password is an ApiError invalid_credentials and is not retried', asy
 });
 
 test('calls that need a session fail fast without one', async () => {
-  const api = new ApiClient({ baseUrl: 'http://api.test', fetch: new FakeApi().fetch });
+  const api = new ApiClient({ baseUrl: 'https://api.test', fetch: new FakeApi().fetch });
   await assert.rejects(api.me(), NotLoggedInError);
 });
 
@@ -84,7 +84,7 @@ test('an unreachable server is a NetworkError naming the URL', async () => {
 
 test('a non-protocol error body becomes http_<status>', async () => {
   const api = new ApiClient({
-    baseUrl: 'http://api.test',
+    baseUrl: 'https://api.test',
     fetch: async () => new Response('<html>bad gateway</html>', { status: 502 }),
   });
   await assert.rejects(

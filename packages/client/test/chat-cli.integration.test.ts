@@ -133,6 +133,24 @@ test('gossip send and gossip chat in one process reach gossip listen in another,
     30_000,
   );
 
+  // A decrypted message is shown, never obeyed: terminal escapes (retitle the window,
+  // clear the screen) and a newline that would forge another sender's line are escaped.
+  const hostile = '\u001b]0;pwned\u0007\u001b[2Jcleared\n00:00:00 mallory: forged';
+  const sentHostile = await gossip(['send', BOB, hostile], envA);
+  assert.equal(sentHostile.code, 0, sentHostile.stderr);
+  await eventually(
+    () => bobListens.out().includes('cleared'),
+    'bob’s listener to print the hostile message',
+    30_000,
+  );
+  const shown = bobListens.out();
+  assert.ok(!shown.includes('\u001b') && !shown.includes('\u0007'), 'no raw control character');
+  assert.ok(
+    shown.includes(`${ALICE}: \\x1b]0;pwned\\x07\\x1b[2Jcleared\\x0a00:00:00 mallory: forged`),
+    shown,
+  );
+  assert.doesNotMatch(shown, /^00:00:00 mallory/m);
+
   // Printed means acked: nothing is left in MongoDB for either of them.
   await eventually(
     async () =>

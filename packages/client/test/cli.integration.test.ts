@@ -36,6 +36,8 @@ function gossip(args: string[], env: Record<string, string>): Promise<Run> {
 }
 
 const digits = (s: string): string => (s.match(/\d{5}/g) ?? []).join('');
+/** The 60-digit safety number `gossip fingerprint` prints last. */
+const safety = (s: string): string => digits(s).slice(-60);
 
 let api: RunningApi;
 let homeA: string;
@@ -84,8 +86,8 @@ test('fingerprint prints the same 60-digit safety number on both sides', async (
   const b = await gossip(['fingerprint', ALICE], { GOSSIP_HOME: homeB });
   assert.equal(a.code, 0, a.stderr);
   assert.equal(b.code, 0, b.stderr);
-  assert.equal(digits(a.stdout).length, 60);
-  assert.equal(digits(a.stdout), digits(b.stdout));
+  assert.equal(digits(a.stdout).length, 90, 'the contact’s fingerprint and the safety number');
+  assert.equal(safety(a.stdout), safety(b.stdout));
 });
 
 test('whoami shows the account and its own fingerprint', async () => {
@@ -110,18 +112,84 @@ test('login with a wrong password fails clearly; with the right one it succeeds'
   assert.doesNotMatch(good.stderr, /no private keys/);
 });
 
-test('a contact’s key change is a warning with exit code 3 until trusted', async () => {
-  const rotate = await gossip(['rotate-keys'], { GOSSIP_HOME: homeB });
+test('a signed rotation is followed; an identity reset is exit code 3 until the compared fingerprint is trusted', async () => {
+  // Bob rotates on the machine holding his keys: the change is signed, alice follows it.
+  const rotate = await gossip(['rotate-keys'], { GOSSIP_HOME: homeB, GOSSIP_PASSWORD: pwB });
   assert.equal(rotate.code, 0, rotate.stderr);
-  const warned = await gossip(['fingerprint', BOB], { GOSSIP_HOME: homeA });
-  assert.equal(warned.code, 3, warned.stdout + warned.stderr);
-  assert.match(warned.stderr, /keys have changed/);
-  const trust = await gossip(['trust', BOB], { GOSSIP_HOME: homeA });
-  assert.equal(trust.code, 0, trust.stderr);
-  const a = await gossip(['fingerprint', BOB], { GOSSIP_HOME: homeA });
-  const b = await gossip(['fingerprint', ALICE], { GOSSIP_HOME: homeB });
-  assert.equal(a.code, 0, a.stderr);
-  assert.equal(digits(a.stdout), digits(b.stdout));
+  assert.doesNotMatch(rotate.stderr, /IDENTITY RESET/);
+  const followed = await gossip(['fingerprint', BOB], { GOSSIP_HOME: homeA });
+  assert.equal(followed.code, 0, followed.stdout + followed.stderr);
+  const bobSide = await gossip(['fingerprint', ALICE], { GOSSIP_HOME: homeB });
+  assert.equal(safety(followed.stdout), safety(bobSide.stdout));
+
+  // Bob logs in on a machine without his keys and publishes new ones: unsigned.
+  const homeB2 = await mkdtemp(join(tmpdir(), 'gossip-cli-b2-'));
+  try {
+    const login = await gossip(['login', '--server', api.url, '--user', BOB], {
+      GOSSIP_HOME: homeB2,
+      GOSSIP_PASSWORD: pwB,
+    });
+    assert.equal(login.code, 0, login.stderr);
+    const reset = await gossip(['rotate-keys'], { GOSSIP_HOME: homeB2, GOSSIP_PASSWORD: pwB });
+    assert.equal(reset.code, 0, reset.stderr);
+    assert.match(reset.stderr, /IDENTITY RESET/);
+    const warned = await gossip(['fingerprint', BOB], { GOSSIP_HOME: homeA });
+    assert.equal(warned.code, 3, warned.stdout + warned.stderr);
+    assert.match(warned.stderr, /IDENTITY RESET for/);
+    assert.match(warned.stderr, /NOT signed by the keys you trusted/);
+
+    // Trusting needs the fingerprint alice compared with bob: a wrong one is refused.
+    const whoami = await gossip(['whoami'], { GOSSIP_HOME: homeB2 });
+    const bobFingerprint = digits(/fingerprint: (.*)/.exec(whoami.stdout)?.[1] ?? '');
+    assert.equal(bobFingerprint.length, 30);
+    const wrongDigits = bobFingerprint.replace(/^./, (d) => String((Number(d) + 1) % 10));
+    const wrong = await gossip(['trust', BOB, wrongDigits], { GOSSIP_HOME: homeA });
+    assert.equal(wrong.code, 1, wrong.stdout + wrong.stderr);
+    assert.match(wrong.stderr, /does not match/);
+    assert.equal((await gossip(['fingerprint', BOB], { GOSSIP_HOME: homeA })).code, 3);
+    const trust = await gossip(['trust', BOB, ...(bobFingerprint.match(/\d{5}/g) ?? [])], {
+      GOSSIP_HOME: homeA,
+    });
+    assert.equal(trust.code, 0, trust.stderr);
+    assert.match(trust.stdout, /Not marked verified/);
+    const a = await gossip(['fingerprint', BOB], { GOSSIP_HOME: homeA });
+    const b = await gossip(['fingerprint', ALICE], { GOSSIP_HOME: homeB2 });
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(safety(a.stdout), safety(b.stdout));
+    assert.doesNotMatch(a.stdout, /Marked verified/);
+
+    // Verified, then a (signed) change: the CLI says to verify again.
+    const verify = await gossip(['verify', BOB, safety(a.stdout)], { GOSSIP_HOME: homeA });
+    assert.equal(verify.code, 0, verify.stderr);
+    assert.match(
+      (await gossip(['fingerprint', BOB], { GOSSIP_HOME: homeA })).stdout,
+      /Marked verified/,
+    );
+    const again = await gossip(['rotate-keys'], { GOSSIP_HOME: homeB2, GOSSIP_PASSWORD: pwB });
+    assert.equal(again.code, 0, again.stderr);
+    const reverify = await gossip(['fingerprint', BOB], { GOSSIP_HOME: homeA });
+    assert.equal(reverify.code, 0, reverify.stderr);
+    assert.match(reverify.stdout, /changed since you verified them/);
+  } finally {
+    await rm(homeB2, { recursive: true, force: true });
+  }
+});
+
+test('plain http:// to a host that is not loopback is refused unless --insecure', async () => {
+  // 0.0.0.0 is not loopback by name, yet connecting to it stays on this machine.
+  const refused = await gossip(['login', '--server', 'http://0.0.0.0:9', '--user', ALICE], {
+    GOSSIP_HOME: homeA,
+    GOSSIP_PASSWORD: pwA,
+  });
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /refusing plain http:\/\/0\.0\.0\.0:9/);
+  assert.match(refused.stderr, /--insecure/);
+  const allowed = await gossip(
+    ['login', '--insecure', '--server', 'http://0.0.0.0:9', '--user', ALICE],
+    { GOSSIP_HOME: homeA, GOSSIP_PASSWORD: pwA },
+  );
+  assert.equal(allowed.code, 1);
+  assert.match(allowed.stderr, /cannot reach the Gossip server/);
 });
 
 test('an unreachable server and bad usage give clear errors', async () => {

@@ -4,12 +4,13 @@
  * api; this only lets the key-pinning and refresh rules be tested in isolation.
  */
 import { fingerprint } from '@gossip/crypto';
-import type { PublicKeys, Session } from '@gossip/protocol';
+import type { KeyChainStep, PublicKeys, Session } from '@gossip/protocol';
 
 interface FakeUser {
   password: string;
   keys: PublicKeys;
   keyVersion: number;
+  keyChain: KeyChainStep[];
 }
 
 export class FakeApi {
@@ -27,12 +28,17 @@ export class FakeApi {
     this.access.clear();
   }
 
-  /** Replaces a user's published keys behind everyone's back (a key swap). */
-  setKeys(username: string, keys: PublicKeys): void {
+  /**
+   * Replaces a user's published keys behind everyone's back (a key swap), or with a
+   * continuity `proof` as the real api would after checking it (this fake does not check:
+   * the tests show that the client does).
+   */
+  setKeys(username: string, keys: PublicKeys, proof: string | null = null): void {
     const u = this.users.get(username);
     if (!u) throw new Error('no such user');
     u.keys = keys;
     u.keyVersion++;
+    u.keyChain.push({ keyVersion: u.keyVersion, keys, proof });
   }
 
   private session(username: string): Session {
@@ -78,6 +84,7 @@ export class FakeApi {
         password: body.password as string,
         keys: body.keys as PublicKeys,
         keyVersion: 1,
+        keyChain: [],
       });
       return json(201, this.session(username));
     }
@@ -111,10 +118,12 @@ export class FakeApi {
         keyVersion: u.keyVersion,
         fingerprint: await fingerprint({ username, ...u.keys }),
         updatedAt: new Date(0).toISOString(),
+        keyChain: u.keyChain,
       });
     }
     if (method === 'PUT' && p === '/v1/me/keys') {
-      this.setKeys(me, body.keys as PublicKeys);
+      if (this.users.get(me)?.password !== body.password) return err(401, 'invalid_credentials');
+      this.setKeys(me, body.keys as PublicKeys, (body.proof as string | undefined) ?? null);
       const u = this.users.get(me) as FakeUser;
       return json(200, {
         username: me,

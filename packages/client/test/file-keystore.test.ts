@@ -155,3 +155,58 @@ test('pinned contacts round-trip and can be removed', async () => {
   await store.deletePinned('bob');
   assert.equal(await store.getPinned('bob'), undefined);
 });
+
+test('pins survive for usernames that are Object.prototype members (__proto__, constructor)', async () => {
+  const sub = join(dir, 'proto');
+  const pub = await exportPublicKeys(id);
+  const pin = (username: string) => ({
+    username,
+    ...pub,
+    keyVersion: 1,
+    fingerprint: '1'.repeat(30),
+    pinnedAt: 1,
+    verified: false,
+  });
+  const store = new FileKeyStore(sub);
+  for (const name of ['__proto__', 'constructor', 'hasownproperty', 'bob']) {
+    await store.putPinned(pin(name));
+  }
+  // A fresh store reads the file again: each pin is there, as an own entry.
+  const again = new FileKeyStore(sub);
+  assert.equal((await again.getPinned('__proto__'))?.username, '__proto__');
+  assert.equal((await again.getPinned('constructor'))?.username, 'constructor');
+  assert.equal(await again.getPinned('toString'), undefined, 'nothing inherited is a pin');
+  assert.deepEqual((await again.listPinned()).map((p) => p.username).sort(), [
+    '__proto__',
+    'bob',
+    'constructor',
+    'hasownproperty',
+  ]);
+  await again.deletePinned('__proto__');
+  assert.equal(await new FileKeyStore(sub).getPinned('__proto__'), undefined);
+  assert.equal((await new FileKeyStore(sub).getPinned('bob'))?.username, 'bob');
+});
+
+test('retired conversation keys still decrypt but are never chosen for sending', async () => {
+  const store = new FileKeyStore(join(dir, 'retire'));
+  const old = await generateConversationKey();
+  await store.putConversationKey({
+    peer: 'bob',
+    key: old,
+    origin: 'incoming',
+    createdAt: 10,
+    confirmed: true,
+  });
+  await store.retireConversationKeys('bob');
+  assert.equal(await store.currentConversationKey('bob'), undefined);
+  assert.equal((await store.getConversationKey('bob', old.id))?.retired, true);
+  const fresh = await generateConversationKey();
+  await store.putConversationKey({
+    peer: 'bob',
+    key: fresh,
+    origin: 'outgoing',
+    createdAt: 5, // older by the clock, but the only live one
+    confirmed: false,
+  });
+  assert.equal((await store.currentConversationKey('bob'))?.key.id, fresh.id);
+});

@@ -12,14 +12,14 @@ import {
 } from '@gossip/crypto';
 import type { DeliverFrame, SendFrame } from '@gossip/protocol';
 import { ApiClient } from '../src/api.js';
-import { KeyChangedError, MissingKeyError } from '../src/errors.js';
+import { FingerprintMismatchError, KeyChangedError, MissingKeyError } from '../src/errors.js';
 import { GossipClient } from '../src/gossip.js';
 import { MemoryKeyStore } from '../src/keystore.js';
 import { FakeApi } from './fake-api.js';
 
 function client(fake: FakeApi): GossipClient {
   return new GossipClient({
-    api: new ApiClient({ baseUrl: 'http://api.test', fetch: fake.fetch }),
+    api: new ApiClient({ baseUrl: 'https://api.test', fetch: fake.fetch }),
     keyStore: new MemoryKeyStore(),
   });
 }
@@ -169,18 +169,27 @@ test('a key swap in the directory is detected with old and new fingerprints, unt
   const { body } = await alice.startConversation('erin');
   const opened = await erin.receiveKey('alice', body);
   assert.equal(opened.isNew, true);
-  // After the user re-trusts, the new keys are pinned and old conversations dropped.
-  const trusted = await alice.trustContactKeys('erin');
+  // Trusting needs the fingerprint the user compared: the old one is refused.
+  await assert.rejects(
+    alice.trustContactKeys('erin', pinned.fingerprint),
+    FingerprintMismatchError,
+  );
+  // After the user re-trusts, the new keys are pinned and old conversations retired.
+  const trusted = await alice.trustContactKeys('erin', err.currentFingerprint);
   assert.equal(trusted.fingerprint, err.currentFingerprint);
+  assert.equal(trusted.verified, false);
   assert.equal(await alice.hasConversation('erin'), false);
 });
 
-test('a contact’s own key change surfaces as KeyChangedError on their next key message', async () => {
+test('a contact who lost their keys (an unsigned change) surfaces as KeyChangedError on their next key message', async () => {
   const fay = client(fake);
   await fay.register({ username: 'fay', password: 'fay password' });
   await bob.contactKeys('fay');
-  await fay.changeKeys();
-  const { body } = await fay.startConversation('bob');
+  // A new device without fay's keys: its change cannot be signed by them.
+  const fayElsewhere = client(fake);
+  await fayElsewhere.login('fay', 'fay password');
+  assert.equal((await fayElsewhere.changeKeys('fay password')).signed, false);
+  const { body } = await fayElsewhere.startConversation('bob');
   await assert.rejects(bob.receiveKey('fay', body), KeyChangedError);
   const event = await bob.openContactEvent({
     type: 'contact',
@@ -193,7 +202,12 @@ test('a contact’s own key change surfaces as KeyChangedError on their next key
   assert.ok(
     event.event === 'key-changed' && 'error' in event && event.error instanceof KeyChangedError,
   );
-  await bob.trustContactKeys('fay');
+  await bob.trustContactKeys(
+    'fay',
+    event.event === 'key-changed' && 'error' in event
+      ? (event.error?.currentFingerprint ?? '')
+      : '',
+  );
   assert.equal((await bob.receiveKey('fay', body)).isNew, true);
 });
 
@@ -227,7 +241,7 @@ test('login reports whether this key store holds the account’s published keys'
   assert.equal(r.hasKeys, false);
   await assert.rejects(elsewhere.identity(), MissingKeyError);
   const again = new GossipClient({
-    api: new ApiClient({ baseUrl: 'http://api.test', fetch: fake.fetch }),
+    api: new ApiClient({ baseUrl: 'https://api.test', fetch: fake.fetch }),
     keyStore: alice.keyStore,
   });
   assert.equal((await again.login('alice', 'alice password')).hasKeys, true);
@@ -243,6 +257,46 @@ test('a directory answer about another user is refused, not pinned', async () =>
   } finally {
     fake.answerKeysAs.clear();
   }
+});
+
+test('the sending key is chosen by local time: a post-dated key from a peer does not stay current', async () => {
+  let clock = 1_000_000;
+  const tick = (): number => ++clock;
+  const ivy = new GossipClient({
+    api: new ApiClient({ baseUrl: 'https://api.test', fetch: fake.fetch }),
+    keyStore: new MemoryKeyStore(),
+    now: tick,
+  });
+  const jay = new GossipClient({
+    api: new ApiClient({ baseUrl: 'https://api.test', fetch: fake.fetch }),
+    keyStore: new MemoryKeyStore(),
+    now: tick,
+  });
+  await ivy.register({ username: 'ivy', password: 'ivy password' });
+  await jay.register({ username: 'jay', password: 'jay password' });
+  await jay.contactKeys('ivy');
+  const seal = async (ts: number) => {
+    const ck = await generateConversationKey();
+    const body = await sealKeyEnvelope({
+      conversationKey: ck,
+      from: 'ivy',
+      to: 'jay',
+      recipientWrappingKey: await importWrappingPublicKey((await jay.ownPublicKeys()).wrappingKey),
+      senderSigningKey: (await ivy.identity()).signing.privateKey,
+      now: ts,
+    });
+    return { id: ck.id, body };
+  };
+  // Ivy's clock (or a replaying server) dates a key a century ahead ...
+  const postDated = await seal(Date.now() + 100 * 365 * 86_400_000);
+  await jay.receiveKey('ivy', postDated.body);
+  // ... then sends an honest one later: jay must move to it.
+  const later = await seal(Date.now());
+  await jay.receiveKey('ivy', later.body);
+  assert.equal((await jay.keyStore.currentConversationKey('ivy'))?.key.id, later.id);
+  // And a key jay makes after that is newer still, whatever ivy's envelopes said.
+  const mine = await jay.startConversation('ivy');
+  assert.equal((await jay.keyStore.currentConversationKey('ivy'))?.key.id, mine.keyId);
 });
 
 test('a message too large for the protocol is refused before it is sent', async () => {

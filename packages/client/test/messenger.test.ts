@@ -90,7 +90,7 @@ let bob: GossipClient;
 
 function client(): GossipClient {
   return new GossipClient({
-    api: new ApiClient({ baseUrl: 'http://api.test', fetch: fake.fetch }),
+    api: new ApiClient({ baseUrl: 'https://api.test', fetch: fake.fetch }),
     keyStore: new MemoryKeyStore(),
   });
 }
@@ -122,7 +122,7 @@ function bobMessenger(gw: FakeGateway, opts: Partial<MessengerOptions> = {}) {
   const shown: ChatMessage[] = [];
   const m = new Messenger({
     gossip: bob,
-    url: 'ws://gw.test/ws',
+    url: 'wss://gw.test/ws',
     token: tokens,
     webSocket: gw.factory,
     onMessage: (msg) => {
@@ -185,7 +185,7 @@ test('the ack is sent only after the handler’s promise resolves, and not when 
   let calls = 0;
   const m = new Messenger({
     gossip: bob,
-    url: 'ws://gw.test/ws',
+    url: 'wss://gw.test/ws',
     token: tokens,
     webSocket: gw.factory,
     replayQuietMs: 0,
@@ -270,7 +270,7 @@ test('unaccepted sends survive a restart and are resent with the same ids', asyn
   const gw = new FakeGateway();
   const opts = {
     gossip: alice,
-    url: 'ws://gw.test/ws',
+    url: 'wss://gw.test/ws',
     token: tokens,
     webSocket: gw.factory,
     store,
@@ -300,7 +300,7 @@ test('every unaccepted send is rewritten in order, same ids, on a new connection
   const gw = new FakeGateway();
   const m = new Messenger({
     gossip: alice,
-    url: ['ws://a.test/ws', 'ws://b.test/ws'],
+    url: ['wss://a.test/ws', 'wss://b.test/ws'],
     token: tokens,
     webSocket: gw.factory,
     connection: { backoffInitialMs: 1, backoffMaxMs: 5 },
@@ -314,7 +314,7 @@ test('every unaccepted send is rewritten in order, same ids, on a new connection
   firstSock.push({ type: 'accepted', id: ids[0] as string });
   firstSock.close(1006, 'gone');
   await until(() => gw.sockets.length === 2, 'a reconnect');
-  assert.equal(gw.last.url, 'ws://b.test/ws', 'the next gateway URL');
+  assert.equal(gw.last.url, 'wss://b.test/ws', 'the next gateway URL');
   gw.last.hello('alice');
   await until(() => gw.last.sends().length >= 2, 'the resends');
   assert.deepEqual(
@@ -328,7 +328,7 @@ test('a refused upgrade (4401) makes the next attempt refresh the token', async 
   const gw = new FakeGateway();
   const asked: boolean[] = [];
   const conn = new GatewayConnection({
-    url: 'ws://gw.test/ws',
+    url: 'wss://gw.test/ws',
     token: { accessToken: async (refresh) => (asked.push(refresh), `t${asked.length}`) },
     webSocket: gw.factory,
     backoffInitialMs: 1,
@@ -348,7 +348,7 @@ test('a refused upgrade (4401) makes the next attempt refresh the token', async 
 test('no answer to a ping drops the connection and reconnects', async () => {
   const gw = new FakeGateway();
   const conn = new GatewayConnection({
-    url: 'ws://gw.test/ws',
+    url: 'wss://gw.test/ws',
     token: tokens,
     webSocket: gw.factory,
     pingIntervalMs: 20,
@@ -368,7 +368,7 @@ test('reconnect delays grow exponentially with jitter inside [cap/2, cap] and a 
     const gw = new FakeGateway();
     const delays: number[] = [];
     const conn = new GatewayConnection({
-      url: 'ws://gw.test/ws',
+      url: 'wss://gw.test/ws',
       token: tokens,
       webSocket: gw.factory,
       backoffInitialMs: 8,

@@ -107,9 +107,13 @@ test('an expired access token is refreshed transparently', async () => {
   assert.notEqual(alice.api.currentSession?.refreshToken, before);
 });
 
-test('bob changes his keys: alice detects it with old and new fingerprints, then re-trusts', async () => {
+test('bob loses his keys and publishes new ones unsigned: alice sees an identity reset with old and new fingerprints, then trusts the compared one', async () => {
   const pinned = await alice.keyStore.getPinned(BOB);
-  await bob.changeKeys();
+  // A new device without bob's keys: the change cannot carry a continuity proof.
+  const bobElsewhere = newClient();
+  await bobElsewhere.login(BOB, PASSWORDS[BOB] as string);
+  assert.equal((await bobElsewhere.changeKeys(PASSWORDS[BOB] as string)).signed, false);
+  bob = bobElsewhere;
   const err = await alice.contactKeys(BOB).then(
     () => assert.fail('key change not detected'),
     (e: unknown) => e,
@@ -120,7 +124,8 @@ test('bob changes his keys: alice detects it with old and new fingerprints, then
     err.currentFingerprint,
     await fingerprint({ username: BOB, ...(await bob.ownPublicKeys()) }),
   );
-  await alice.trustContactKeys(BOB);
+  assert.equal(err.identityReset, true);
+  await alice.trustContactKeys(BOB, err.currentFingerprint);
   assert.equal(await alice.safetyNumber(BOB), await bob.safetyNumber(ALICE));
   // A new conversation under bob's new keys works end to end.
   const [keyFrame, msgFrame] = await alice.prepareSend(BOB, 'after the change');

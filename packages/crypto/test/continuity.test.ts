@@ -24,7 +24,11 @@ before(async () => {
     generateIdentityKeys(),
     generateIdentityKeys(),
   ]);
-  [p1, p2, p3] = await Promise.all([k1, k2, k3].map((k) => exportPublicKeys(k)));
+  [p1, p2, p3] = await Promise.all([
+    exportPublicKeys(k1),
+    exportPublicKeys(k2),
+    exportPublicKeys(k3),
+  ]);
   proof12 = await signKeyChange(
     { username: 'alice', previousSigningKey: p1.signingKey, next: p2 },
     k1.signing.privateKey,

@@ -24,6 +24,10 @@ export const ERRORS = {
     status: 400,
     message: 'A public key is not a base64 SPKI key of an accepted algorithm and size.',
   },
+  invalid_key_proof: {
+    status: 400,
+    message: 'The key-change proof is not a signature of the new keys by the current signing key.',
+  },
   invalid_image: { status: 400, message: 'The image is not a PNG, JPEG or WebP file.' },
   contact_self: { status: 400, message: 'You cannot be your own contact.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },

@@ -56,3 +56,6 @@ export const MAX_REFRESH_TOKEN_CHARS = 128;
 
 /** Longest opaque key envelope carried by a contact accept. */
 export const MAX_KEY_ENVELOPE_CHARS = 16 * 1024;
+
+/** Most key changes the directory keeps and serves per user (`KeysResponse.keyChain`). */
+export const MAX_KEY_CHAIN = 16;

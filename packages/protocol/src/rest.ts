@@ -6,6 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ERROR_CODES } from './errors.js';
 import {
+  MAX_KEY_CHAIN,
   MAX_KEY_ENVELOPE_CHARS,
   MAX_REFRESH_TOKEN_CHARS,
   SEARCH_LIMIT_DEFAULT,
@@ -151,6 +152,24 @@ export type WsTicket = Static<typeof WsTicket>;
 
 // ---------------------------------------------------------------- key directory
 
+/** packages/crypto `signKeyChange()`: 64 bytes, standard base64. */
+export const KeyChangeProof = Type.String({
+  minLength: 88,
+  maxLength: 88,
+  pattern: '^[A-Za-z0-9+/]{86}==$',
+  description:
+    'Ed25519 signature by the previous signing key over the new keys (continuity proof, ' +
+    'packages/crypto signKeyChange). Without it the change is an identity reset.',
+});
+
+/** One key change in the directory's history. */
+export const KeyChainStep = Type.Object({
+  keyVersion: Type.Integer({ minimum: 2 }),
+  keys: PublicKeys,
+  proof: Type.Union([KeyChangeProof, Type.Null()]),
+});
+export type KeyChainStep = Static<typeof KeyChainStep>;
+
 export const KeysResponse = Type.Object({
   username: Username,
   keys: PublicKeys,
@@ -162,10 +181,30 @@ export const KeysResponse = Type.Object({
       'clients recompute it from the keys rather than trust it.',
   }),
   updatedAt: IsoTime,
+  keyChain: Type.Optional(
+    Type.Array(KeyChainStep, {
+      maxItems: MAX_KEY_CHAIN,
+      description:
+        'The latest key changes, oldest first (at most MAX_KEY_CHAIN): a client that pinned ' +
+        'an older version checks each step against the signing key it trusts; an unsigned ' +
+        'or missing step is an identity reset.',
+    }),
+  ),
 });
 export type KeysResponse = Static<typeof KeysResponse>;
 
-export const ChangeKeysRequest = Type.Object({ keys: PublicKeys }, strict);
+export const ChangeKeysRequest = Type.Object(
+  {
+    keys: PublicKeys,
+    password: Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description: 'The password again, so a stolen access token cannot replace the keys.',
+    }),
+    proof: Type.Optional(KeyChangeProof),
+  },
+  strict,
+);
 export type ChangeKeysRequest = Static<typeof ChangeKeysRequest>;
 
 // ---------------------------------------------------------------- search

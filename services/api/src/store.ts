@@ -4,7 +4,13 @@
  * transactions; multi-document changes are ordered so a crash leaves a state the next
  * request can repair or that is harmless (see contacts.ts).
  */
-import { COLLECTIONS, type ContactDoc, type EventDoc, type PublicKeys } from '@gossip/protocol';
+import {
+  COLLECTIONS,
+  type ContactDoc,
+  type EventDoc,
+  type KeyChainStep,
+  type PublicKeys,
+} from '@gossip/protocol';
 import { ensureIndex } from '@gossip/servicekit';
 import type { Db } from 'mongodb';
 import type { RefreshTokenDoc } from './tokens.js';
@@ -27,6 +33,12 @@ export interface UserDoc {
   keyVersion: number;
   fingerprint: string;
   keysUpdatedAt: Date;
+  /**
+   * The latest key changes, oldest first, at most `MAX_KEY_CHAIN`: each with the proof
+   * (signature by the previous signing key) or null for an unsigned reset. Absent on
+   * accounts that never changed keys.
+   */
+  keyChain?: KeyChainStep[];
   avatar: AvatarRef | null;
   createdAt: Date;
 }

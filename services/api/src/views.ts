@@ -18,6 +18,11 @@ export function toKeys(u: UserDoc): KeysResponse {
     keyVersion: u.keyVersion,
     fingerprint: u.fingerprint,
     updatedAt: u.keysUpdatedAt.toISOString(),
+    keyChain: (u.keyChain ?? []).map((s) => ({
+      keyVersion: s.keyVersion,
+      keys: { wrappingKey: s.keys.wrappingKey, signingKey: s.keys.signingKey },
+      proof: s.proof,
+    })),
   };
 }
 

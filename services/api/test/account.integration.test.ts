@@ -186,7 +186,7 @@ describe('secrets never stored or logged', () => {
       method: 'PUT',
       url: '/v1/me/keys',
       headers: bearer(s),
-      payload: { keys: { wrappingKey: pub.wrappingKey, signingKey: privateStrings[1] } },
+      payload: { keys: { wrappingKey: pub.wrappingKey, signingKey: privateStrings[1] }, password },
     });
     assert.deepEqual(errorOf(asPublic), { status: 400, code: 'invalid_key' });
     assert.ok(!asPublic.body.includes(privateStrings[1]!));

@@ -17,7 +17,7 @@ import {
   type Session,
 } from '@gossip/protocol';
 import { Redis } from 'ioredis';
-import { bearer, errorOf, keySets, register, startApi, type Harness } from './helpers.js';
+import { PASSWORD, bearer, errorOf, keySets, register, startApi, type Harness } from './helpers.js';
 
 let h: Harness;
 let keys: Awaited<ReturnType<typeof keySets>>;
@@ -248,7 +248,7 @@ describe('contact events', () => {
       method: 'PUT',
       url: '/v1/me/keys',
       headers: bearer(s.carol!),
-      payload: { keys: keys[1] },
+      payload: { keys: keys[1], password: PASSWORD },
     });
     assert.equal(put.statusCode, 200);
     const ev = await h.db

@@ -12,6 +12,7 @@ import {
   type Session,
 } from '@gossip/protocol';
 import {
+  PASSWORD,
   bearer,
   errorOf,
   keySets,
@@ -69,7 +70,7 @@ describe('key directory', () => {
       method: 'PUT',
       url: '/v1/me/keys',
       headers: bearer(s),
-      payload: { keys: keys[1] },
+      payload: { keys: keys[1], password: PASSWORD },
     });
     assert.equal(put.statusCode, 200);
     const seen = (
@@ -93,7 +94,7 @@ describe('key directory', () => {
         method: 'PUT',
         url: '/v1/me/keys',
         headers: bearer(alice),
-        payload: { keys: k },
+        payload: { keys: k, password: PASSWORD },
       });
       assert.deepEqual(errorOf(res), { status: 400, code: 'invalid_key' });
       const reg = await h.app.inject({

@@ -120,6 +120,9 @@ function cases(): Case[] {
   const kc = (name: string, payload: unknown, status?: number) =>
     authed({ name: `key change ${name}`, method: 'PUT', url: '/v1/me/keys', payload, status });
   kc('missing keys', {});
+  kc('missing password', { keys: k });
+  kc('proof too short', { keys: k, password: 'some password', proof: 'AAAA' });
+  kc('proof not base64', { keys: k, password: 'some password', proof: '!'.repeat(86) + '==' });
   kc('unknown field', { keys: k, reason: 'x' });
   kc('bad base64', { keys: { ...k, signingKey: '@@@@' } });
   kc('not a key', { keys: { ...k, signingKey: Buffer.alloc(44).toString('base64') } }, 400);

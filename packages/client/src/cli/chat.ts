@@ -13,6 +13,7 @@ import type { GossipClient } from '../gossip.js';
 import { FileMessengerStore, nodeWebSocketFactory } from '../node/ws.js';
 import { Messenger, type ChatMessage, type MessengerError } from '../ws/messenger.js';
 import { UsageError } from './profile.js';
+import { printable } from './terminal.js';
 
 export interface ChatIo {
   out: (line: string) => void;
@@ -68,8 +69,17 @@ function messenger(ctx: ChatContext): Messenger {
     if (state === 'open') ctx.io.err(`connected to ${url}`);
     else if (state === 'connecting') ctx.io.err('connecting...');
   });
-  m.on('error', (e) => ctx.io.err(describe(e)));
+  m.on('error', (e) => ctx.io.err(printable(describe(e))));
   m.on('contact', (e) => {
+    if (e.event === 'key-changed' && 'own' in e) {
+      ctx.io.err(
+        e.replaced
+          ? 'WARNING: another session published new keys for your account: this machine can no ' +
+              'longer read new messages (copy the new key folder here, or rotate keys again)'
+          : `${clock(e.at)} * your keys changed (key version from this machine)`,
+      );
+      return;
+    }
     const what: Record<string, string> = {
       request: 'wants to be your contact (gossip accept ' + e.from + ')',
       accepted: 'accepted your contact request',
@@ -78,9 +88,18 @@ function messenger(ctx: ChatContext): Messenger {
       blocked: 'blocked you',
       unblocked: 'unblocked you',
       'key-changed':
-        'changed their keys (compare safety numbers: gossip fingerprint ' + e.from + ')',
+        'changed their keys' +
+        ('needsVerification' in e && e.needsVerification
+          ? ': you had verified them, so nothing is sent until you verify again (gossip fingerprint ' +
+            e.from +
+            ')'
+          : ' (signed by their previous key; compare safety numbers: gossip fingerprint ' +
+            e.from +
+            ')'),
     };
-    ctx.io.out(`${clock(e.at)} * ${e.from} ${what[e.event] ?? e.event}`);
+    if (e.event === 'key-changed' && 'error' in e && e.error) return; // reported as key_changed
+    const line = Object.hasOwn(what, e.event) ? what[e.event] : e.event;
+    ctx.io.out(printable(`${clock(e.at)} * ${e.from} ${line}`));
   });
   return m;
 }
@@ -94,7 +113,11 @@ function describe(e: MessengerError): string {
     case 'server':
       return `warning: ${e.message} (${e.code})`;
     case 'key_changed':
-      return `WARNING: ${e.error.message}; run \`gossip fingerprint ${e.from}\``;
+      return (
+        `WARNING: IDENTITY RESET for ${e.from}: their keys changed without a proof signed by ` +
+        `the keys you trusted (${e.error.message}); compare fingerprints, then ` +
+        `\`gossip trust ${e.from} FINGERPRINT\``
+      );
     case 'handler_failed':
       return `warning: could not show a message from ${e.from}; it will come again`;
     default:
@@ -103,7 +126,7 @@ function describe(e: MessengerError): string {
 }
 
 function printMessage(io: ChatIo, m: ChatMessage): void {
-  io.out(`${clock(m.sentAt)} ${m.from}: ${m.text}`);
+  io.out(`${clock(m.sentAt)} ${printable(m.from)}: ${printable(m.text)}`);
 }
 
 function waitForStop(ctx: ChatContext): Promise<void> {

@@ -6,16 +6,20 @@
  *     gossip whoami
  *     gossip fingerprint bob
  *
- * Exit codes: 0 done, 1 failed, 2 bad usage, 3 a contact's keys changed.
+ * Exit codes: 0 done, 1 failed, 2 bad usage, 3 a contact's identity was reset (keys
+ * changed without a proof signed by their previous key) or must be verified again.
  */
 import { parseArgs } from 'node:util';
 import { ApiClient } from '../api.js';
 import {
   ApiError,
+  FingerprintMismatchError,
+  InsecureTransportError,
   KeyChangedError,
   MissingKeyError,
   NetworkError,
   NotLoggedInError,
+  VerificationRequiredError,
 } from '../errors.js';
 import { GossipClient } from '../gossip.js';
 import { FileKeyStore } from '../node/file-keystore.js';
@@ -30,6 +34,7 @@ import {
   type Profile,
 } from './profile.js';
 import { readPassword } from './password.js';
+import { checkTransportUrl } from '../transport-security.js';
 import {
   chatCommand,
   defaultGateway,
@@ -49,9 +54,16 @@ commands:
                            log in (the account's keys must be on this machine)
   logout                   revoke this machine's session
   whoami                   show the current account and its key fingerprint
-  fingerprint CONTACT      show the safety number to compare with CONTACT
-  trust CONTACT            accept CONTACT's new keys after comparing safety numbers
-  rotate-keys              publish new keys (contacts will see a key change)
+  fingerprint CONTACT      show CONTACT's fingerprint and your safety number with them
+  trust CONTACT FINGERPRINT
+                           after an identity reset: accept CONTACT's new keys, given the
+                           fingerprint (or safety number) you compared with them; refused
+                           if it does not match. Trusting does not mark them verified
+  verify CONTACT SAFETY_NUMBER
+                           mark CONTACT verified: the safety number you compared in person
+                           (a verified contact whose keys change must be verified again)
+  rotate-keys              publish new keys, signed by your current ones (contacts follow
+                           the change; needs the password)
   contacts                 list contacts and requests
   add CONTACT              ask CONTACT to become a contact
   accept CONTACT           accept CONTACT's request (and start the conversation)
@@ -63,7 +75,9 @@ commands:
 The password comes from GOSSIP_PASSWORD or is asked for. --server and --user default
 to the account last used with register or login. --gateway ws://HOST:PORT/ws (saved at
 register/login; default: the server's host, port 8081) is where send, listen and chat
-connect.`;
+connect. Plain http:// and ws:// are refused unless the host is this machine (localhost,
+127.0.0.0/8, ::1); --insecure allows them anyway (passwords and tokens then cross the
+network in clear).`;
 
 interface Io {
   out: (line: string) => void;
@@ -98,10 +112,12 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
       user: { type: 'string' },
       'display-name': { type: 'string' },
       gateway: { type: 'string' },
+      insecure: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   const [command, ...rest] = positionals;
+  const allowInsecure = values.insecure === true;
   if (values.help || command === undefined || command === 'help') {
     io.out(USAGE);
     return command === undefined && !values.help ? 2 : 0;
@@ -127,18 +143,16 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
     const p = await profile();
     const client = await open(p);
     if (!client.api.currentSession) throw new NotLoggedInError();
-    return {
-      client,
-      dir: accountDir(env, p),
-      gateway: p.gateway ?? defaultGateway(p.server),
-      io,
-    };
+    const gateway = p.gateway ?? defaultGateway(p.server);
+    checkTransportUrl(gateway, allowInsecure);
+    return { client, dir: accountDir(env, p), gateway, io };
   };
   const open = async (p: Profile): Promise<GossipClient> => {
     const dir = accountDir(env, p);
     const sessions = new FileSessionStore(dir);
     const api = new ApiClient({
       baseUrl: p.server,
+      allowInsecure,
       session: await sessions.load(),
       onSession: (s) => sessions.save(s),
     });
@@ -215,7 +229,8 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
     case 'fingerprint': {
       const contact = one('CONTACT');
       const client = await open(await profile());
-      const pinned = await client.contactKeys(contact); // TOFU; throws on a key change
+      const pinned = await client.contactKeys(contact); // TOFU; throws on an identity reset
+      io.out(`${pinned.username}'s fingerprint: ${formatSafetyNumber(pinned.fingerprint)}`);
       io.out(`Safety number with ${pinned.username}:`);
       io.out('');
       io.out(await client.safetyNumber(pinned.username, 4));
@@ -223,23 +238,49 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
       io.out(
         pinned.verified
           ? 'Marked verified.'
-          : 'Compare it with theirs in person or over a trusted channel; if it matches, the server is not reading along.',
+          : pinned.needsVerification
+            ? `Their keys changed since you verified them: compare this number, then \`gossip verify ${pinned.username} NUMBER\`.`
+            : `Compare it with theirs in person or over a trusted channel; if it matches, the server is not reading along (\`gossip verify ${pinned.username} NUMBER\`).`,
       );
       return 0;
     }
     case 'trust': {
-      const contact = one('CONTACT');
+      const [contact, ...digits] = rest;
+      if (!contact || digits.length === 0)
+        throw new UsageError('trust needs CONTACT and FINGERPRINT');
       const client = await open(await profile());
-      const pinned = await client.trustContactKeys(contact, { verified: true });
+      const pinned = await client.trustContactKeys(contact, digits.join(''));
       io.out(
         `Now trusting ${pinned.username}'s keys (fingerprint ${formatSafetyNumber(pinned.fingerprint)}).`,
       );
+      io.out(
+        pinned.needsVerification
+          ? `You had verified ${pinned.username}: nothing is sent to them until you verify again (gossip verify ${pinned.username} NUMBER).`
+          : `Not marked verified; compare safety numbers and run \`gossip verify ${pinned.username} NUMBER\`.`,
+      );
+      return 0;
+    }
+    case 'verify': {
+      const [contact, ...digits] = rest;
+      if (!contact || digits.length === 0)
+        throw new UsageError('verify needs CONTACT and SAFETY_NUMBER');
+      const client = await open(await profile());
+      await client.markVerified(contact, digits.join(''));
+      io.out(`${contact} is verified.`);
       return 0;
     }
     case 'rotate-keys': {
-      const client = await open(await profile());
-      const res = await client.changeKeys();
+      const p = await profile();
+      const client = await open(p);
+      const password = await readPassword(env, `Password for ${p.user}: `);
+      const res = await client.changeKeys(password);
       io.out(`Published new keys (key version ${res.keyVersion}).`);
+      if (!res.signed) {
+        io.err(
+          'warning: this machine did not hold your current keys, so the change is not signed ' +
+            'by them: your contacts see an IDENTITY RESET and must compare your new fingerprint.',
+        );
+      }
       io.out(`Your fingerprint: ${formatSafetyNumber(await ownFingerprint(client))}`);
       return 0;
     }
@@ -299,15 +340,35 @@ function report(err: unknown, io: Io): number {
     return 2;
   }
   if (err instanceof KeyChangedError) {
-    io.err(`WARNING: ${err.username}'s keys have changed since you first saw them.`);
+    io.err(`WARNING: IDENTITY RESET for ${err.username}.`);
+    io.err(
+      `${err.username}'s keys changed and the change is NOT signed by the keys you trusted: ` +
+        'they lost their keys, or someone is trying to read along.',
+    );
     io.err(`  before: ${formatSafetyNumber(err.previousFingerprint)}`);
     io.err(`  now:    ${formatSafetyNumber(err.currentFingerprint)}`);
     io.err('New safety number:');
     io.err(formatSafetyNumber(err.currentSafetyNumber.replace(/\s/g, ''), 4));
     io.err(
-      `Compare it with ${err.username} over a trusted channel, then run \`gossip trust ${err.username}\`.`,
+      `Compare the new fingerprint with ${err.username} over a trusted channel, then run ` +
+        `\`gossip trust ${err.username} <the fingerprint they read to you>\`.`,
     );
     return 3;
+  }
+  if (err instanceof VerificationRequiredError) {
+    io.err(`error: ${err.message}`);
+    io.err(
+      `run \`gossip fingerprint ${err.username}\`, compare, then \`gossip verify ${err.username} NUMBER\``,
+    );
+    return 3;
+  }
+  if (err instanceof FingerprintMismatchError) {
+    io.err(`error: ${err.message}`);
+    return 1;
+  }
+  if (err instanceof InsecureTransportError) {
+    io.err(`error: ${err.message}`);
+    return 1;
   }
   if (err instanceof NetworkError) {
     io.err(`error: ${err.message} (is it running, and is the URL right?)`);

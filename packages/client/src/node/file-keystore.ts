@@ -35,6 +35,13 @@ interface ContactsFile {
   format: number;
   contacts: Record<string, PinnedContact>;
 }
+
+/**
+ * The pins as a Map: a username such as `__proto__` or `constructor` is a valid account
+ * name, and as a key of a plain object it would set the prototype (the pin silently lost,
+ * so the contact would be trusted on first use again) or read an inherited member.
+ */
+type Pins = Map<string, PinnedContact>;
 interface ConversationRecord {
   peer: string;
   kid: string;
@@ -43,6 +50,7 @@ interface ConversationRecord {
   origin: 'outgoing' | 'incoming';
   createdAt: number;
   confirmed: boolean;
+  retired?: boolean;
 }
 interface ConversationsFile {
   format: number;
@@ -87,33 +95,40 @@ export class FileKeyStore implements KeyStore {
     await this.serial(() => rm(this.identityFile, { force: true }));
   }
 
-  private async contacts(): Promise<Record<string, PinnedContact>> {
-    return (await readJson<ContactsFile>(this.contactsFile))?.contacts ?? {};
+  private async contacts(): Promise<Pins> {
+    // JSON.parse makes "__proto__" an own property, so Object.entries sees every pin.
+    const file = await readJson<ContactsFile>(this.contactsFile);
+    return new Map(Object.entries(file?.contacts ?? {}));
+  }
+
+  private async writeContacts(all: Pins): Promise<void> {
+    // Object.fromEntries defines own properties (no prototype setter), so "__proto__" is kept.
+    const contacts = Object.fromEntries(all) as Record<string, PinnedContact>;
+    await writePrivateJson(this.contactsFile, { format: FORMAT, contacts });
   }
 
   async getPinned(username: string): Promise<PinnedContact | undefined> {
-    const all = await this.contacts();
-    return Object.hasOwn(all, username) ? all[username] : undefined;
+    return (await this.contacts()).get(username);
   }
 
   async putPinned(contact: PinnedContact): Promise<void> {
     await this.serial(async () => {
       const all = await this.contacts();
-      all[contact.username] = contact;
-      await writePrivateJson(this.contactsFile, { format: FORMAT, contacts: all });
+      all.set(contact.username, contact);
+      await this.writeContacts(all);
     });
   }
 
   async deletePinned(username: string): Promise<void> {
     await this.serial(async () => {
       const all = await this.contacts();
-      delete all[username];
-      await writePrivateJson(this.contactsFile, { format: FORMAT, contacts: all });
+      all.delete(username);
+      await this.writeContacts(all);
     });
   }
 
   async listPinned(): Promise<PinnedContact[]> {
-    return Object.values(await this.contacts());
+    return [...(await this.contacts()).values()];
   }
 
   private async records(): Promise<ConversationRecord[]> {
@@ -127,6 +142,7 @@ export class FileKeyStore implements KeyStore {
       origin: r.origin,
       createdAt: r.createdAt,
       confirmed: r.confirmed,
+      ...(r.retired ? { retired: true } : {}),
     };
   }
 
@@ -167,7 +183,7 @@ export class FileKeyStore implements KeyStore {
     // Same order as newestKey(): newest createdAt, ties broken by the larger id.
     let best: ConversationRecord | undefined;
     for (const x of await this.records()) {
-      if (x.peer !== peer) continue;
+      if (x.peer !== peer || x.retired) continue;
       if (
         !best ||
         x.createdAt > best.createdAt ||
@@ -177,6 +193,14 @@ export class FileKeyStore implements KeyStore {
       }
     }
     return best && this.toStored(best);
+  }
+
+  async retireConversationKeys(peer: string): Promise<void> {
+    await this.serial(async () => {
+      const all = await this.records();
+      for (const r of all) if (r.peer === peer) r.retired = true;
+      await writePrivateJson(this.conversationsFile, { format: FORMAT, keys: all });
+    });
   }
 
   async deleteConversationKeys(peer: string): Promise<void> {

@@ -2,4 +2,4 @@
 export { FileKeyStore } from './file-keystore.js';
 export { FileSessionStore } from './session-store.js';
 export { ensurePrivateDir, writePrivateJson, readJson } from './files.js';
-export { nodeWebSocketFactory, FileMessengerStore } from './ws.js';
+export { nodeWebSocketFactory, FileMessengerStore, CLIENT_MAX_PAYLOAD_BYTES } from './ws.js';

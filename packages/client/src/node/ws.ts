@@ -6,17 +6,29 @@
  */
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import type { SendFrame } from '@gossip/protocol';
+import { MAX_FRAME_BYTES, type SendFrame } from '@gossip/protocol';
 import { refusedCloseCode, type WebSocketFactory, type WebSocketLike } from '../ws/socket.js';
 import type { MessengerStore } from '../ws/store.js';
 import { readJson, writePrivateJson } from './files.js';
 
+/**
+ * Largest frame the client takes from a gateway, in bytes. The biggest legitimate server
+ * frame is a `deliver` with a body of MAX_BODY_CHARS plus its fields, under
+ * MAX_FRAME_BYTES; twice that leaves room for frames added later. `ws` would otherwise
+ * buffer up to 100 MiB per message from whatever answers at the URL.
+ */
+export const CLIENT_MAX_PAYLOAD_BYTES = 2 * MAX_FRAME_BYTES;
+
 /** A `WebSocketFactory` over `ws`. */
-export function nodeWebSocketFactory(opts: { handshakeTimeoutMs?: number } = {}): WebSocketFactory {
+export function nodeWebSocketFactory(
+  opts: { handshakeTimeoutMs?: number; maxPayload?: number } = {},
+): WebSocketFactory {
   return (url, protocols, token) => {
     const ws = new WebSocket(url, protocols, {
       headers: { authorization: `Bearer ${token}` },
       handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
+      // A larger frame closes the socket with 1009 instead of filling memory.
+      maxPayload: opts.maxPayload ?? CLIENT_MAX_PAYLOAD_BYTES,
     });
     ws.on('unexpected-response', (req, res) => {
       const status = res.statusCode ?? 0;

@@ -23,6 +23,7 @@ import {
 import type { ApiClient } from '../api.js';
 import { NotLoggedInError } from '../errors.js';
 import type { MessageTransport, TransportState } from '../transport.js';
+import { checkTransportUrl } from '../transport-security.js';
 import { Emitter } from './emitter.js';
 import {
   OPEN,
@@ -88,6 +89,11 @@ export interface GatewayConnectionOptions {
    * (at most a quarter of its remaining life). @default 60000
    */
   reauthLeadMs?: number;
+  /**
+   * Allow plain `ws://` to a host that is not loopback; without it such a URL throws
+   * `InsecureTransportError`. @default false
+   */
+  allowInsecure?: boolean;
 }
 
 /** Why a physical connection ended. */
@@ -148,6 +154,7 @@ export class GatewayConnection extends Emitter<ConnectionEvents> implements Mess
     super();
     this.urls = typeof opts.url === 'string' ? [opts.url] : [...opts.url];
     if (this.urls.length === 0) throw new RangeError('GatewayConnection needs a gateway URL');
+    for (const u of this.urls) checkTransportUrl(u, opts.allowInsecure ?? false);
     this.factory = opts.webSocket ?? queryTokenFactory();
     this.random = opts.random ?? Math.random;
     this.o = {

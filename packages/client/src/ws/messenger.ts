@@ -285,6 +285,8 @@ export class Messenger extends Emitter<MessengerEvents> {
     };
     this.tokens = this.cfg.rateBurst;
     const connOpts: GatewayConnectionOptions = {
+      // Whoever allowed plain http:// for the api meant the same for its gateway.
+      allowInsecure: opts.gossip.api.allowInsecure,
       ...opts.connection,
       url: opts.url,
       token: opts.token ?? apiTokenSource(opts.gossip.api),

@@ -7,6 +7,7 @@
 import {
   ApiClient,
   ApiError,
+  FingerprintMismatchError,
   GossipClient,
   KeyChangedError,
   Messenger,
@@ -36,6 +37,8 @@ interface Account {
 
 interface ContactView extends Contact {
   verified: boolean;
+  /** Was verified, then their keys changed: nothing is sent until verified again. */
+  needsVerification: boolean;
   keyWarning?: KeyChangedError;
   unread: number;
 }
@@ -78,6 +81,10 @@ function describe(err: unknown): string {
 function newApi(session: SessionTokens | null): ApiClient {
   return new ApiClient({
     baseUrl: location.origin,
+    // The api is this page's own origin: if the page came over plain http, refusing http
+    // now would protect nothing the page load did not already expose. The SDK still
+    // refuses plain http for any other origin.
+    allowInsecure: location.protocol === 'http:',
     session,
     onSession: (s) => saveSession(s),
   });
@@ -146,7 +153,7 @@ async function authenticate(mode: 'login' | 'register'): Promise<void> {
           await api.logout();
           throw new Error('logged out: this browser has no keys for the account');
         }
-        await gossip.changeKeys();
+        await gossip.changeKeys(password);
       }
     }
     $<HTMLInputElement>('auth-pass').value = '';
@@ -193,7 +200,22 @@ async function enter(api: ApiClient, gossip: GossipClient): Promise<void> {
   });
   messenger.on('status', (ev) => void applyStatus(ev.to, ev.id, ev.state));
   messenger.on('contact', (ev) => {
+    if (ev.event === 'key-changed' && 'own' in ev) {
+      if (ev.replaced) {
+        banner(
+          'Another session published new keys for your account. This browser can no longer ' +
+            'read new messages: log in again here to publish keys from this browser.',
+        );
+      }
+      return;
+    }
     if (ev.event === 'key-changed' && 'error' in ev && ev.error) warnKeyChange(ev.error);
+    else if (ev.event === 'key-changed' && 'needsVerification' in ev && ev.needsVerification) {
+      banner(
+        `${ev.from} changed keys (signed by their old ones). You had verified them: compare ` +
+          'the new safety number and verify them again before writing.',
+      );
+    }
     void refreshContacts();
   });
   messenger.on('error', (e) => {
@@ -267,6 +289,7 @@ async function refreshContacts(): Promise<void> {
       a.gossip.keyStore.listPinned(),
     ]);
     const verified = new Map(pinned.map((p) => [p.username, p.verified]));
+    const reverify = new Map(pinned.map((p) => [p.username, p.needsVerification === true]));
     const next = new Map<string, ContactView>();
     for (const c of list) {
       const old = contacts.get(c.username);
@@ -274,6 +297,7 @@ async function refreshContacts(): Promise<void> {
       next.set(c.username, {
         ...c,
         verified: warning ? false : (verified.get(c.username) ?? false),
+        needsVerification: reverify.get(c.username) ?? false,
         unread: old?.unread ?? 0,
         ...(warning ? { keyWarning: warning } : {}),
       });
@@ -318,7 +342,8 @@ function renderContacts(): void {
         tags.push(h('span', { class: 'tag' }, 'requested'));
       }
       if (c.blocked) tags.push(h('span', { class: 'tag warn' }, 'blocked'));
-      if (c.keyWarning) tags.push(h('span', { class: 'tag warn' }, '⚠ keys changed'));
+      if (c.keyWarning) tags.push(h('span', { class: 'tag warn' }, '⚠ identity reset'));
+      else if (c.needsVerification) tags.push(h('span', { class: 'tag warn' }, 'verify again'));
       else if (c.verified) tags.push(h('span', { class: 'tag ok' }, '✓ verified'));
       if (c.unread > 0) tags.push(h('span', { class: 'tag unread' }, String(c.unread)));
       return h(
@@ -398,8 +423,9 @@ function warnKeyChange(err: KeyChangedError): void {
     c.verified = false;
   }
   banner(
-    `${err.username}'s keys changed. Messages to and from ${err.username} are held until you ` +
-      'compare the new safety number with them and trust the new keys.',
+    `IDENTITY RESET: ${err.username}'s keys changed and the change is not signed by the keys ` +
+      `you trusted. Messages to and from ${err.username} are held until you compare their new ` +
+      'fingerprint with them and trust the new keys.',
   );
   renderContacts();
   if (selected === err.username) renderChatHeader();
@@ -454,10 +480,12 @@ function renderChatHeader(): void {
     head,
     h('h2', {}, c.username),
     c.keyWarning
-      ? h('span', { class: 'tag warn', 'data-testid': 'key-warning' }, '⚠ keys changed')
-      : c.verified
-        ? h('span', { class: 'tag ok', 'data-testid': 'verified' }, '✓ verified')
-        : h('span', { class: 'tag' }, 'not verified'),
+      ? h('span', { class: 'tag warn', 'data-testid': 'key-warning' }, '⚠ identity reset')
+      : c.needsVerification
+        ? h('span', { class: 'tag warn', 'data-testid': 'needs-verification' }, 'verify again')
+        : c.verified
+          ? h('span', { class: 'tag ok', 'data-testid': 'verified' }, '✓ verified')
+          : h('span', { class: 'tag', 'data-testid': 'not-verified' }, 'not verified'),
     h('span', { class: 'spacer' }),
     h(
       'button',
@@ -466,8 +494,8 @@ function renderChatHeader(): void {
     ),
   );
   const composer = document.getElementById('text') as HTMLInputElement | null;
-  if (composer) composer.disabled = c.keyWarning !== undefined;
-  if (c.keyWarning) void showSafety();
+  if (composer) composer.disabled = c.keyWarning !== undefined || c.needsVerification;
+  if (c.keyWarning || c.needsVerification) void showSafety();
 }
 
 async function toggleSafety(): Promise<void> {
@@ -493,9 +521,10 @@ async function showSafety(): Promise<void> {
       h(
         'p',
         { class: 'error' },
-        `${peer}'s keys changed since you first talked. This happens when they reinstall or ` +
-          'log in on a new device, or when someone is trying to listen in. Compare the new ' +
-          'safety number with them in person or by a call before you trust it.',
+        `Identity reset: ${peer}'s keys changed since you first talked, and the change is ` +
+          'not signed by their old keys. This happens when they lose their keys (a new ' +
+          'device without the old ones), or when someone is trying to listen in. Ask them ' +
+          'for their fingerprint in person or by a call and type it below.',
       ),
       h('p', {}, `Fingerprint you had: ${groups(w.previousFingerprint)}`),
       h('p', {}, `Fingerprint now published: ${groups(w.currentFingerprint)}`),
@@ -504,13 +533,28 @@ async function showSafety(): Promise<void> {
       h(
         'div',
         { class: 'row' },
+        h('input', {
+          id: 'trust-fingerprint',
+          'data-testid': 'trust-fingerprint',
+          placeholder: `${peer}'s fingerprint, as they read it to you`,
+          autocomplete: 'off',
+          inputmode: 'numeric',
+        }),
         h(
           'button',
           {
             'data-testid': 'trust-keys',
             onclick: () =>
               void (async () => {
-                await acc.gossip.trustContactKeys(peer, { verified: true });
+                const typed = $<HTMLInputElement>('trust-fingerprint').value;
+                try {
+                  await acc.gossip.trustContactKeys(peer, typed);
+                } catch (err) {
+                  if (!(err instanceof FingerprintMismatchError)) throw err;
+                  $('trust-error').textContent =
+                    'That is not the fingerprint of the keys published now: nothing was trusted.';
+                  return;
+                }
                 delete c.keyWarning;
                 keyWarnings.delete(peer);
                 banner('');
@@ -521,9 +565,10 @@ async function showSafety(): Promise<void> {
                 location.reload();
               })().catch((err: unknown) => banner(describe(err))),
           },
-          'I compared it: trust the new keys',
+          'It matches: trust the new keys',
         ),
       ),
+      h('p', { id: 'trust-error', class: 'error', 'data-testid': 'trust-error' }),
     );
     return;
   }
@@ -549,6 +594,7 @@ async function showSafety(): Promise<void> {
               onclick: () =>
                 void (async () => {
                   await acc.gossip.markVerified(peer);
+                  banner('');
                   box.hidden = true;
                   await refreshContacts();
                 })().catch((err: unknown) => banner(describe(err))),
@@ -626,6 +672,10 @@ async function send(ev: Event): Promise<void> {
   const input = $<HTMLInputElement>('text');
   const text = input.value;
   if (!acc || !peer || text.trim() === '') return;
+  if (contacts.get(peer)?.needsVerification) {
+    banner(`You had verified ${peer} and their keys changed: verify the new safety number first.`);
+    return;
+  }
   if (contacts.get(peer)?.keyWarning) {
     // Encrypting to keys the contact no longer has (or that an attacker swapped in) helps nobody.
     banner(`Compare the new safety number with ${peer} and trust the new keys before writing.`);

@@ -80,6 +80,10 @@ export class IdbKeyStore implements KeyStore {
     const all = await getByPrefix<StoredKeyRecord>('convkeys', [this.owner, peer]);
     return newestKey(all.map(fromKeyRecord));
   }
+  async retireConversationKeys(peer: string): Promise<void> {
+    const all = await getByPrefix<StoredKeyRecord>('convkeys', [this.owner, peer]);
+    for (const rec of all) if (!rec.retired) await put('convkeys', { ...rec, retired: true });
+  }
   async deleteConversationKeys(peer: string): Promise<void> {
     await deleteByPrefix('convkeys', [this.owner, peer]);
   }
@@ -94,6 +98,7 @@ function fromKeyRecord(rec: StoredKeyRecord): StoredConversationKey {
     origin: rec.origin,
     createdAt: rec.createdAt,
     confirmed: rec.confirmed,
+    ...(rec.retired ? { retired: true } : {}),
   };
 }
 

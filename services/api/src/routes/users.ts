@@ -18,7 +18,7 @@ import { authenticate, caller } from '../auth.js';
 import { deleteAccount } from '../account.js';
 import type { AppContext } from '../context.js';
 import { ApiError } from '../errors.js';
-import { checkPublicKeys, keyFingerprint } from '../keys.js';
+import { changeKeys } from '../keys.js';
 import { toKeys, toMe, toProfile } from '../views.js';
 
 const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
@@ -68,7 +68,10 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
       onRequest,
       schema: {
         tags: ['keys'],
-        summary: 'Replace your public keys; every contact gets a key-changed event.',
+        summary:
+          'Replace your public keys (needs the password; sign the new keys with the old ' +
+          'signing key, or contacts see an identity reset). Contacts and your other ' +
+          'sessions get a key-changed event.',
         security,
         body: ChangeKeysRequest,
         response: { 200: KeysResponse, ...errors },
@@ -76,29 +79,11 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
     async (req) => {
       const { username } = caller(req);
-      const keys = req.body.keys;
-      await checkPublicKeys(keys);
-      const fingerprint = await keyFingerprint(username, keys);
-      const updated = await c.users.findOneAndUpdate(
-        { _id: username },
-        {
-          $set: {
-            keys: { wrappingKey: keys.wrappingKey, signingKey: keys.signingKey },
-            fingerprint,
-            keysUpdatedAt: new Date(ctx.now()),
-          },
-          $inc: { keyVersion: 1 },
-        },
-        { returnDocument: 'after' },
+      const updated = await changeKeys(ctx, username, req.body);
+      req.log.info(
+        { user: username, keyVersion: updated.keyVersion, signed: req.body.proof !== undefined },
+        'keys changed',
       );
-      if (!updated) throw new ApiError('invalid_token');
-      const peers = await c.contacts
-        .find({ owner: username, state: { $ne: 'none' } }, { projection: { peer: 1 } })
-        .toArray();
-      for (const p of peers) {
-        await ctx.events.emit(p.peer, username, 'key-changed', { keyVersion: updated.keyVersion });
-      }
-      req.log.info({ user: username, keyVersion: updated.keyVersion }, 'keys changed');
       return toKeys(updated);
     },
   );
