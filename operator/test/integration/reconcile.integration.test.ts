@@ -158,6 +158,39 @@ test('changing replicas, image and retention rolls out; observedGeneration follo
   assert.deepEqual(jwtAfter.data, jwtBefore.data, 'the generated JWT key is never overwritten');
 });
 
+test('the signing key pair: private keys for the api only, the public half for the gateways', async () => {
+  const keys = async (secret: string, key: string) => {
+    const s = await core.readNamespacedSecret({ name: secret, namespace: ns });
+    const text = Buffer.from(s.data?.[key] ?? '', 'base64').toString('utf8');
+    return (JSON.parse(text) as { keys: Array<Record<string, string>> }).keys;
+  };
+  const [priv] = await keys('chat-jwt', 'private-keys');
+  const pub = await keys('chat-jwt-public', 'public-keys');
+  assert.deepEqual([priv?.kty, priv?.crv, typeof priv?.d], ['OKP', 'Ed25519', 'string']);
+  assert.deepEqual(
+    pub.map((k) => [k.kid, k.x, k.d]),
+    [[priv?.kid, priv?.x, undefined]],
+    "the gateways' Secret holds the public key only",
+  );
+  const envOf = async (deployment: string) => {
+    const d = await apps.readNamespacedDeployment({ name: deployment, namespace: ns });
+    return d.spec?.template.spec?.containers[0]?.env ?? [];
+  };
+  const gatewayEnv = await envOf('chat-gateway');
+  assert.deepEqual(
+    gatewayEnv
+      .filter((e) => e.valueFrom?.secretKeyRef?.name?.startsWith('chat-jwt'))
+      .map((e) => [e.name, e.valueFrom?.secretKeyRef?.name]),
+    [['GATEWAY_JWT_PUBLIC_KEYS', 'chat-jwt-public']],
+  );
+  const apiEnv = await envOf('chat-api');
+  assert.ok(
+    apiEnv.some(
+      (e) => e.name === 'API_JWT_PRIVATE_KEYS' && e.valueFrom?.secretKeyRef?.name === 'chat-jwt',
+    ),
+  );
+});
+
 test('a deleted Deployment is re-created and a hand-edited one is restored', async () => {
   const before = await apps.readNamespacedDeployment({ name: 'chat-gateway', namespace: ns });
   await apps.deleteNamespacedDeployment({ name: 'chat-gateway', namespace: ns });
