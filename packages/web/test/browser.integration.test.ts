@@ -295,7 +295,7 @@ test('the page reconnects by itself after the gateway crashes, and sends what wa
   await ctxD.close();
 });
 
-test('a contact key change is flagged with the new safety number, and chat resumes once trusted', async () => {
+test('an unsigned key change is flagged as an identity reset, and chat resumes once the compared fingerprint is trusted', async () => {
   const erin = name('erin');
   const frank = name('frank');
   const ctxE = await browser.newContext();
@@ -336,11 +336,20 @@ test('a contact key change is flagged with the new safety number, and chat resum
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(await pageE.locator('[data-testid=message]', { hasText: held }).count(), 0);
 
+  // Trusting takes the fingerprint Erin compared with Frank: a wrong one is refused.
+  assert.match((await pageE.locator('#banner').textContent()) ?? '', /IDENTITY RESET/);
+  await pageE.fill('[data-testid=trust-fingerprint]', '1'.repeat(30));
+  await pageE.click('[data-testid=trust-keys]');
+  await pageE.waitForSelector('[data-testid=trust-error]:has-text("nothing was trusted")');
+  assert.equal(await pageE.locator('[data-testid=key-warning]').count(), 1);
   // Messages stay held until she trusts the new keys; then they flow both ways again.
+  const franksFingerprint = (await pageF2.locator('#my-fingerprint').textContent()) ?? '';
+  await pageE.fill('[data-testid=trust-fingerprint]', franksFingerprint);
   await Promise.all([pageE.waitForEvent('load'), pageE.click('[data-testid=trust-keys]')]);
   await pageE.waitForSelector('[data-testid=connection][data-state=open]');
   await openChat(pageE, frank);
-  await pageE.waitForSelector('[data-testid=verified]');
+  // Trusting is not verifying.
+  await pageE.waitForSelector('[data-testid=not-verified]');
   assert.equal(await messageState(pageE, held, 'in'), 'received');
   await waitState(pageF2, held, 'delivered');
   await sendText(pageE, 'new keys verified');
