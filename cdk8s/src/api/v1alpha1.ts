@@ -155,8 +155,27 @@ export const GossipClusterSpec = Type.Object({
           }),
           604_800,
         ),
+        contactEventSeconds: Defaulted(
+          Type.Integer({
+            minimum: 60,
+            maximum: 31_536_000,
+            description:
+              'Unacked contact events expire after this long (ENGINE_EVENT_RETENTION_SECONDS).',
+          }),
+          2_592_000,
+        ),
+        receiptSeconds: Defaulted(
+          Type.Integer({
+            minimum: 60,
+            maximum: 31_536_000,
+            description:
+              'Receipts never fetched by their sender expire after this long ' +
+              '(ENGINE_RECEIPT_RETENTION_SECONDS).',
+          }),
+          604_800,
+        ),
       },
-      { description: 'Message retention.' },
+      { description: 'How long undelivered messages, contact events and receipts are kept.' },
     ),
     {},
   ),

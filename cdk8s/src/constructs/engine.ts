@@ -26,6 +26,8 @@ export class GossipEngine extends Construct {
         ENGINE_PORT: String(ports.engine),
         ENGINE_MONGO_DB: 'gossip',
         ENGINE_RETENTION_SECONDS: String(cluster.spec.retention.messageSeconds),
+        ENGINE_EVENT_RETENTION_SECONDS: String(cluster.spec.retention.contactEventSeconds),
+        ENGINE_RECEIPT_RETENTION_SECONDS: String(cluster.spec.retention.receiptSeconds),
         ENGINE_LOG_LEVEL: cluster.spec.logLevel,
       },
       secretEnv: {

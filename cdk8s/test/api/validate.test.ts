@@ -32,6 +32,8 @@ describe('GossipCluster defaults', () => {
     assert.deepStrictEqual(spec.redis.managed?.storage, { size: '1Gi' });
     assert.equal(spec.mongodb.managed?.replicas, 1);
     assert.equal(spec.retention.messageSeconds, 604800);
+    assert.equal(spec.retention.contactEventSeconds, 2592000);
+    assert.equal(spec.retention.receiptSeconds, 604800);
     assert.equal(spec.dataRetentionPolicy, 'Retain');
     assert.equal(spec.paused, false);
     assert.deepStrictEqual(spec.monitoring, { serviceMonitor: false, prometheusRule: false });

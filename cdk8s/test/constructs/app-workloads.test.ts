@@ -89,6 +89,8 @@ describe('GossipApi and GossipEngine', () => {
       ENGINE_PORT: '9091',
       ENGINE_MONGO_DB: 'gossip',
       ENGINE_RETENTION_SECONDS: '604800',
+      ENGINE_EVENT_RETENTION_SECONDS: '2592000',
+      ENGINE_RECEIPT_RETENTION_SECONDS: '604800',
       ENGINE_LOG_LEVEL: 'info',
     });
   });
