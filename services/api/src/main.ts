@@ -16,12 +16,37 @@ const mongo = new MongoClient(config.mongoUrl, { serverSelectionTimeoutMS: 5000 
 const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
 redis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis error'));
 
+// The driver's implicit connect gives up for good when its first attempt fails (every later
+// operation: "Topology is closed"), so a pod started before its MongoDB never became ready.
+// Connect explicitly, and again until it works.
+let stopping = false;
+void (async () => {
+  while (!stopping) {
+    try {
+      await mongo.connect();
+      return;
+    } catch (err) {
+      logger.warn(
+        { err: { message: (err as Error).message } },
+        'mongodb not reachable; retrying in 2 s',
+      );
+      await new Promise((r) => setTimeout(r, 2000).unref());
+    }
+  }
+})();
+
 const app = await buildApp(config, { db: mongo.db(config.mongoDb), redis, logger });
 installShutdown(
   [
     { name: 'http', stop: () => app.close() },
     { name: 'redis', stop: () => redis.quit() },
-    { name: 'mongodb', stop: () => mongo.close() },
+    {
+      name: 'mongodb',
+      stop: () => {
+        stopping = true;
+        return mongo.close();
+      },
+    },
   ],
   { logger, timeoutMs: config.shutdownTimeoutMs },
 );
