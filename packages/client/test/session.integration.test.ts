@@ -1,6 +1,6 @@
 /**
  * The SDK's side of sessions that end (issue 13 §2), through real api, engine and gateway
- * processes with 2 s access tokens: the connection re-authenticates in band before its
+ * processes with 3 s access tokens: the connection re-authenticates in band before its
  * token expires instead of being dropped, the browser factory connects with a single-use
  * ticket (never the access token in the URL), and a revoked session ends the connection.
  */
@@ -22,7 +22,7 @@ let gw: Gw;
 const connections: GatewayConnection[] = [];
 
 before(async () => {
-  await stack.startApi({ API_ACCESS_TOKEN_TTL_SECONDS: '2' });
+  await stack.startApi({ API_ACCESS_TOKEN_TTL_SECONDS: '3' });
   await stack.startEngine();
   gw = await stack.startGateway();
 });
@@ -46,7 +46,7 @@ function watch(c: GatewayConnection) {
 }
 
 describe('SDK sessions', () => {
-  it('re-authenticates in band: one socket outlives several 2 s tokens', async () => {
+  it('re-authenticates in band: one socket outlives several 3 s tokens', async () => {
     const gossip = await stack.user('reauth');
     const c = new GatewayConnection({
       url: gw.wsUrl,
@@ -58,7 +58,7 @@ describe('SDK sessions', () => {
     await eventually(() => c.state === 'open', 'the connection opens', 10_000);
     // Three token lifetimes: without `auth`, the gateway closes the socket with 4401 at
     // the first expiry and the SDK reconnects.
-    await sleep(6500);
+    await sleep(8000);
     assert.deepEqual(
       seen.closed.map((x) => x.code),
       [],

@@ -86,7 +86,7 @@ export interface GatewayConnectionOptions {
   random?: () => number;
   /**
    * Send `auth` with a fresh token this long before the gateway's expiry of the current one
-   * (at most a quarter of its remaining life). @default 60000
+   * (at most half its remaining life). @default 60000
    */
   reauthLeadMs?: number;
   /**
@@ -359,7 +359,7 @@ export class GatewayConnection extends Emitter<ConnectionEvents> implements Mess
     clearTimeout(this.reauthTimer);
     this.reauthTimer = undefined;
     if (expiresInMs === undefined) return; // an older gateway: it never closes for expiry
-    const lead = Math.min(this.o.reauthLeadMs, expiresInMs / 4);
+    const lead = Math.min(this.o.reauthLeadMs, expiresInMs / 2);
     const epoch = this.physical;
     this.reauthTimer = setTimeout(
       () => {
