@@ -36,7 +36,21 @@ async function dumpDb(db: Db): Promise<Record<string, string>> {
 async function dumpRedis(h: Harness): Promise<string> {
   const keys = await h.redis.keys(`${h.config.redisPrefix}*`);
   const parts: string[] = [];
-  for (const k of keys) parts.push(k, String(await h.redis.get(k)));
+  // Every type the api writes (strings, hashes, sets, sorted sets): a secret in any of them counts.
+  for (const k of keys) {
+    const type = await h.redis.type(k);
+    const value =
+      type === 'hash'
+        ? await h.redis.hgetall(k)
+        : type === 'set'
+          ? await h.redis.smembers(k)
+          : type === 'zset'
+            ? await h.redis.zrange(k, 0, -1, 'WITHSCORES')
+            : type === 'list'
+              ? await h.redis.lrange(k, 0, -1)
+              : await h.redis.get(k);
+    parts.push(k, JSON.stringify(value));
+  }
   return parts.join('\n');
 }
 
