@@ -644,7 +644,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       API_LOG_LEVEL: level,
       API_REGISTER_MAX_PER_IP: '1000000',
       API_LOGIN_MAX_PER_IP: '1000000',
-      API_LOGIN_MAX_PER_USERNAME: '1000000',
     };
     let serial = 0;
     const startEngine = (): Promise<Service> => stack.startEngine(engineEnv, `engine-${++serial}`);
