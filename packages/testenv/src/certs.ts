@@ -56,69 +56,25 @@ export function makeCerts(openssl: string, dir: string, node?: NodeIdentity): Co
     '-out',
     f('ca.crt'),
   );
-  ossl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=kube-apiserver',
-    '-keyout',
-    f('apiserver.key'),
-    '-out',
-    f('apiserver.csr'),
-  );
-  const nodeSans = node
-    ? `,IP:${node.ip},IP:${node.apiServiceIp},DNS:kubernetes.default.svc.cluster.local`
-    : '';
-  writeFileSync(
-    f('apiserver.ext'),
-    `subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc${nodeSans}\n` +
-      'extendedKeyUsage=serverAuth\n',
-  );
-  ossl(
-    'x509',
-    '-req',
-    '-in',
-    f('apiserver.csr'),
-    '-CA',
-    f('ca.crt'),
-    '-CAkey',
-    f('ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '30',
-    '-extfile',
-    f('apiserver.ext'),
-    '-out',
-    f('apiserver.crt'),
-  );
-  ossl('genrsa', '-out', f('sa.key'), '2048');
-  ossl('rsa', '-in', f('sa.key'), '-pubout', '-out', f('sa.pub'));
-  const adminToken = randomBytes(24).toString('hex');
-  // token,user,uid,"group1,group2": system:masters bypasses RBAC for the tests' admin.
-  let tokens = `${adminToken},admin,admin,"system:masters"\n`;
-  let nodeParts: Partial<ControlPlaneCerts> = {};
-  if (node) {
-    // The apiserver authenticates to the kubelet (logs, exec, port-forward) with this certificate.
+  /** A key and a certificate for `subject`, signed by the CA with the extensions in `ext`. */
+  const issue = (name: string, subject: string, ext: string): void => {
     ossl(
       'req',
       '-newkey',
       'rsa:2048',
       '-nodes',
       '-subj',
-      '/O=system:masters/CN=kube-apiserver-kubelet-client',
+      subject,
       '-keyout',
-      f('kubelet-client.key'),
+      f(`${name}.key`),
       '-out',
-      f('kubelet-client.csr'),
+      f(`${name}.csr`),
     );
-    writeFileSync(f('client.ext'), 'extendedKeyUsage=clientAuth\n');
     ossl(
       'x509',
       '-req',
       '-in',
-      f('kubelet-client.csr'),
+      f(`${name}.csr`),
       '-CA',
       f('ca.crt'),
       '-CAkey',
@@ -127,10 +83,30 @@ export function makeCerts(openssl: string, dir: string, node?: NodeIdentity): Co
       '-days',
       '30',
       '-extfile',
-      f('client.ext'),
+      f(ext),
       '-out',
-      f('kubelet-client.crt'),
+      f(`${name}.crt`),
     );
+  };
+  const nodeSans = node
+    ? `,IP:${node.ip},IP:${node.apiServiceIp},DNS:kubernetes.default.svc.cluster.local`
+    : '';
+  writeFileSync(
+    f('apiserver.ext'),
+    `subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc${nodeSans}\n` +
+      'extendedKeyUsage=serverAuth\n',
+  );
+  issue('apiserver', '/CN=kube-apiserver', 'apiserver.ext');
+  ossl('genrsa', '-out', f('sa.key'), '2048');
+  ossl('rsa', '-in', f('sa.key'), '-pubout', '-out', f('sa.pub'));
+  const adminToken = randomBytes(24).toString('hex');
+  // token,user,uid,"group1,group2": system:masters bypasses RBAC for the tests' admin.
+  let tokens = `${adminToken},admin,admin,"system:masters"\n`;
+  let nodeParts: Partial<ControlPlaneCerts> = {};
+  if (node) {
+    // The apiserver authenticates to the kubelet (logs, exec, port-forward) with this certificate.
+    writeFileSync(f('client.ext'), 'extendedKeyUsage=clientAuth\n');
+    issue('kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', 'client.ext');
     const nodeToken = randomBytes(24).toString('hex');
     // The Node authorizer grants a kubelet only its own node's objects, by this user name.
     tokens += `${nodeToken},system:node:${node.name},node-${node.name},"system:nodes"\n`;

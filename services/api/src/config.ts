@@ -8,8 +8,6 @@ import {
   type TrustProxy,
   DEFAULT_HTTP_TIMEOUTS,
   type HttpTimeouts,
-} from '@gossip/servicekit';
-import {
   ConfigError,
   parseEnv,
   parseSigningKeys,

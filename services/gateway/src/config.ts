@@ -6,8 +6,6 @@ import {
   type TrustProxy,
   DEFAULT_HTTP_TIMEOUTS,
   type HttpTimeouts,
-} from '@gossip/servicekit';
-import {
   ConfigError,
   parseEnv,
   parseVerificationKeys,
