@@ -193,17 +193,34 @@ export function signAccessToken(
   ttlSeconds: number,
   now: number = Date.now(),
 ): Promise<string> {
-  const nowSec = Math.floor(now / 1000);
-  // Round the expiry up, so a token lives at least `ttlSeconds` (NumericDate is seconds).
-  const exp = Math.ceil(now / 1000 + ttlSeconds);
-  return new SignJWT({ uid: subject.uid, sid: subject.sid, typ: 'access' })
+  return gossipJwt(
+    { uid: subject.uid, sid: subject.sid, typ: 'access' },
+    subject.username,
+    key,
+    ttlSeconds,
+    now,
+  ).sign(key.key);
+}
+
+/**
+ * The part every Gossip JWT shares: EdDSA header with the key's `kid`, subject, issuer,
+ * audience, issued-at, and an expiry rounded up so the JWT lives at least `ttlSeconds`
+ * (NumericDate is seconds).
+ */
+function gossipJwt(
+  claims: Record<string, unknown>,
+  subject: string,
+  key: SigningKey,
+  ttlSeconds: number,
+  now: number,
+): SignJWT {
+  return new SignJWT(claims)
     .setProtectedHeader({ alg: JWT_ALG, typ: 'JWT', kid: key.kid })
-    .setSubject(subject.username)
+    .setSubject(subject)
     .setIssuer(JWT_ISSUER)
     .setAudience(JWT_AUDIENCE)
-    .setIssuedAt(nowSec)
-    .setExpirationTime(exp)
-    .sign(key.key);
+    .setIssuedAt(Math.floor(now / 1000))
+    .setExpirationTime(Math.ceil(now / 1000 + ttlSeconds));
 }
 
 /**
@@ -242,14 +259,14 @@ export function signWsTicket(
   ttlSeconds: number,
   now: number = Date.now(),
 ): Promise<string> {
-  return new SignJWT({ uid: of.uid, sid: of.sid, typ: WS_TICKET_TYP, texp: of.exp })
-    .setProtectedHeader({ alg: JWT_ALG, typ: 'JWT', kid: key.kid })
-    .setSubject(of.username)
-    .setIssuer(JWT_ISSUER)
-    .setAudience(JWT_AUDIENCE)
+  return gossipJwt(
+    { uid: of.uid, sid: of.sid, typ: WS_TICKET_TYP, texp: of.exp },
+    of.username,
+    key,
+    ttlSeconds,
+    now,
+  )
     .setJti(jti)
-    .setIssuedAt(Math.floor(now / 1000))
-    .setExpirationTime(Math.ceil(now / 1000 + ttlSeconds))
     .sign(key.key);
 }
 
