@@ -3,7 +3,7 @@
  * writes users, keys, contacts and contact events; the engine owns `messages`; the api
  * deletes a user's pending messages when the account is deleted.
  */
-import type { ContactEventName } from './frames.js';
+import type { ContactEventName, ContactFrame } from './frames.js';
 
 export const COLLECTIONS = {
   users: 'users',
@@ -32,6 +32,20 @@ export interface EventDoc {
   at: Date;
   keyVersion?: number;
   body?: string;
+}
+
+/** The `contact` frame a client gets for a stored event: the api's push and the engine's replay. */
+export function contactFrameOf(doc: EventDoc): ContactFrame {
+  const frame: ContactFrame = {
+    type: 'contact',
+    id: doc._id,
+    event: doc.event,
+    from: doc.from,
+    at: doc.at.getTime(),
+  };
+  if (doc.keyVersion !== undefined) frame.keyVersion = doc.keyVersion;
+  if (doc.body !== undefined) frame.body = doc.body;
+  return frame;
 }
 
 /**

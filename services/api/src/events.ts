@@ -8,8 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import {
   EVENTS_CHANNEL,
+  contactFrameOf,
+  type ContactEventMessage,
   type ContactEventName,
-  type ContactFrame,
   type EventDoc,
 } from '@gossip/protocol';
 import type { Redis } from 'ioredis';
@@ -41,17 +42,9 @@ export class EventSink {
     if (extra.keyVersion !== undefined) doc.keyVersion = extra.keyVersion;
     if (extra.body !== undefined) doc.body = extra.body;
     await this.events.insertOne(doc);
-    const frame: ContactFrame = {
-      type: 'contact',
-      id: doc._id,
-      event,
-      from,
-      at: doc.at.getTime(),
-    };
-    if (doc.keyVersion !== undefined) frame.keyVersion = doc.keyVersion;
-    if (doc.body !== undefined) frame.body = doc.body;
+    const message: ContactEventMessage = { to, frame: contactFrameOf(doc) };
     try {
-      await this.redis.publish(`${this.prefix}${EVENTS_CHANNEL}`, JSON.stringify({ to, frame }));
+      await this.redis.publish(`${this.prefix}${EVENTS_CHANNEL}`, JSON.stringify(message));
     } catch (err) {
       this.log.warn({ err, event, eventId: doc._id }, 'could not publish contact event');
     }

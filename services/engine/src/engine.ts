@@ -24,7 +24,7 @@ import {
   type BusConnected,
   type BusSend,
   type BusSignal,
-  type ContactFrame,
+  contactFrameOf,
   type DeliverFrame,
   type EngineMessage,
   type ErrorCode,
@@ -469,18 +469,7 @@ export class Engine {
         .limit(this.cfg.replayBatch)
         .toArray();
       this.metrics.replayPages.inc({ kind: 'events' });
-      for (const e of page) {
-        const frame: ContactFrame = {
-          type: 'contact',
-          id: e._id,
-          event: e.event,
-          from: e.from,
-          at: e.at.getTime(),
-        };
-        if (e.keyVersion !== undefined) frame.keyVersion = e.keyVersion;
-        if (e.body !== undefined) frame.body = e.body;
-        await push(frame);
-      }
+      for (const e of page) await push(contactFrameOf(e));
       const last = page[page.length - 1];
       if (!last || page.length < this.cfg.replayBatch) break;
       afterEvent = { at: last.at, id: last._id };
