@@ -4,8 +4,13 @@
  */
 import swagger from '@fastify/swagger';
 import { PROTOCOL_VERSION, errorBody } from '@gossip/protocol';
-import { createLogger, type Logger, onClientError, serverOptions } from '@gossip/servicekit';
-import { trustFunction } from '@gossip/servicekit';
+import {
+  createLogger,
+  type Logger,
+  onClientError,
+  serverOptions,
+  trustFunction,
+} from '@gossip/servicekit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';

@@ -42,6 +42,9 @@ import {
   guardUpgrades,
   onClientError,
   serverOptions,
+  clientAddress,
+  trustFunction,
+  type TrustFunction,
 } from '@gossip/servicekit';
 import { credentialFrom } from './auth.js';
 import { SessionGuard, parseRevocation } from './sessions.js';
@@ -50,7 +53,6 @@ import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { Presence } from './presence.js';
 import { TokenBucket } from './ratelimit.js';
 import { ConnectionCaps, UserConnectionCounts } from './caps.js';
-import { clientAddress, trustFunction, type TrustFunction } from '@gossip/servicekit';
 
 /**
  * One client connection: the socket itself (ws constructs this class for every upgrade,
