@@ -12,6 +12,7 @@ import {
   type EngineMessage,
   type GatewayMessage,
 } from './bus.js';
+import { RevocationMessage } from './sessions.js';
 
 /**
  * Why a bus message was refused: not UTF-8 JSON, no string `op`, an `op` this consumer
@@ -29,6 +30,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 let engineCheckers: Checkers | undefined;
 let gatewayCheckers: Checkers | undefined;
 let contactEventChecker: TypeCheck<typeof ContactEventMessage> | undefined;
+let revocationChecker: TypeCheck<typeof RevocationMessage> | undefined;
 
 function compile(schemas: Record<string, TSchema>): Checkers {
   const out: Checkers = {};
@@ -70,18 +72,33 @@ export function parseGatewayMessage(body: Uint8Array | string): BusParseResult<G
   return parseBus<GatewayMessage>(body, gatewayCheckers);
 }
 
-/** Validates a contact event from the api's Redis channel (`{ to, frame }`). */
-export function parseContactEvent(body: Uint8Array | string): BusParseResult<ContactEventMessage> {
+/** A message of one of the api's Redis channels: one schema, no `op`. */
+function parseChannel<T extends TSchema, M>(
+  body: Uint8Array | string,
+  checker: TypeCheck<T>,
+  what: string,
+): BusParseResult<M> {
   let value: unknown;
   try {
     value = JSON.parse(typeof body === 'string' ? body : decoder.decode(body));
   } catch {
     return { ok: false, reason: 'json', detail: 'not UTF-8 JSON' };
   }
-  contactEventChecker ??= TypeCompiler.Compile(ContactEventMessage);
-  if (!contactEventChecker.Check(value)) {
-    const first = contactEventChecker.Errors(value).First();
-    return { ok: false, reason: 'schema', detail: `contact event at ${first?.path || '/'}` };
+  if (!checker.Check(value)) {
+    const first = checker.Errors(value).First();
+    return { ok: false, reason: 'schema', detail: `${what} at ${first?.path || '/'}` };
   }
-  return { ok: true, message: value };
+  return { ok: true, message: value as M };
+}
+
+/** Validates a contact event from the api's Redis channel (`{ to, frame }`). */
+export function parseContactEvent(body: Uint8Array | string): BusParseResult<ContactEventMessage> {
+  contactEventChecker ??= TypeCompiler.Compile(ContactEventMessage);
+  return parseChannel(body, contactEventChecker, 'contact event');
+}
+
+/** Validates a revocation from the api's sessions channel (see `REVOCATIONS_CHANNEL`). */
+export function parseRevocation(body: Uint8Array | string): BusParseResult<RevocationMessage> {
+  revocationChecker ??= TypeCompiler.Compile(RevocationMessage);
+  return parseChannel(body, revocationChecker, 'revocation');
 }

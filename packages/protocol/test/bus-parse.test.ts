@@ -5,6 +5,7 @@ import {
   parseEngineMessage,
   parseContactEvent,
   parseGatewayMessage,
+  parseRevocation,
   peekFrameRef,
   type BusSend,
 } from '../src/index.js';
@@ -90,5 +91,20 @@ test('contact events from the api are checked like bus messages', () => {
     JSON.stringify({ to: 'bob', frame: { type: 'contact' } }),
   ]) {
     assert.equal(parseContactEvent(bad).ok, false, bad);
+  }
+});
+
+test('a revocation parses; anything off its schema is refused with a reason, never thrown', () => {
+  const m = { user: 'bob', sids: ['s1'], reason: 'logout' };
+  assert.deepEqual(parseRevocation(JSON.stringify(m)), { ok: true, message: m });
+  const cases: [string, string][] = [
+    ['{', 'json'],
+    ['null', 'schema'],
+    [JSON.stringify({ user: 'bob', reason: 'whim' }), 'schema'],
+    [JSON.stringify({ ...m, extra: 1 }), 'schema'],
+  ];
+  for (const [bad, reason] of cases) {
+    const r = parseRevocation(bad);
+    assert.equal(r.ok ? 'ok' : r.reason, reason, bad);
   }
 });

@@ -33,6 +33,7 @@ import {
   parseGatewayMessage,
   peekFrameRef,
   parseContactEvent,
+  parseRevocation,
 } from '@gossip/protocol';
 import {
   AmqpLink,
@@ -47,7 +48,7 @@ import {
   type TrustFunction,
 } from '@gossip/servicekit';
 import { credentialFrom } from './auth.js';
-import { SessionGuard, parseRevocation } from './sessions.js';
+import { SessionGuard } from './sessions.js';
 import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { Presence } from './presence.js';
@@ -673,11 +674,12 @@ export class Gateway {
    * `CLOSE_CODES.sessionRevoked`.
    */
   private onRevocation(text: string): void {
-    const msg = parseRevocation(text);
-    if (!msg) {
+    const parsed = parseRevocation(text);
+    if (!parsed.ok) {
       this.log.warn('invalid revocation message dropped');
       return;
     }
+    const msg = parsed.message;
     const sids = msg.sids && new Set(msg.sids);
     const except = new Set(msg.except ?? []);
     for (const conn of [...this.connsOf(msg.user)]) {

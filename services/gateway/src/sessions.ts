@@ -2,10 +2,9 @@
  * Which connections may open: an access token verified by servicekit's `verifyAccessToken`
  * (the only verifier) whose session has not ended and whose account was not deleted, per the
  * api's marks in Redis (see @gossip/protocol `sessions.ts`). Used at the upgrade and for
- * `auth` frames; revocations arrive on the Redis channel and are parsed here.
+ * `auth` frames.
  */
 import {
-  RevocationMessage,
   revokedAccountKey,
   revokedSessionKey,
   wsTicketKey,
@@ -18,24 +17,11 @@ import {
   type VerifiedToken,
   type VerificationKeys,
 } from '@gossip/servicekit';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Redis } from 'ioredis';
 
 export type SessionCheck =
   | { ok: true; session: VerifiedToken }
   | { ok: false; code: Extract<ErrorCode, 'invalid_token' | 'token_expired' | 'unavailable'> };
-
-const revocationCheck = TypeCompiler.Compile(RevocationMessage);
-
-/** A revocation message from Redis, or undefined when it does not match the schema. */
-export function parseRevocation(text: string): RevocationMessage | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return revocationCheck.Check(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export class SessionGuard {
   constructor(
