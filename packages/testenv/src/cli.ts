@@ -248,8 +248,9 @@ async function status(): Promise<number> {
     ['prometheus', state.prometheusUrl],
     ['kube-apiserver', state.kubeApiUrl],
   ] as const) {
-    const port = Number(new URL(url).port);
-    const open = await tcpOpen(port);
+    const u = new URL(url);
+    // With a node the apiserver listens on the host's address, not on loopback.
+    const open = await tcpOpen(Number(u.port), u.hostname);
     ok &&= open;
     console.log(
       `${name.padEnd(24)} ${url.replace(/\/\/[^@]*@/, '//')} ${open ? 'reachable' : 'NOT REACHABLE'}`,

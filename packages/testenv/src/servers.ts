@@ -78,9 +78,10 @@ export async function waitFor(
   );
 }
 
-export function tcpOpen(port: number): Promise<boolean> {
+/** Whether a TCP connection to `host:port` opens (loopback unless told: with a node the apiserver is on the host's address). */
+export function tcpOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = createConnection({ host: '127.0.0.1', port });
+    const s = createConnection({ host, port });
     s.once('connect', () => {
       s.destroy();
       resolve(true);
