@@ -1,5 +1,5 @@
 /**
- * The product on a real Kubernetes node (`npm run test:cluster`; not part of `npm test` yet):
+ * The product on a real Kubernetes node (`npm run test:cluster`, run by `npm test` as root):
  * the operator installed by `helm install` from charts/gossip runs as a pod built from
  * operator/Dockerfile; `kubectl apply` of a GossipCluster with managed RabbitMQ, MongoDB and
  * Redis (the stand-in images, packages/testenv/images) brings every pod to Ready and the

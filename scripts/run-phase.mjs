@@ -1,0 +1,53 @@
+// One phase of a test run: a child command in its own process group, with a line when it
+// starts and one with its minutes when it ends, killed (the whole group, so no test
+// process is left behind) when it outlives its time limit. Used by test.mjs and
+// test-cluster.mjs so a hanging step fails with a message instead of hanging CI.
+import { spawn } from 'node:child_process';
+
+const minutes = (ms) => (ms / 60_000).toFixed(1);
+
+/**
+ * Runs `cmd args` with inherited stdio; resolves to its exit code (1 when killed or
+ * signalled). `timeoutMs` ends it: SIGTERM to its group, SIGKILL 20 s later.
+ */
+export function runPhase(name, cmd, args, { cwd, env, timeoutMs }) {
+  const t0 = Date.now();
+  process.stderr.write(`[test] ${name}: started (time limit ${minutes(timeoutMs)} min)\n`);
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd, env, stdio: 'inherit', detached: true });
+    let timedOut = false;
+    const signal = (sig) => {
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      process.stderr.write(
+        `[test] ${name}: still running after ${minutes(timeoutMs)} min: stopping it (SIGTERM, then SIGKILL)\n`,
+      );
+      signal('SIGTERM');
+      setTimeout(() => signal('SIGKILL'), 20_000).unref();
+    }, timeoutMs);
+    // Ctrl-C or CI cancelling this runner stops the phase too.
+    const forward = () => signal('SIGTERM');
+    process.once('SIGINT', forward);
+    process.once('SIGTERM', forward);
+    child.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      const rc = timedOut ? 1 : (code ?? 1);
+      const how = timedOut ? 'TIMED OUT' : rc === 0 ? 'passed' : `FAILED (exit ${code ?? sig})`;
+      process.stderr.write(`[test] ${name}: ${how} in ${minutes(Date.now() - t0)} min\n`);
+      resolve(rc);
+    });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      process.stderr.write(`[test] ${name}: could not start: ${err.message}\n`);
+      resolve(1);
+    });
+  });
+}
