@@ -31,8 +31,12 @@ export function runPhase(name, cmd, args, { cwd, env, timeoutMs }) {
       signal('SIGTERM');
       setTimeout(() => signal('SIGKILL'), 20_000).unref();
     }, timeoutMs);
-    // Ctrl-C or CI cancelling this runner stops the phase too.
-    const forward = () => signal('SIGTERM');
+    // Ctrl-C or CI cancelling this runner stops the phase, and then the runner itself.
+    let interrupted = false;
+    const forward = () => {
+      interrupted = true;
+      signal('SIGTERM');
+    };
     process.once('SIGINT', forward);
     process.once('SIGTERM', forward);
     child.on('exit', (code, sig) => {
@@ -42,6 +46,10 @@ export function runPhase(name, cmd, args, { cwd, env, timeoutMs }) {
       const rc = timedOut ? 1 : (code ?? 1);
       const how = timedOut ? 'TIMED OUT' : rc === 0 ? 'passed' : `FAILED (exit ${code ?? sig})`;
       process.stderr.write(`[test] ${name}: ${how} in ${minutes(Date.now() - t0)} min\n`);
+      if (interrupted) {
+        process.stderr.write(`[test] interrupted: stopping after ${name}\n`);
+        process.exit(130);
+      }
       resolve(rc);
     });
     child.on('error', (err) => {
