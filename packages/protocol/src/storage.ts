@@ -55,3 +55,28 @@ export function contactFrameOf(doc: EventDoc): ContactFrame {
  * durable copy; the publish is only a nudge.
  */
 export const EVENTS_CHANNEL = 'events';
+
+/** The deployment's default Redis key prefix (every key and channel above starts with it). */
+export const DEFAULT_REDIS_PREFIX = 'gossip:';
+
+/** The deployment's default MongoDB database. */
+export const DEFAULT_MONGO_DB = 'gossip';
+
+/**
+ * Presence hash of `username` (after the prefix): fields are the gateway instances holding
+ * one of its connections, values the time (ms) until which that claim holds. Gateways write
+ * it, engines read it.
+ */
+export function presenceKey(username: string): string {
+  return `presence:${username}`;
+}
+
+/** Hash (after the prefix) of a user's open connections per gateway, for the per-user cap. */
+export function userConnsKey(username: string): string {
+  return `userconns:${username}`;
+}
+
+/** Key (after the prefix) of one api rate-limit bucket: limit `name`, hashed `subject`. */
+export function rateLimitKey(name: string, subject: string): string {
+  return `rl:${name}:${subject}`;
+}

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { rateLimitKey } from '@gossip/protocol';
 import type { LoginThrottleConfig, RateLimit } from './config.js';
 import { ApiError } from './errors.js';
 import type { ApiMetrics, RateLimitName } from './metrics.js';
@@ -105,7 +106,7 @@ export class RateLimiter {
 
   private loginKey(username: string, address: string): string {
     // NUL cannot occur in a username, so the pair is unambiguous.
-    return `${this.prefix}rl:login_pair:${digest(`${username}\0${address}`)}`;
+    return this.prefix + rateLimitKey('login_pair', digest(`${username}\0${address}`));
   }
 
   /**
@@ -113,7 +114,7 @@ export class RateLimiter {
    * subject is hashed into the key, so usernames and IPs never sit in Redis in clear.
    */
   async hit(name: string, subject: string, limit: RateLimit): Promise<LimitResult> {
-    const key = `${this.prefix}rl:${name}:${digest(subject)}`;
+    const key = this.prefix + rateLimitKey(name, digest(subject));
     const [count, ttl] = (await this.redis.eval(
       SCRIPT,
       1,

@@ -1,8 +1,10 @@
 /** Reads the presence hashes the gateways write (see services/gateway/src/presence.ts). */
 import type { Redis } from 'ioredis';
+import { presenceKey as presenceKeyOf } from '@gossip/protocol';
 
+/** The full presence key of `username` under the deployment's Redis prefix. */
 export function presenceKey(prefix: string, username: string): string {
-  return `${prefix}presence:${username}`;
+  return prefix + presenceKeyOf(username);
 }
 
 /** The gateway instances holding a live connection of `username` right now. */

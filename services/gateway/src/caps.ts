@@ -5,6 +5,7 @@
  * own counts). The gateway answers 429.
  */
 import type { Redis } from 'ioredis';
+import { userConnsKey as userConnsKeyOf } from '@gossip/protocol';
 
 export type CapRefusal = 'connect_rate' | 'address_cap' | 'user_cap';
 
@@ -96,7 +97,7 @@ return 1
 
 /** Redis key of a user's per-gateway connection counts. */
 export function userConnsKey(prefix: string, username: string): string {
-  return `${prefix}userconns:${username}`;
+  return prefix + userConnsKeyOf(username);
 }
 
 /** Users refreshed per Redis pipeline, as presence does. */

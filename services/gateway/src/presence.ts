@@ -5,12 +5,14 @@
  * gateway's claims vanish on their own; engines ignore fields past their time.
  */
 import type { Redis } from 'ioredis';
+import { presenceKey as presenceKeyOf } from '@gossip/protocol';
 
 /** Users claimed per Redis pipeline. */
 const CLAIM_BATCH = 500;
 
+/** The full presence key of `username` under the deployment's Redis prefix. */
 export function presenceKey(prefix: string, username: string): string {
-  return `${prefix}presence:${username}`;
+  return prefix + presenceKeyOf(username);
 }
 
 export class Presence {
