@@ -33,6 +33,7 @@ const ports = {
   api: port('GOSSIP_API_PORT', 8080),
   apiOps: port('GOSSIP_API_OPS_PORT', 9090),
   gateway: port('GOSSIP_GATEWAY_PORT', 8081),
+  gatewayOps: port('GOSSIP_GATEWAY_OPS_PORT', 9092),
   engine: port('GOSSIP_ENGINE_PORT', 9091),
   web: port('GOSSIP_WEB_PORT', 8000),
 };
@@ -170,6 +171,7 @@ async function main(): Promise<void> {
     'services/gateway/src/main.ts',
     {
       GATEWAY_PORT: String(ports.gateway),
+      GATEWAY_OPS_PORT: String(ports.gatewayOps),
       GATEWAY_AMQP_URL: urls.amqp,
       GATEWAY_REDIS_URL: urls.redis,
       [JWT_KEY_ENV.gatewayPublicKeys]: keys.publicSet,
@@ -218,7 +220,7 @@ async function main(): Promise<void> {
   say(`  REST api      http://127.0.0.1:${ports.api}   (OpenAPI: :${ports.apiOps}/docs)`);
   say(`  WebSocket     ws://127.0.0.1:${ports.gateway}/ws`);
   say(
-    `  metrics       http://127.0.0.1:${ports.apiOps}/metrics, :${ports.gateway}/metrics, :${ports.engine}/metrics`,
+    `  metrics       http://127.0.0.1:${ports.apiOps}/metrics, :${ports.gatewayOps}/metrics, :${ports.engine}/metrics`,
   );
   say(`  logs          ${common.LOG}`);
   say(

@@ -13,8 +13,10 @@ import type { AppComponent } from './naming.js';
 import {
   configHash,
   configHashAnnotation,
+  httpPortName,
   labelsFor,
   namesFor,
+  opsPortName,
   ports,
   selectorFor,
 } from './naming.js';
@@ -68,7 +70,7 @@ export class AppWorkload extends Construct {
     const labels = labelsFor(cluster.name, component);
     const port = ports[component];
     const opsPort = props.opsPort ?? port;
-    const extraPorts = opsPort === port ? [] : [{ name: 'ops', number: opsPort }];
+    const extraPorts = opsPort === port ? [] : [{ name: opsPortName, number: opsPort }];
     const secretEnv = props.secretEnv ?? {};
 
     const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
@@ -100,7 +102,7 @@ export class AppWorkload extends Construct {
       name: component,
       image: appImage(cluster, component),
       imagePullPolicy: cluster.spec.image.pullPolicy as kplus.ImagePullPolicy,
-      ports: [{ name: 'http', number: port }, ...extraPorts],
+      ports: [{ name: httpPortName, number: port }, ...extraPorts],
       envFrom: [kplus.Env.fromConfigMap(this.configMap)],
       liveness: kplus.Probe.fromHttpGet('/healthz', {
         port: opsPort,
@@ -147,7 +149,7 @@ export class AppWorkload extends Construct {
     this.service = new kplus.Service(this, 'Service', {
       metadata: { name, labels },
       ports: [
-        { name: 'http', port, targetPort: port },
+        { name: httpPortName, port, targetPort: port },
         ...extraPorts.map((p) => ({ name: p.name, port: p.number, targetPort: p.number })),
       ],
     });

@@ -6,7 +6,7 @@ import { trustProxyEnv } from '../api/trust-proxy.js';
 import { AppWorkload } from './app-workload.js';
 import type { ClusterContext } from './context.js';
 import { connectionSecret, jwtPublicSecret } from './context.js';
-import { ports } from './naming.js';
+import { opsPorts, ports } from './naming.js';
 
 export interface GossipGatewayProps {
   /** The cluster this gateway belongs to. */
@@ -43,16 +43,20 @@ export class GossipGateway extends Construct {
     this.workload = new AppWorkload(this, 'Workload', {
       cluster,
       component: 'gateway',
+      // /metrics (read by monitoring and the operator's autoscaler) and the probes, apart
+      // from the public WebSocket port.
+      opsPort: opsPorts.gateway,
       replicas: gatewayReplicas(cluster, props.replicas),
       resources: cluster.spec.gateway.resources,
       config: {
         GATEWAY_PORT: String(ports.gateway),
+        GATEWAY_OPS_PORT: String(opsPorts.gateway),
         GATEWAY_LOG_LEVEL: cluster.spec.logLevel,
         GATEWAY_TRUST_PROXY: trustProxyEnv(cluster.spec.trustProxy),
       },
       secretEnv: {
-        GATEWAY_AMQP_URL: connectionSecret(cluster, 'rabbitmq'),
-        GATEWAY_REDIS_URL: connectionSecret(cluster, 'redis'),
+        GATEWAY_AMQP_URL: connectionSecret(cluster, 'rabbitmq', 'gateway'),
+        GATEWAY_REDIS_URL: connectionSecret(cluster, 'redis', 'gateway'),
         GATEWAY_JWT_PUBLIC_KEYS: jwtPublicSecret(cluster),
       },
       // Each gateway has its own delivery queue, named after the pod.

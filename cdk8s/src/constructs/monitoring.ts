@@ -6,7 +6,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ClusterContext } from './context.js';
 import type { AppComponent } from './naming.js';
-import { labelsFor, namesFor, separateOpsPort } from './naming.js';
+import { httpPortName, labelsFor, namesFor, opsPortName, separateOpsPort } from './naming.js';
 
 export interface GossipMonitoringProps {
   /** The cluster to monitor; `spec.monitoring` decides what is emitted. */
@@ -41,9 +41,9 @@ export class GossipMonitoring extends Construct {
           // The components with an ops port of their own are scraped there; the rest on
           // `http`, where they serve /metrics (the others' `http` is public and has none).
           endpoints: [
-            { port: 'ops', path: '/metrics', interval: '30s' },
+            { port: opsPortName, path: '/metrics', interval: '30s' },
             {
-              port: 'http',
+              port: httpPortName,
               path: '/metrics',
               interval: '30s',
               relabelings: [

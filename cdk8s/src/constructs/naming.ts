@@ -20,14 +20,24 @@ export const ports = {
 
 /**
  * Port of each app component's ops listener (`/healthz`, `/readyz`, `/metrics`): what
- * monitoring scrapes and the probes use. The api's is apart from its public port; the
- * gateway's is still its public port; the engine has no other.
+ * monitoring scrapes, the probes use and the operator's autoscaler reads (the gateway's).
+ * The api's (`API_OPS_PORT`) and the gateway's (`GATEWAY_OPS_PORT`) are apart from their
+ * public ports, so clients never reach `/metrics`; the engine has no other port.
  */
 export const opsPorts = {
   api: 9090,
-  gateway: ports.gateway,
+  gateway: 9092,
   engine: ports.engine,
 } as const satisfies Record<AppComponent, number>;
+
+/**
+ * The container and Service port name of a separate ops listener (see {@link opsPorts});
+ * monitors and the operator's autoscaler find the port by this name, never by number.
+ */
+export const opsPortName = 'ops';
+
+/** The container and Service port name of an app component's main port. */
+export const httpPortName = 'http';
 
 /**
  * The app components whose ops listener is a port of its own, named `ops` on the pod and the
@@ -123,7 +133,27 @@ export function generatedSecretNames(cluster: string) {
     mongodb: `${cluster}-mongodb`,
     /** `password`, `url` (redis://:password@...). */
     redis: `${cluster}-redis`,
+    /**
+     * Per-component RabbitMQ users (store-rights.ts): `<component>-password` and
+     * `<component>-url` (amqp://<component>:...@.../gossip) for the gateway and the engine.
+     */
+    'rabbitmq-users': `${cluster}-rabbitmq-users`,
+    /**
+     * Per-component Redis ACL users: `<component>-password`, `<component>-url` for the api,
+     * gateway and engine, and `replication-password` (replicas and the readiness probe).
+     */
+    'redis-users': `${cluster}-redis-users`,
   } as const;
+}
+
+/** The key of a per-component users Secret holding `component`'s password. */
+export function passwordKeyOf(component: string): string {
+  return `${component}-password`;
+}
+
+/** The key of a per-component users Secret holding `component`'s connection URL. */
+export function urlKeyOf(component: string): string {
+  return `${component}-url`;
 }
 
 /** The key of a generated backing-service Secret that holds the client connection URL. */

@@ -19,6 +19,7 @@ describe('GossipGateway', () => {
     // THEN
     assert.deepStrictEqual(find(objects, 'ConfigMap', 'demo-gateway').data, {
       GATEWAY_PORT: '8081',
+      GATEWAY_OPS_PORT: '9092',
       GATEWAY_LOG_LEVEL: 'debug',
       GATEWAY_TRUST_PROXY: '0',
     });
@@ -30,6 +31,45 @@ describe('GossipGateway', () => {
       { name: 'GATEWAY_INSTANCE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     ]);
     assert.deepStrictEqual(container?.envFrom, [{ configMapRef: { name: 'demo-gateway' } }]);
+  });
+
+  it('serves /metrics and the probes on its ops port, apart from the public WebSocket port', () => {
+    const chart = Testing.chart();
+    new GossipGateway(chart, 'Gateway', { cluster: context() });
+    const objects = Testing.synth(chart) as KubeObject[];
+    const [container] = podSpec(find(objects, 'Deployment', 'demo-gateway')).containers;
+    assert.ok(container);
+    // Kubernetes probes the ops port (the public one answers them too, for load balancers).
+    for (const probe of [container.livenessProbe, container.startupProbe]) {
+      assert.deepStrictEqual((probe as { httpGet: unknown }).httpGet, {
+        path: '/healthz',
+        port: 9092,
+        scheme: 'HTTP',
+      });
+    }
+    assert.deepStrictEqual((container.readinessProbe as { httpGet: unknown }).httpGet, {
+      path: '/readyz',
+      port: 9092,
+      scheme: 'HTTP',
+    });
+    // Both ports on the pod and the Service; the autoscaler and the monitors find `ops` by name.
+    assert.deepStrictEqual(
+      (container as unknown as { ports: { name: string; containerPort: number }[] }).ports.map(
+        (p) => [p.name, p.containerPort],
+      ),
+      [
+        ['http', 8081],
+        ['ops', 9092],
+      ],
+    );
+    const svc = find(objects, 'Service', 'demo-gateway');
+    assert.deepStrictEqual(
+      (svc.spec as { ports: { name: string; port: number }[] }).ports.map((p) => [p.name, p.port]),
+      [
+        ['http', 8081],
+        ['ops', 9092],
+      ],
+    );
   });
 
   it('runs the autoscaler replica count, clamped to min/max', () => {

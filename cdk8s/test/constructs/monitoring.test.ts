@@ -18,7 +18,7 @@ describe('GossipMonitoring', () => {
     assert.deepStrictEqual(Testing.synth(chart), []);
   });
 
-  it('scrapes /metrics of the api on its ops port, of gateway and engine on http', () => {
+  it('scrapes /metrics of the api and the gateway on their ops port, of the engine on http', () => {
     // GIVEN
     const chart = Testing.chart();
     // WHEN
@@ -51,7 +51,7 @@ describe('GossipMonitoring', () => {
             relabelings: [
               {
                 sourceLabels: ['__meta_kubernetes_service_label_app_kubernetes_io_component'],
-                regex: '(api)',
+                regex: '(api|gateway)',
                 action: 'drop',
               },
             ],

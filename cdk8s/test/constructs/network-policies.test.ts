@@ -164,7 +164,7 @@ describe('GossipNetworkPolicies', () => {
               },
             },
           ],
-          ports: [{ protocol: 'TCP', port: 8081 }],
+          ports: [{ protocol: 'TCP', port: 9092 }],
         },
       ],
       egress: [
@@ -200,7 +200,7 @@ describe('GossipNetworkPolicies', () => {
     for (const s of Object.keys(storePorts) as (keyof typeof storePorts)[]) {
       for (const t of ['api', 'gateway', 'engine', 'rabbitmq', 'mongodb', 'redis'] as const) {
         if (t === s) continue;
-        for (const port of [8080, 8081, 9090, 9091, 5672, 27017, 6379]) {
+        for (const port of [8080, 8081, 9090, 9091, 9092, 5672, 27017, 6379]) {
           assert.equal(
             reachable(policies, podOf(s), podOf(t), port),
             false,
@@ -215,6 +215,8 @@ describe('GossipNetworkPolicies', () => {
     }
     assert.equal(reachable(policies, stranger, podOf('engine'), 9091), false);
     assert.equal(reachable(policies, stranger, podOf('api'), 9090), false);
+    // The gateway's /metrics is on its ops port, which clients cannot reach.
+    assert.equal(reachable(policies, stranger, podOf('gateway'), 9092), false);
   });
 
   it('clients reach only the public ports; monitoring the ops ports; the operator the gateway', () => {
@@ -225,11 +227,16 @@ describe('GossipNetworkPolicies', () => {
     for (const [c, port] of [
       ['api', 9090],
       ['gateway', 8081],
+      ['gateway', 9092],
       ['engine', 9091],
     ] as const) {
-      assert.equal(reachable(policies, prometheus, podOf(c), port), true, `scrape ${c}`);
+      assert.equal(reachable(policies, prometheus, podOf(c), port), true, `scrape ${c}:${port}`);
     }
     assert.equal(reachable(policies, operatorPod, podOf('gateway'), 8081), true);
+    // The autoscaler reads the gateway's ops port; the operator reaches no other ops port.
+    assert.equal(reachable(policies, operatorPod, podOf('gateway'), 9092), true);
+    assert.equal(reachable(policies, operatorPod, podOf('api'), 9090), false);
+    assert.equal(reachable(policies, operatorPod, podOf('engine'), 9091), false);
     assert.equal(reachable(policies, prometheus, podOf('mongodb'), 27017), false);
   });
 

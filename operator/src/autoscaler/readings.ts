@@ -2,8 +2,9 @@
  * Reads each gateway pod's live connection count from the gateway's own
  * `/metrics` endpoint (`gossip_gateway_connections`). The pods are found by the
  * gateway Deployment's selector labels, at their pod IP and the container port
- * named `http`; tests register gateways running outside Kubernetes the same way,
- * as Pod objects whose status they set.
+ * named `ops` (`opsPortName`: the gateway serves `/metrics` only on its ops
+ * listener, never on the public `http` port); tests register gateways running
+ * outside Kubernetes the same way, as Pod objects whose status they set.
  *
  * Why the metrics endpoint and not counts published to Redis: it is the live
  * number from the process that holds the sockets, it needs no credentials to a
@@ -14,6 +15,7 @@
  * addresses in them, which would leave the integration test no way in.)
  */
 import type { CoreV1Api } from '@kubernetes/client-node';
+import { opsPortName } from '@gossip/cdk8s';
 import type { PodReading } from './recommend.js';
 
 export const CONNECTIONS_METRIC = 'gossip_gateway_connections';
@@ -21,7 +23,11 @@ export const CONNECTIONS_METRIC = 'gossip_gateway_connections';
 /** Where one gateway pod serves its metrics. */
 export interface GatewayEndpoint {
   name: string;
-  url: string;
+  /**
+   * The pod's `/metrics` URL; undefined for a Running pod without an `ops` port (a gateway
+   * image from before the ops listener, during an upgrade), whose count is then unknown.
+   */
+  url: string | undefined;
 }
 
 /**
@@ -44,10 +50,12 @@ export async function gatewayEndpoints(
     if (!ip || pod.status?.phase !== 'Running') continue;
     const port = pod.spec?.containers
       .flatMap((c) => c.ports ?? [])
-      .find((p) => p.name === 'http')?.containerPort;
-    if (!port) continue;
+      .find((p) => p.name === opsPortName)?.containerPort;
     const host = ip.includes(':') ? `[${ip}]` : ip;
-    out.push({ name: pod.metadata?.name ?? ip, url: `http://${host}:${port}/metrics` });
+    out.push({
+      name: pod.metadata?.name ?? ip,
+      url: port ? `http://${host}:${port}/metrics` : undefined,
+    });
   }
   return out;
 }
@@ -78,6 +86,7 @@ export async function readConnections(
 ): Promise<PodReading[]> {
   return Promise.all(
     endpoints.map(async (ep) => {
+      if (ep.url === undefined) return { name: ep.name, connections: undefined };
       try {
         const res = await fetch(ep.url, { signal: AbortSignal.timeout(timeoutMs) });
         if (!res.ok) return { name: ep.name, connections: undefined };

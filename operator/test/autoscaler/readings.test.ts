@@ -35,11 +35,14 @@ test('readConnections: a pod that fails or lacks the metric is unknown, not zero
     { name: 'b', url: `${base}/empty/metrics` },
     { name: 'c', url: `${base}/broken/metrics` },
     { name: 'd', url: 'http://127.0.0.1:1/metrics' },
+    // A Running pod without an `ops` port (an older gateway image).
+    { name: 'e', url: undefined },
   ]);
   assert.deepEqual(readings, [
     { name: 'a', connections: 42 },
     { name: 'b', connections: undefined },
     { name: 'c', connections: undefined },
     { name: 'd', connections: undefined },
+    { name: 'e', connections: undefined },
   ]);
 });

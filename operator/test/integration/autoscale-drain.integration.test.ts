@@ -70,8 +70,8 @@ test('scale-down with messages flowing: the removed gateway drains, zero accepte
     'the gateway Deployment at minReplicas',
     async () => (await gatewayReplicas(ns, name)) === 1,
   );
-  await registerGatewayPod(ns, name, 'gateway-a', gwA.port);
-  await registerGatewayPod(ns, name, 'gateway-b', gwB.port);
+  await registerGatewayPod(ns, name, 'gateway-a', gwA);
+  await registerGatewayPod(ns, name, 'gateway-b', gwB);
 
   // Load that needs 3 gateways, on A; the chat itself runs on B, the one to be removed.
   const idle: WsClient[] = [];

@@ -1,8 +1,10 @@
 /**
  * The gateway autoscaler end to end: the operator as a real process on the real
  * control plane, real gateway processes outside Kubernetes registered as Pod objects
- * (labels of the cluster's gateway, pod IP 127.0.0.1 and the process's port, set
- * through the status subresource as a kubelet would), real WebSocket connections.
+ * (labels of the cluster's gateway, pod IP 127.0.0.1 and the process's public and ops
+ * ports, set through the status subresource as a kubelet would), real WebSocket
+ * connections. The autoscaler reads the gateways' `/metrics` on their ops port (the
+ * public port answers 404 there), found by its name.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -70,8 +72,8 @@ test('connections raise the gateway replicas to ceil(total / target); closing th
     const gw = gateways[i % 2]!;
     sockets.push(await WsClient.connect(gw.wsUrl, await stack.token(`user${i}`)));
   }
-  await registerGatewayPod(ns, name, 'gateway-a', gateways[0]!.port);
-  await registerGatewayPod(ns, name, 'gateway-b', gateways[1]!.port);
+  await registerGatewayPod(ns, name, 'gateway-a', gateways[0]!);
+  await registerGatewayPod(ns, name, 'gateway-b', gateways[1]!);
   await waitFor(
     'replicas raised to 4',
     async () => (await gatewayReplicas(ns, name)) === 4,

@@ -17,7 +17,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { namesFor, selectorFor } from '@gossip/cdk8s';
+import { httpPortName, namesFor, opsPortName, selectorFor } from '@gossip/cdk8s';
 import { freePort, startProcess, testEnv, type ManagedProcess } from '@gossip/testenv';
 import { ApplyApi } from '../../src/kube/apply-api.js';
 import { fileURLToPath } from 'node:url';
@@ -213,14 +213,15 @@ export async function kubectl(...args: string[]): Promise<string> {
 /**
  * Registers a gateway process running outside Kubernetes as a Pod of `cluster`'s
  * gateway, the way a kubelet-run pod appears to the autoscaler: the Deployment's
- * selector labels, a container port named `http` (the process's port), and a
- * Running status with pod IP 127.0.0.1 set through the status subresource.
+ * selector labels, container ports named `http` and `ops` (the process's public and
+ * ops ports, as the cdk8s construct names them), and a Running status with pod IP
+ * 127.0.0.1 set through the status subresource.
  */
 export async function registerGatewayPod(
   namespace: string,
   cluster: string,
   podName: string,
-  port: number,
+  gateway: { port: number; opsPort: number },
 ): Promise<void> {
   await core.createNamespacedPod({
     namespace,
@@ -231,7 +232,10 @@ export async function registerGatewayPod(
           {
             name: 'gateway',
             image: 'gossip/gateway:test',
-            ports: [{ name: 'http', containerPort: port }],
+            ports: [
+              { name: httpPortName, containerPort: gateway.port },
+              { name: opsPortName, containerPort: gateway.opsPort },
+            ],
           },
         ],
       },

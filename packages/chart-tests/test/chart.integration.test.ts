@@ -21,6 +21,8 @@ import {
   run,
   type KubeObject,
 } from '../src/index.js';
+// The chart cannot import the constructs, so this test holds its scrape ports to theirs.
+import { separateOpsPort } from '../../../cdk8s/src/constructs/naming.js';
 
 const fullValues = join(chartDir, 'ci/full-values.yaml');
 const monitoringKinds = new Set(['ServiceMonitor', 'PodMonitor', 'PrometheusRule']);
@@ -352,7 +354,8 @@ describe('rendered manifests on the real control plane', () => {
       'app.kubernetes.io/name': 'gossip',
       'app.kubernetes.io/managed-by': 'gossip-operator',
     });
-    // The api on its ops port; gateway and engine on http, where the api's is public.
+    // The api and the gateway on their ops port; the engine on http, where the others'
+    // is public. The components dropped from http are cdk8s's (the operator's ports).
     const [opsEp, httpEp] = pmSpec.podMetricsEndpoints;
     assert.equal(opsEp?.port, 'ops');
     assert.equal(opsEp?.path, '/metrics');
@@ -364,9 +367,10 @@ describe('rendered manifests on the real control plane', () => {
     assert.equal(httpEp?.path, '/metrics');
     assert.deepEqual(httpEp?.relabelings[0], {
       sourceLabels: ['__meta_kubernetes_pod_label_app_kubernetes_io_component'],
-      regex: 'api',
+      regex: `(${separateOpsPort.join('|')})`,
       action: 'drop',
     });
+    assert.deepEqual([...separateOpsPort].sort(), ['api', 'gateway']);
     assert.deepEqual(
       httpEp?.relabelings.slice(1).map((r) => r.targetLabel),
       ['cluster', 'component', 'pod'],

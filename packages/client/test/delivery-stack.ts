@@ -132,6 +132,8 @@ export class DeliveryStack {
       {
         GATEWAY_PORT: String(port),
         GATEWAY_HOST: '127.0.0.1',
+        // The ops listener (metrics) is not used here; 0 so parallel stacks do not collide.
+        GATEWAY_OPS_PORT: '0',
         GATEWAY_AMQP_URL: this.env.amqpUrl,
         GATEWAY_REDIS_URL: this.env.redisUrl,
         GATEWAY_JWT_PUBLIC_KEYS: this.jwtKeys.publicKeys,

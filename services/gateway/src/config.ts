@@ -17,8 +17,19 @@ const Int = (def: number, min = 0, description?: string) =>
   Type.Integer({ default: def, minimum: min, description });
 
 export const GatewayEnv = Type.Object({
-  GATEWAY_PORT: Int(8081, 0, 'HTTP port: WebSocket at /ws, /healthz, /readyz, /metrics.'),
+  GATEWAY_PORT: Int(
+    8081,
+    0,
+    'Public HTTP port: WebSocket at /ws, /healthz, /readyz (no /metrics).',
+  ),
   GATEWAY_HOST: Type.String({ default: '0.0.0.0' }),
+  GATEWAY_OPS_PORT: Int(
+    9092,
+    0,
+    'Ops listener: /metrics, /healthz, /readyz, kept off the public port so clients cannot ' +
+      'read the metrics. 0 picks a free port (tests).',
+  ),
+  GATEWAY_OPS_HOST: Type.String({ default: '0.0.0.0' }),
   GATEWAY_AMQP_URL: Type.String({ minLength: 1 }),
   GATEWAY_REDIS_URL: Type.String({ minLength: 1 }),
   [JWT_KEY_ENV.gatewayPublicKeys]: Type.String({
@@ -79,6 +90,9 @@ export const GatewayEnv = Type.Object({
 export interface GatewayConfig {
   port: number;
   host: string;
+  /** Port and host of the ops listener (metrics and probes). */
+  opsPort: number;
+  opsHost: string;
   amqpUrl: string;
   redisUrl: string;
   /** The public keys access tokens are verified with (no signing key). */
@@ -127,6 +141,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
   } catch (err) {
     throw new ConfigError(JWT_KEY_ENV.gatewayPublicKeys, (err as Error).message);
   }
+  if (e.GATEWAY_OPS_PORT !== 0 && e.GATEWAY_OPS_PORT === e.GATEWAY_PORT) {
+    throw new ConfigError(
+      'GATEWAY_OPS_PORT',
+      'must differ from GATEWAY_PORT (ops stays off the public port)',
+    );
+  }
   if (e.GATEWAY_HTTP_REQUEST_TIMEOUT_MS < e.GATEWAY_HTTP_HEADERS_TIMEOUT_MS) {
     throw new ConfigError(
       'GATEWAY_HTTP_REQUEST_TIMEOUT_MS',
@@ -142,6 +162,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
   return Object.freeze({
     port: e.GATEWAY_PORT,
     host: e.GATEWAY_HOST,
+    opsPort: e.GATEWAY_OPS_PORT,
+    opsHost: e.GATEWAY_OPS_HOST,
     amqpUrl: e.GATEWAY_AMQP_URL,
     redisUrl: e.GATEWAY_REDIS_URL,
     jwtKeys,

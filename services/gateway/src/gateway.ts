@@ -114,6 +114,8 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   private readonly log: Logger;
   private readonly http: Server;
+  /** The ops listener: `/metrics` and the probes, never the public port. */
+  private readonly ops: Server;
   private readonly wss: WsServer<typeof Conn>;
   private readonly redis: Redis;
   private readonly sub: Redis;
@@ -200,9 +202,19 @@ export class Gateway {
         this.log,
       ),
     );
+    // The same guards on the ops listener. It has no `upgrade` listener, so an upgrade
+    // request there is a plain request (404).
+    this.ops = createServer(
+      serverOptions(cfg.http),
+      guardRequests((req, res) => this.onOps(req, res), this.log),
+    );
+    this.ops.on('clientError', onClientError);
   }
 
-  /** Connects to Redis and RabbitMQ and listens. Resolves with the bound port. */
+  /**
+   * Connects to Redis and RabbitMQ and listens on the public and the ops port. Resolves with
+   * the bound public port (the bound ops port is {@link opsPort}).
+   */
   async start(): Promise<number> {
     await Promise.all([this.redis.connect(), this.sub.connect()]);
     const revocations = this.cfg.redisPrefix + REVOCATIONS_CHANNEL;
@@ -220,11 +232,18 @@ export class Gateway {
       setInterval(() => this.pingAll(), this.cfg.pingIntervalMs),
       setInterval(() => this.refeed(), 250),
     );
+    await new Promise<void>((resolve) =>
+      this.ops.listen(this.cfg.opsPort, this.cfg.opsHost, resolve),
+    );
     await new Promise<void>((resolve) => this.http.listen(this.cfg.port, this.cfg.host, resolve));
-    const addr = this.http.address();
-    const port = typeof addr === 'object' && addr ? addr.port : this.cfg.port;
-    this.log.info({ port }, 'gateway listening');
+    const port = boundPort(this.http, this.cfg.port);
+    this.log.info({ port, opsPort: this.opsPort }, 'gateway listening');
     return port;
+  }
+
+  /** The bound port of the ops listener (`/metrics`, `/healthz`, `/readyz`). */
+  get opsPort(): number {
+    return boundPort(this.ops, this.cfg.opsPort);
   }
 
   private get ready(): boolean {
@@ -233,26 +252,45 @@ export class Gateway {
 
   // ------------------------------------------------------------------ http
 
-  private async onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
-    const json = (status: number, body: unknown): void => {
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    };
-    if (path === '/healthz') return json(200, { status: 'ok' });
+  /**
+   * The public port's plain HTTP: the probes (for load balancers; Kubernetes probes the ops
+   * port) and 404 for everything else, `/metrics` included.
+   */
+  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.onProbe(req, res)) notFound(res);
+  }
+
+  /** The ops listener: `/metrics` and the probes. */
+  private async onOps(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.onProbe(req, res)) return;
+    if (pathOf(req) === '/metrics') {
+      const text = await this.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
+      return;
+    }
+    notFound(res);
+  }
+
+  /** Answers `/healthz` and `/readyz`; false for any other path. */
+  private onProbe(req: IncomingMessage, res: ServerResponse): boolean {
+    const path = pathOf(req);
+    if (path === '/healthz') {
+      json(res, 200, { status: 'ok' });
+      return true;
+    }
     if (path === '/readyz') {
       const checks = {
         amqp: this.link.up ? 'ok' : 'down',
         redis: this.redis.status === 'ready' ? 'ok' : this.redis.status,
         draining: this.draining ? 'draining' : 'ok',
       };
-      return json(this.ready ? 200 : 503, { status: this.ready ? 'ok' : 'unavailable', checks });
+      json(res, this.ready ? 200 : 503, {
+        status: this.ready ? 'ok' : 'unavailable',
+        checks,
+      });
+      return true;
     }
-    if (path === '/metrics') {
-      const text = await this.metrics.registry.metrics();
-      res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
-      return;
-    }
-    json(404, { error: { code: 'not_found', message: ERRORS.not_found.message } });
+    return false;
   }
 
   private refuse(socket: Duplex, status: number, code: ErrorCode, reason: string): void {
@@ -788,7 +826,29 @@ export class Gateway {
     await this.link.stop();
     this.redis.disconnect();
     this.sub.disconnect();
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await Promise.all(
+      [this.http, this.ops].map(
+        (srv) => new Promise<void>((resolve) => srv.close(() => resolve())),
+      ),
+    );
     this.wss.close();
   }
+}
+
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?')[0] ?? '/';
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+function notFound(res: ServerResponse): void {
+  json(res, 404, { error: { code: 'not_found', message: ERRORS.not_found.message } });
+}
+
+/** The port `server` is bound to (`fallback` before it listens). */
+function boundPort(server: Server, fallback: number): number {
+  const addr = server.address();
+  return typeof addr === 'object' && addr ? addr.port : fallback;
 }

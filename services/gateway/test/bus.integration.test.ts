@@ -131,14 +131,17 @@ describe('bus message validation', () => {
       { op: 'stored', conn: 5, id: newMessageId() },
       { op: 'error', conn: 'x/1', code: 'no_such_code' },
     ];
-    const before = await metric(gw.url, 'gossip_gateway_bus_invalid_total');
+    const before = await metric(gw.metricsUrl, 'gossip_gateway_bus_invalid_total');
     await publish(gatewayRoutingKey(gw.instanceId), bad);
     // One channel keeps order: once this arrives, every message before it was consumed.
     await publish(gatewayRoutingKey(gw.instanceId), [
       { op: 'push', to: 'bob', frame: { type: 'signal', from: 'alice', signal: 'typing' } },
     ]);
     await bob.waitFor((f) => f.type === 'signal' && f.from === 'alice', 15_000, 'the valid push');
-    assert.equal((await metric(gw.url, 'gossip_gateway_bus_invalid_total')) - before, bad.length);
+    assert.equal(
+      (await metric(gw.metricsUrl, 'gossip_gateway_bus_invalid_total')) - before,
+      bad.length,
+    );
     assert.deepEqual(
       bob.frames.map((f) => f.type),
       ['hello', 'signal'],
@@ -161,12 +164,15 @@ describe('bus message validation', () => {
       Buffer.from(JSON.stringify({ to: 'bob', frame: { type: 'contact', id: 'x', evil: 1 } })),
       Buffer.from(JSON.stringify({ to: 'Not A User', frame: { type: 'contact' } })),
     ];
-    const before = await metric(gw.url, 'gossip_gateway_bus_invalid_total');
+    const before = await metric(gw.metricsUrl, 'gossip_gateway_bus_invalid_total');
     for (const b of bad) await stack.redis.publish(channel, b);
     const valid = { type: 'contact', id: newMessageId(), event: 'request', from: 'alice', at: 1 };
     await stack.redis.publish(channel, JSON.stringify({ to: 'bob', frame: valid }));
     await bob.waitFor((f) => f.type === 'contact', 15_000, 'the valid contact event');
-    assert.equal((await metric(gw.url, 'gossip_gateway_bus_invalid_total')) - before, bad.length);
+    assert.equal(
+      (await metric(gw.metricsUrl, 'gossip_gateway_bus_invalid_total')) - before,
+      bad.length,
+    );
     assert.deepEqual(
       bob.frames.filter((f) => f.type === 'contact'),
       [valid],

@@ -43,9 +43,12 @@ describe('connection caps', () => {
     // A closed connection frees its place.
     await open.shift()!.close();
     open.push(await WsClient.connect(gw.wsUrl, await stack.token('alice')));
-    assert.equal(await metric(gw.url, 'gossip_gateway_upgrades_rejected_total', 'user_cap'), 1);
+    assert.equal(
+      await metric(gw.metricsUrl, 'gossip_gateway_upgrades_rejected_total', 'user_cap'),
+      1,
+    );
     // The autoscaler's gauge: the four open, authenticated connections, not the refused one.
-    assert.equal(await metric(gw.url, 'gossip_gateway_connections'), 4);
+    assert.equal(await metric(gw.metricsUrl, 'gossip_gateway_connections'), 4);
   });
 
   it('an address over its open-connection cap gets 429, across users', async () => {
@@ -54,7 +57,10 @@ describe('connection caps', () => {
     const b = await WsClient.connect(gw.wsUrl, await stack.token('bob'));
     open.push(a, b);
     await assert.rejects(WsClient.connect(gw.wsUrl, await stack.token('carol')), refusedWith(429));
-    assert.equal(await metric(gw.url, 'gossip_gateway_upgrades_rejected_total', 'address_cap'), 1);
+    assert.equal(
+      await metric(gw.metricsUrl, 'gossip_gateway_upgrades_rejected_total', 'address_cap'),
+      1,
+    );
     await a.close();
     open.push(await WsClient.connect(gw.wsUrl, await stack.token('carol')));
   });
@@ -69,8 +75,11 @@ describe('connection caps', () => {
     }
     // Even a valid token is refused now: the address used up its attempts.
     await assert.rejects(WsClient.connect(gw.wsUrl, await stack.token('alice')), refusedWith(429));
-    assert.equal(await metric(gw.url, 'gossip_gateway_upgrades_rejected_total', 'connect_rate'), 1);
-    assert.equal(await metric(gw.url, 'gossip_gateway_connections'), 0);
+    assert.equal(
+      await metric(gw.metricsUrl, 'gossip_gateway_upgrades_rejected_total', 'connect_rate'),
+      1,
+    );
+    assert.equal(await metric(gw.metricsUrl, 'gossip_gateway_connections'), 0);
   });
 
   it('behind a trusted proxy the cap is per forwarded client address', async () => {
@@ -97,7 +106,7 @@ describe('connection caps', () => {
     raw.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n');
     await assert.rejects(WsClient.connect(gw.wsUrl, undefined), refusedWith(401));
     await assert.rejects(WsClient.connect(gw.wsUrl, 'forged'), refusedWith(401));
-    assert.equal(await metric(gw.url, 'gossip_gateway_connections'), 1);
+    assert.equal(await metric(gw.metricsUrl, 'gossip_gateway_connections'), 1);
     raw.destroy();
   });
 

@@ -208,7 +208,7 @@ describe('delivery under faults', () => {
         (await stack.db.collection('messages').countDocuments({ _id: id as never })) === 0,
       'deletion after the ack',
     );
-    const res = await fetch(`${gw.url}/metrics`);
+    const res = await fetch(`${gw.metricsUrl}/metrics`);
     assert.match(await res.text(), /gossip_gateway_messages_delivered_total\{[^}]*\} [2-9]/);
     const em = await (await fetch(`${engine.url}/metrics`)).text();
     assert.match(em, /gossip_engine_messages_redelivered_total\{[^}]*\} [1-9]/);

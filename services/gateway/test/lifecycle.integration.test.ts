@@ -32,9 +32,9 @@ describe('life cycle', () => {
       GATEWAY_DRAIN_RECONNECT_MS: '250',
     });
     const gw2 = await stack.startGateway();
-    assert.equal(await metric(gw1.url, 'gossip_gateway_connections'), 0);
+    assert.equal(await metric(gw1.metricsUrl, 'gossip_gateway_connections'), 0);
     const watcher = await WsClient.connect(gw1.wsUrl, await stack.token('alice'));
-    assert.equal(await metric(gw1.url, 'gossip_gateway_connections'), 1);
+    assert.equal(await metric(gw1.metricsUrl, 'gossip_gateway_connections'), 1);
     const bob = new ReliableClient({
       urls: () => [gw1.wsUrl, gw2.wsUrl],
       token: () => stack.token('bob'),
@@ -166,15 +166,15 @@ describe('life cycle', () => {
     await eventually(() => alice.outbox.size === 0, 'all accepted', 60_000);
     await eventually(
       async () =>
-        (await metric(gw.url, 'gossip_gateway_backpressure_skipped_total')) +
-          (await metric(gw.url, 'gossip_gateway_slow_closed_total')) >
+        (await metric(gw.metricsUrl, 'gossip_gateway_backpressure_skipped_total')) +
+          (await metric(gw.metricsUrl, 'gossip_gateway_slow_closed_total')) >
         0,
       'the gateway to push back',
       30_000,
     );
     sock.resume();
     const progress = setInterval(() => {
-      void metric(gw.url, 'gossip_gateway_backpressure_skipped_total').then((skipped) =>
+      void metric(gw.metricsUrl, 'gossip_gateway_backpressure_skipped_total').then((skipped) =>
         console.log('slow reader progress', {
           seen: bob.seen.size,
           wire: bob.wireDeliveries,

@@ -1,8 +1,8 @@
 /**
- * The gateway's one HTTP listener (the WebSocket upgrade at /ws and the ops paths
- * /healthz, /readyz, /metrics) as a real process against the malformed-input corpus of
- * @gossip/testenv: every case ends in a 4xx or a closed socket, and the gateway still
- * answers `/healthz` and still accepts a real client afterwards.
+ * The gateway's two HTTP listeners as a real process, the public one (the WebSocket
+ * upgrade at /ws, /healthz, /readyz) and the ops one (/metrics, /healthz, /readyz), against
+ * the malformed-input corpus of @gossip/testenv: every case ends in a 4xx or a closed
+ * socket, and the gateway still answers `/healthz` and still accepts a real client afterwards.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +15,8 @@ describe('gateway process: malformed input', () => {
   const stack = new Stack('gw-malformed');
   let gw: GatewayService;
   let listener: Listener;
+  /** The ops listener (/metrics, /healthz, /readyz) of the same process. */
+  let ops: Listener;
   let exitCode: number | string | undefined;
 
   before(async () => {
@@ -32,12 +34,20 @@ describe('gateway process: malformed input', () => {
       probePath: '/nope',
       upgradePath: WS_PATH,
     };
+    ops = { host: '127.0.0.1', port: gw.opsPort, healthPath: '/healthz', probePath: '/nope' };
   });
   after(() => stack.close());
 
   for (const c of casesFor({ upgrade: true })) {
     test(`refuses ${c.name} and keeps serving`, async () => {
       await checkCase(listener, c);
+      assert.equal(exitCode, undefined, `the gateway exited: ${gw.proc.output().slice(-2000)}`);
+    });
+  }
+
+  for (const c of casesFor({})) {
+    test(`ops listener: refuses ${c.name} and keeps serving`, async () => {
+      await checkCase(ops, c);
       assert.equal(exitCode, undefined, `the gateway exited: ${gw.proc.output().slice(-2000)}`);
     });
   }

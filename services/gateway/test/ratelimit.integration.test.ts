@@ -54,7 +54,7 @@ describe('gateway rate limit', () => {
     carol.send({ type: 'ping', ts });
     await carol.waitFor((f) => f.type === 'pong' && f.ts === ts);
     await carol.close();
-    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    const text = await (await fetch(`${gw.metricsUrl}/metrics`)).text();
     assert.match(text, /gossip_gateway_rate_limit_closed_total\{[^}]*\} [1-9]/);
   });
 

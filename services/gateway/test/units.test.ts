@@ -31,6 +31,7 @@ describe('gateway config', () => {
   it('applies defaults and derives the instance id', () => {
     const c = loadConfig(base);
     assert.equal(c.port, 8081);
+    assert.equal(c.opsPort, 9092);
     assert.equal(c.amqpPrefix, 'gossip');
     assert.equal(c.redisPrefix, 'gossip:');
     assert.ok(c.instanceId.length > 0);
@@ -57,6 +58,12 @@ describe('gateway config', () => {
       () => loadConfig({ ...base, GATEWAY_PORT: 'eighty' }),
       (e: unknown) => e instanceof ConfigError && e.variable === 'GATEWAY_PORT',
     );
+    // The ops listener (metrics) must not share the public port.
+    assert.throws(
+      () => loadConfig({ ...base, GATEWAY_PORT: '9000', GATEWAY_OPS_PORT: '9000' }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'GATEWAY_OPS_PORT',
+    );
+    assert.equal(loadConfig({ ...base, GATEWAY_PORT: '0', GATEWAY_OPS_PORT: '0' }).opsPort, 0);
     assert.throws(
       () =>
         loadConfig({

@@ -278,7 +278,7 @@ export const connections: Scenario = {
           break;
         }
         const m = await measure();
-        const held = await gatewayConnections(gw.url);
+        const held = await gatewayConnections(gw.metricsUrl);
         let dropped = 0;
         for (const w of workers) {
           send(w, { op: 'status' });

@@ -104,6 +104,8 @@ export class WebStack {
     this.gatewayVars = (port) => ({
       GATEWAY_PORT: String(port),
       GATEWAY_HOST: '127.0.0.1',
+      // The ops listener (metrics) is not used here; 0 so parallel stacks do not collide.
+      GATEWAY_OPS_PORT: '0',
       GATEWAY_AMQP_URL: e.amqpUrl,
       GATEWAY_REDIS_URL: e.redisUrl,
       GATEWAY_JWT_PUBLIC_KEYS: this.jwtKeys.publicKeys,

@@ -40,11 +40,16 @@ export interface Service {
   port: number;
   /** http://127.0.0.1:port */
   url: string;
-  /** Where `/metrics` is: `url`, except for the api, which serves it on its ops port. */
+  /**
+   * Where `/metrics` is: the ops port of the api and the gateway (which serve it only
+   * there), `url` for the engine (whose one port is its ops port).
+   */
   metricsUrl: string;
 }
 
 export interface GatewayService extends Service {
+  /** The ops listener's port (`/metrics`, `/healthz`, `/readyz`); `metricsUrl` is on it. */
+  opsPort: number;
   instanceId: string;
   /** ws://127.0.0.1:port/ws */
   wsUrl: string;
@@ -113,6 +118,7 @@ export class Stack {
 
   async startGateway(extra: Record<string, string> = {}): Promise<GatewayService> {
     const port = await freePort();
+    const opsPort = await freePort();
     const instanceId = extra.GATEWAY_INSTANCE_ID ?? `gw${++this.gwCount}-${port}`;
     const proc = await startProcess({
       command: process.execPath,
@@ -122,6 +128,8 @@ export class Stack {
       env: {
         GATEWAY_PORT: String(port),
         GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_OPS_PORT: String(opsPort),
+        GATEWAY_OPS_HOST: '127.0.0.1',
         GATEWAY_AMQP_URL: this.env.amqpUrl,
         GATEWAY_REDIS_URL: this.env.redisUrl,
         GATEWAY_JWT_PUBLIC_KEYS: this.publicKeys,
@@ -143,8 +151,9 @@ export class Stack {
     return {
       proc,
       port,
+      opsPort,
       url: `http://127.0.0.1:${port}`,
-      metricsUrl: `http://127.0.0.1:${port}`,
+      metricsUrl: `http://127.0.0.1:${opsPort}`,
       instanceId,
       wsUrl: `ws://127.0.0.1:${port}/ws`,
     };
