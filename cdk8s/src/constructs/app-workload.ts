@@ -56,6 +56,12 @@ export interface AppWorkloadProps {
    * @default Duration.seconds(30)
    */
   readonly terminationGracePeriod?: Duration;
+  /**
+   * Command run in the container when the pod is deleted, before the kubelet sends SIGTERM
+   * (it counts against `terminationGracePeriod`).
+   * @default none
+   */
+  readonly preStopCommand?: readonly string[];
 }
 
 export class AppWorkload extends Construct {
@@ -113,6 +119,9 @@ export class AppWorkload extends Construct {
         periodSeconds: Duration.seconds(5),
       }),
       startup: kplus.Probe.fromHttpGet('/healthz', { port: opsPort, failureThreshold: 30 }),
+      ...(props.preStopCommand
+        ? { lifecycle: { preStop: kplus.Handler.fromCommand([...props.preStopCommand]) } }
+        : {}),
       securityContext: {
         ensureNonRoot: true,
         user: appUser,

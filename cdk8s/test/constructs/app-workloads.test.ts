@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Testing } from 'cdk8s';
+import { Duration, Testing } from 'cdk8s';
 import { GossipApi } from '../../src/constructs/api.js';
 import { GossipEngine } from '../../src/constructs/engine.js';
 import { GossipGateway } from '../../src/constructs/gateway.js';
@@ -22,6 +22,7 @@ describe('GossipGateway', () => {
       GATEWAY_OPS_PORT: '9092',
       GATEWAY_LOG_LEVEL: 'debug',
       GATEWAY_TRUST_PROXY: '0',
+      GATEWAY_SHUTDOWN_TIMEOUT_MS: '50000',
     });
     const [container] = podSpec(find(objects, 'Deployment', 'demo-gateway')).containers;
     assert.deepStrictEqual(container?.env, [
@@ -69,6 +70,43 @@ describe('GossipGateway', () => {
         ['http', 8081],
         ['ops', 9092],
       ],
+    );
+  });
+
+  it('drains within its grace period: a preStop delay before SIGTERM, then a shutdown timeout that ends before SIGKILL', () => {
+    // GIVEN the defaults, and a longer drain with a shorter delay
+    const synth = (props: { drainTime?: Duration; preStopDelay?: Duration }) => {
+      const chart = Testing.chart();
+      new GossipGateway(chart, 'G', { cluster: context(), ...props });
+      const objects = Testing.synth(chart) as KubeObject[];
+      const spec = podSpec(find(objects, 'Deployment', 'demo-gateway'));
+      return {
+        grace: spec.terminationGracePeriodSeconds,
+        preStop: (spec.containers[0]?.lifecycle as { preStop?: unknown } | undefined)?.preStop,
+        timeout: (find(objects, 'ConfigMap', 'demo-gateway').data as Record<string, string>)
+          .GATEWAY_SHUTDOWN_TIMEOUT_MS,
+      };
+    };
+    // THEN: 60 s = 5 s preStop + 50 s shutdown + 5 s before the kubelet's SIGKILL
+    assert.deepStrictEqual(synth({}), {
+      grace: 60,
+      preStop: { exec: { command: ['node', '-e', 'setTimeout(() => {}, 5000)'] } },
+      timeout: '50000',
+    });
+    assert.deepStrictEqual(
+      synth({ drainTime: Duration.seconds(90), preStopDelay: Duration.seconds(2) }),
+      {
+        grace: 90,
+        preStop: { exec: { command: ['node', '-e', 'setTimeout(() => {}, 2000)'] } },
+        timeout: '83000',
+      },
+    );
+    // No delay: no hook at all.
+    assert.equal(synth({ preStopDelay: Duration.seconds(0) }).preStop, undefined);
+    // A grace period the drain cannot fit in is refused, saying what to change.
+    assert.throws(
+      () => synth({ drainTime: Duration.seconds(20) }),
+      /'drainTime' \(20s\) must be at least 'preStopDelay' \(5s\) \+ 20s/,
     );
   });
 
