@@ -170,6 +170,28 @@ export function clusterManifest(
   };
 }
 
+/**
+ * `spec` fields that give every pod of a GossipCluster a small CPU and memory request (the
+ * defaults ask 100m CPU per pod): several test clusters share one 2-CPU node, and a pod that
+ * cannot be scheduled would fail a test for a reason it is not about. Merge into
+ * `clusterManifest`'s `spec`.
+ */
+export function smallRequests(): Record<string, unknown> {
+  const app = { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '512Mi' } };
+  const store = { requests: { cpu: '10m', memory: '128Mi' }, limits: { memory: '1Gi' } };
+  const managed = (s: string) => ({
+    managed: { image: standIn(s), storage: { size: '1Gi' }, resources: store },
+  });
+  return {
+    gateway: { minReplicas: 1, maxReplicas: 2, resources: app },
+    engine: { replicas: 1, resources: app },
+    api: { replicas: 1, resources: app },
+    rabbitmq: managed('rabbitmq'),
+    mongodb: managed('mongodb'),
+    redis: managed('redis'),
+  };
+}
+
 /** `kubectl apply` of an object (or a list of them) given as JSON. */
 export function apply(obj: unknown): void {
   kubectl(['apply', '-f', '-'], { input: JSON.stringify(obj) });
