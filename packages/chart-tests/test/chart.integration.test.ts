@@ -77,6 +77,7 @@ describe('helm lint and template', () => {
       'ConfigMap',
       'ConfigMap',
       'Deployment',
+      'Lease',
       'Role',
       'Role',
       'RoleBinding',
@@ -522,6 +523,7 @@ describe('helm install and uninstall on the real control plane', () => {
       ['-n', ns, 'get', 'serviceaccount', 'gossip-operator'],
       ['-n', ns, 'get', 'service', 'gossip-operator-metrics'],
       ['-n', ns, 'get', 'role', 'gossip-operator-leader-election'],
+      ['-n', ns, 'get', 'lease', 'gossip-operator'],
     ]) {
       const res = kubectl(args, { allowFailure: true });
       assert.equal(res.status, 1, `still there: ${args.join(' ')}`);
