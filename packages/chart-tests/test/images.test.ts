@@ -3,14 +3,16 @@
  * stage, a pinned Node base image, production dependencies only, a non-root user, no
  * HEALTHCHECK; skaffold declares a known schema version, builds the four images from
  * Dockerfiles and contexts that exist and deploys through the chart, with a dev profile that
- * syncs files and a profile that creates a sample GossipCluster. No Docker daemon or skaffold
- * binary is available offline, so these are static checks of the files.
+ * syncs files, a profile that creates a sample GossipCluster and a testenv profile that builds
+ * with buildah into the test node. These are static checks of the files; skaffold itself runs
+ * in test/cluster/skaffold.cluster.ts.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
+import { PRODUCT_IMAGES, STAND_INS, standInImage, type ProductImage } from '@gossip/testenv';
 import { chartDir, repoRoot } from '../src/index.js';
 
 /** Image name, Dockerfile, and the port its service listens on (the shared contract). */
@@ -155,6 +157,7 @@ interface SkaffoldArtifact {
   image: string;
   context?: string;
   docker?: { dockerfile?: string; target?: string };
+  custom?: { buildCommand?: string; dependencies?: { dockerfile?: { path?: string } } };
   sync?: { manual?: { src: string; dest: string }[] };
 }
 interface Patch {
@@ -176,7 +179,12 @@ interface Skaffold {
       }[];
     };
   };
-  profiles: { name: string; activation?: { command?: string }[]; patches?: Patch[] }[];
+  profiles: {
+    name: string;
+    activation?: { command?: string }[];
+    patches?: Patch[];
+    build?: { local?: { push?: boolean }; artifacts: SkaffoldArtifact[] };
+  }[];
 }
 
 /** Keys skaffold's v4beta schema allows, at the levels this file uses. */
@@ -361,5 +369,38 @@ describe('skaffold.yaml', () => {
     const setValues = patched.deploy.helm.releases[0]?.setValues ?? {};
     assert.equal(setValues['cluster.create'], true);
     assert.ok(typeof setValues['cluster.name'] === 'string');
+    // Into the release's namespace, so `skaffold run --namespace NS` puts it beside its operator.
+    assert.equal(setValues['cluster.namespace'], undefined);
+  });
+
+  test('the testenv profile builds the same four images with buildah into the node, pushing nothing', () => {
+    const profile = doc.profiles.find((p) => p.name === 'testenv');
+    assert.ok(profile?.build, 'a testenv profile with a build section of its own');
+    // A Docker daemon's absence is why the profile exists: no docker builder may remain.
+    assert.equal(profile.build.local?.push, false);
+    assert.deepEqual(
+      profile.build.artifacts.map((a) => a.image).sort(),
+      doc.build.artifacts.map((a) => a.image).sort(),
+    );
+    for (const a of profile.build.artifacts) {
+      onlyKeys(a, ARTIFACT, `testenv artifact ${a.image}`);
+      assert.equal(a.docker, undefined, `${a.image}: docker builder in the testenv profile`);
+      const want = images.find((i) => i.image === a.image);
+      assert.ok(want);
+      const m = /^npx tsx packages\/testenv\/src\/cli\.ts build-image (\w+)$/.exec(
+        a.custom?.buildCommand ?? '',
+      );
+      assert.ok(m, `${a.image}: custom buildCommand ${a.custom?.buildCommand}`);
+      // The builder's name for the image must build this artifact's Dockerfile.
+      assert.equal(PRODUCT_IMAGES[m[1] as ProductImage], want.dockerfile, a.image);
+      assert.equal(a.custom?.dependencies?.dockerfile?.path, want.dockerfile);
+    }
+    const patched = applyPatches(doc, profile.patches ?? []) as Skaffold;
+    const setValues = patched.deploy.helm.releases[0]?.setValues ?? {};
+    assert.equal(setValues['image.pullPolicy'], 'Never');
+    assert.equal(setValues['cluster.spec.image.pullPolicy'], 'Never');
+    for (const s of STAND_INS) {
+      assert.equal(setValues[`cluster.spec.${s}.managed.image`], standInImage(s), s);
+    }
   });
 });

@@ -283,6 +283,39 @@ async function images(): Promise<number> {
   return 0;
 }
 
+/**
+ * skaffold's custom builder for the `testenv` profile: `build-image <operator|api|gateway|engine>`
+ * builds that image under the name skaffold gives in $IMAGE (or the second argument) and
+ * imports it into the node's containerd.
+ */
+async function buildImage(which: string | undefined, name: string | undefined): Promise<number> {
+  const { buildForSkaffold, PRODUCT_IMAGES } = await import('./images.js');
+  const state = readState();
+  if (!state?.node) {
+    console.error('no node: run `npm run testenv -- up --node` first');
+    return 1;
+  }
+  if (!which || !(which in PRODUCT_IMAGES) || !name) {
+    console.error(
+      `usage: build-image <${Object.keys(PRODUCT_IMAGES).join('|')}> [image] (or $IMAGE)`,
+    );
+    return 2;
+  }
+  await buildForSkaffold(
+    state.node.containerdSocket,
+    which as keyof typeof PRODUCT_IMAGES,
+    name,
+    log,
+  );
+  return 0;
+}
+
+async function skaffold(args: string[]): Promise<number> {
+  const { runSkaffold } = await import('./skaffold.js');
+  const res = await runSkaffold(args, log, { echo: true });
+  return res.code;
+}
+
 function printEnv(): number {
   const state = readState();
   if (!state) {
@@ -309,7 +342,9 @@ const usage = `usage: npm run testenv -- <command>
   status  show each server's pid and whether it is reachable
   env     print shell exports of the connection strings
   images  build the project's images and the store stand-ins (buildah) into the node's containerd
-versions: Kubernetes ${VERSIONS.kubernetes} (etcd from its go.mod), helm ${VERSIONS.helm}, FerretDB ${VERSIONS.ferretdb}, CoreDNS ${VERSIONS.coredns}, local-path-provisioner ${VERSIONS.localPath}`;
+  skaffold <args>   run skaffold (built on first use) against the node, e.g. \`skaffold run -p testenv\`
+  build-image <operator|api|gateway|engine> [image]   the testenv profile's custom builder ($IMAGE)
+versions: Kubernetes ${VERSIONS.kubernetes} (etcd from its go.mod), helm ${VERSIONS.helm}, FerretDB ${VERSIONS.ferretdb}, CoreDNS ${VERSIONS.coredns}, local-path-provisioner ${VERSIONS.localPath}, skaffold ${VERSIONS.skaffold}`;
 
 async function main(): Promise<number> {
   const cmd = process.argv[2];
@@ -326,6 +361,10 @@ async function main(): Promise<number> {
       return printEnv();
     case 'images':
       return images();
+    case 'skaffold':
+      return skaffold(process.argv.slice(3));
+    case 'build-image':
+      return buildImage(process.argv[3], process.argv[4] ?? process.env.IMAGE);
     default:
       console.error(usage);
       return cmd === undefined || cmd === '--help' || cmd === '-h' ? 0 : 2;

@@ -18,7 +18,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { cacheRoot, ensureGoBinaries, type Progress } from './install.js';
 import { ctr } from './node.js';
 import { writeOciArchive } from './oci.js';
@@ -54,7 +54,7 @@ export interface BuiltImage {
 const cache = (): string => join(cacheRoot(), 'images');
 
 /** buildah with its storage in the cache, so layers (and npm's cache) survive between runs. */
-function buildahArgs(): string[] {
+export function buildahArgs(): string[] {
   const root = join(cache(), 'buildah');
   return [
     '--root',
@@ -66,7 +66,7 @@ function buildahArgs(): string[] {
   ];
 }
 
-function buildahEnv(): NodeJS.ProcessEnv {
+export function buildahEnv(): NodeJS.ProcessEnv {
   // RUN --mount=type=cache keeps its folders under TMPDIR: the npm cache then survives too.
   const tmp = join(cache(), 'buildah', 'tmp');
   mkdirSync(tmp, { recursive: true });
@@ -191,6 +191,10 @@ async function ensureBase(progress: Progress): Promise<void> {
   writeFileSync(marker, tar);
 }
 
+/** Where the OCI archive of image `name` is written. */
+const archivePath = (name: string): string =>
+  join(cache(), 'archives', `${name.replace(/[/:]/g, '_')}.tar`);
+
 /**
  * Builds `name` from `dockerfile` (context: `context`), exports it as an OCI archive
  * and imports it into the node's containerd.
@@ -227,9 +231,8 @@ async function buildOne(
     buildahEnv(),
     `build ${name}`,
   );
-  const out = join(cache(), 'archives');
-  mkdirSync(out, { recursive: true });
-  const tar = join(out, `${name.replace(/[/:]/g, '_')}.tar`);
+  const tar = archivePath(name);
+  mkdirSync(dirname(tar), { recursive: true });
   rmSync(tar, { force: true });
   await run(
     'buildah',
@@ -250,6 +253,60 @@ export const productContext = (): string => join(cache(), 'context', 'repo');
 
 export const productImage = (i: ProductImage, tag: string): string => `${LOCAL}/gossip/${i}:${tag}`;
 export const standInImage = (s: StandIn): string => `${LOCAL}/stand-in/${s}:1`;
+
+/** Copies the tree (tracked and untracked files, .gitignore respected) into `ctx`. */
+function freezeTree(ctx: string): void {
+  rmSync(ctx, { recursive: true, force: true });
+  mkdirSync(ctx, { recursive: true });
+  const list = execFileSync('git', ['ls-files', '-z', '-co', '--exclude-standard'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const tar = `${ctx}.tar`;
+  execFileSync('tar', ['-C', repoRoot, '--null', '--ignore-failed-read', '-T', '-', '-cf', tar], {
+    input: list,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  execFileSync('tar', ['-C', ctx, '-xf', tar]);
+  rmSync(tar, { force: true });
+}
+
+/**
+ * skaffold's custom builder (skaffold.yaml, profile `testenv`): builds product image `i`
+ * under skaffold's name for it (`$IMAGE`) from a frozen copy of the tree of its own (not
+ * {@link productContext}, which the cluster tests read their chart from), on the local base,
+ * and imports it into the node's containerd. skaffold's local builder without a push then
+ * deploys `<repository>:<image id>` (it asks the Docker API for the id and tags it so), so
+ * containerd gets that name as well: the kubelet finds either, and nothing is pulled.
+ */
+export async function buildForSkaffold(
+  socket: string,
+  i: ProductImage,
+  image: string,
+  progress: Progress,
+): Promise<BuiltImage & { id: string; names: string[] }> {
+  await ensureBase(progress);
+  const ctx = join(cache(), 'context', 'skaffold');
+  freezeTree(ctx);
+  const b = await buildOne(image, join(ctx, PRODUCT_IMAGES[i]), ctx, socket);
+  const id = execFileSync(
+    'buildah',
+    [...buildahArgs(), 'inspect', '--type', 'image', '--format', '{{.FromImageID}}', image],
+    { encoding: 'utf8', env: buildahEnv() },
+  )
+    .trim()
+    .replace(/^sha256:/, '');
+  if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`buildah gave no image id for ${image}: ${id}`);
+  // The repository without the tag (a registry port's colon stays).
+  const repo = image.replace(/@.*$/, '').replace(/:[^:/]+$/, '');
+  const byId = `${repo}:${id}`;
+  ctr(socket, ['images', 'tag', '--force', image, byId]);
+  // A tag per commit would pile up archives of a few hundred MB each; containerd has it now.
+  rmSync(archivePath(image), { force: true });
+  progress(`  image ${image} (also ${byId}): ${b.seconds.toFixed(0)} s, ${mb(b.archiveBytes)}`);
+  return { ...b, id, names: [image, byId] };
+}
 
 /**
  * Builds the project's images (tag `tag`) and the stores' stand-ins, imports them all into
@@ -283,31 +340,7 @@ export async function buildAndImport(
     // four builds: their first steps (COPY . ., npm ci) are identical, so buildah builds them
     // once, and edits made meanwhile cannot give two images different sources.
     const ctx = productContext();
-    rmSync(ctx, { recursive: true, force: true });
-    mkdirSync(ctx, { recursive: true });
-    const list = execFileSync('git', ['ls-files', '-z', '-co', '--exclude-standard'], {
-      cwd: repoRoot,
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    execFileSync(
-      'tar',
-      [
-        '-C',
-        repoRoot,
-        '--null',
-        '--ignore-failed-read',
-        '-T',
-        '-',
-        '-cf',
-        join(ctx, '..', 'repo.tar'),
-      ],
-      {
-        input: list,
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    );
-    execFileSync('tar', ['-C', ctx, '-xf', join(ctx, '..', 'repo.tar')]);
+    freezeTree(ctx);
     for (const i of product) {
       const b = await buildOne(productImage(i, tag), join(ctx, PRODUCT_IMAGES[i]), ctx, socket);
       progress(`  image ${b.name}: ${b.seconds.toFixed(0)} s, ${mb(b.archiveBytes)}`);

@@ -9,6 +9,7 @@ export { testEnv, uniqueName, type TestEnv } from './state.js';
 export { startProcess, type ManagedProcess, type StartProcessOptions } from './process.js';
 export { freePort } from './servers.js';
 export { eventually } from './poll.js';
+export { PRODUCT_IMAGES, STAND_INS, standInImage, type ProductImage } from './images.js';
 export {
   MALFORMED_CASES,
   assertServing,

@@ -21,6 +21,8 @@ export const VERSIONS = {
   coredns: 'v1.15.0',
   /** The node's dynamic volumes (github.com/rancher/local-path-provisioner). */
   localPath: 'v0.0.30',
+  /** github.com/GoogleContainerTools/skaffold/v2, built only when `testenv skaffold` runs. */
+  skaffold: 'v2.16.1',
 } as const;
 
 /** Debian packages the local stack (`npm start`) needs, and one binary each that proves it is installed. */
@@ -56,11 +58,19 @@ const NODE_DEBIAN: Record<string, string> = {
   'libc6-dev': '/usr/lib/x86_64-linux-gnu/libc.a',
 };
 
-/** Which Debian packages to make sure of: the tests' full set, the stack's, or the tests' plus a node's. */
-export type DebianSet = 'tests' | 'stack' | 'node';
+/**
+ * What `testenv skaffold` needs on top of a node: podman, whose `system service` is the
+ * Docker Engine API that skaffold's local builder asks for image ids and tags (over the same
+ * storage buildah builds into); skaffold itself builds through buildah (a custom builder).
+ */
+const SKAFFOLD_DEBIAN: Record<string, string> = { podman: '/usr/bin/podman' };
+
+/** Which Debian packages to make sure of: the tests' full set, the stack's, the tests' plus a node's, or skaffold's. */
+export type DebianSet = 'tests' | 'stack' | 'node' | 'skaffold';
 
 function debianSet(set: DebianSet): Record<string, string> {
   if (set === 'stack') return STACK_DEBIAN;
+  if (set === 'skaffold') return SKAFFOLD_DEBIAN;
   return set === 'node' ? { ...DEBIAN, ...NODE_DEBIAN } : DEBIAN;
 }
 
@@ -506,4 +516,46 @@ export async function ensureNodeBinaries(progress: Progress): Promise<NodeBinari
     progress,
   );
   return out;
+}
+
+/**
+ * skaffold, built from its module source on first use only (`testenv skaffold`, the skaffold
+ * cluster test): its go.mod has `replace` directives, so `go install module@version` refuses
+ * it and the build runs inside the downloaded module instead. Static (CGO off) with the
+ * release's own linux tags less `release` (which needs generated credits); the version is
+ * stamped as skaffold's Makefile does, so `skaffold version` tells the truth.
+ */
+export async function ensureSkaffold(progress: Progress): Promise<string> {
+  const mod = `github.com/GoogleContainerTools/skaffold/v2@${VERSIONS.skaffold}`;
+  const flags = [
+    '-trimpath',
+    '-tags',
+    'timetzdata osusergo netgo',
+    `-ldflags=-s -w -X github.com/GoogleContainerTools/skaffold/v2/pkg/skaffold/version.version=${VERSIONS.skaffold}`,
+  ];
+  const key = createHash('sha256').update(JSON.stringify(flags)).digest('hex').slice(0, 12);
+  const dir = join(cacheRoot(), `skaffold-${VERSIONS.skaffold}-${key}`);
+  const bin = join(dir, 'skaffold');
+  if (existsSync(join(dir, '.complete'))) return bin;
+  await withLock(
+    cacheRoot(),
+    async () => {
+      if (existsSync(join(dir, '.complete'))) return;
+      progress(
+        `building skaffold ${VERSIONS.skaffold} from the Go module proxy (first use only: ` +
+          'several minutes on 2 cores)',
+      );
+      mkdirSync(dir, { recursive: true });
+      const src = moduleDir(mod, cacheRoot());
+      await run(
+        'nice',
+        ['-n', '10', 'go', 'build', ...flags, '-o', bin, './cmd/skaffold'],
+        { cwd: src, env: { ...goEnv(), CGO_ENABLED: '0' }, what: 'skaffold' },
+        progress,
+      );
+      writeFileSync(join(dir, '.complete'), new Date().toISOString());
+    },
+    progress,
+  );
+  return bin;
 }
