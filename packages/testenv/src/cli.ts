@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { restoreHost, snapshotHost, type HostSnapshot } from './host.js';
 import { alive, ensureBinaries, ensureNodeBinaries, VERSIONS } from './install.js';
 import { startControlPlane } from './kube.js';
+import { ensureKubePrometheus } from './kube-prometheus.js';
 import {
   ensureNodeImages,
   NODE_NET,
@@ -93,6 +94,8 @@ async function up(withNode: boolean): Promise<void> {
   let nodeImages: string[] = [];
   if (withNode) {
     nodeBin = await ensureNodeBinaries(log);
+    // Built here, not in the Prometheus cluster test, so the build counts against `up`.
+    await ensureKubePrometheus(log);
     nodeImages = await ensureNodeImages(nodeBin, log);
     mkdirSync(dir, { recursive: true });
     writeFileSync(hostBeforeFile(), JSON.stringify(snapshotHost()) + '\n');
