@@ -132,9 +132,10 @@ before(async () => {
   writeFileSync(
     targetsFile,
     JSON.stringify([
-      // The api's /metrics is on its ops port (as the chart's PodMonitor scrapes it).
+      // The api's and the gateway's /metrics are on their ops ports (as the chart's
+      // PodMonitor scrapes them).
       { targets: [new URL(api.metricsUrl).host], labels: labels('api', 'api-0') },
-      { targets: [`127.0.0.1:${gateway.port}`], labels: labels('gateway', 'gateway-0') },
+      { targets: [new URL(gateway.metricsUrl).host], labels: labels('gateway', 'gateway-0') },
       { targets: [`127.0.0.1:${engine.port}`], labels: labels('engine', 'engine-0') },
       // The operator's own series carry no cluster; its per-cluster series bring their own
       // namespace and cluster labels (the chart's ServiceMonitor uses honorLabels for them).
