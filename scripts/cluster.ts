@@ -258,6 +258,8 @@ async function main(): Promise<number> {
     }
   }
   let stopping = false;
+  /** Set once this run starts changing something that `stop` must undo. */
+  let started = false;
   /** Undoes what this run started: the namespace it made (attached) or the whole node. */
   const stop = async (code: number): Promise<never> => {
     if (!stopping) {
@@ -266,7 +268,9 @@ async function main(): Promise<number> {
       child?.kill('SIGTERM');
       // Let an interrupted `up` finish its own clean-up before `down` reads its state.
       while (child) await new Promise((r) => setTimeout(r, 200));
-      if (opts.attach) {
+      if (!started) {
+        // nothing to undo
+      } else if (opts.attach) {
         try {
           kubectl(readEnv(dir), ['delete', 'namespace', opts.namespace, '--wait=false']);
           say(`deleted namespace ${opts.namespace}`);
@@ -286,6 +290,7 @@ async function main(): Promise<number> {
     const t0 = Date.now();
     if (!opts.attach) {
       mkdirSync(dir, { recursive: true });
+      started = true;
       say(`starting a single-node Kubernetes in ${dir} (the first run builds it: many minutes)`);
       if ((await testenv(dir, ['up', '--node'])) !== 0) throw new Error('testenv up --node failed');
       if (stopping) return 0;
@@ -294,6 +299,7 @@ async function main(): Promise<number> {
       if (stopping) return 0;
     }
     const env = readEnv(dir);
+    started = true;
     installGossip(env, opts);
     const seconds = await waitReady(env, opts);
     say(
@@ -305,9 +311,9 @@ async function main(): Promise<number> {
     say(err instanceof Error ? err.message : String(err));
     return stop(1);
   }
-  return new Promise(() => {
-    // runs until Ctrl-C (stop() exits)
-  });
+  // A pending promise does not keep Node running: a timer does, until Ctrl-C (stop() exits).
+  setInterval(() => undefined, 1 << 30);
+  return new Promise(() => undefined);
 }
 
 main().then(
