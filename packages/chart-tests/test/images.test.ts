@@ -15,12 +15,19 @@ import { parse } from 'yaml';
 import { PRODUCT_IMAGES, STAND_INS, standInImage, type ProductImage } from '@gossip/testenv';
 import { chartDir, repoRoot } from '../src/index.js';
 
-/** Image name, Dockerfile, and the port its service listens on (the shared contract). */
+/**
+ * Image name, Dockerfile, and the ports its service listens on (the shared contract): the
+ * main one, then the ops listener where it is a port of its own (cdk8s `opsPorts`).
+ */
 const images = [
-  { image: 'ghcr.io/gossip/operator', dockerfile: 'operator/Dockerfile', port: 8080 },
-  { image: 'ghcr.io/gossip/api', dockerfile: 'services/api/Dockerfile', port: 8080 },
-  { image: 'ghcr.io/gossip/gateway', dockerfile: 'services/gateway/Dockerfile', port: 8081 },
-  { image: 'ghcr.io/gossip/engine', dockerfile: 'services/engine/Dockerfile', port: 9091 },
+  { image: 'ghcr.io/gossip/operator', dockerfile: 'operator/Dockerfile', ports: [8080] },
+  { image: 'ghcr.io/gossip/api', dockerfile: 'services/api/Dockerfile', ports: [8080, 9090] },
+  {
+    image: 'ghcr.io/gossip/gateway',
+    dockerfile: 'services/gateway/Dockerfile',
+    ports: [8081, 9092],
+  },
+  { image: 'ghcr.io/gossip/engine', dockerfile: 'services/engine/Dockerfile', ports: [9091] },
 ];
 
 interface Instruction {
@@ -62,19 +69,20 @@ function stages(ins: Instruction[]): { from: string; name?: string; body: Instru
 }
 
 describe('Dockerfiles', () => {
-  for (const { dockerfile, port } of images) {
+  for (const { dockerfile, ports } of images) {
     test(`${dockerfile}: multi-stage, pinned node:20 slim, prod deps only, non-root, no HEALTHCHECK`, () => {
       const text = readFileSync(join(repoRoot, dockerfile), 'utf8');
       const ins = instructions(text);
       assert.ok(!ins.some((i) => i.op === 'HEALTHCHECK'), 'no HEALTHCHECK: Kubernetes probes');
 
-      // The base image: one ARG default, an exact Node 20 patch release on bookworm-slim.
+      // The base image: one ARG default, an exact Node 20 patch release on bookworm-slim,
+      // pinned by digest with the tag beside it (issue 13 §6).
       const arg = ins.find((i) => i.op === 'ARG' && i.args.startsWith('NODE_IMAGE='));
       assert.ok(arg, 'ARG NODE_IMAGE=<pinned image>');
       assert.match(
         arg.args,
-        /^NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim(@sha256:[a-f0-9]{64})?$/,
-        'an exact node:20.x.y-bookworm-slim tag (optionally with a digest)',
+        /^NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim@sha256:[a-f0-9]{64}$/,
+        'an exact node:20.x.y-bookworm-slim tag with its digest',
       );
       const st = stages(ins);
       assert.ok(st.length >= 2, 'multi-stage');
@@ -122,7 +130,7 @@ describe('Dockerfiles', () => {
       const entry = final.body.find((i) => i.op === 'ENTRYPOINT' || i.op === 'CMD');
       assert.ok(entry && entry.args.startsWith('['), 'exec-form ENTRYPOINT');
       const expose = final.body.find((i) => i.op === 'EXPOSE');
-      assert.equal(expose?.args, String(port));
+      assert.equal(expose?.args, ports.join(' '));
 
       // What the build stage bundles exists.
       const bundled = /entryPoints: \['([^']+)'\]/.exec(text)?.[1];
@@ -130,6 +138,14 @@ describe('Dockerfiles', () => {
       assert.ok(existsSync(join(repoRoot, bundled)), `${bundled} does not exist yet`);
     });
   }
+
+  test('every Dockerfile builds on the same pinned base (one tag, one digest)', () => {
+    const bases = images.map(({ dockerfile }) => {
+      const ins = instructions(readFileSync(join(repoRoot, dockerfile), 'utf8'));
+      return ins.find((i) => i.op === 'ARG' && i.args.startsWith('NODE_IMAGE='))?.args;
+    });
+    assert.equal(new Set(bases).size, 1, bases.join(', '));
+  });
 
   test('.dockerignore keeps modules, git, test data and secrets out of the build context', () => {
     const lines = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
