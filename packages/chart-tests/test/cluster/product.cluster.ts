@@ -31,8 +31,10 @@ import {
   ready,
   reportFigures,
   requireNode,
+  serviceIp,
   waitClusterReady,
 } from './support.js';
+import { opsPorts, ports } from '../../../../cdk8s/src/constructs/naming.js';
 
 const built = builtImages();
 const ns = uniqueName('gossip');
@@ -134,5 +136,16 @@ describe('the product on a real node', () => {
         assert.equal(bytes.includes(secret), false, `plaintext found in ${f}`);
       }
     }
+  });
+
+  test('the gateway image serves /metrics on its ops port only: through the Service, 404 on http, the metrics on ops', async () => {
+    const ip = serviceIp(ns, `${cluster}-gateway`);
+    const get = (port: number) =>
+      fetch(`http://${ip}:${port}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    const pub = await get(ports.gateway);
+    assert.equal(pub.status, 404, `public port ${ports.gateway}`);
+    const ops = await get(opsPorts.gateway);
+    assert.equal(ops.status, 200, `ops port ${opsPorts.gateway}`);
+    assert.match(await ops.text(), /^gossip_gateway_connections(\{[^}]*\})? \d+$/m);
   });
 });
