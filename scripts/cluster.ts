@@ -78,20 +78,24 @@ function refusal(): string | undefined {
 
 let child: ChildProcess | undefined;
 
-/** Runs the testenv CLI with `dir` as its state folder, its output on ours. */
-function testenv(dir: string, args: string[]): Promise<number> {
+/** Runs a command with our output, as `child` so that stop() can end it. */
+function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((res) => {
-    child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(repoRoot, 'packages/testenv/src/cli.ts'), ...args],
-      { cwd: repoRoot, env: { ...process.env, GOSSIP_TESTENV_DIR: dir }, stdio: 'inherit' },
-    );
+    child = spawn(cmd, args, { cwd: repoRoot, env, stdio: 'inherit' });
     child.on('exit', (code) => {
       child = undefined;
       res(code ?? 1);
     });
   });
 }
+
+/** Runs the testenv CLI with `dir` as its state folder. */
+const testenv = (dir: string, args: string[]): Promise<number> =>
+  runChild(
+    process.execPath,
+    ['--import', 'tsx', join(repoRoot, 'packages/testenv/src/cli.ts'), ...args],
+    { ...process.env, GOSSIP_TESTENV_DIR: dir },
+  );
 
 function readEnv(dir: string): TestEnv {
   const file = stateFile({ GOSSIP_TESTENV_DIR: dir });
@@ -112,7 +116,7 @@ const kubectl = (env: TestEnv, args: string[]): string =>
  * `testenv images` wrote, so the CRD matches the operator), with the chart's own sample
  * GossipCluster on those images and the stand-in stores. Waits for the operator to be Ready.
  */
-function installGossip(env: TestEnv, opts: Options): void {
+async function installGossip(env: TestEnv, opts: Options): Promise<void> {
   const built = JSON.parse(readFileSync(join(env.dir, 'images.json'), 'utf8')) as {
     context: string;
   };
@@ -139,7 +143,7 @@ function installGossip(env: TestEnv, opts: Options): void {
   const file = join(env.dir, `cluster-values-${opts.namespace}.json`);
   writeFileSync(file, JSON.stringify(values, null, 2) + '\n');
   say(`helm install gossip ${join(built.context, 'charts/gossip')} -n ${opts.namespace}`);
-  execFileSync(
+  const code = await runChild(
     env.bin.helm,
     [
       'install',
@@ -154,8 +158,9 @@ function installGossip(env: TestEnv, opts: Options): void {
       '--timeout',
       '300s',
     ],
-    { env: { ...process.env, ...env.helmEnv }, stdio: ['ignore', 'inherit', 'inherit'] },
+    { ...process.env, ...env.helmEnv },
   );
+  if (code !== 0) throw new Error(`helm install failed (${code})`);
 }
 
 interface PodList {
@@ -262,26 +267,26 @@ async function main(): Promise<number> {
   let started = false;
   /** Undoes what this run started: the namespace it made (attached) or the whole node. */
   const stop = async (code: number): Promise<never> => {
-    if (!stopping) {
-      stopping = true;
-      say('stopping…');
-      child?.kill('SIGTERM');
-      // Let an interrupted `up` finish its own clean-up before `down` reads its state.
-      while (child) await new Promise((r) => setTimeout(r, 200));
-      if (!started) {
-        // nothing to undo
-      } else if (opts.attach) {
-        try {
-          kubectl(readEnv(dir), ['delete', 'namespace', opts.namespace, '--wait=false']);
-          say(`deleted namespace ${opts.namespace}`);
-        } catch (err) {
-          say(`could not delete namespace ${opts.namespace}: ${String(err)}`);
-        }
-      } else {
-        await testenv(dir, ['down']);
+    // A second signal (or an error the first one caused) waits for the first stop to finish.
+    if (stopping) return idle();
+    stopping = true;
+    say('stopping…');
+    child?.kill('SIGTERM');
+    // Let an interrupted `up` finish its own clean-up before `down` reads its state.
+    while (child) await new Promise((r) => setTimeout(r, 200));
+    if (!started) {
+      // nothing to undo
+    } else if (opts.attach) {
+      try {
+        kubectl(readEnv(dir), ['delete', 'namespace', opts.namespace, '--wait=false']);
+        say(`deleted namespace ${opts.namespace}`);
+      } catch (err) {
+        say(`could not delete namespace ${opts.namespace}: ${String(err)}`);
       }
-      say('stopped');
+    } else {
+      await testenv(dir, ['down']);
     }
+    say('stopped');
     process.exit(code);
   };
   process.on('SIGINT', () => void stop(0));
@@ -293,25 +298,32 @@ async function main(): Promise<number> {
       started = true;
       say(`starting a single-node Kubernetes in ${dir} (the first run builds it: many minutes)`);
       if ((await testenv(dir, ['up', '--node'])) !== 0) throw new Error('testenv up --node failed');
-      if (stopping) return 0;
+      if (stopping) return idle();
       say('building the images with buildah and importing them into the node');
       if ((await testenv(dir, ['images'])) !== 0) throw new Error('testenv images failed');
-      if (stopping) return 0;
+      if (stopping) return idle();
     }
     const env = readEnv(dir);
     started = true;
-    installGossip(env, opts);
+    await installGossip(env, opts);
     const seconds = await waitReady(env, opts);
     say(
       `Ready: ${seconds.toFixed(0)} s after helm install, ${((Date.now() - t0) / 1000).toFixed(0)} s in all`,
     );
     printAccess(env, opts);
   } catch (err) {
-    if (stopping) return 0;
+    if (stopping) return idle();
     say(err instanceof Error ? err.message : String(err));
     return stop(1);
   }
-  // A pending promise does not keep Node running: a timer does, until Ctrl-C (stop() exits).
+  return idle();
+}
+
+/**
+ * Never resolves, and keeps Node running (a pending promise alone does not) until stop()
+ * exits the process.
+ */
+function idle(): Promise<never> {
   setInterval(() => undefined, 1 << 30);
   return new Promise(() => undefined);
 }
