@@ -19,6 +19,7 @@ export * from './constructs/naming.js';
 export * from './constructs/context.js';
 export * from './constructs/kube-object.js';
 export * from './constructs/generated-secrets.js';
+export * from './constructs/store-rights.js';
 export { toKubeResources } from './constructs/kube-helpers.js';
 export { AppWorkload, appUser } from './constructs/app-workload.js';
 export type { AppWorkloadProps } from './constructs/app-workload.js';

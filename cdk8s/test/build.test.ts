@@ -169,7 +169,14 @@ describe('buildGeneratedSecrets', () => {
     );
     assert.deepStrictEqual(
       secrets.map((s) => s.metadata.name),
-      ['demo-jwt', 'demo-jwt-public', 'demo-rabbitmq', 'demo-redis'],
+      [
+        'demo-jwt',
+        'demo-jwt-public',
+        'demo-rabbitmq',
+        'demo-rabbitmq-users',
+        'demo-redis',
+        'demo-redis-users',
+      ],
     );
     const data = (name: string) =>
       find(secrets, 'Secret', name).stringData as Record<string, string>;
@@ -203,6 +210,22 @@ describe('buildGeneratedSecrets', () => {
       'erlang-cookie',
       'url',
     ]);
+    // One user per component on the gossip vhost, and per component in Redis.
+    assert.deepStrictEqual(data('demo-rabbitmq-users'), {
+      'gateway-password': pw,
+      'gateway-url': `amqp://gateway:${pw}@demo-rabbitmq.chat.svc:5672/gossip`,
+      'engine-password': pw,
+      'engine-url': `amqp://engine:${pw}@demo-rabbitmq.chat.svc:5672/gossip`,
+    });
+    assert.deepStrictEqual(data('demo-redis-users'), {
+      'replication-password': pw,
+      'api-password': pw,
+      'api-url': `redis://api:${pw}@demo-redis.chat.svc:6379`,
+      'gateway-password': pw,
+      'gateway-url': `redis://gateway:${pw}@demo-redis.chat.svc:6379`,
+      'engine-password': pw,
+      'engine-url': `redis://engine:${pw}@demo-redis.chat.svc:6379`,
+    });
   });
 
   it('draws fresh values each time', () => {

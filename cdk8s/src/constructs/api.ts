@@ -35,8 +35,8 @@ export class GossipApi extends Construct {
         API_TRUST_PROXY: trustProxyEnv(cluster.spec.trustProxy),
       },
       secretEnv: {
-        API_MONGO_URL: connectionSecret(cluster, 'mongodb'),
-        API_REDIS_URL: connectionSecret(cluster, 'redis'),
+        API_MONGO_URL: connectionSecret(cluster, 'mongodb', 'api'),
+        API_REDIS_URL: connectionSecret(cluster, 'redis', 'api'),
         API_JWT_PRIVATE_KEYS: jwtSecret(cluster),
       },
     });

@@ -4,7 +4,7 @@
  */
 import type { BackingServiceName, ResolvedGossipClusterSpec } from '../api/v1alpha1.js';
 import type { AppComponent } from './naming.js';
-import { generatedSecretNames, jwtKey, jwtPublicKey, urlKey } from './naming.js';
+import { generatedSecretNames, jwtKey, jwtPublicKey, urlKey, urlKeyOf } from './naming.js';
 
 /** One cluster, resolved. */
 export interface ClusterContext {
@@ -27,14 +27,22 @@ export interface SecretKeySelector {
   readonly key: string;
 }
 
-/** Where the client connection URL of a backing service lives: generated or external Secret. */
+/**
+ * Where `component`'s connection URL of a backing service lives: the external Secret (one
+ * URL for every component), else the component's own user in the generated users Secret
+ * (RabbitMQ, Redis) or the generated Secret (MongoDB, still one user).
+ */
 export function connectionSecret(
   ctx: ClusterContext,
   service: BackingServiceName,
+  component: AppComponent,
 ): SecretKeySelector {
   const external = ctx.spec[service].external;
   if (external) return { name: external.secretRef.name, key: external.secretRef.key };
-  return { name: generatedSecretNames(ctx.name)[service], key: urlKey };
+  const names = generatedSecretNames(ctx.name);
+  if (service === 'rabbitmq') return { name: names['rabbitmq-users'], key: urlKeyOf(component) };
+  if (service === 'redis') return { name: names['redis-users'], key: urlKeyOf(component) };
+  return { name: names[service], key: urlKey };
 }
 
 /** The access-token signing keys (private JWK set): the api's alone. */

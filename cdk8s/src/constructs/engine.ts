@@ -31,9 +31,9 @@ export class GossipEngine extends Construct {
         ENGINE_LOG_LEVEL: cluster.spec.logLevel,
       },
       secretEnv: {
-        ENGINE_AMQP_URL: connectionSecret(cluster, 'rabbitmq'),
-        ENGINE_MONGO_URL: connectionSecret(cluster, 'mongodb'),
-        ENGINE_REDIS_URL: connectionSecret(cluster, 'redis'),
+        ENGINE_AMQP_URL: connectionSecret(cluster, 'rabbitmq', 'engine'),
+        ENGINE_MONGO_URL: connectionSecret(cluster, 'mongodb', 'engine'),
+        ENGINE_REDIS_URL: connectionSecret(cluster, 'redis', 'engine'),
       },
     });
   }

@@ -11,29 +11,49 @@ import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import type { BackingServiceName } from '../api/v1alpha1.js';
 import type { ClusterContext } from './context.js';
 import type { KubeObject } from './kube-object.js';
+import type { Component } from './naming.js';
 import {
   generatedSecretNames,
   jwtKey,
   jwtPublicKey,
   labelsFor,
   namesFor,
+  passwordKeyOf,
   ports,
   serviceHost,
   urlKey,
+  urlKeyOf,
 } from './naming.js';
+import { rabbitmqVhost, storeClients, storeUserName } from './store-rights.js';
 
 /** Source of randomness (injectable so tests are deterministic). */
 export type RandomBytes = (size: number) => Buffer;
 
-export type GeneratedSecretKind = 'jwt' | 'jwt-public' | BackingServiceName;
+export type GeneratedSecretKind =
+  'jwt' | 'jwt-public' | BackingServiceName | 'rabbitmq-users' | 'redis-users';
 
 /**
  * Which generated Secrets a cluster needs: the key pair (`jwt` before `jwt-public`, which is
- * derived from it), plus one per managed backing service.
+ * derived from it), plus one per managed backing service and, for RabbitMQ and Redis, one
+ * with the per-component users. The users are a Secret of their own so that a cluster made
+ * before they existed gets them: the operator creates what is absent and never rewrites.
  */
 export function neededGeneratedSecrets(ctx: ClusterContext): GeneratedSecretKind[] {
-  const services: BackingServiceName[] = ['rabbitmq', 'mongodb', 'redis'];
-  return ['jwt', 'jwt-public', ...services.filter((s) => ctx.spec[s].managed !== undefined)];
+  const out: GeneratedSecretKind[] = ['jwt', 'jwt-public'];
+  if (ctx.spec.rabbitmq.managed) out.push('rabbitmq', 'rabbitmq-users');
+  if (ctx.spec.mongodb.managed) out.push('mongodb');
+  if (ctx.spec.redis.managed) out.push('redis', 'redis-users');
+  return out;
+}
+
+/** The store a generated Secret belongs to (its component label). */
+function componentOf(which: GeneratedSecretKind): Component {
+  // The private keys are the api's; the public keys are what gateways read.
+  if (which === 'jwt') return 'api';
+  if (which === 'jwt-public') return 'gateway';
+  if (which === 'rabbitmq-users') return 'rabbitmq';
+  if (which === 'redis-users') return 'redis';
+  return which;
 }
 
 /** PKCS#8 DER prefix of an Ed25519 private key; the 32-byte seed follows it. */
@@ -133,6 +153,23 @@ export function buildGeneratedSecret(
       data = { password: pw, [urlKey]: `redis://:${pw}@${host('redis')}:${ports.redis}` };
       break;
     }
+    case 'rabbitmq-users':
+      data = {};
+      for (const c of storeClients.rabbitmq) {
+        const pw = password();
+        data[passwordKeyOf(c)] = pw;
+        data[urlKeyOf(c)] =
+          `amqp://${storeUserName(c)}:${pw}@${host('rabbitmq')}:${ports.rabbitmq}/${rabbitmqVhost}`;
+      }
+      break;
+    case 'redis-users':
+      data = { [passwordKeyOf('replication')]: password() };
+      for (const c of storeClients.redis) {
+        const pw = password();
+        data[passwordKeyOf(c)] = pw;
+        data[urlKeyOf(c)] = `redis://${storeUserName(c)}:${pw}@${host('redis')}:${ports.redis}`;
+      }
+      break;
   }
   return {
     apiVersion: 'v1',
@@ -140,11 +177,7 @@ export function buildGeneratedSecret(
     metadata: {
       name: secretName,
       namespace: ctx.namespace,
-      // The private keys are the api's; the public keys are what gateways read.
-      labels: labelsFor(
-        ctx.name,
-        which === 'jwt' ? 'api' : which === 'jwt-public' ? 'gateway' : which,
-      ),
+      labels: labelsFor(ctx.name, componentOf(which)),
     },
     type: 'Opaque',
     stringData: data,

@@ -119,7 +119,11 @@ export class ManagedStore extends Construct {
       path,
       name: `scratch-${i}`,
     }));
-    const secretName = generatedSecretNames(cluster.name)[service];
+    // Every Secret the container reads, so a changed one rolls the pods.
+    const secretNames = [
+      generatedSecretNames(cluster.name)[service],
+      ...props.env.flatMap((e) => e.valueFrom?.secretKeyRef?.name ?? []),
+    ];
     new k8s.KubeStatefulSet(this, 'StatefulSet', {
       metadata: { name: names.store(service), labels },
       spec: {
@@ -137,7 +141,7 @@ export class ManagedStore extends Construct {
           metadata: {
             labels,
             annotations: {
-              [configHashAnnotation]: configHash(files, [secretName], cluster.secretVersions),
+              [configHashAnnotation]: configHash(files, secretNames, cluster.secretVersions),
             },
           },
           spec: {

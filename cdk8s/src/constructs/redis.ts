@@ -2,8 +2,17 @@
 import { Construct } from 'constructs';
 import type { ClusterContext } from './context.js';
 import { ManagedStore } from './managed-store.js';
-import { generatedSecretNames, namesFor, ports } from './naming.js';
+import { generatedSecretNames, namesFor, passwordKeyOf, ports } from './naming.js';
 import { execProbe, fromSecret, podName, tcpProbe } from './kube-helpers.js';
+import { redisAclFile, storeClients, type RedisClient } from './store-rights.js';
+
+/** The users of the aclfile besides the components. */
+const replicationUser = 'replication';
+
+/** The env var holding `user`'s Redis password in the server's container. */
+function passwordEnv(user: string): string {
+  return `GOSSIP_${user.toUpperCase()}_PASSWORD`;
+}
 
 export interface ManagedRedisProps {
   /** The cluster whose `spec.redis.managed` this realises. */
@@ -11,9 +20,11 @@ export interface ManagedRedisProps {
 }
 
 /**
- * Redis from the official image with AOF persistence. The password reaches redis-server
- * through a config file in /tmp, not its command line. The client Service selects pod 0 only,
- * so writes always reach the primary.
+ * Redis from the official image with AOF persistence and ACL users (store-rights.ts): the
+ * start script writes the config and the aclfile to /tmp with the passwords from the
+ * environment (never on the command line); the default user is off. Replicas and the
+ * readiness probe use the `replication` user. The client Service selects pod 0 only, so
+ * writes always reach the primary.
  */
 export class ManagedRedis extends Construct {
   /** The container's start script (exported for tests that run it with a stand-in server). */
@@ -27,10 +38,28 @@ export class ManagedRedis extends Construct {
     const names = namesFor(cluster.name);
     const primary = `${names.store('redis')}-0`;
     const primaryHost = `${primary}.${names.headless('redis')}.${cluster.namespace}.svc`;
+    const users = [...storeClients.redis, replicationUser];
+    const placeholder = (u: string) => `@${u.toUpperCase()}_PASSWORD@`;
+    const acl = redisAclFile({
+      passwords: Object.fromEntries(users.map((u) => [u, placeholder(u)])) as Record<
+        RedisClient | typeof replicationUser,
+        string
+      >,
+    });
+    const vars = users.map(passwordEnv);
     this.script = [
       'set -eu',
+      // The passwords go into the aclfile through sed: only URL-safe base64 is accepted.
+      `for p in ${vars.map((v) => `"$${v}"`).join(' ')}; do`,
+      `  case "$p" in ''|*[!A-Za-z0-9_-]*) echo 'a Redis user password must be [A-Za-z0-9_-]+' >&2; exit 1;; esac`,
+      'done',
+      'umask 077',
       'conf="${TMPDIR:-/tmp}/redis.conf"',
-      `printf 'requirepass %s\\nmasterauth %s\\n' "$REDIS_PASSWORD" "$REDIS_PASSWORD" > "$conf"`,
+      'acl="${TMPDIR:-/tmp}/users.acl"',
+      `sed ${users.map((u) => `-e "s/${placeholder(u)}/$${passwordEnv(u)}/"`).join(' ')} > "$acl" <<'GOSSIP_EOF'`,
+      acl.trimEnd(),
+      'GOSSIP_EOF',
+      `printf 'aclfile %s\\nmasteruser ${replicationUser}\\nmasterauth %s\\n' "$acl" "$${passwordEnv(replicationUser)}" > "$conf"`,
       `if [ "$POD_NAME" = "${primary}" ]; then set --; else set -- --replicaof ${primaryHost} ${ports.redis}; fi`,
       'exec redis-server "$conf" --dir /data --appendonly yes "$@"',
     ].join('\n');
@@ -44,11 +73,21 @@ export class ManagedRedis extends Construct {
       command: ['sh', '-c', this.script],
       env: [
         podName(),
-        fromSecret('REDIS_PASSWORD', generatedSecretNames(cluster.name).redis, 'password'),
+        ...users.map((u) =>
+          fromSecret(
+            passwordEnv(u),
+            generatedSecretNames(cluster.name)['redis-users'],
+            passwordKeyOf(u),
+          ),
+        ),
       ],
       livenessProbe: { ...tcpProbe(ports.redis, 20), initialDelaySeconds: 5 },
       readinessProbe: execProbe(
-        ['sh', '-c', 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG'],
+        [
+          'sh',
+          '-c',
+          `REDISCLI_AUTH="$${passwordEnv(replicationUser)}" redis-cli --user ${replicationUser} -h 127.0.0.1 ping | grep -q PONG`,
+        ],
         10,
         5,
       ),

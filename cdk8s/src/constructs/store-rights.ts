@@ -56,7 +56,7 @@ export type RedisClient = (typeof storeClients.redis)[number];
 export const rabbitmqVhost = 'gossip';
 
 /** The user name of a component in a store: the component's own name. */
-export function storeUser(component: AppComponent): string {
+export function storeUserName(component: AppComponent): string {
   return component;
 }
 
@@ -151,11 +151,11 @@ export function rabbitmqDefinitions(opts: {
   readonly passwords: Readonly<Record<RabbitmqClient, string>>;
   readonly vhost?: string;
   readonly prefix?: string;
-  /** User name of a component (tests make them unique). @default storeUser */
+  /** User name of a component (tests make them unique). @default storeUserName */
   readonly userName?: (c: RabbitmqClient) => string;
 }): RabbitmqDefinitions {
   const vhost = opts.vhost ?? rabbitmqVhost;
-  const name = opts.userName ?? storeUser;
+  const name = opts.userName ?? storeUserName;
   const perms = rabbitmqPermissions(opts.prefix);
   const clients = storeClients.rabbitmq;
   return {
@@ -226,11 +226,11 @@ export function redisAclRules(
 export function redisAclFile(opts: {
   readonly passwords: Readonly<Record<RedisClient | 'replication', string>>;
   readonly prefix?: string;
-  /** User name of a component (tests make them unique). @default storeUser */
+  /** User name of a component (tests make them unique). @default storeUserName */
   readonly userName?: (c: RedisClient) => string;
 }): string {
   const rules = redisAclRules(opts.prefix);
-  const name = opts.userName ?? storeUser;
+  const name = opts.userName ?? storeUserName;
   return [
     'user default off resetkeys resetchannels -@all',
     ...storeClients.redis.map(
@@ -320,7 +320,7 @@ export function mongodbInitScript(opts: {
     };
     lines.push(
       `admin.createRole(${JSON.stringify(role)});`,
-      `admin.createUser({ user: ${JSON.stringify(storeUser(c))}, pwd: process.env[${JSON.stringify(opts.passwordEnv[c])}], roles: [{ role: ${JSON.stringify(mongodbRole(c))}, db: 'admin' }] });`,
+      `admin.createUser({ user: ${JSON.stringify(storeUserName(c))}, pwd: process.env[${JSON.stringify(opts.passwordEnv[c])}], roles: [{ role: ${JSON.stringify(mongodbRole(c))}, db: 'admin' }] });`,
     );
   }
   return [...lines, ''].join('\n');

@@ -26,8 +26,8 @@ describe('GossipGateway', () => {
     });
     const [container] = podSpec(find(objects, 'Deployment', 'demo-gateway')).containers;
     assert.deepStrictEqual(container?.env, [
-      { name: 'GATEWAY_AMQP_URL', valueFrom: secretRef('demo-rabbitmq', 'url') },
-      { name: 'GATEWAY_REDIS_URL', valueFrom: secretRef('demo-redis', 'url') },
+      { name: 'GATEWAY_AMQP_URL', valueFrom: secretRef('demo-rabbitmq-users', 'gateway-url') },
+      { name: 'GATEWAY_REDIS_URL', valueFrom: secretRef('demo-redis-users', 'gateway-url') },
       { name: 'GATEWAY_JWT_PUBLIC_KEYS', valueFrom: secretRef('demo-jwt-public', 'public-keys') },
       { name: 'GATEWAY_INSTANCE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     ]);
@@ -146,14 +146,24 @@ describe('GossipApi and GossipEngine', () => {
     const env = (name: string) => podSpec(find(objects, 'Deployment', name)).containers[0]?.env;
     assert.deepStrictEqual(env('demo-api'), [
       { name: 'API_MONGO_URL', valueFrom: secretRef('prod-mongo', 'uri') },
-      { name: 'API_REDIS_URL', valueFrom: secretRef('demo-redis', 'url') },
+      { name: 'API_REDIS_URL', valueFrom: secretRef('demo-redis-users', 'api-url') },
       { name: 'API_JWT_PRIVATE_KEYS', valueFrom: secretRef('demo-jwt', 'private-keys') },
     ]);
     assert.deepStrictEqual(env('demo-engine'), [
-      { name: 'ENGINE_AMQP_URL', valueFrom: secretRef('demo-rabbitmq', 'url') },
+      { name: 'ENGINE_AMQP_URL', valueFrom: secretRef('demo-rabbitmq-users', 'engine-url') },
       { name: 'ENGINE_MONGO_URL', valueFrom: secretRef('prod-mongo', 'uri') },
-      { name: 'ENGINE_REDIS_URL', valueFrom: secretRef('demo-redis', 'url') },
+      { name: 'ENGINE_REDIS_URL', valueFrom: secretRef('demo-redis-users', 'engine-url') },
     ]);
+    // Each component reads only its own store users' keys.
+    for (const [deployment, component] of [
+      ['demo-api', 'api'],
+      ['demo-engine', 'engine'],
+    ] as const) {
+      for (const e of env(deployment) ?? []) {
+        const key = (e.valueFrom as { secretKeyRef: { name: string; key: string } }).secretKeyRef;
+        if (key.name.endsWith('-users')) assert.equal(key.key, `${component}-url`, e.name);
+      }
+    }
     assert.deepStrictEqual(find(objects, 'ConfigMap', 'demo-api').data, {
       API_PORT: '8080',
       API_HOST: '0.0.0.0',

@@ -8,8 +8,9 @@ import { Testing } from 'cdk8s';
 import { GatewayDisruptionBudget } from '../../src/constructs/gateway-pdb.js';
 import type { KubeObject } from '../../src/constructs/kube-object.js';
 import { ManagedMongodb } from '../../src/constructs/mongodb.js';
-import { ManagedRabbitmq } from '../../src/constructs/rabbitmq.js';
+import { ManagedRabbitmq, rabbitmqStartScript } from '../../src/constructs/rabbitmq.js';
 import { ManagedRedis } from '../../src/constructs/redis.js';
+import { rabbitmqDefinitions, redisAclFile } from '../../src/constructs/store-rights.js';
 import { context, find, podSpec } from '../fixtures.js';
 
 const labels = (component: string) => ({
@@ -94,6 +95,7 @@ describe('managed stores', () => {
         `cluster_formation.classic_config.nodes.1 = rabbit@demo-rabbitmq-0.${domain}`,
         `cluster_formation.classic_config.nodes.2 = rabbit@demo-rabbitmq-1.${domain}`,
         `cluster_formation.classic_config.nodes.3 = rabbit@demo-rabbitmq-2.${domain}`,
+        'load_definitions = /tmp/gossip-definitions.json',
         '',
       ].join('\n'),
     );
@@ -110,7 +112,13 @@ describe('managed stores', () => {
       container.env
         ?.filter((e) => e.valueFrom && 'secretKeyRef' in (e.valueFrom as object))
         .map((e) => e.name),
-      ['RABBITMQ_DEFAULT_USER', 'RABBITMQ_DEFAULT_PASS', 'RABBITMQ_ERLANG_COOKIE'],
+      [
+        'RABBITMQ_DEFAULT_USER',
+        'RABBITMQ_DEFAULT_PASS',
+        'RABBITMQ_ERLANG_COOKIE',
+        'GOSSIP_GATEWAY_PASSWORD',
+        'GOSSIP_ENGINE_PASSWORD',
+      ],
     );
   });
 
@@ -158,14 +166,51 @@ describe('managed stores', () => {
   });
 });
 
+describe('the RabbitMQ start script', () => {
+  it("writes store-rights.ts's definitions with each component's password, then starts the image's entrypoint", (t) => {
+    // GIVEN a stand-in entrypoint that prints its arguments and the definitions file
+    const dir = mkdtempSync(join(tmpdir(), 'gossip-rabbit-'));
+    t.after(() => {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync('/tmp/gossip-definitions.json', { force: true });
+    });
+    writeFileSync(
+      join(dir, 'docker-entrypoint.sh'),
+      '#!/bin/sh\necho "ARGS $*"\ncat /tmp/gossip-definitions.json\n',
+      { mode: 0o755 },
+    );
+    const run = (gateway: string) =>
+      execFileSync('sh', ['-c', rabbitmqStartScript()], {
+        encoding: 'utf8',
+        env: {
+          PATH: `${dir}:${process.env.PATH}`,
+          GOSSIP_GATEWAY_PASSWORD: gateway,
+          GOSSIP_ENGINE_PASSWORD: 'engine-s3cret',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    // WHEN it runs
+    const out = run('gw-s3cret');
+    // THEN
+    assert.match(out, /^ARGS rabbitmq-server\n/);
+    assert.deepStrictEqual(
+      JSON.parse(out.slice(out.indexOf('\n') + 1)),
+      rabbitmqDefinitions({ passwords: { gateway: 'gw-s3cret', engine: 'engine-s3cret' } }),
+    );
+    assert.throws(() => run('a/b"c'), /password must be/);
+  });
+});
+
 describe('the Redis start script', () => {
   function runScript(t: { after: (fn: () => void) => void }, podName: string) {
     // GIVEN a stand-in redis-server that prints its arguments and config file
     const dir = mkdtempSync(join(tmpdir(), 'gossip-redis-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    writeFileSync(join(dir, 'redis-server'), '#!/bin/sh\necho "ARGS $*"\ncat "$1"\n', {
-      mode: 0o755,
-    });
+    writeFileSync(
+      join(dir, 'redis-server'),
+      '#!/bin/sh\necho "ARGS $*"\ncat "$1"\necho ACLFILE\ncat "$TMPDIR/users.acl"\n',
+      { mode: 0o755 },
+    );
     const redis = new ManagedRedis(Testing.chart(), 'R', {
       cluster: context({ redis: { managed: { replicas: 3 } } }),
     });
@@ -176,16 +221,47 @@ describe('the Redis start script', () => {
         PATH: `${dir}:${process.env.PATH}`,
         TMPDIR: dir,
         POD_NAME: podName,
-        REDIS_PASSWORD: 's3cret',
+        ...passwords,
       },
     });
   }
+  const passwords = {
+    GOSSIP_API_PASSWORD: 'api-s3cret',
+    GOSSIP_GATEWAY_PASSWORD: 'gw-s3cret',
+    GOSSIP_ENGINE_PASSWORD: 'engine-s3cret',
+    GOSSIP_REPLICATION_PASSWORD: 'repl-s3cret',
+  };
 
-  it('starts pod 0 as the primary, password only in the config file', (t) => {
+  it('starts pod 0 as the primary with the ACL users, passwords only in its files', (t) => {
     const out = runScript(t, 'demo-redis-0');
     assert.match(out, /^ARGS \S+\/redis\.conf --dir \/data --appendonly yes\n/);
-    assert.match(out, /requirepass s3cret\nmasterauth s3cret\n$/);
+    assert.match(out, /aclfile \S+\/users\.acl\nmasteruser replication\nmasterauth repl-s3cret\n/);
+    assert.doesNotMatch(out, /requirepass/);
     assert.doesNotMatch(out.split('\n')[0]!, /s3cret/);
+    // THEN the aclfile is store-rights.ts's, with each component's password filled in
+    const aclfile = out.slice(out.indexOf('ACLFILE\n') + 'ACLFILE\n'.length);
+    assert.equal(
+      aclfile,
+      redisAclFile({
+        passwords: {
+          api: 'api-s3cret',
+          gateway: 'gw-s3cret',
+          engine: 'engine-s3cret',
+          replication: 'repl-s3cret',
+        },
+      }),
+    );
+  });
+
+  it('refuses a password that is not URL-safe base64 (it is spliced into the aclfile)', (t) => {
+    assert.throws(() => {
+      passwords.GOSSIP_API_PASSWORD = 'a/b';
+      try {
+        runScript(t, 'demo-redis-0');
+      } finally {
+        passwords.GOSSIP_API_PASSWORD = 'api-s3cret';
+      }
+    }, /password must be/);
   });
 
   it('starts other pods as replicas of pod 0', (t) => {

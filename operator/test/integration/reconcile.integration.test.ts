@@ -435,6 +435,8 @@ test('under dataRetentionPolicy Retain the PVCs and credentials outlive the clus
   assert.deepEqual(secrets.items.map((s) => s.metadata?.name).sort(), [
     'keep-mongodb',
     'keep-rabbitmq',
+    'keep-rabbitmq-users',
     'keep-redis',
+    'keep-redis-users',
   ]);
 });

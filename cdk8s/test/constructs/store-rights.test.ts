@@ -1,0 +1,76 @@
+/** The rights of store-rights.ts as data: what each regex admits, what each role covers. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  COLLECTIONS,
+  ENGINE_ROUTING_KEY,
+  deliveryExchange,
+  engineQueue,
+  gatewayQueue,
+  gatewayRoutingKey,
+} from '@gossip/protocol';
+import {
+  mongodbInitScript,
+  mongodbPrivileges,
+  rabbitmqPermissions,
+  redisAclRules,
+} from '../../src/constructs/store-rights.js';
+
+describe('store rights', () => {
+  it("RabbitMQ: each user's regexes admit exactly its own exchange, queues and routing keys", () => {
+    const perms = rabbitmqPermissions('gossip');
+    const admits = (re: string, name: string) => new RegExp(re).test(name);
+    const gwQueue = gatewayQueue('gossip', 'gossip-gateway-7d9f-abc.x');
+    for (const kind of ['configure', 'write', 'read'] as const) {
+      assert.ok(admits(perms.gateway[kind], deliveryExchange('gossip')));
+      assert.ok(admits(perms.gateway[kind], gwQueue));
+      assert.ok(!admits(perms.gateway[kind], engineQueue('gossip')), `gateway ${kind}`);
+      assert.ok(admits(perms.engine[kind], engineQueue('gossip')));
+      assert.ok(!admits(perms.engine[kind], gwQueue), `engine ${kind}`);
+      // A regex is anchored: a longer name that merely contains an allowed one is refused.
+      assert.ok(!admits(perms.engine[kind], `${engineQueue('gossip')}.x`));
+      assert.ok(!admits(perms.engine[kind], `x${deliveryExchange('gossip')}`));
+      // Dots are literal.
+      assert.ok(!admits(perms.engine[kind], 'gossipXengine'));
+    }
+    assert.ok(admits(perms.gateway.topic.write, ENGINE_ROUTING_KEY));
+    assert.ok(!admits(perms.gateway.topic.write, gatewayRoutingKey('gw-1')));
+    assert.ok(admits(perms.engine.topic.write, gatewayRoutingKey('gw-1')));
+    assert.ok(!admits(perms.engine.topic.write, ENGINE_ROUTING_KEY));
+    assert.equal(perms.gateway.topic.exchange, 'gossip.delivery');
+  });
+
+  it('Redis: nobody gets a dangerous command or every key; the engine only reads presence', () => {
+    const rules = redisAclRules('gossip:');
+    for (const [who, r] of Object.entries(rules)) {
+      assert.equal(r.slice(0, 3).join(' '), 'resetkeys resetchannels -@all', who);
+      for (const bad of ['+@all', '~*', '&*', 'allkeys', 'allchannels', '+flushall', '+keys']) {
+        assert.ok(!r.includes(bad), `${who}: ${bad}`);
+      }
+      for (const rule of r.filter((x) => x.includes('~') || x.startsWith('&'))) {
+        assert.match(rule, /^(%R)?[~&]gossip:/, `${who}: ${rule}`);
+      }
+    }
+    assert.deepStrictEqual(
+      rules.engine.filter((x) => x.includes('~')),
+      ['%R~gossip:presence:*'],
+    );
+  });
+
+  it("MongoDB: each role names only the Gossip database's collections, never a role like root", () => {
+    const privileges = mongodbPrivileges();
+    const names = new Set(privileges.engine.map((p) => p.collection));
+    assert.ok(names.has(COLLECTIONS.messages) && !names.has(COLLECTIONS.refreshTokens));
+    assert.ok(
+      !privileges.engine.some(
+        (p) => p.collection === COLLECTIONS.users && p.actions.includes('update'),
+      ),
+    );
+    const script = mongodbInitScript({
+      passwordEnv: { api: 'MONGO_API_PASSWORD', engine: 'MONGO_ENGINE_PASSWORD' },
+    });
+    assert.doesNotMatch(script, /root|AnyDatabase|"readWrite"|dbOwner/);
+    assert.match(script, /pwd: process\.env\["MONGO_ENGINE_PASSWORD"\]/);
+    assert.match(script, /"db":"gossip","collection":"messages"/);
+  });
+});
