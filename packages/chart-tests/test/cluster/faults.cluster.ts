@@ -68,6 +68,8 @@ const msgs = new Map<string, Msg>();
 /** Sends that `Messenger.send` itself rejected (nothing queued, so no id). */
 const refusedToQueue = new Map<string, number>();
 let phase = 'warm-up';
+/** The Messengers' `error` events by kind (and code), for the report. */
+const clientErrors = new Map<string, number>();
 
 interface Counts {
   sent: number;
@@ -99,6 +101,10 @@ const settled = (filter: (m: Msg) => boolean = () => true): boolean => {
 
 /** Follows a user's messenger: accepted/failed per id, and what its recipient showed. */
 function follow(m: Messenger): void {
+  m.on('error', (e) => {
+    const key = 'code' in e ? `${e.kind}:${e.code}` : e.kind;
+    clientErrors.set(key, (clientErrors.get(key) ?? 0) + 1);
+  });
   m.on('status', (ev) => {
     const msg = msgs.get(ev.id);
     if (!msg) return;
@@ -257,7 +263,16 @@ describe('faults on the cluster under load', () => {
     const results: string[] = [];
     try {
       await sleep(5000);
-      await eventually(phaseSettled('warm-up'), 'the warm-up messages to be shown', 120_000, 500);
+      // Later messages join the next phase, so that this one can settle under the load.
+      phase = 'after warm-up';
+      const warm = await eventually(phaseSettled('warm-up'), 'warm-up', 120_000, 500).then(
+        () => true,
+        () => false,
+      );
+      const w = count((x) => x.phase === 'warm-up');
+      results.push(
+        `warm-up: sent ${w.sent}, accepted ${w.accepted}, failed ${w.failed}, lost ${w.lost}, not yet accepted ${w.unaccepted}; ${warm ? 'settled' : 'NOT settled'}`,
+      );
       for (const f of FAULTS) {
         phase = `${f.component}${f.force ? ' --force' : ''}`;
         const readySeconds = await deletePod(f.component, f.force, f.replicas);
@@ -310,9 +325,17 @@ describe('faults on the cluster under load', () => {
         `${u.username.split('_')[0]}: connections ${s.connections}, resent ${s.resent}, wire duplicates dropped ${s.duplicates}`,
       );
     }
+    figures.push(`client error events: ${JSON.stringify(Object.fromEntries(clientErrors))}`);
     show('pods after the faults', ['get', 'pods']);
     show('gossipclusters after the faults', ['get', 'gossipclusters']);
     const lost = [...msgs.entries()].filter(([, x]) => x.accepted && x.shown === 0);
+    if (!done) {
+      for (const c of ['engine', 'gateway']) {
+        for (const p of componentPods(ns, cluster, c)) {
+          show(`logs ${p.metadata.name}`, ['logs', p.metadata.name, '--tail=40']);
+        }
+      }
+    }
     assert.ok(total.accepted > 0, 'no message was accepted at all');
     assert.equal(
       total.lost,
