@@ -12,6 +12,7 @@ export {
   type Logger,
 } from './logger.js';
 export { createMetricsRegistry, METRIC_PREFIX, Registry, type MetricsOptions } from './metrics.js';
+export { connectUntil, redisReady, type RedisLike } from './startup.js';
 export {
   installShutdown,
   runStoppers,

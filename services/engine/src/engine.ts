@@ -34,6 +34,8 @@ import {
 } from '@gossip/protocol';
 import {
   AmqpLink,
+  redisReady,
+  connectUntil,
   type Logger,
   guardRequests,
   onClientError,
@@ -154,14 +156,18 @@ export class Engine {
 
   /** Connects everything, creates indexes, starts consuming and the periodic jobs. */
   async start(): Promise<number> {
-    await this.mongo.connect();
+    // A pod may start before its stores answer: wait for them (not listening, so not ready).
+    await connectUntil('mongodb', () => this.mongo.connect(), {
+      log: this.log,
+      stopped: () => this.stopping,
+    });
     this.db = this.mongo.db(this.cfg.mongoDb);
     this.s = stores(this.db);
     this.inserter = new MessageInserter(this.s.messages, this.cfg.prefetch, (n) =>
       this.metrics.storeBatch.observe(n),
     );
     await ensureIndexes(this.s);
-    await this.redis.connect();
+    await redisReady(this.redis, this.log);
     await this.link.start();
     const every = (ms: number, job: () => Promise<void>): void => {
       this.timers.push(

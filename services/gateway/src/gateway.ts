@@ -37,6 +37,7 @@ import {
 } from '@gossip/protocol';
 import {
   AmqpLink,
+  redisReady,
   type Logger,
   type VerifiedToken,
   guardRequests,
@@ -216,7 +217,11 @@ export class Gateway {
    * the bound public port (the bound ops port is {@link opsPort}).
    */
   async start(): Promise<number> {
-    await Promise.all([this.redis.connect(), this.sub.connect()]);
+    // A pod may start before Redis answers: wait for it (not listening, so not ready).
+    await Promise.all([
+      redisReady(this.redis, this.log),
+      redisReady(this.sub, this.log, 'redis subscriber'),
+    ]);
     const revocations = this.cfg.redisPrefix + REVOCATIONS_CHANNEL;
     await this.sub.subscribe(this.cfg.redisPrefix + EVENTS_CHANNEL, revocations);
     this.sub.on('message', (channel: string, text: string) => {
