@@ -347,5 +347,20 @@ export async function buildAndImport(
       built.push(b);
     }
   }
+  await pruneStorage(progress);
   return built;
+}
+
+/**
+ * Drops what a build leaves in buildah's storage and nothing uses: working containers of
+ * builds that were interrupted, and images no tag names any more (earlier builds of the same
+ * tags, multi-stage builder stages). With the vfs driver every layer is a full copy, so one
+ * day of rebuilds on a shared machine had filled 56 GB and the disk; the tagged images (the
+ * base among them) stay, and npm's cache lives outside the storage.
+ */
+async function pruneStorage(progress: Progress): Promise<void> {
+  const env = buildahEnv();
+  await run('buildah', [...buildahArgs(), 'rm', '--all'], env, 'removing build containers');
+  await run('buildah', [...buildahArgs(), 'rmi', '--prune'], env, 'pruning untagged images');
+  progress('  buildah storage: untagged images and leftover build containers removed');
 }
