@@ -148,8 +148,11 @@ describe('GossipCluster on a real kube-apiserver', () => {
     assert.match(out, /statefulset\.apps\/demo-rabbitmq created \(server dry run\)/);
     assert.match(out, /deployment\.apps\/demo-gateway created \(server dry run\)/);
     assert.match(out, /networkpolicy\.networking\.k8s\.io\/demo-default-deny created/);
-    // 24 objects, plus the default-deny NetworkPolicy and one per component (no MongoDB here).
-    assert.equal(out.trim().split('\n').length, 30, out);
+    assert.match(out, /secret\/demo-rabbitmq-users created \(server dry run\)/);
+    assert.match(out, /secret\/demo-redis-users created \(server dry run\)/);
+    // 26 objects (the per-component RabbitMQ and Redis users' Secrets among them), plus the
+    // default-deny NetworkPolicy and one per component (no MongoDB here).
+    assert.equal(out.trim().split('\n').length, 32, out);
   });
 
   it('applies the schema defaults on the server, equal to the offline applyDefaults', async () => {
