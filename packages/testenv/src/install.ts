@@ -187,7 +187,7 @@ function patchedFerretModule(dir: string): string {
 }
 
 /** Runs a command, streaming a heartbeat so a long build shows progress. */
-async function run(
+export async function run(
   cmd: string,
   args: string[],
   opts: { cwd?: string; env?: NodeJS.ProcessEnv; what: string },
@@ -216,7 +216,7 @@ async function run(
 }
 
 /** One build at a time per machine, so two first runs don't compile twice at once. */
-async function withLock<T>(dir: string, fn: () => Promise<T>, progress: Progress): Promise<T> {
+export async function withLock<T>(dir: string, fn: () => Promise<T>, progress: Progress): Promise<T> {
   const lock = join(dir, '.lock');
   mkdirSync(dir, { recursive: true });
   for (let announced = false; ;) {

@@ -6,11 +6,9 @@
  * http and Kubernetes discovery plugins (the upstream `remove_all_sd` and
  * `enable_kubernetes_sd` build tags), into the testenv cache, once per machine.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { alive, cacheRoot, type Progress } from './install.js';
+import { cacheRoot, run, withLock, type Progress } from './install.js';
 
 /** The github.com/prometheus/prometheus module version of Prometheus 3.16.0 (upstream's v0.3xx scheme). */
 export const KUBE_PROMETHEUS_MODULE_VERSION = 'v0.316.0';
@@ -37,69 +35,38 @@ export async function ensureKubePrometheus(progress: Progress): Promise<KubeProm
   const p = kubePrometheusPaths();
   const done = join(p.dir, '.complete');
   if (existsSync(done)) return p;
-  mkdirSync(p.dir, { recursive: true });
-  const lock = join(p.dir, '.lock');
-  for (let announced = false; ;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch {
-      let holder = 0;
-      try {
-        holder = Number(readFileSync(join(lock, 'pid'), 'utf8'));
-      } catch {
-        // being written
-      }
-      if (holder && !alive(holder)) {
-        rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (!announced) progress(`waiting for another Prometheus build (pid ${holder})`);
-      announced = true;
-      await sleep(2000);
-    }
-  }
-  try {
-    if (existsSync(done)) return p;
-    const started = Date.now();
-    progress(
-      `building Prometheus ${KUBE_PROMETHEUS_MODULE_VERSION} with Kubernetes discovery from the Go module proxy (first run only, several minutes)`,
-    );
-    const mod = 'github.com/prometheus/prometheus';
-    const args = [
-      '-n',
-      '10',
-      'go',
-      'install',
-      '-trimpath',
-      // Stamped as upstream's release does, so `prometheus --version` says what it is.
-      `-ldflags=-s -w -X github.com/prometheus/common/version.Version=${KUBE_PROMETHEUS_VERSION}`,
-      '-tags',
-      TAGS,
-      `${mod}/cmd/prometheus@${KUBE_PROMETHEUS_MODULE_VERSION}`,
-      `${mod}/cmd/promtool@${KUBE_PROMETHEUS_MODULE_VERSION}`,
-    ];
-    const child = spawn('nice', args, {
-      env: { ...process.env, GOFLAGS: '-buildvcs=false', CGO_ENABLED: '0', GOBIN: p.dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const beat = setInterval(
-      () =>
-        progress(`  still building Prometheus (${Math.round((Date.now() - started) / 1000)} s)`),
-      60_000,
-    );
-    const code = await new Promise<number | null>((res) => child.on('exit', res));
-    clearInterval(beat);
-    if (code !== 0)
-      throw new Error(`go ${args.slice(3).join(' ')} failed (${code}):\n${out.slice(-4000)}`);
-    writeFileSync(done, new Date().toISOString());
-    progress(`  built Prometheus in ${Math.round((Date.now() - started) / 1000)} s`);
-    return p;
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+  await withLock(
+    p.dir,
+    async () => {
+      if (existsSync(done)) return;
+      progress(
+        `building Prometheus ${KUBE_PROMETHEUS_MODULE_VERSION} with Kubernetes discovery from the Go module proxy (first run only, several minutes)`,
+      );
+      const mod = 'github.com/prometheus/prometheus';
+      await run(
+        'nice',
+        [
+          '-n',
+          '10',
+          'go',
+          'install',
+          '-trimpath',
+          // Stamped as upstream's release does, so `prometheus --version` says what it is.
+          `-ldflags=-s -w -X github.com/prometheus/common/version.Version=${KUBE_PROMETHEUS_VERSION}`,
+          '-tags',
+          TAGS,
+          `${mod}/cmd/prometheus@${KUBE_PROMETHEUS_MODULE_VERSION}`,
+          `${mod}/cmd/promtool@${KUBE_PROMETHEUS_MODULE_VERSION}`,
+        ],
+        {
+          env: { ...process.env, GOFLAGS: '-buildvcs=false', CGO_ENABLED: '0', GOBIN: p.dir },
+          what: 'Prometheus',
+        },
+        progress,
+      );
+      writeFileSync(done, new Date().toISOString());
+    },
+    progress,
+  );
+  return p;
 }
