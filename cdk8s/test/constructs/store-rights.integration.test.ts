@@ -9,11 +9,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import { exportPublicKeys, generateIdentityKeys } from '@gossip/crypto';
@@ -47,34 +45,9 @@ import {
   type Service,
 } from '../../../services/gateway/test/support/stack.js';
 import { WsClient } from '../../../services/gateway/test/support/wsclient.js';
+import { rabbitmqctl } from '../../../services/gateway/test/support/rabbitmqctl.js';
 
-const run = promisify(execFile);
 const secret = (): string => randomBytes(18).toString('base64url');
-
-/** Runs rabbitmqctl against the test environment's broker (node, epmd and cookie from it). */
-async function rabbitmqctl(stack: Stack, ...args: string[]): Promise<string> {
-  const rec = (stack.env.servers ?? []).find((s) => s.name === 'rabbitmq');
-  assert.ok(rec, 'the test environment has a rabbitmq server');
-  const environ = readFileSync(`/proc/${rec.pid}/environ`, 'utf8').split('\0');
-  const pick = (name: string): string => {
-    const hit = environ.find((e) => e.startsWith(`${name}=`));
-    assert.ok(hit, `the broker's environment has ${name}`);
-    return hit.slice(name.length + 1);
-  };
-  const home = pick('HOME');
-  const cookie = readFileSync(join(home, '.erlang.cookie'), 'utf8').trim();
-  const { stdout } = await run('rabbitmqctl', ['--erlang-cookie', cookie, ...args], {
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: home,
-      RABBITMQ_NODENAME: pick('RABBITMQ_NODENAME'),
-      ERL_EPMD_PORT: pick('ERL_EPMD_PORT'),
-      ERL_EPMD_ADDRESS: pick('ERL_EPMD_ADDRESS'),
-    },
-    timeout: 120_000,
-  });
-  return stdout;
-}
 
 /** The error an AMQP operation on a fresh channel of `conn` fails with (or null). */
 async function amqpRefusal(
