@@ -2,7 +2,7 @@
  * Entry point: config from the environment, connections, listen, and a graceful stop on
  * SIGTERM/SIGINT (stop taking requests, then close Redis and MongoDB).
  */
-import { createLogger, installShutdown, loadOrExit } from '@gossip/servicekit';
+import { connectUntil, createLogger, installShutdown, loadOrExit } from '@gossip/servicekit';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { buildApp } from './app.js';
@@ -19,21 +19,12 @@ redis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis
 // The driver's implicit connect gives up for good when its first attempt fails (every later
 // operation: "Topology is closed"), so a pod started before its MongoDB never became ready.
 // Connect explicitly, and again until it works.
+// (installShutdown exits the process, so a retry pending at shutdown holds nothing open.)
 let stopping = false;
-void (async () => {
-  while (!stopping) {
-    try {
-      await mongo.connect();
-      return;
-    } catch (err) {
-      logger.warn(
-        { err: { message: (err as Error).message } },
-        'mongodb not reachable; retrying in 2 s',
-      );
-      await new Promise((r) => setTimeout(r, 2000).unref());
-    }
-  }
-})();
+void connectUntil('mongodb', () => mongo.connect(), {
+  log: logger,
+  stopped: () => stopping,
+}).catch(() => undefined);
 
 const app = await buildApp(config, { db: mongo.db(config.mongoDb), redis, logger });
 installShutdown(
