@@ -216,7 +216,11 @@ export async function run(
 }
 
 /** One build at a time per machine, so two first runs don't compile twice at once. */
-export async function withLock<T>(dir: string, fn: () => Promise<T>, progress: Progress): Promise<T> {
+export async function withLock<T>(
+  dir: string,
+  fn: () => Promise<T>,
+  progress: Progress,
+): Promise<T> {
   const lock = join(dir, '.lock');
   mkdirSync(dir, { recursive: true });
   for (let announced = false; ;) {
