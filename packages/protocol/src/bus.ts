@@ -23,6 +23,7 @@ import {
   DeliverFrame,
   MessageBody,
   MessageKind,
+  ReplayedFrame,
   ServerSignalFrame,
   SignalName,
 } from './frames.js';
@@ -150,7 +151,7 @@ export const BusPush = Type.Object({
   conn: Type.Optional(Instance),
   /** A first, live delivery (the gateway measures accept-to-deliver latency on these). */
   live: Type.Optional(Type.Boolean()),
-  frame: Type.Union([DeliverFrame, DeliveredFrame, ContactFrame, ServerSignalFrame]),
+  frame: Type.Union([DeliverFrame, DeliveredFrame, ContactFrame, ServerSignalFrame, ReplayedFrame]),
 });
 export type BusPush = Static<typeof BusPush>;
 

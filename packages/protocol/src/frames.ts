@@ -254,6 +254,17 @@ export const AuthenticatedFrame = Type.Object(
 );
 export type AuthenticatedFrame = Static<typeof AuthenticatedFrame>;
 
+export const ReplayedFrame = Type.Object(
+  { type: Type.Literal('replayed') },
+  {
+    description:
+      'Everything stored for you when this connection opened has been sent: the backlog ' +
+      'replay is over. Live frames held back during the replay follow, in (`sentAt`, `id`) ' +
+      'order. Sent once per connection.',
+  },
+);
+export type ReplayedFrame = Static<typeof ReplayedFrame>;
+
 export const ServerFrame = Type.Union([
   HelloFrame,
   AcceptedFrame,
@@ -265,6 +276,7 @@ export const ServerFrame = Type.Union([
   DrainFrame,
   PongFrame,
   AuthenticatedFrame,
+  ReplayedFrame,
 ]);
 export type ServerFrame = Static<typeof ServerFrame>;
 export type ServerFrameType = ServerFrame['type'];
@@ -290,4 +302,5 @@ export const SERVER_FRAMES = {
   drain: DrainFrame,
   pong: PongFrame,
   authenticated: AuthenticatedFrame,
+  replayed: ReplayedFrame,
 } as const;
