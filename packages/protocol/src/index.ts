@@ -13,6 +13,7 @@ export * from './frames.js';
 export * from './parse.js';
 export * from './contacts.js';
 export * from './storage.js';
+export * from './metric-names.js';
 export * from './auth.js';
 export * from './sessions.js';
 export * from './bus.js';
