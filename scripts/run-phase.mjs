@@ -59,3 +59,26 @@ export function runPhase(name, cmd, args, { cwd, env, timeoutMs }) {
     });
   });
 }
+
+/**
+ * Runs test files with node's test runner through tsx, one file at a time (the machine is
+ * small and the files share the servers), as one phase: the argument list test.mjs and
+ * test-cluster.mjs both use. `testTimeoutMs` is the per-test limit the runner enforces
+ * inside a file; `timeoutMs` the phase's, as for {@link runPhase}.
+ */
+export function runTests(name, files, { cwd, env, testTimeoutMs, timeoutMs }) {
+  return runPhase(
+    name,
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-reporter=spec',
+      '--test-concurrency=1',
+      `--test-timeout=${testTimeoutMs}`,
+      ...files,
+    ],
+    { cwd, env, timeoutMs },
+  );
+}

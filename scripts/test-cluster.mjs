@@ -13,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { runPhase } from './run-phase.mjs';
+import { runPhase, runTests } from './run-phase.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const env = {
@@ -47,20 +47,7 @@ if (files.length === 0) {
 }
 
 const nodeTest = (name, list, timeoutMs) =>
-  runPhase(
-    name,
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--test',
-      '--test-reporter=spec',
-      '--test-concurrency=1',
-      `--test-timeout=${TEST_TIMEOUT_MS}`,
-      ...list,
-    ],
-    { cwd: root, env, timeoutMs },
-  );
+  runTests(name, list, { cwd: root, env, testTimeoutMs: TEST_TIMEOUT_MS, timeoutMs });
 
 const t0 = Date.now();
 const results = [];

@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runPhase } from './run-phase.mjs';
+import { runPhase, runTests } from './run-phase.mjs';
 
 const WORKSPACES = ['packages', 'services'];
 const SINGLE = ['operator', 'cdk8s'];
@@ -67,22 +67,12 @@ if (needsEnv) {
   }
 }
 
-// One file at a time: the machine is small and the files share the servers.
 const t0 = Date.now();
-let code = await runPhase(
-  withCluster ? 'tests (without the cluster suite)' : 'tests',
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    '--test',
-    '--test-reporter=spec',
-    '--test-concurrency=1',
-    '--test-timeout=600000',
-    ...files,
-  ],
-  { env: process.env, timeoutMs: 90 * 60_000 },
-);
+let code = await runTests(withCluster ? 'tests (without the cluster suite)' : 'tests', files, {
+  env: process.env,
+  testTimeoutMs: 600_000,
+  timeoutMs: 90 * 60_000,
+});
 // Down before the cluster suite: its node brings servers of its own (own ports and folder).
 if (startedHere && !process.env.GOSSIP_TESTENV_KEEP) testenv('down');
 if (withCluster) {
