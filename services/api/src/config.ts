@@ -16,7 +16,7 @@ import {
   type SigningKey,
   type VerificationKeys,
 } from '@gossip/servicekit';
-import { JWT_KEY_ENV } from '@gossip/protocol';
+import { DEFAULT_MONGO_DB, DEFAULT_REDIS_PREFIX, JWT_KEY_ENV } from '@gossip/protocol';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -34,10 +34,10 @@ export const ApiEnv = Type.Object({
   /** Serve the OpenAPI UI at `/docs` on the ops listener; default: on unless NODE_ENV=production. */
   API_DOCS: Type.Optional(Type.Boolean()),
   API_MONGO_URL: Type.String({ pattern: '^mongodb(\\+srv)?://' }),
-  API_MONGO_DB: Type.String({ pattern: '^[A-Za-z0-9_-]{1,63}$', default: 'gossip' }),
+  API_MONGO_DB: Type.String({ pattern: '^[A-Za-z0-9_-]{1,63}$', default: DEFAULT_MONGO_DB }),
   API_REDIS_URL: Type.String({ pattern: '^rediss?://' }),
   /** Key prefix for everything the api writes to Redis (and the events channel). */
-  API_REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.:-]*$', default: 'gossip:' }),
+  API_REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.:-]*$', default: DEFAULT_REDIS_PREFIX }),
   /**
    * The access-token signing keys: a JSON JWK set of Ed25519 private keys, each with a
    * `kid`. The first signs; every key in the set verifies (rotation keeps two).
