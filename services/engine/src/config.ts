@@ -6,7 +6,7 @@ import {
   DEFAULT_HTTP_TIMEOUTS,
   type HttpTimeouts,
 } from '@gossip/servicekit';
-import { DEFAULT_AMQP_PREFIX } from '@gossip/protocol';
+import { DEFAULT_AMQP_PREFIX, DEFAULT_MONGO_DB, DEFAULT_REDIS_PREFIX } from '@gossip/protocol';
 
 const Int = (def: number, min = 0, description?: string) =>
   Type.Integer({ default: def, minimum: min, description });
@@ -16,7 +16,7 @@ export const EngineEnv = Type.Object({
   ENGINE_HOST: Type.String({ default: '0.0.0.0' }),
   ENGINE_AMQP_URL: Type.String({ minLength: 1 }),
   ENGINE_MONGO_URL: Type.String({ minLength: 1 }),
-  ENGINE_MONGO_DB: Type.String({ default: 'gossip', minLength: 1 }),
+  ENGINE_MONGO_DB: Type.String({ default: DEFAULT_MONGO_DB, minLength: 1 }),
   ENGINE_REDIS_URL: Type.String({ minLength: 1 }),
   ENGINE_RETENTION_SECONDS: Int(604_800, 1, 'Undelivered messages older than this expire.'),
   ENGINE_EVENT_RETENTION_SECONDS: Int(
@@ -27,7 +27,7 @@ export const EngineEnv = Type.Object({
   ENGINE_RECEIPT_RETENTION_SECONDS: Int(604_800, 1, 'Unfetched receipts older than this expire.'),
   ENGINE_LOG_LEVEL: Type.String({ default: 'info' }),
   ENGINE_AMQP_PREFIX: Type.String({ default: DEFAULT_AMQP_PREFIX, pattern: '^[A-Za-z0-9._-]+$' }),
-  ENGINE_REDIS_PREFIX: Type.String({ default: 'gossip:' }),
+  ENGINE_REDIS_PREFIX: Type.String({ default: DEFAULT_REDIS_PREFIX }),
   ENGINE_QUEUE_TYPE: Type.Union([Type.Literal('quorum'), Type.Literal('classic')], {
     default: 'quorum',
   }),
