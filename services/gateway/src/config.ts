@@ -11,7 +11,12 @@ import {
   parseVerificationKeys,
   type VerificationKeys,
 } from '@gossip/servicekit';
-import { DEFAULT_AMQP_PREFIX, JWT_KEY_ENV, MAX_FRAME_BYTES } from '@gossip/protocol';
+import {
+  DEFAULT_AMQP_PREFIX,
+  DEFAULT_REDIS_PREFIX,
+  JWT_KEY_ENV,
+  MAX_FRAME_BYTES,
+} from '@gossip/protocol';
 
 const Int = (def: number, min = 0, description?: string) =>
   Type.Integer({ default: def, minimum: min, description });
@@ -39,7 +44,7 @@ export const GatewayEnv = Type.Object({
   GATEWAY_INSTANCE_ID: Type.String({ default: '', pattern: '^[A-Za-z0-9._-]*$' }),
   GATEWAY_LOG_LEVEL: Type.String({ default: 'info' }),
   GATEWAY_AMQP_PREFIX: Type.String({ default: DEFAULT_AMQP_PREFIX, pattern: '^[A-Za-z0-9._-]+$' }),
-  GATEWAY_REDIS_PREFIX: Type.String({ default: 'gossip:' }),
+  GATEWAY_REDIS_PREFIX: Type.String({ default: DEFAULT_REDIS_PREFIX }),
   GATEWAY_MAX_FRAME_BYTES: Int(MAX_FRAME_BYTES, 1024),
   GATEWAY_RATE_PER_SECOND: Int(50, 1, 'Sustained frames per second per connection.'),
   GATEWAY_RATE_BURST: Int(100, 1, 'Token bucket size per connection.'),

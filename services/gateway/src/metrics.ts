@@ -2,7 +2,12 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { CAP_REFUSALS } from './caps.js';
 import { createMetricsRegistry, type Registry } from '@gossip/servicekit';
-import { ERROR_CODES, CLIENT_FRAMES, BUS_INVALID_REASONS } from '@gossip/protocol';
+import {
+  ERROR_CODES,
+  CLIENT_FRAMES,
+  BUS_INVALID_REASONS,
+  GATEWAY_CONNECTIONS_METRIC,
+} from '@gossip/protocol';
 
 export interface GatewayMetrics {
   registry: Registry;
@@ -32,7 +37,7 @@ export function createGatewayMetrics(): GatewayMetrics {
   const m: GatewayMetrics = {
     registry,
     connections: new Gauge({
-      name: 'gossip_gateway_connections',
+      name: GATEWAY_CONNECTIONS_METRIC,
       help: 'Open, authenticated WebSocket connections on this gateway.',
       registers,
     }),
