@@ -3,6 +3,8 @@
  * GossipCluster into the Kubernetes objects it needs. The operator imports everything from here.
  */
 export * from './api/v1alpha1.js';
+// The operator's autoscaler reads this gauge; it has no dependency on @gossip/protocol.
+export { GATEWAY_CONNECTIONS_METRIC } from '@gossip/protocol';
 export * from './api/backing-services.js';
 export * from './api/status.js';
 export * from './api/rules.js';

@@ -1,4 +1,5 @@
 /** The api service: REST for accounts, keys, history and attachments. */
+import { DEFAULT_MONGO_DB } from '@gossip/protocol';
 import { Construct } from 'constructs';
 import { trustProxyEnv } from '../api/trust-proxy.js';
 import { AppWorkload } from './app-workload.js';
@@ -30,7 +31,7 @@ export class GossipApi extends Construct {
         API_OPS_PORT: String(opsPorts.api),
         // The OpenAPI UI is for development; it stays off in a deployed cluster.
         API_DOCS: 'false',
-        API_MONGO_DB: 'gossip',
+        API_MONGO_DB: DEFAULT_MONGO_DB,
         API_LOG_LEVEL: cluster.spec.logLevel,
         API_TRUST_PROXY: trustProxyEnv(cluster.spec.trustProxy),
       },

@@ -1,4 +1,5 @@
 /** The engine: consumes accepted messages, stores them, fans them out, expires them. */
+import { DEFAULT_MONGO_DB } from '@gossip/protocol';
 import { Construct } from 'constructs';
 import { AppWorkload } from './app-workload.js';
 import type { ClusterContext } from './context.js';
@@ -24,7 +25,7 @@ export class GossipEngine extends Construct {
       resources: cluster.spec.engine.resources,
       config: {
         ENGINE_PORT: String(ports.engine),
-        ENGINE_MONGO_DB: 'gossip',
+        ENGINE_MONGO_DB: DEFAULT_MONGO_DB,
         ENGINE_RETENTION_SECONDS: String(cluster.spec.retention.messageSeconds),
         ENGINE_EVENT_RETENTION_SECONDS: String(cluster.spec.retention.contactEventSeconds),
         ENGINE_RECEIPT_RETENTION_SECONDS: String(cluster.spec.retention.receiptSeconds),
