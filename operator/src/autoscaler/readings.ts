@@ -15,10 +15,11 @@
  * addresses in them, which would leave the integration test no way in.)
  */
 import type { CoreV1Api } from '@kubernetes/client-node';
-import { opsPortName } from '@gossip/cdk8s';
+import { GATEWAY_CONNECTIONS_METRIC, opsPortName } from '@gossip/cdk8s';
 import type { PodReading } from './recommend.js';
 
-export const CONNECTIONS_METRIC = 'gossip_gateway_connections';
+/** The gauge the autoscaler reads (defined once in @gossip/protocol, re-exported by cdk8s). */
+export const CONNECTIONS_METRIC = GATEWAY_CONNECTIONS_METRIC;
 
 /** Where one gateway pod serves its metrics. */
 export interface GatewayEndpoint {
