@@ -1,7 +1,8 @@
 /**
  * The small kit every Gossip service (api, gateway, engine, operator) is built from:
  * environment config, the root logger, the metrics registry, graceful shutdown, access
- * tokens and a self-healing RabbitMQ link.
+ * tokens, a self-healing RabbitMQ link and the ops listener (`/healthz`, `/readyz`,
+ * `/metrics`).
  */
 export { ConfigError, parseEnv, loadOrExit } from './config.js';
 export {
@@ -52,6 +53,15 @@ export {
   type GuardLogger,
   type HttpTimeouts,
 } from './http.js';
+export {
+  answerProbe,
+  createOpsServer,
+  notFound,
+  pathOf,
+  type OpsServer,
+  type OpsServerOptions,
+  type ReadinessChecks,
+} from './ops.js';
 export { ensureIndex } from './mongo.js';
 export {
   clientAddress,

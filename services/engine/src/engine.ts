@@ -8,7 +8,6 @@
  * are `findOneAndUpdate` on the claimed `dueAt`, deletes are filtered by recipient, and a
  * RabbitMQ message is acked only after its MongoDB work is done (a crash redelivers it).
  */
-import { createServer, type Server } from 'node:http';
 import { Redis } from 'ioredis';
 import { MongoClient, type Db } from 'mongodb';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
@@ -17,7 +16,6 @@ import {
   deliveryExchange,
   engineQueue,
   ENGINE_ROUTING_KEY,
-  ERRORS,
   gatewayRoutingKey,
   sendPermission,
   type BusAck,
@@ -37,9 +35,8 @@ import {
   redisReady,
   connectUntil,
   type Logger,
-  guardRequests,
-  onClientError,
-  serverOptions,
+  createOpsServer,
+  type OpsServer,
 } from '@gossip/servicekit';
 import type { EngineConfig } from './config.js';
 import { createEngineMetrics, type EngineMetrics } from './metrics.js';
@@ -82,7 +79,7 @@ export class Engine {
   private readonly redis: Redis;
   private readonly link: AmqpLink;
   private readonly exchange: string;
-  private readonly http: Server;
+  private readonly ops: OpsServer;
   private consumerTag: string | undefined;
   private readonly inflight = new Set<Promise<void>>();
   /** Per-sender chains: one sender's sends are stored and routed in arrival order. */
@@ -117,28 +114,12 @@ export class Engine {
       logger: this.log,
       setup: (ch) => this.setupAmqp(ch),
     });
-    // The ops port: short timeouts for slow clients, a JSON 4xx for what Node's parser
-    // refuses, and a handler whose failures answer 500 instead of ending the process.
-    const ops = guardRequests(async (req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      const json = (status: number, body: unknown): void => {
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      };
-      if (path === '/healthz') return json(200, { status: 'ok' });
-      if (path === '/readyz') {
-        const checks = await this.checks();
-        const ok = Object.values(checks).every((v) => v === 'ok');
-        return json(ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks });
-      }
-      if (path === '/metrics') {
-        const text = await this.metrics.registry.metrics();
-        res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
-        return;
-      }
-      json(404, { error: { code: 'not_found', message: ERRORS.not_found.message } });
-    }, this.log);
-    this.http = createServer(serverOptions(cfg.http), ops);
-    this.http.on('clientError', onClientError);
+    this.ops = createOpsServer({
+      registry: this.metrics.registry,
+      checks: () => this.checks(),
+      timeouts: cfg.http,
+      log: this.log,
+    });
   }
 
   private async checks(): Promise<Record<string, string>> {
@@ -180,9 +161,7 @@ export class Engine {
     every(this.cfg.sweepIntervalSeconds * 1000, () => this.sweepExpired().then(() => undefined));
     every(this.cfg.statsIntervalMs, () => this.refreshStats());
     void this.refreshStats().catch(() => undefined);
-    await new Promise<void>((resolve) => this.http.listen(this.cfg.port, this.cfg.host, resolve));
-    const addr = this.http.address();
-    const port = typeof addr === 'object' && addr ? addr.port : this.cfg.port;
+    const port = await this.ops.start(this.cfg.port, this.cfg.host);
     this.log.info({ port }, 'engine listening');
     return port;
   }
@@ -741,6 +720,6 @@ export class Engine {
     await this.link.stop();
     this.redis.disconnect();
     await this.mongo.close();
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await this.ops.stop();
   }
 }

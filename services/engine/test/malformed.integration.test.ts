@@ -1,7 +1,8 @@
 /**
- * The engine's ops port (/healthz, /readyz, /metrics) as a real process against the
- * malformed-input corpus of @gossip/testenv: every case ends in a 4xx or a closed
- * socket, and the engine still answers `/healthz` afterwards.
+ * The engine's ops port (/healthz, /readyz, /metrics: servicekit's createOpsServer) as a
+ * real process: its readiness checks and metrics, and the malformed-input corpus of
+ * @gossip/testenv: every case ends in a 4xx or a closed socket, and the engine still
+ * answers `/healthz` afterwards.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -24,6 +25,22 @@ describe('engine ops port: malformed input', () => {
     listener = { host: '127.0.0.1', port: engine.port, healthPath: '/healthz', probePath: '/nope' };
   });
   after(() => stack.close());
+
+  test('/readyz names each store and the consumer, all ok', async () => {
+    const res = await fetch(`${engine.url}/readyz`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), {
+      status: 'ok',
+      checks: { mongo: 'ok', redis: 'ok', amqp: 'ok', consuming: 'ok' },
+    });
+  });
+
+  test('/metrics serves the engine registry; /healthz is ok', async () => {
+    const res = await fetch(`${engine.metricsUrl}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /^gossip_engine_bus_messages_total/m);
+    assert.deepEqual(await (await fetch(`${engine.url}/healthz`)).json(), { status: 'ok' });
+  });
 
   for (const c of casesFor({})) {
     test(`refuses ${c.name} and keeps serving`, async () => {
