@@ -69,17 +69,30 @@ export function resolveCluster(cluster: GossipCluster, opts: BuildOptions = {}):
  * @throws InvalidGossipClusterError when the spec is invalid
  */
 export function buildClusterObjects(cluster: GossipCluster, opts: BuildOptions = {}): KubeObject[] {
-  const ctx = resolveCluster(cluster, opts);
+  const owner =
+    opts.ownerReference === undefined ? ownerReferenceFor(cluster) : opts.ownerReference;
+  return buildResolvedObjects(resolveCluster(cluster, opts), {
+    gatewayReplicas: opts.gatewayReplicas,
+    ownerReference: owner ?? null,
+  });
+}
+
+/**
+ * {@link buildClusterObjects} for a cluster already resolved by {@link resolveCluster}: the
+ * operator resolves the spec once per reconcile and builds from that, without validating again.
+ */
+export function buildResolvedObjects(
+  ctx: ClusterContext,
+  opts: Pick<BuildOptions, 'gatewayReplicas'> & { readonly ownerReference: OwnerReference | null },
+): KubeObject[] {
   const app = new App();
   const chart = new GossipClusterChart(app, ctx.name, {
     cluster: ctx,
     gatewayReplicas: opts.gatewayReplicas,
   });
   const objects = chart.toJson() as KubeObject[];
-  const owner =
-    opts.ownerReference === undefined ? ownerReferenceFor(cluster) : opts.ownerReference;
-  if (owner) {
-    for (const object of objects) object.metadata.ownerReferences = [{ ...owner }];
+  if (opts.ownerReference) {
+    for (const object of objects) object.metadata.ownerReferences = [{ ...opts.ownerReference }];
   }
   return sortForApply(objects);
 }

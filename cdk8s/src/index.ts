@@ -15,7 +15,12 @@ export { gossipClusterCrd, printerColumns, toStructuralSchema } from './crd.js';
 export { crdFile, crdReferenceFile, renderCrdYaml, writeCrdFile } from './crd-cli.js';
 export { renderCrdReference } from './crd-reference.js';
 export { gossipClusterCrdForClient, installGossipClusterCrd } from './crd-install.js';
-export { buildClusterObjects, ownerReferenceFor, resolveCluster } from './build.js';
+export {
+  buildClusterObjects,
+  buildResolvedObjects,
+  ownerReferenceFor,
+  resolveCluster,
+} from './build.js';
 export type { BuildOptions } from './build.js';
 export * from './constructs/naming.js';
 export * from './constructs/context.js';
