@@ -41,7 +41,7 @@ const DEBIAN: Record<string, string> = {
 
 /**
  * What a real node needs on top (`up --node`): the container runtime, CNI plugins, the
- * tools kube-proxy, the kubelet and the clean-up use, buildah for images, debootstrap for
+ * tools kube-proxy, the kubelet, kube-router and the clean-up use, buildah for images, debootstrap for
  * the images' Debian base, busybox for the volume helper image, gcc to compile `pause`.
  */
 const NODE_DEBIAN: Record<string, string> = {
@@ -50,6 +50,8 @@ const NODE_DEBIAN: Record<string, string> = {
   'containernetworking-plugins': '/usr/lib/cni/bridge',
   nftables: '/usr/sbin/nft',
   iptables: '/usr/sbin/iptables',
+  // kube-router's NetworkPolicy controller keeps pod address sets in ipsets (policy-controller.ts).
+  ipset: '/usr/sbin/ipset',
   conntrack: '/usr/sbin/conntrack',
   buildah: '/usr/bin/buildah',
   debootstrap: '/usr/sbin/debootstrap',
