@@ -1,0 +1,104 @@
+/**
+ * The queries both services run on the shared collections, or that read one service's
+ * documents from the other: each filter and sort written once. Written for FerretDB 1.x
+ * as much as for MongoDB: no transactions, no aggregation, single-document atomic
+ * operations, and lookups by exactly `{_id}` where FerretDB's SQLite backend would
+ * otherwise scan the whole collection.
+ */
+import { MongoServerError } from 'mongodb';
+import { contactDocId, sendPermission, type SendDecision } from '@gossip/protocol';
+import type { SharedCollections } from './collections.js';
+import type { EventDoc, MessageDoc, ReceiptDoc } from './documents.js';
+
+/** Where the previous page of contact events ended. */
+export interface EventCursor {
+  at: Date;
+  id: string;
+}
+
+/** Where the previous page of messages ended. */
+export interface MessageCursor {
+  seq: number;
+  id: string;
+}
+
+/** A page of `user`'s contact events in (at, _id) order, after `after`. */
+export function eventsPage(
+  c: SharedCollections,
+  user: string,
+  after: EventCursor | undefined,
+  limit: number,
+): Promise<EventDoc[]> {
+  const filter = after
+    ? {
+        to: user,
+        $or: [{ at: { $gt: after.at } }, { at: after.at, _id: { $gt: after.id } }],
+      }
+    : { to: user };
+  return c.events.find(filter).sort({ at: 1, _id: 1 }).limit(limit).toArray();
+}
+
+/** A page of `user`'s messages in (seq, _id) order, after `after`. */
+export function messagesPage(
+  c: SharedCollections,
+  user: string,
+  after: MessageCursor | undefined,
+  limit: number,
+): Promise<MessageDoc[]> {
+  const filter = after
+    ? {
+        to: user,
+        $or: [{ seq: { $gt: after.seq } }, { seq: after.seq, _id: { $gt: after.id } }],
+      }
+    : { to: user };
+  return c.messages.find(filter).sort({ seq: 1, _id: 1 }).limit(limit).toArray();
+}
+
+/** A page of the receipts waiting for `user` in `_id` order, after `after`. */
+export function receiptsPage(
+  c: SharedCollections,
+  user: string,
+  after: string | undefined,
+  limit: number,
+): Promise<ReceiptDoc[]> {
+  const filter = after === undefined ? { to: user } : { to: user, _id: { $gt: after } };
+  return c.receipts.find(filter).sort({ _id: 1 }).limit(limit).toArray();
+}
+
+/**
+ * Who may message whom, from the api's contact documents. Two lookups by `_id` rather
+ * than one `$in`: FerretDB only uses the index for equality. `unknown` when the recipient
+ * has no account.
+ */
+export async function sendDecision(
+  c: SharedCollections,
+  from: string,
+  to: string,
+): Promise<SendDecision | 'unknown'> {
+  const projection = { state: 1, blocked: 1 };
+  const [senderView, recipientView] = await Promise.all([
+    c.contacts.findOne({ _id: contactDocId(from, to) }, { projection }),
+    c.contacts.findOne({ _id: contactDocId(to, from) }, { projection }),
+  ]);
+  const decision = sendPermission(senderView, recipientView);
+  if (decision !== 'not_contact') return decision;
+  // The api keys accounts by username (`users._id`).
+  const user = await c.users.findOne({ _id: to }, { projection: { _id: 1 } });
+  return user ? 'not_contact' : 'unknown';
+}
+
+/**
+ * Deletes every contact event, message and receipt `user` sent or is to get (account
+ * deletion). Their contacts and account document are the caller's.
+ */
+export async function deletePendingOf(c: SharedCollections, user: string): Promise<void> {
+  const either = { $or: [{ to: user }, { from: user }] };
+  await c.events.deleteMany(either);
+  await c.messages.deleteMany(either);
+  await c.receipts.deleteMany(either);
+}
+
+/** Whether `err` is a duplicate-key error (the id is already stored). */
+export function isDuplicateKey(err: unknown): boolean {
+  return err instanceof MongoServerError && err.code === 11000;
+}
