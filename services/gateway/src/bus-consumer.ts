@@ -1,0 +1,107 @@
+/**
+ * What the engines send this gateway, from its own RabbitMQ queue: `stored` (answer
+ * `accepted`), `error` (for one connection) and `push` (a frame for a user's connections,
+ * or for one connection during its replay).
+ */
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import {
+  gatewayQueue,
+  gatewayRoutingKey,
+  parseGatewayMessage,
+  type GatewayMessage,
+} from '@gossip/protocol';
+import type { Logger } from '@gossip/servicekit';
+import type { Connection } from './connection.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { ConnectionRegistry } from './registry.js';
+
+/** Where this gateway's queue is and how much of it it takes at once. */
+export interface BusConsumerOptions {
+  exchange: string;
+  amqpPrefix: string;
+  instanceId: string;
+  prefetch: number;
+}
+
+export class BusConsumer {
+  constructor(
+    private readonly opts: BusConsumerOptions,
+    private readonly registry: ConnectionRegistry,
+    private readonly metrics: GatewayMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Declares this gateway's queue and consumes it (the link's `setup`, run on every connect). */
+  async setup(ch: ConfirmChannel): Promise<void> {
+    const { exchange, amqpPrefix, instanceId, prefetch } = this.opts;
+    const queue = gatewayQueue(amqpPrefix, instanceId);
+    await ch.assertExchange(exchange, 'topic', { durable: true });
+    // Exclusive: it belongs to this connection and vanishes with it (a dead gateway's
+    // notifications are worthless; the engine replays from MongoDB on reconnect).
+    await ch.assertQueue(queue, { exclusive: true, durable: false, autoDelete: true });
+    await ch.bindQueue(queue, exchange, gatewayRoutingKey(instanceId));
+    await ch.prefetch(prefetch);
+    await ch.consume(queue, (msg) => this.onMessage(ch, msg), { noAck: false });
+  }
+
+  private onMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
+    if (!msg) return;
+    // Validated against the protocol's schemas before any field is read: what does not
+    // match is counted and dropped (acked below), and never reaches a client.
+    const parsed = parseGatewayMessage(msg.content);
+    if (!parsed.ok) {
+      this.metrics.busInvalid.inc({ reason: parsed.reason });
+      this.log.warn(
+        { reason: parsed.reason, detail: parsed.detail },
+        'invalid bus message dropped',
+      );
+    } else {
+      try {
+        this.dispatch(parsed.message);
+      } catch (err) {
+        this.log.error({ err, op: parsed.message.op }, 'bus message handler failed');
+      }
+    }
+    try {
+      ch.ack(msg);
+    } catch {
+      // channel gone: the message is a notification and is redelivered from MongoDB
+    }
+  }
+
+  private dispatch(m: GatewayMessage): void {
+    switch (m.op) {
+      case 'stored': {
+        const conn = this.registry.get(m.conn);
+        if (!conn) return;
+        const t0 = conn.pending?.get(m.id);
+        conn.pending?.delete(m.id);
+        if (t0 !== undefined) this.metrics.acceptLatency.observe((performance.now() - t0) / 1000);
+        if (conn.push({ type: 'accepted', id: m.id })) this.metrics.accepted.inc();
+        return;
+      }
+      case 'error': {
+        const conn = this.registry.get(m.conn);
+        if (!conn) return;
+        if (m.ref) conn.pending?.delete(m.ref);
+        conn.pushError(m.code, m.message, m.ref);
+        return;
+      }
+      case 'push': {
+        const targets = m.conn
+          ? [this.registry.get(m.conn)].filter((c): c is Connection => c?.user === m.to)
+          : [...this.registry.connsOf(m.to)];
+        for (const conn of targets) {
+          // Receipts and signals are small; messages are the bulk and are redelivered.
+          if (!conn.push(m.frame, m.frame.type === 'deliver')) continue;
+          this.metrics.pushed.inc({ type: m.frame.type });
+          if (m.frame.type === 'deliver') {
+            this.metrics.delivered.inc();
+            if (m.live) this.metrics.deliverLatency.observe((Date.now() - m.frame.sentAt) / 1000);
+          }
+        }
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * One client connection: the socket itself (ws constructs this class for every upgrade,
+ * see the server's `WebSocket` option) with its own state as plain fields and its own
+ * backpressure. The socket's listeners are shared by all sockets and hand the socket's
+ * events to the {@link ConnectionEnv}'s handlers, so an idle connection costs no objects
+ * or closures beyond ws's own; the rate limiter and the pending map come with the first
+ * frame.
+ */
+import WebSocket, { type RawData } from 'ws';
+import {
+  CLOSE_CODES,
+  encodeFrame,
+  errorFrame,
+  type ErrorCode,
+  type ServerFrame,
+} from '@gossip/protocol';
+import type { Logger } from '@gossip/servicekit';
+import type { GatewayMetrics } from './metrics.js';
+import { TokenBucket } from './ratelimit.js';
+
+/** The limits every connection applies (from the gateway's config). */
+export interface ConnectionLimits {
+  highWaterBytes: number;
+  maxBufferedBytes: number;
+  ratePerSecond: number;
+  rateBurst: number;
+  rateViolationsMax: number;
+}
+
+/** Where a connection's socket events go (the frame router and the registry). */
+export interface ConnectionHandlers {
+  onFrame(conn: Connection, data: RawData, isBinary: boolean): void;
+  onClose(conn: Connection, code: number): void;
+  /** A droppable push was skipped for backpressure: the connection needs a drain later. */
+  onStarved(conn: Connection): void;
+}
+
+/** What all connections of one gateway share: limits, metrics, log and handlers. */
+export interface ConnectionEnv {
+  readonly limits: ConnectionLimits;
+  readonly metrics: GatewayMetrics;
+  readonly log: Logger;
+  readonly handlers: ConnectionHandlers;
+}
+
+export class Connection extends WebSocket {
+  id = '';
+  user = '';
+  /** The client address it came from (see `GATEWAY_TRUST_PROXY`), for the per-address cap. */
+  address = '';
+  /** Set when the upgrade is accepted (see {@link attach}). */
+  env: ConnectionEnv | undefined = undefined;
+  /** Created with the first frame. */
+  bucket: TokenBucket | undefined = undefined;
+  /** Sends waiting for `stored`: id -> arrival time (ms, monotonic clock). Created with the first. */
+  pending: Map<string, number> | undefined = undefined;
+  /** Last `at` stamped on a send: keeps this sender's messages strictly ordered. */
+  lastAt = 0;
+  alive = true;
+  /** When this connection last asked for a replay after backpressure (see `Drains`). */
+  lastReplayAt = 0;
+  /** Frames refused by the rate limit since the last pause (see `onRateLimited`). */
+  violations = 0;
+  /** When the last one was refused (ms). */
+  lastViolationAt = 0;
+  /** The account id and session of the connection's token (see `SessionGuard`). */
+  uid = '';
+  sid = '';
+  /** Closes the connection when its token expires; reset by an `auth` frame. */
+  expiry: NodeJS.Timeout | undefined = undefined;
+
+  /** Wires an accepted socket to its gateway's shared state and listeners. */
+  attach(env: ConnectionEnv): void {
+    this.env = env;
+    this.on('message', onConnMessage);
+    this.on('pong', onConnPong);
+    this.on('error', onConnError);
+    this.on('close', onConnClose);
+  }
+
+  /**
+   * Writes a frame unless the socket is too far behind. Droppable frames (pushes the engine
+   * will redeliver) are skipped over the high-water mark; past the hard limit the socket is
+   * closed with 1013 (try again later) so memory never grows without bound.
+   */
+  push(frame: ServerFrame, droppable = false): boolean {
+    const env = this.env;
+    if (!env || this.readyState !== this.OPEN) return false;
+    if (this.bufferedAmount > env.limits.maxBufferedBytes) {
+      env.metrics.slowClosed.inc();
+      env.log.warn({ conn: this.id, buffered: this.bufferedAmount }, 'closing slow socket');
+      this.close(1013, 'too slow');
+      return false;
+    }
+    if (droppable && this.bufferedAmount > env.limits.highWaterBytes) {
+      env.metrics.backpressureSkipped.inc();
+      env.handlers.onStarved(this);
+      return false;
+    }
+    this.send(encodeFrame(frame));
+    return true;
+  }
+
+  /** Writes an error frame (counted by code). */
+  pushError(code: ErrorCode, message?: string, ref?: string): void {
+    this.env?.metrics.errors.inc({ code });
+    this.push(errorFrame(code, message, ref));
+  }
+
+  /** Takes a rate-limit token for one incoming frame. */
+  takeToken(): boolean {
+    const limits = this.env?.limits;
+    if (!limits) return false;
+    this.bucket ??= new TokenBucket(limits.ratePerSecond, limits.rateBurst);
+    return this.bucket.take();
+  }
+
+  /**
+   * Counts a frame refused by the rate limit. Returns false, after closing the connection
+   * with `CLOSE_CODES.rateLimited`, once `rateViolationsMax` of them came with no pause long
+   * enough to refill the bucket in between: a client that ignores `rate_limited` is not
+   * served forever.
+   */
+  rateViolation(): boolean {
+    const env = this.env;
+    if (!env) return false;
+    const now = Date.now();
+    const refillMs = (env.limits.rateBurst / env.limits.ratePerSecond) * 1000;
+    if (now - this.lastViolationAt > refillMs) this.violations = 0;
+    this.lastViolationAt = now;
+    this.violations += 1;
+    if (this.violations < env.limits.rateViolationsMax) return true;
+    env.metrics.rateLimitClosed.inc();
+    env.log.info({ conn: this.id, user: this.user }, 'closing a connection over its rate limit');
+    this.close(CLOSE_CODES.rateLimited, 'rate limit exceeded');
+    return false;
+  }
+
+  /**
+   * Closes the connection with `CLOSE_CODES.tokenExpired` when its token expires (`exp`,
+   * seconds), unless an `auth` frame re-arms it first.
+   */
+  armExpiry(exp: number): void {
+    clearTimeout(this.expiry);
+    // setTimeout holds at most 2^31-1 ms; tokens live minutes, so this only guards bad input.
+    const ms = Math.min(Math.max(0, exp * 1000 - Date.now()), 2 ** 31 - 1);
+    this.expiry = setTimeout(() => {
+      this.env?.metrics.sessionsClosed.inc({ reason: 'expired' });
+      this.env?.log.info({ conn: this.id, user: this.user }, 'token expired; closing');
+      this.close(CLOSE_CODES.tokenExpired, 'token expired');
+    }, ms);
+    this.expiry.unref();
+  }
+}
+
+// The listeners every connection shares (ws calls them with the socket, a Connection, as `this`).
+function onConnMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const conn = this as Connection;
+  conn.env?.handlers.onFrame(conn, data, isBinary);
+}
+function onConnPong(this: WebSocket): void {
+  (this as Connection).alive = true;
+}
+function onConnError(this: WebSocket, err: Error): void {
+  const conn = this as Connection;
+  conn.env?.log.info({ conn: conn.id, err: err.message }, 'socket error');
+}
+function onConnClose(this: WebSocket, code: number): void {
+  const conn = this as Connection;
+  clearTimeout(conn.expiry);
+  conn.env?.handlers.onClose(conn, code);
+}
