@@ -4,10 +4,11 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { gossipClusterCrd } from './crd.js';
 import { renderCrdReference } from './crd-reference.js';
+import { startedAs } from './started-as.js';
 
 /** Absolute path of the generated CRD (the charts and the operator tests read it). */
 export const crdFile = join(
@@ -34,12 +35,4 @@ export function writeCrdFile(): void {
   console.log(`wrote ${crdFile} and ${crdReferenceFile}`);
 }
 
-// Run as a command only when this very file is the one started. The file name matters: inside
-// a bundle (the operator image) every module's import.meta.url is the bundle's, which is also
-// argv[1], so comparing those two alone ran this CLI on every operator start.
-if (
-  process.argv[1] &&
-  import.meta.url === pathToFileURL(process.argv[1]).href &&
-  /[\\/]crd-cli\.[cm]?[jt]s$/.test(process.argv[1])
-)
-  writeCrdFile();
+if (startedAs(import.meta.url, 'crd-cli')) writeCrdFile();

@@ -4,7 +4,6 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { InvalidGossipClusterError } from './api/validate.js';
@@ -12,6 +11,7 @@ import type { GossipCluster } from './api/v1alpha1.js';
 import { buildClusterObjects, resolveCluster } from './build.js';
 import { buildGeneratedSecrets } from './constructs/generated-secrets.js';
 import type { KubeObject } from './constructs/kube-object.js';
+import { startedAs } from './started-as.js';
 
 export const usage = `usage: npm run synth -- -f cluster.yaml [-o dir] [-n namespace] [--with-secrets]
   -f, --file          a GossipCluster manifest (YAML; several documents allowed)
@@ -127,14 +127,7 @@ function readClusters(file: string): GossipCluster[] {
   return clusters as GossipCluster[];
 }
 
-// Run as a command only when this very file is the one started. The file name matters: inside
-// a bundle (the operator image) every module's import.meta.url is the bundle's, which is also
-// argv[1], so comparing those two alone ran this CLI on every operator start.
-if (
-  process.argv[1] &&
-  import.meta.url === pathToFileURL(process.argv[1]).href &&
-  /[\\/]synth-cli\.[cm]?[jt]s$/.test(process.argv[1])
-) {
+if (startedAs(import.meta.url, 'synth-cli')) {
   // `... | head` closes stdout early; that is the reader's choice, not an error.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;

@@ -1,19 +1,19 @@
 /**
  * prometheus-operator objects for one cluster, each behind its spec switch (they need the
- * monitoring.coreos.com CRDs, which not every cluster has).
+ * monitoring.coreos.com CRDs, which not every cluster has). What they scrape and alert on is
+ * the one definition in ../monitoring, which the chart's PodMonitor and rules file use too.
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
+import { alertGroups } from '../monitoring/alerts.js';
+import { scrapeEndpoints, scrapedComponents } from '../monitoring/scrape.js';
 import type { ClusterContext } from './context.js';
-import type { AppComponent } from './naming.js';
-import { httpPortName, labelsFor, namesFor, opsPortName, separateOpsPort } from './naming.js';
+import { labelsFor, namesFor } from './naming.js';
 
 export interface GossipMonitoringProps {
   /** The cluster to monitor; `spec.monitoring` decides what is emitted. */
   readonly cluster: ClusterContext;
 }
-
-const apps: readonly AppComponent[] = ['api', 'gateway', 'engine'];
 
 /** A ServiceMonitor scraping `/metrics` of api, gateway and engine, and alerting rules. */
 export class GossipMonitoring extends Construct {
@@ -31,62 +31,27 @@ export class GossipMonitoring extends Construct {
         spec: {
           selector: {
             matchLabels: {
-              'app.kubernetes.io/name': 'gossip',
+              'app.kubernetes.io/name': labels['app.kubernetes.io/name'],
               'app.kubernetes.io/instance': cluster.name,
             },
             matchExpressions: [
-              { key: 'app.kubernetes.io/component', operator: 'In', values: [...apps] },
+              {
+                key: 'app.kubernetes.io/component',
+                operator: 'In',
+                values: [...scrapedComponents],
+              },
             ],
           },
-          // The components with an ops port of their own are scraped there; the rest on
-          // `http`, where they serve /metrics (the others' `http` is public and has none).
-          endpoints: [
-            { port: opsPortName, path: '/metrics', interval: '30s' },
-            {
-              port: httpPortName,
-              path: '/metrics',
-              interval: '30s',
-              relabelings: [
-                {
-                  sourceLabels: ['__meta_kubernetes_service_label_app_kubernetes_io_component'],
-                  regex: `(${separateOpsPort.join('|')})`,
-                  action: 'drop',
-                },
-              ],
-            },
-          ],
+          endpoints: scrapeEndpoints().map((e) => ({ ...e, interval: '30s' })),
         },
       });
     }
     if (cluster.spec.monitoring.prometheusRule) {
-      const selector = `namespace="${cluster.namespace}",service=~"${cluster.name}-(api|gateway|engine)"`;
       new ApiObject(this, 'PrometheusRule', {
         apiVersion: 'monitoring.coreos.com/v1',
         kind: 'PrometheusRule',
         metadata: { name, labels },
-        spec: {
-          groups: [
-            {
-              name: `gossip-${cluster.name}`,
-              rules: [
-                {
-                  alert: 'GossipTargetDown',
-                  expr: `up{${selector}} == 0`,
-                  for: '5m',
-                  labels: { severity: 'warning' },
-                  annotations: { summary: '{{ $labels.pod }} of Gossip cluster is not scrapeable' },
-                },
-                {
-                  alert: 'GossipGatewaysAtMaximum',
-                  expr: `count(up{namespace="${cluster.namespace}",service="${cluster.name}-gateway"}) >= ${cluster.spec.gateway.maxReplicas}`,
-                  for: '15m',
-                  labels: { severity: 'warning' },
-                  annotations: { summary: 'gateways are at spec.gateway.maxReplicas; raise it' },
-                },
-              ],
-            },
-          ],
-        },
+        spec: { groups: alertGroups({ namespace: cluster.namespace, cluster: cluster.name }) },
       });
     }
   }
