@@ -32,6 +32,7 @@ export const ERRORS = {
   contact_self: { status: 400, message: 'You cannot be your own contact.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'The content type is not accepted here.' },
+  method_not_allowed: { status: 405, message: 'This path does not take this method.' },
 
   // --- authentication ---
   unauthorized: { status: 401, message: 'Authentication is required.' },
