@@ -23,6 +23,7 @@ const Env = Type.Object({
   OPERATOR_RENEW_DEADLINE_SECONDS: seconds(10),
   OPERATOR_RETRY_PERIOD_SECONDS: seconds(2),
   OPERATOR_RESYNC_SECONDS: seconds(300),
+  OPERATOR_SECRET_RECHECK_SECONDS: seconds(300),
   OPERATOR_WORKERS: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
   OPERATOR_AUTOSCALE_INTERVAL_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 15 }),
   OPERATOR_LOG_LEVEL: Type.Union(
@@ -51,6 +52,11 @@ export interface OperatorConfig {
   readonly retryPeriodSeconds: number;
   /** Every key is re-queued this often even without a watch event. */
   readonly resyncSeconds: number;
+  /**
+   * A cluster that reads external Secrets is reconciled again this long after each success,
+   * since Secrets are read by name and never watched.
+   */
+  readonly secretRecheckSeconds: number;
   /** Concurrent reconcilers (different keys only; one key never runs twice at once). */
   readonly workers: number;
   /** How often the gateway autoscaler reads connection counts and decides. */
@@ -80,6 +86,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): O
     renewDeadlineSeconds: e.OPERATOR_RENEW_DEADLINE_SECONDS,
     retryPeriodSeconds: e.OPERATOR_RETRY_PERIOD_SECONDS,
     resyncSeconds: e.OPERATOR_RESYNC_SECONDS,
+    secretRecheckSeconds: e.OPERATOR_SECRET_RECHECK_SECONDS,
     workers: e.OPERATOR_WORKERS,
     autoscaleIntervalSeconds: e.OPERATOR_AUTOSCALE_INTERVAL_SECONDS,
     logLevel: e.OPERATOR_LOG_LEVEL as LogLevel,

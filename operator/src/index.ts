@@ -9,4 +9,5 @@ export { LeaderElector, type LeaseClient } from './leader/lease.js';
 export * from './workqueue/index.js';
 export * from './controller/conditions.js';
 export { computeStatus, statusChanged } from './controller/status.js';
+export { DONE, TerminalError, type ReconcileResult } from './controller/result.js';
 export { pauseReason, PAUSE_ANNOTATION } from './controller/pause.js';

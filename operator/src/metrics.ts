@@ -1,18 +1,20 @@
 /**
- * The operator's prom-client registry. Names follow controller-runtime's
- * (`controller_runtime_reconcile_total`, `workqueue_depth`, ...) under `gossip_operator_`.
- * Every series starts at zero so dashboards and alerts see it before the first event.
+ * The operator's metrics on a servicekit registry (so its process metrics are
+ * `gossip_process_*` and `gossip_nodejs_*`, like every service's). The controller's names
+ * follow controller-runtime's (`controller_runtime_reconcile_total`, `workqueue_depth`, ...)
+ * under `gossip_operator_`. Every series starts at zero so dashboards and alerts see it
+ * before the first event.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { createMetricsRegistry } from '@gossip/servicekit';
+import { RESULTS } from './controller/result.js';
 import type { WorkQueueMetrics } from './workqueue/index.js';
 
-export const RESULTS = ['success', 'error', 'requeue', 'requeue_after'] as const;
-export type ReconcileResult = (typeof RESULTS)[number];
-
 export class OperatorMetrics {
-  readonly registry = new Registry();
+  readonly registry = createMetricsRegistry();
   readonly reconcileTotal: Counter<'controller' | 'result'>;
   readonly reconcileErrors: Counter<'controller'>;
+  readonly terminalErrors: Counter<'controller'>;
   readonly reconcileTime: Histogram<'controller'>;
   readonly leader: Gauge;
   private readonly depth: Gauge<'name'>;
@@ -23,7 +25,6 @@ export class OperatorMetrics {
 
   constructor(controllers: readonly string[] = ['gossipcluster']) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'gossip_operator_' });
     this.reconcileTotal = new Counter({
       name: 'gossip_operator_reconcile_total',
       help: 'Reconciliations per controller and result.',
@@ -33,6 +34,12 @@ export class OperatorMetrics {
     this.reconcileErrors = new Counter({
       name: 'gossip_operator_reconcile_errors_total',
       help: 'Reconciliations that ended in an error.',
+      labelNames: ['controller'],
+      registers,
+    });
+    this.terminalErrors = new Counter({
+      name: 'gossip_operator_terminal_reconcile_errors_total',
+      help: 'Reconciliations that ended in a terminal error (an invalid spec): not retried.',
       labelNames: ['controller'],
       registers,
     });
@@ -85,6 +92,7 @@ export class OperatorMetrics {
     for (const controller of controllers) {
       for (const result of RESULTS) this.reconcileTotal.inc({ controller, result }, 0);
       this.reconcileErrors.inc({ controller }, 0);
+      this.terminalErrors.inc({ controller }, 0);
       this.reconcileTime.zero({ controller });
       this.queueHooks(controller);
     }

@@ -80,9 +80,10 @@ export class GossipOperator {
     const recorder = new EventRecorder(clients.core, logger, config.identity);
     const reconciler = new GossipClusterReconciler({
       clients,
-      logger: logger.child({ component: 'reconciler' }),
       recorder,
+      secretRecheckMs: config.secretRecheckSeconds * 1000,
       cache: {
+        cluster: (key) => this.clusters.get(key) as GossipCluster | undefined,
         get: (k, key) => this.owned.get(k)?.get(key),
         owned: (ns) =>
           [...this.owned.values()].flatMap((i) =>
@@ -93,9 +94,9 @@ export class GossipOperator {
     this.controller = new Controller({
       name: CONTROLLER,
       queue: this.queue,
-      reconcile: (key) => reconciler.reconcile(key),
+      reconcile: (key, log) => reconciler.reconcile(key, log),
       metrics,
-      logger: logger.child({ component: 'controller' }),
+      logger: logger.child({ component: 'reconciler' }),
       workers: config.workers,
     });
     this.autoscaler = new GatewayAutoscaler({

@@ -11,12 +11,7 @@
  * with the current replica count as a recommendation, so it too waits a whole
  * stabilization window before it scales down.
  */
-import {
-  PatchStrategy,
-  setHeaderOptions,
-  type CustomObjectsApi,
-  type V1Deployment,
-} from '@kubernetes/client-node';
+import type { V1Deployment } from '@kubernetes/client-node';
 import {
   apiVersion,
   kind,
@@ -28,6 +23,7 @@ import {
 } from '@gossip/cdk8s';
 import type { EventRecorder } from '../controller/events.js';
 import { pauseReason } from '../controller/pause.js';
+import { applyClusterStatus } from '../kube/cluster-status.js';
 import type { KubeClients } from '../kube/clients.js';
 import { describeError } from '../kube/errors.js';
 import type { Logger } from '../logger.js';
@@ -181,7 +177,13 @@ export class GatewayAutoscaler {
       );
     }
     if (!sameStatus(previous, next)) {
-      await writeAutoscalerStatus(this.deps.clients.custom, cluster, next);
+      // `status.autoscaler` only, under the autoscaler's own field manager.
+      await applyClusterStatus(
+        this.deps.clients.custom,
+        { namespace, name },
+        { autoscaler: next },
+        AUTOSCALER_FIELD_MANAGER,
+      );
     }
     if (scaled || previous.desiredReplicas !== next.desiredReplicas) this.deps.enqueue(key);
   }
@@ -194,27 +196,5 @@ function sameStatus(a: AutoscalerStatus, b: AutoscalerStatus): boolean {
     a.connections === b.connections &&
     a.lastScaleTime === b.lastScaleTime &&
     a.lastScaleReason === b.lastScaleReason
-  );
-}
-
-/** `status.autoscaler` only, under the autoscaler's own field manager. */
-async function writeAutoscalerStatus(
-  custom: CustomObjectsApi,
-  cluster: GossipCluster,
-  autoscaler: AutoscalerStatus,
-): Promise<void> {
-  const { name, namespace = 'default' } = cluster.metadata;
-  await custom.patchNamespacedCustomObjectStatus(
-    {
-      group: 'gossip.dev',
-      version: 'v1alpha1',
-      namespace,
-      plural: 'gossipclusters',
-      name,
-      body: { apiVersion, kind, metadata: { name, namespace }, status: { autoscaler } },
-      fieldManager: AUTOSCALER_FIELD_MANAGER,
-      force: true,
-    },
-    setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
   );
 }

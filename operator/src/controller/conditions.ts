@@ -50,13 +50,6 @@ export function setConditions(
   );
 }
 
-export function findCondition(
-  conditions: readonly Condition[] | undefined,
-  type: string,
-): Condition | undefined {
-  return conditions?.find((c) => c.type === type);
-}
-
 /** Condition types and reasons the operator writes (part of the API: alerts key on them). */
 export const ConditionType = {
   Ready: 'Ready',

@@ -11,7 +11,8 @@
  * Least privilege: every Secret is read by name (GET), never listed or watched, so the
  * operator's RBAC needs only `get` and `create` on Secrets and it never holds a cache of
  * every Secret in a namespace. A changed external Secret is therefore noticed at the next
- * reconcile (a watch event on the cluster or its children, or the periodic resync).
+ * reconcile: a watch event on the cluster or its children, the periodic resync, or the
+ * timed re-reconcile a cluster with external Secrets asks for (`OPERATOR_SECRET_RECHECK_SECONDS`).
  */
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import {
@@ -82,16 +83,24 @@ export async function ensureSecrets(
       versions[name] = raced.metadata?.resourceVersion ?? '';
     }
   }
-  for (const service of ['rabbitmq', 'mongodb', 'redis'] as const) {
-    const ref = ctx.spec[service].external?.secretRef;
-    if (!ref) continue;
-    const secret = await readSecret(deps.core, ctx.namespace, ref.name);
+  for (const { service, name } of externalSecretNames(ctx)) {
+    const secret = await readSecret(deps.core, ctx.namespace, name);
     if (!secret) {
       throw new MissingSecretError(
-        `external ${service} Secret ${ctx.namespace}/${ref.name} does not exist`,
+        `external ${service} Secret ${ctx.namespace}/${name} does not exist`,
       );
     }
-    versions[ref.name] = secret.metadata?.resourceVersion ?? '';
+    versions[name] = secret.metadata?.resourceVersion ?? '';
   }
   return versions;
+}
+
+/** The external Secrets the cluster's pods read, by backing service. */
+export function externalSecretNames(ctx: ClusterContext): { service: string; name: string }[] {
+  const out: { service: string; name: string }[] = [];
+  for (const service of ['rabbitmq', 'mongodb', 'redis'] as const) {
+    const ref = ctx.spec[service].external?.secretRef;
+    if (ref) out.push({ service, name: ref.name });
+  }
+  return out;
 }

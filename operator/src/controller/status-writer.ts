@@ -4,8 +4,9 @@
  * written under another manager, is left alone). Skips the write when nothing changed,
  * which also keeps status writes from waking the controller in a loop.
  */
-import { PatchStrategy, setHeaderOptions, type CustomObjectsApi } from '@kubernetes/client-node';
+import type { CustomObjectsApi } from '@kubernetes/client-node';
 import type { GossipCluster } from '@gossip/cdk8s';
+import { applyClusterStatus } from '../kube/cluster-status.js';
 import { FIELD_MANAGER } from '../kube/clients.js';
 import { pausedConditions, statusChanged, type ClusterRef, type OwnedStatus } from './status.js';
 
@@ -16,24 +17,7 @@ export class StatusWriter {
   async write(cluster: GossipCluster, next: OwnedStatus): Promise<boolean> {
     if (!statusChanged(cluster.status, next)) return false;
     const { name, namespace = '' } = cluster.metadata;
-    await this.custom.patchNamespacedCustomObjectStatus(
-      {
-        group: 'gossip.dev',
-        version: 'v1alpha1',
-        namespace,
-        plural: 'gossipclusters',
-        name,
-        body: {
-          apiVersion: cluster.apiVersion,
-          kind: cluster.kind,
-          metadata: { name, namespace },
-          status: next,
-        },
-        fieldManager: FIELD_MANAGER,
-        force: true,
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-    );
+    await applyClusterStatus(this.custom, { name, namespace }, next, FIELD_MANAGER);
     return true;
   }
 

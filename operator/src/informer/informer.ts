@@ -50,9 +50,6 @@ export class Informer {
   private running: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private abortWatch: (() => void) | undefined;
-  /** Watches and lists started, for tests and logs. */
-  relists = 0;
-  rewatches = 0;
 
   constructor(private readonly opts: InformerOptions) {
     this.backoff = opts.backoff ?? new Backoff();
@@ -124,7 +121,6 @@ export class Informer {
         if (this.stopped) return;
         resourceVersion = outcome.resourceVersion;
         if (outcome.kind === 'closed') {
-          this.rewatches++;
           log.debug({ source: this.description }, 'watch closed by server; re-watching');
           continue;
         }
@@ -146,7 +142,6 @@ export class Informer {
   /** Lists everything, replaces the cache and reports the differences. */
   private async relist(): Promise<string> {
     const { items, resourceVersion } = await this.opts.source.list();
-    this.relists++;
     const seen = new Set<string>();
     for (const obj of items) {
       const key = objectKey(obj);

@@ -6,4 +6,4 @@ export {
   defaultControllerRateLimiter,
   type RateLimiter,
 } from './rate-limiter.js';
-export { FakeClock, realClock, type Clock, type TimerHandle } from './clock.js';
+export { realClock, type Clock, type TimerHandle } from './clock.js';

@@ -3,7 +3,8 @@
  * MongoDB Secret does not exist yet is Degraded (ReconcileFailed, a Warning event, retries
  * with backoff); creating the Secret lets the next retry pass, and its resourceVersion feeds
  * the pods' config hash, so editing it later rolls the pods. The operator reads the Secret by
- * name and never watches Secrets, so an edit is seen at the next resync (2 s here).
+ * name and never watches Secrets, so an edit is seen at the re-reconcile that a cluster with
+ * external Secrets asks for (`requeueAfter`, 2 s here; the resync is out of reach at 600 s).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,7 +33,7 @@ before(async () => {
   op = await startOperator({
     namespace: ns,
     identity: 'external-test',
-    env: { OPERATOR_RESYNC_SECONDS: '2' },
+    env: { OPERATOR_RESYNC_SECONDS: '600', OPERATOR_SECRET_RECHECK_SECONDS: '2' },
   });
 });
 
@@ -83,6 +84,14 @@ test('a missing external Secret degrades the cluster until it appears; editing i
     const h = await engineHash();
     return h !== before;
   });
+  const m = await op!.metrics();
+  assert.ok(
+    (sample(
+      m,
+      'gossip_operator_reconcile_total{controller="gossipcluster",result="requeue_after"}',
+    ) ?? 0) > 0,
+    'the timed re-reconciles are counted as requeue_after',
+  );
   const statefulSets = await apps.listNamespacedStatefulSet({ namespace: ns });
   assert.deepEqual(
     statefulSets.items.map((s) => s.metadata?.name).sort(),

@@ -17,7 +17,15 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { httpPortName, namesFor, opsPortName, selectorFor } from '@gossip/cdk8s';
+import {
+  group,
+  httpPortName,
+  namesFor,
+  opsPortName,
+  plural,
+  selectorFor,
+  version,
+} from '@gossip/cdk8s';
 import { freePort, startProcess, testEnv, type ManagedProcess } from '@gossip/testenv';
 import { ApplyApi } from '../../src/kube/apply-api.js';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +42,7 @@ export const custom = kc.makeApiClient(CustomObjectsApi);
 export const objects = KubernetesObjectApi.makeApiClient(kc);
 export const applier = ApplyApi.forConfig(kc);
 
-export const gc = { group: 'gossip.dev', version: 'v1alpha1', plural: 'gossipclusters' };
+export const gc = { group, version, plural };
 
 /** Server-side applies the generated CRD (idempotent) and waits until it is served. */
 export async function applyCrd(): Promise<void> {

@@ -1,10 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  FakeClock,
-  ItemExponentialFailureRateLimiter,
-  WorkQueue,
-} from '../../src/workqueue/index.js';
+import { ItemExponentialFailureRateLimiter, WorkQueue } from '../../src/workqueue/index.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 function queue(clock = new FakeClock()) {
   const events: string[] = [];

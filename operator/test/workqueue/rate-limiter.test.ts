@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   BucketRateLimiter,
-  FakeClock,
   ItemExponentialFailureRateLimiter,
   defaultControllerRateLimiter,
 } from '../../src/workqueue/index.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 test('per-key backoff doubles from 5 ms and is capped at 1000 s', () => {
   const l = new ItemExponentialFailureRateLimiter(5, 1_000_000);
