@@ -145,7 +145,10 @@ export type SessionList = Static<typeof SessionList>;
  * browser never puts its access token in a URL. It lives `expiresIn` seconds.
  */
 export const WsTicket = Type.Object({
-  ticket: Type.String({ minLength: 43, maxLength: 43 }),
+  ticket: Type.String({
+    minLength: 1,
+    description: 'JWT (EdDSA, `typ: ws-ticket`), signed like an access token.',
+  }),
   expiresIn: Type.Integer(),
 });
 export type WsTicket = Static<typeof WsTicket>;
