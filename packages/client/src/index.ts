@@ -35,6 +35,7 @@ export {
   type MessengerEvents,
   type MessengerError,
   type MessengerStats,
+  type MessengerHooks,
   type ChatMessage,
   type MessageHandler,
   type DeliveryState,

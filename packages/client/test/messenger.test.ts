@@ -16,7 +16,12 @@ import { ApiClient } from '../src/api.js';
 import { GossipClient } from '../src/gossip.js';
 import { MemoryKeyStore } from '../src/keystore.js';
 import { GatewayConnection, type TokenSource } from '../src/ws/connection.js';
-import { Messenger, type ChatMessage, type MessengerOptions } from '../src/ws/messenger.js';
+import {
+  Messenger,
+  type ChatMessage,
+  type MessengerHooks,
+  type MessengerOptions,
+} from '../src/ws/messenger.js';
 import type { SocketCloseEvent, WebSocketFactory, WebSocketLike } from '../src/ws/socket.js';
 import { BoundedIdSet, MemoryMessengerStore } from '../src/ws/store.js';
 import { FileMessengerStore } from '../src/node/ws.js';
@@ -128,7 +133,6 @@ function bobMessenger(gw: FakeGateway, opts: Partial<MessengerOptions> = {}) {
     onMessage: (msg) => {
       shown.push(msg);
     },
-    replayQuietMs: 0,
     reorderWindowMs: 20,
     ackDelayMs: 0,
     ...opts,
@@ -188,7 +192,6 @@ test('the ack is sent only after the handler’s promise resolves, and not when 
     url: 'wss://gw.test/ws',
     token: tokens,
     webSocket: gw.factory,
-    replayQuietMs: 0,
     reorderWindowMs: 0,
     ackDelayMs: 0,
     handlerRetryMs: 60_000,
@@ -294,6 +297,115 @@ test('unaccepted sends survive a restart and are resent with the same ids', asyn
   assert.deepEqual(states, ['accepted', 'delivered']);
   assert.equal(second.pendingSends, 0);
   await second.stop();
+});
+
+test('right after a connect a delivery is shown with every timer frozen: the server orders the replay, no wait does', async (t) => {
+  const frames = await fromAlice('shown without waiting');
+  const gw = new FakeGateway();
+  const shown: ChatMessage[] = [];
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
+  try {
+    const m = new Messenger({
+      gossip: bob,
+      url: 'wss://gw.test/ws',
+      token: tokens,
+      webSocket: gw.factory,
+      onMessage: (msg) => void shown.push(msg),
+    });
+    await m.start();
+    gw.last.hello('bob');
+    for (const f of frames) gw.last.push(f);
+    // Crypto and the handler run on promises: let them, without ever firing a timer.
+    for (let i = 0; i < 2000 && shown.length === 0; i++) {
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.deepEqual(
+      shown.map((x) => x.text),
+      ['shown without waiting'],
+    );
+    t.mock.timers.reset();
+    await m.stop();
+  } finally {
+    t.mock.timers.reset();
+  }
+});
+
+/** Hooks that record each call by name (the way a chaos or load harness counts). */
+function countingHooks(): { hooks: MessengerHooks; calls: Record<string, string[]> } {
+  const calls: Record<string, string[]> = {};
+  const hit = (name: string, id: string): void => void (calls[name] ??= []).push(id);
+  const hooks: MessengerHooks = {
+    onSent: (f, resend) => hit(resend ? 'resent' : 'sent', f.id),
+    onAccepted: (id) => hit('accepted', id),
+    onDelivered: (id) => hit('delivered', id),
+    onFailed: (id) => hit('failed', id),
+    onReceived: (f) => hit('received', f.id),
+    onDuplicate: (id) => hit('duplicate', id),
+    onShown: (m) => hit('shown', m.id),
+    onAcked: (ids) => ids.forEach((id) => hit('acked', id)),
+    onReplayed: (epoch) => hit('replayed', String(epoch)),
+  };
+  return { hooks, calls };
+}
+
+test('the counting hooks see each step of a send once, and a hook that throws changes nothing', async () => {
+  const { hooks, calls } = countingHooks();
+  const gw = new FakeGateway();
+  const m = new Messenger({
+    gossip: alice,
+    url: 'wss://gw.test/ws',
+    token: tokens,
+    webSocket: gw.factory,
+    hooks: {
+      ...hooks,
+      onSent: (f, resend) => {
+        hooks.onSent?.(f, resend);
+        throw new Error('a buggy counter');
+      },
+    },
+  });
+  await m.start();
+  gw.last.hello('alice');
+  const { id } = await m.send('bob', 'counted');
+  await until(() => gw.last.sends().some((f) => f.id === id), 'the write');
+  assert.deepEqual(
+    calls.sent,
+    gw.last.sends().map((f) => f.id),
+  );
+  // A resend's second `accepted` and a repeated receipt are not counted twice.
+  gw.last.push({ type: 'accepted', id });
+  gw.last.push({ type: 'accepted', id });
+  gw.last.push({ type: 'delivered', id, to: 'bob', at: Date.now() });
+  gw.last.push({ type: 'delivered', id, to: 'bob', at: Date.now() });
+  await m.whenState(id, 'delivered', 3000);
+  assert.deepEqual(calls.accepted, [id]);
+  assert.deepEqual(calls.delivered, [id]);
+  assert.equal(calls.resent, undefined);
+  await m.stop();
+});
+
+test('the counting hooks see each delivery, duplicate, shown message and ack; `replayed` is an event', async () => {
+  const { hooks, calls } = countingHooks();
+  const frames = await fromAlice('counted on arrival');
+  const msg = frames[frames.length - 1] as DeliverFrame;
+  const gw = new FakeGateway();
+  const { m, shown } = bobMessenger(gw, { hooks, reorderWindowMs: 0 });
+  const replayed: number[] = [];
+  m.on('replayed', (r) => replayed.push(r.epoch));
+  await m.start();
+  gw.last.hello('bob');
+  for (const f of frames) gw.last.push(f);
+  gw.last.push(msg); // the same delivery again
+  gw.last.push({ type: 'replayed' });
+  await until(() => gw.last.acks().includes(msg.id), 'the ack');
+  assert.equal(shown.length, 1);
+  assert.deepEqual(calls.received, [...frames.map((f) => f.id), msg.id]);
+  assert.deepEqual(calls.duplicate, [msg.id]);
+  assert.deepEqual(calls.shown, [msg.id]);
+  assert.deepEqual(new Set(calls.acked), new Set(frames.map((f) => f.id)));
+  assert.deepEqual(replayed, [1]);
+  assert.deepEqual(calls.replayed, ['1']);
+  await m.stop();
 });
 
 test('every unaccepted send is rewritten in order, same ids, on a new connection', async () => {

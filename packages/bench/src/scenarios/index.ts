@@ -2,7 +2,8 @@ import type { Scenario } from '../scenario.js';
 import { connections } from './connections.js';
 import { crypto } from './crypto.js';
 import { latency } from './latency.js';
+import { shown } from './shown.js';
 import { throughput } from './throughput.js';
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const scenarios: Scenario[] = [connections, throughput, latency, crypto];
+export const scenarios: Scenario[] = [connections, throughput, latency, shown, crypto];

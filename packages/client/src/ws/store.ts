@@ -5,6 +5,7 @@
  * ciphertext, so storing them reveals no more than the server holds.
  */
 import type { SendFrame } from '@gossip/protocol';
+import { LRUCache } from 'lru-cache';
 
 /** Persistence for a `Messenger`; methods may be slow, the Messenger batches its writes. */
 export interface MessengerStore {
@@ -35,30 +36,30 @@ export class MemoryMessengerStore implements MessengerStore {
   }
 }
 
-/** A set that remembers the newest `limit` ids (insertion order). */
+/**
+ * A set that remembers the newest `limit` ids (insertion order: `has` does not refresh an
+ * id, so the oldest added goes first), over `lru-cache`.
+ */
 export class BoundedIdSet {
-  private readonly ids = new Set<string>();
+  private readonly ids: LRUCache<string, true>;
   constructor(
     readonly limit: number,
     initial: Iterable<string> = [],
   ) {
+    this.ids = new LRUCache<string, true>({ max: limit });
     for (const id of initial) this.add(id);
   }
   has(id: string): boolean {
     return this.ids.has(id);
   }
   add(id: string): void {
-    if (this.ids.has(id)) return;
-    this.ids.add(id);
-    while (this.ids.size > this.limit) {
-      const oldest = this.ids.values().next().value as string;
-      this.ids.delete(oldest);
-    }
+    if (!this.ids.has(id)) this.ids.set(id, true);
   }
   get size(): number {
     return this.ids.size;
   }
+  /** Oldest first. */
   toArray(): string[] {
-    return [...this.ids];
+    return [...this.ids.rkeys()];
   }
 }
