@@ -31,7 +31,8 @@ test('a bundle importing @gossip/cdk8s (as the operator image does) runs none of
       'if (typeof cdk8s.buildClusterObjects !== "function") throw new Error("not loaded");\n',
   );
   const outfile = join(work, 'dist', 'main.mjs');
-  await build({
+  const result = await build({
+    metafile: true,
     entryPoints: [entry],
     outfile,
     bundle: true,
@@ -51,6 +52,12 @@ test('a bundle importing @gossip/cdk8s (as the operator image does) runs none of
       },
     ],
   });
+  // The constructs' env is typed from the services' config schemas by type-only imports:
+  // none of a service's code may enter the bundle.
+  const fromServices = Object.keys(result.metafile.inputs).filter((f) =>
+    /(^|\/)services\//.test(f),
+  );
+  assert.deepEqual(fromServices, [], 'service code in the bundle');
   const res = spawnSync(process.execPath, [outfile, '--some-operator-flag'], {
     cwd: work,
     encoding: 'utf8',

@@ -9,6 +9,7 @@ import type { Resources } from '../api/schema-helpers.js';
 import type { ClusterContext, SecretKeySelector } from './context.js';
 import { appImage } from './context.js';
 import { toKubeResources } from './kube-helpers.js';
+import type { ServiceEnv } from './service-env.js';
 import type { AppComponent } from './naming.js';
 import {
   configHash,
@@ -24,27 +25,30 @@ import {
 /** The non-root user the Gossip images run as. */
 export const appUser = 10001;
 
-export interface AppWorkloadProps {
+export interface AppWorkloadProps<C extends AppComponent = AppComponent> {
   /** The cluster this workload belongs to. */
   readonly cluster: ClusterContext;
   /** Which service; fixes the name, labels, port and image. */
-  readonly component: AppComponent;
+  readonly component: C;
   /** Pod count. */
   readonly replicas: number;
   /** Container requests and limits. */
   readonly resources: Resources;
-  /** Non-secret environment, stored in the component's ConfigMap and read with `envFrom`. */
-  readonly config: Readonly<Record<string, string>>;
+  /**
+   * Non-secret environment, stored in the component's ConfigMap and read with `envFrom`.
+   * Typed from the component's config schema: only variables it reads.
+   */
+  readonly config: ServiceEnv<C, string>;
   /**
    * Secret environment: variable name to Secret key. The Secrets are only referenced.
    * @default {}
    */
-  readonly secretEnv?: Readonly<Record<string, SecretKeySelector>>;
+  readonly secretEnv?: ServiceEnv<C, SecretKeySelector>;
   /**
    * Environment from the downward API, e.g. the pod name.
    * @default {}
    */
-  readonly fieldEnv?: Readonly<Record<string, kplus.EnvFieldPaths>>;
+  readonly fieldEnv?: ServiceEnv<C, kplus.EnvFieldPaths>;
   /**
    * Port of the ops listener (probes, `/metrics`) when it is not the public port; it gets the
    * container and Service port name `ops`.
@@ -64,12 +68,12 @@ export interface AppWorkloadProps {
   readonly preStopCommand?: readonly string[];
 }
 
-export class AppWorkload extends Construct {
+export class AppWorkload<C extends AppComponent = AppComponent> extends Construct {
   readonly deployment: kplus.Deployment;
   readonly service: kplus.Service;
   readonly configMap: kplus.ConfigMap;
 
-  constructor(scope: Construct, id: string, props: AppWorkloadProps) {
+  constructor(scope: Construct, id: string, props: AppWorkloadProps<C>) {
     super(scope, id);
     const { cluster, component } = props;
     const name = namesFor(cluster.name).app(component);
@@ -77,7 +81,8 @@ export class AppWorkload extends Construct {
     const port = ports[component];
     const opsPort = props.opsPort ?? port;
     const extraPorts = opsPort === port ? [] : [{ name: opsPortName, number: opsPort }];
-    const secretEnv = props.secretEnv ?? {};
+    const config = defined<string>(props.config);
+    const secretEnv = defined<SecretKeySelector>(props.secretEnv ?? {});
 
     const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
       metadata: { name, labels },
@@ -85,11 +90,11 @@ export class AppWorkload extends Construct {
     });
     this.configMap = new kplus.ConfigMap(this, 'ConfigMap', {
       metadata: { name, labels },
-      data: { ...props.config },
+      data: config,
     });
 
     const secretNames = Object.values(secretEnv).map((ref) => ref.name);
-    const hash = configHash(props.config, secretNames, cluster.secretVersions);
+    const hash = configHash(config, secretNames, cluster.secretVersions);
     this.deployment = new kplus.Deployment(this, 'Deployment', {
       metadata: { name, labels },
       replicas: props.replicas,
@@ -135,7 +140,9 @@ export class AppWorkload extends Construct {
       const secret = kplus.Secret.fromSecretName(this, `Secret-${envName}`, ref.name);
       container.env.addVariable(envName, kplus.EnvValue.fromSecretValue({ secret, key: ref.key }));
     }
-    for (const [envName, fieldPath] of Object.entries(props.fieldEnv ?? {})) {
+    for (const [envName, fieldPath] of Object.entries(
+      defined<kplus.EnvFieldPaths>(props.fieldEnv ?? {}),
+    )) {
       container.env.addVariable(envName, kplus.EnvValue.fromFieldRef(fieldPath));
     }
     // A read-only root filesystem still needs a scratch /tmp (Node writes temp files there).
@@ -166,4 +173,11 @@ export class AppWorkload extends Construct {
       this.service.selectLabel(key, value);
     }
   }
+}
+
+/** The entries of `env` that are set (its type allows every variable to be absent). */
+function defined<V>(env: { readonly [name: string]: V | undefined }): Record<string, V> {
+  const out: Record<string, V> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value;
+  return out;
 }
