@@ -71,8 +71,8 @@ export class ApiEvents {
       return;
     }
     const { to, frame } = parsed.message;
-    for (const conn of this.registry.connsOf(to)) {
-      if (conn.push(frame, true)) this.metrics.pushed.inc({ type: 'contact' });
-    }
+    // Held back like the engines' live pushes while a connection's first replay runs.
+    for (const conn of this.registry.connsOf(to))
+      conn.deliver({ frame, live: false, droppable: true });
   }
 }

@@ -1,7 +1,8 @@
 /**
  * What the engines send this gateway, from its own RabbitMQ queue: `stored` (answer
  * `accepted`), `error` (for one connection) and `push` (a frame for a user's connections,
- * or for one connection during its replay).
+ * held back by those still in their first replay, or a frame of one connection's replay,
+ * which `replayed` ends).
  */
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import {
@@ -11,7 +12,7 @@ import {
   type GatewayMessage,
 } from '@gossip/protocol';
 import type { Logger } from '@gossip/servicekit';
-import type { Connection } from './connection.js';
+import type { Drains } from './drains.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { ConnectionRegistry } from './registry.js';
 
@@ -27,6 +28,7 @@ export class BusConsumer {
   constructor(
     private readonly opts: BusConsumerOptions,
     private readonly registry: ConnectionRegistry,
+    private readonly drains: Drains,
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
   ) {}
@@ -88,17 +90,21 @@ export class BusConsumer {
         return;
       }
       case 'push': {
-        const targets = m.conn
-          ? [this.registry.get(m.conn)].filter((c): c is Connection => c?.user === m.to)
-          : [...this.registry.connsOf(m.to)];
-        for (const conn of targets) {
+        const { frame } = m;
+        if (m.conn !== undefined) {
+          // One connection's replay: written at once, never held; `replayed` ends it.
+          const conn = this.registry.get(m.conn);
+          if (conn?.user !== m.to) return;
+          this.drains.progress(conn);
+          if (frame.type === 'replayed') return this.drains.replayed(conn);
+          conn.deliverReplayed(frame, frame.type === 'deliver');
+          return;
+        }
+        // `replayed` is for one connection; one without it is not a valid live push.
+        if (frame.type === 'replayed') return;
+        for (const conn of this.registry.connsOf(m.to)) {
           // Receipts and signals are small; messages are the bulk and are redelivered.
-          if (!conn.push(m.frame, m.frame.type === 'deliver')) continue;
-          this.metrics.pushed.inc({ type: m.frame.type });
-          if (m.frame.type === 'deliver') {
-            this.metrics.delivered.inc();
-            if (m.live) this.metrics.deliverLatency.observe((Date.now() - m.frame.sentAt) / 1000);
-          }
+          conn.deliver({ frame, live: m.live === true, droppable: frame.type === 'deliver' });
         }
         return;
       }

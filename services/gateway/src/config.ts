@@ -59,6 +59,18 @@ export const GatewayEnv = Type.Object({
   GATEWAY_HIGH_WATER_BYTES: Int(1 << 20, 1024, 'Over this, deliveries to a socket are skipped.'),
   GATEWAY_MAX_BUFFERED_BYTES: Int(8 << 20, 1024, 'Over this, a socket is closed with 1013.'),
   GATEWAY_PREFETCH: Int(256, 1),
+  GATEWAY_REPLAY_HOLD_MS: Int(
+    10_000,
+    100,
+    'A connection replay that sends nothing for this long is given up on: the live frames ' +
+      'held back go out, the client gets `replayed`, and the replay is asked for again.',
+  ),
+  GATEWAY_REPLAY_HOLD_MAX: Int(
+    10_000,
+    1,
+    'Most live frames one connection holds back during its first replay; past it they go ' +
+      'out at once (order is then not guaranteed; nothing is lost).',
+  ),
   GATEWAY_DRAIN_GRACE_MS: Int(10_000, 0, 'How long clients get to leave after `drain`.'),
   GATEWAY_DRAIN_RECONNECT_MS: Int(1000, 0, 'The `reconnectAfterMs` sent in `drain`.'),
   GATEWAY_SHUTDOWN_TIMEOUT_MS: Int(25_000, 1000),
@@ -118,6 +130,9 @@ export interface GatewayConfig {
   highWaterBytes: number;
   maxBufferedBytes: number;
   prefetch: number;
+  /** See GATEWAY_REPLAY_HOLD_MS and GATEWAY_REPLAY_HOLD_MAX. */
+  replayHoldMs: number;
+  replayHoldMax: number;
   drainGraceMs: number;
   drainReconnectMs: number;
   shutdownTimeoutMs: number;
@@ -189,6 +204,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     highWaterBytes: e.GATEWAY_HIGH_WATER_BYTES,
     maxBufferedBytes: e.GATEWAY_MAX_BUFFERED_BYTES,
     prefetch: e.GATEWAY_PREFETCH,
+    replayHoldMs: e.GATEWAY_REPLAY_HOLD_MS,
+    replayHoldMax: e.GATEWAY_REPLAY_HOLD_MAX,
     drainGraceMs: e.GATEWAY_DRAIN_GRACE_MS,
     drainReconnectMs: e.GATEWAY_DRAIN_RECONNECT_MS,
     shutdownTimeoutMs: e.GATEWAY_SHUTDOWN_TIMEOUT_MS,

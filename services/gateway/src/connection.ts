@@ -17,6 +17,7 @@ import {
 import type { Logger } from '@gossip/servicekit';
 import type { GatewayMetrics } from './metrics.js';
 import { TokenBucket } from './ratelimit.js';
+import { ReplayHold, type HeldFrame, type PushFrame } from './replay-hold.js';
 
 /** The limits every connection applies (from the gateway's config). */
 export interface ConnectionLimits {
@@ -25,6 +26,8 @@ export interface ConnectionLimits {
   ratePerSecond: number;
   rateBurst: number;
   rateViolationsMax: number;
+  /** Most live frames held back during a connection's first replay. */
+  replayHoldMax: number;
 }
 
 /** Where a connection's socket events go (the frame router and the registry). */
@@ -59,6 +62,14 @@ export class Connection extends WebSocket {
   alive = true;
   /** When this connection last asked for a replay after backpressure (see `Drains`). */
   lastReplayAt = 0;
+  /** When its replay in flight was asked for or last sent a frame (see `Drains`). */
+  replayProgressAt = 0;
+  /** Another replay is wanted once the one in flight has ended (see `Drains`). */
+  replayAgain = false;
+  /** Live pushes held back until the first replay is over; undefined after (or when full). */
+  hold: ReplayHold | undefined = undefined;
+  /** The client got `replayed` (it does once per connection). */
+  replayed = false;
   /** Frames refused by the rate limit since the last pause (see `onRateLimited`). */
   violations = 0;
   /** When the last one was refused (ms). */
@@ -72,6 +83,8 @@ export class Connection extends WebSocket {
   /** Wires an accepted socket to its gateway's shared state and listeners. */
   attach(env: ConnectionEnv): void {
     this.env = env;
+    // Live pushes wait until the replay the gateway asks for next has sent the backlog.
+    this.hold = new ReplayHold(env.limits.replayHoldMax);
     this.on('message', onConnMessage);
     this.on('pong', onConnPong);
     this.on('error', onConnError);
@@ -99,6 +112,54 @@ export class Connection extends WebSocket {
     }
     this.send(encodeFrame(frame));
     return true;
+  }
+
+  /**
+   * A frame pushed to this connection's user (a live delivery, receipt, signal or contact
+   * event): held back while the first replay runs, else written (and counted).
+   */
+  deliver(push: HeldFrame): void {
+    if (this.hold?.add(push)) return;
+    if (this.hold) {
+      // Full: what is held goes out now, in order, and the rest is written as it comes.
+      this.env?.log.warn({ conn: this.id, held: this.hold.size }, 'replay hold full; releasing');
+      this.releaseHold();
+    }
+    this.write(push);
+  }
+
+  /** A frame of a replay of this connection's backlog: written now, never held. */
+  deliverReplayed(frame: PushFrame, droppable: boolean): void {
+    this.hold?.sentByReplay(frame);
+    this.write({ frame, live: false, droppable });
+  }
+
+  /**
+   * The first replay is over (or given up on): the client gets `replayed`, then the live
+   * frames held meanwhile. Later calls do nothing: the client is told once.
+   */
+  finishReplay(): void {
+    if (this.replayed) return;
+    this.replayed = true;
+    this.push({ type: 'replayed' });
+    this.releaseHold();
+  }
+
+  private releaseHold(): void {
+    const held = this.hold?.release() ?? [];
+    this.hold = undefined;
+    for (const h of held) this.write(h);
+  }
+
+  /** Writes a push and counts it. */
+  private write({ frame, live, droppable }: HeldFrame): void {
+    if (!this.push(frame, droppable) || !this.env) return;
+    const { metrics } = this.env;
+    metrics.pushed.inc({ type: frame.type });
+    if (frame.type === 'deliver') {
+      metrics.delivered.inc();
+      if (live) metrics.deliverLatency.observe((Date.now() - frame.sentAt) / 1000);
+    }
   }
 
   /** Writes an error frame (counted by code). */

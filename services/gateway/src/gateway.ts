@@ -92,23 +92,30 @@ export class Gateway {
       cfg.instanceId,
       cfg.presenceTtlSeconds,
     );
-    const consumer = new BusConsumer(
-      { exchange, amqpPrefix: cfg.amqpPrefix, instanceId: cfg.instanceId, prefetch: cfg.prefetch },
-      registry,
-      metrics,
-      log,
-    );
     this.link = new AmqpLink({
       url: cfg.amqpUrl,
       logger: log,
       setup: (ch) => consumer.setup(ch),
       onState: (up) => {
-        // Connections opened while the link was down never had their replay requested.
-        if (up) for (const c of registry.all()) this.drains.request(c);
+        // Connections opened while the link was down never had their replay requested,
+        // and replies to those asked for before went to the old (exclusive) queue.
+        if (up) this.drains.relinked();
       },
     });
     const bus = new EngineBus(this.link, exchange, cfg.instanceId, log);
-    this.drains = new Drains(registry, bus, cfg.highWaterBytes);
+    this.drains = new Drains(
+      { highWaterBytes: cfg.highWaterBytes, replayHoldMs: cfg.replayHoldMs },
+      registry,
+      bus,
+      log,
+    );
+    const consumer = new BusConsumer(
+      { exchange, amqpPrefix: cfg.amqpPrefix, instanceId: cfg.instanceId, prefetch: cfg.prefetch },
+      registry,
+      this.drains,
+      metrics,
+      log,
+    );
     this.heartbeat = new Heartbeat(registry, this.presence, userCounts, this.drains, log);
     // Back from an outage (a restart loses every claim): claim now, not at the next
     // heartbeat, or engines park these users' messages as offline for up to TTL/3.
@@ -207,7 +214,7 @@ export class Gateway {
         Math.max(500, (this.cfg.presenceTtlSeconds * 1000) / 3),
       ),
       setInterval(() => this.heartbeat.pingAll(), this.cfg.pingIntervalMs),
-      setInterval(() => this.drains.refeed(), 250),
+      setInterval(() => this.drains.tick(), 250),
     );
     await this.ops.start(this.cfg.opsPort, this.cfg.opsHost);
     await new Promise<void>((resolve) => this.http.listen(this.cfg.port, this.cfg.host, resolve));

@@ -142,9 +142,10 @@ describe('bus message validation', () => {
       (await metric(gw.metricsUrl, 'gossip_gateway_bus_invalid_total')) - before,
       bad.length,
     );
+    // `replayed`: bob's (empty) replay ended; the live signal was held back until then.
     assert.deepEqual(
       bob.frames.map((f) => f.type),
-      ['hello', 'signal'],
+      ['hello', 'replayed', 'signal'],
       'only the valid push reached the client',
     );
     const ts = Date.now();
