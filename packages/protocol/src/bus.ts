@@ -95,6 +95,12 @@ export type BusAck = Static<typeof BusAck>;
 export const BusConnected = Type.Object({
   op: Type.Literal('connected'),
   user: Username,
+  /**
+   * A connection resumed after it fell behind (backpressure): replay only the messages
+   * sent at or after this time (ms), where the first one it missed is; contact events and
+   * receipts in full. Absent: everything pending. Replaying more is only slower.
+   */
+  from: Type.Optional(EpochMs),
   ...ReplyTo.properties,
 });
 export type BusConnected = Static<typeof BusConnected>;
