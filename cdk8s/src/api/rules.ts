@@ -1,32 +1,21 @@
 /**
- * Cross-field rules of the GossipCluster schema. Each rule is written once: the CEL text goes
- * into the CRD (`x-kubernetes-validations`, enforced by the API server) and the TypeScript
- * predicate lets `npm run synth` reject the same specs offline with the same message.
+ * Cross-field rules of the GossipCluster schema, each written once as CEL: it goes into the
+ * CRD (`x-kubernetes-validations`, enforced by the API server), and the offline validator
+ * (`validateGossipCluster`, used by `npm run synth` and the operator) evaluates the same
+ * text with @bufbuild/cel (./cel.ts), so both refuse the same specs with the same message.
  */
 
-/** One CEL rule with its offline twin. */
+/** One CEL rule as the CRD carries it. */
 export interface CrossFieldRule {
-  /** CEL expression evaluated by the API server with `self` bound to the object it sits on. */
+  /** CEL expression evaluated with `self` bound to the object it sits on. */
   readonly rule: string;
   /** The message users see when the rule fails; the offline check reports it verbatim. */
   readonly message: string;
-  /**
-   * The same rule in TypeScript, over the defaulted object at the rule's place, or `undefined`
-   * for transition rules (`oldSelf`) that only make sense against a stored object.
-   */
-  readonly check?: (self: Record<string, unknown>) => boolean;
 }
 
-/** Where a schema node keeps its rules for the offline check (a symbol: JSON never sees it). */
-export const RulesKey: unique symbol = Symbol.for('gossip.dev/cross-field-rules');
-
-/**
- * Schema options carrying `rules`: the CEL half as `x-kubernetes-validations` for the CRD, the
- * whole rules under {@link RulesKey} for `validateGossipCluster`.
- */
+/** Schema options carrying `rules` as `x-kubernetes-validations` (the CRD and the offline check read them there). */
 export function withRules(rules: readonly CrossFieldRule[]): Record<string, unknown> {
-  const cel = rules.map(({ rule, message }) => ({ rule, message }));
-  return { 'x-kubernetes-validations': cel, [RulesKey]: rules };
+  return { 'x-kubernetes-validations': rules.map(({ rule, message }) => ({ rule, message })) };
 }
 
 /**
@@ -41,19 +30,11 @@ export const rootRules: readonly CrossFieldRule[] = [
   {
     rule: `self.metadata.name.size() <= ${maxClusterNameLength}`,
     message: `metadata.name must be at most ${maxClusterNameLength} characters (child object names add suffixes)`,
-    check: (self) => {
-      const meta = self.metadata as { name?: unknown } | undefined;
-      return typeof meta?.name !== 'string' || meta.name.length <= maxClusterNameLength;
-    },
   },
   {
     // Kubernetes allows dots in custom resource names; Service names may not have them.
     rule: "self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
     message: 'metadata.name must be a DNS label (a-z, 0-9, -): Service names derive from it',
-    check: (self) => {
-      const meta = self.metadata as { name?: unknown } | undefined;
-      return typeof meta?.name !== 'string' || /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(meta.name);
-    },
   },
 ];
 
@@ -63,10 +44,6 @@ export const gatewayRules: readonly CrossFieldRule[] = [
     // has(): the API server also checks the schema's own `default: {}`, before nested defaults.
     rule: '!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas',
     message: 'gateway.minReplicas must be less than or equal to gateway.maxReplicas',
-    check: (self) =>
-      self.minReplicas === undefined ||
-      self.maxReplicas === undefined ||
-      Number(self.minReplicas) <= Number(self.maxReplicas),
   },
 ];
 
@@ -76,7 +53,6 @@ export function backingServiceRules(service: string): readonly CrossFieldRule[] 
     {
       rule: 'has(self.managed) != has(self.external)',
       message: `${service}: set exactly one of managed or external`,
-      check: (self) => (self.managed !== undefined) !== (self.external !== undefined),
     },
   ];
 }
@@ -102,6 +78,5 @@ export const mongodbManagedRules: readonly CrossFieldRule[] = [
   {
     rule: '!has(self.replicas) || self.replicas == 1',
     message: 'mongodb.managed.replicas > 1 (a replica set) is not supported yet',
-    check: (self) => self.replicas === undefined || self.replicas === 1,
   },
 ];

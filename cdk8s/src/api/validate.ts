@@ -6,8 +6,7 @@
 import { Kind } from '@sinclair/typebox';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { RulesKey } from './rules.js';
-import type { CrossFieldRule } from './rules.js';
+import { celRulesOf, evaluateRule, isTransitionRule } from './cel.js';
 import { GossipCluster } from './v1alpha1.js';
 import type { GossipCluster as Cluster, ResolvedGossipClusterSpec } from './v1alpha1.js';
 
@@ -73,14 +72,15 @@ export function validateGossipCluster(input: unknown): ResolvedGossipCluster {
   return cluster as ResolvedGossipCluster;
 }
 
-/** Finds unknown fields and failing cross-field rules in an already schema-valid value. */
+/** Finds unknown fields and failing CEL rules (./cel.ts) in an already schema-valid value. */
 function walk(schema: TSchema, value: unknown, path: string, problems: string[]): void {
   if (typeof value !== 'object' || value === null) return;
-  const rules = (schema as { [RulesKey]?: readonly CrossFieldRule[] })[RulesKey] ?? [];
-  for (const rule of rules) {
-    if (rule.check && !rule.check(value as Record<string, unknown>)) {
-      problems.push(`${path === '' ? '(root)' : path}: ${rule.message}`);
-    }
+  const where = path === '' ? '(root)' : path;
+  for (const { rule, message } of celRulesOf(schema)) {
+    if (isTransitionRule(rule)) continue;
+    const held = evaluateRule(rule, value, schema);
+    if (held === false) problems.push(`${where}: ${message}`);
+    else if (held !== true) problems.push(`${where}: rule ${rule} could not be evaluated: ${held}`);
   }
   if (schema[Kind] === 'Array' && Array.isArray(value)) {
     value.forEach((item, i) => walk(schema.items as TSchema, item, `${path}[${i}]`, problems));
