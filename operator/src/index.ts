@@ -2,7 +2,7 @@
 export { loadConfig, type OperatorConfig } from './config.js';
 export { GossipOperator, OWNED_KINDS } from './operator.js';
 export { OperatorMetrics } from './metrics.js';
-export { MetricsServer } from './server.js';
+export { operatorOps } from './ops.js';
 export { Informer, objectKey } from './informer/informer.js';
 export { kubeSource } from './informer/source.js';
 export { LeaderElector, type LeaseClient } from './leader/lease.js';

@@ -6,21 +6,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
+import type { OpsServer } from '@gossip/servicekit';
 import { assertServing, casesFor, checkCase, exchange, type Listener } from '@gossip/testenv';
-import { MetricsServer } from '../src/server.js';
+import { operatorOps } from '../src/ops.js';
 
 describe('operator ops port: malformed input', () => {
-  let server: MetricsServer;
+  let server: OpsServer;
   let listener: Listener;
-  let notReady: () => string | undefined = () => undefined;
+  let controllers: () => string = () => 'ok';
 
   before(async () => {
     // Short timeouts so the slow-client cases end quickly; the cases do not measure them.
-    server = new MetricsServer(
-      new Registry(),
-      { notReady: () => notReady() },
-      { headersTimeoutMs: 500, requestTimeoutMs: 1000 },
-    );
+    server = operatorOps(new Registry(), () => controllers(), {
+      timeouts: { headersTimeoutMs: 500, requestTimeoutMs: 1000 },
+    });
     const port = await server.start(0, '127.0.0.1');
     listener = { host: '127.0.0.1', port, healthPath: '/healthz', probePath: '/nope' };
   });
@@ -31,7 +30,7 @@ describe('operator ops port: malformed input', () => {
   }
 
   test('a readiness check that throws is answered 500 and the server keeps serving', async () => {
-    notReady = () => {
+    controllers = () => {
       throw new Error('boom');
     };
     try {
@@ -41,8 +40,23 @@ describe('operator ops port: malformed input', () => {
       );
       assert.equal(x.status, 500, x.head);
     } finally {
-      notReady = () => undefined;
+      controllers = () => 'ok';
     }
     await assertServing(listener);
+  });
+
+  test('/readyz is 503 naming the controllers check until it is ok', async () => {
+    controllers = () => 'informer caches not synced';
+    try {
+      const res = await fetch(`http://127.0.0.1:${listener.port}/readyz`);
+      assert.equal(res.status, 503);
+      assert.deepEqual(await res.json(), {
+        status: 'unavailable',
+        checks: { controllers: 'informer caches not synced' },
+      });
+    } finally {
+      controllers = () => 'ok';
+    }
+    assert.equal((await fetch(`http://127.0.0.1:${listener.port}/readyz`)).status, 200);
   });
 });
