@@ -2,10 +2,3 @@
 export { Engine } from './engine.js';
 export { loadConfig, EngineEnv, type EngineConfig } from './config.js';
 export { lookupPresence, presenceKey } from './presence.js';
-export {
-  RECEIPTS_COLLECTION,
-  ensureIndexes,
-  stores,
-  type MessageDoc,
-  type ReceiptDoc,
-} from './store.js';

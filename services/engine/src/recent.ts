@@ -1,0 +1,31 @@
+/**
+ * Who sent recently stored or pushed messages to whom, so the ack of a message this
+ * engine handled needs no read before its delete. `from` and `to` never change once
+ * stored; a miss just reads the document.
+ */
+import type { MessageDoc } from '@gossip/store';
+
+/** Messages remembered for acks without a read (about 100 bytes each). */
+const RECENT_MAX = 50_000;
+
+export type RecentMessage = Pick<MessageDoc, 'from' | 'to' | 'sentAt'>;
+
+/** A bounded map of message id to sender, recipient and stamp; the oldest go first. */
+export class RecentMessages {
+  private readonly byId = new Map<string, RecentMessage>();
+
+  constructor(private readonly max = RECENT_MAX) {}
+
+  remember(d: Pick<MessageDoc, '_id' | 'from' | 'to' | 'sentAt'>): void {
+    if (this.byId.size >= this.max) this.byId.delete(this.byId.keys().next().value!);
+    this.byId.set(d._id, { from: d.from, to: d.to, sentAt: d.sentAt });
+  }
+
+  get(id: string): RecentMessage | undefined {
+    return this.byId.get(id);
+  }
+
+  forget(id: string): void {
+    this.byId.delete(id);
+  }
+}

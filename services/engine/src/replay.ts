@@ -1,0 +1,114 @@
+/**
+ * The replay on `connected`: everything stored for a user who just (re)connected, pushed
+ * to that one connection a page at a time (never all of a backlog at once), then
+ * `replayed` so the gateway can release the live frames it held back meanwhile.
+ *
+ * Every push is awaited until the broker confirmed it, and all go through one channel,
+ * which keeps them in order: so `replayed` is published only after the whole backlog
+ * was. If a read or a publish fails half way, the `connected` message is requeued (see
+ * consumer.ts) and the replay starts again from the first page, on this engine or
+ * another; the frames already pushed come again (clients drop repeated ids), and
+ * `replayed` is still sent only at the end of a replay that went through.
+ */
+import type { BusConnected } from '@gossip/protocol';
+import { contactFrameOf } from '@gossip/protocol';
+import {
+  eventsPage,
+  messagesPage,
+  receiptsPage,
+  type EventCursor,
+  type MessageCursor,
+} from '@gossip/store';
+import type { HandlerDeps } from './deps.js';
+import { deliverFrame } from './frames.js';
+import type { PushFrame } from './outbound.js';
+
+export interface ReplayDeps extends HandlerDeps {
+  /** Documents per page read. */
+  replayBatch: number;
+  /** How long after this delivery the redelivery scan looks at a message again. */
+  redeliverySeconds: number;
+}
+
+export class Replayer {
+  constructor(private readonly d: ReplayDeps) {}
+
+  /** Replays `m.user`'s backlog to connection `m.conn`, then pushes `replayed` there. */
+  async onConnected(m: BusConnected): Promise<void> {
+    const push = (frame: PushFrame): Promise<void> =>
+      this.d.out.toGateway(m.gw, { op: 'push', to: m.user, conn: m.conn, frame });
+    await this.events(m.user, push);
+    await this.messages(m.user, push);
+    await this.receipts(m.user, push);
+    await push({ type: 'replayed' });
+  }
+
+  /**
+   * Contact events first: an `accepted` may carry the key the messages need. In (at, _id)
+   * order; they stay until the client acks them.
+   */
+  private async events(user: string, push: (f: PushFrame) => Promise<void>): Promise<void> {
+    const { c, metrics, replayBatch } = this.d;
+    let after: EventCursor | undefined;
+    for (;;) {
+      const page = await eventsPage(c, user, after, replayBatch);
+      metrics.replayPages.inc({ kind: 'events' });
+      for (const e of page) await push(contactFrameOf(e));
+      const last = page[page.length - 1];
+      if (!last || page.length < replayBatch) break;
+      after = { at: last.at, id: last._id };
+    }
+  }
+
+  /** The messages in (seq, _id) order, each page marked delivered before it is pushed. */
+  private async messages(user: string, push: (f: PushFrame) => Promise<void>): Promise<void> {
+    const { c, metrics, recent, replayBatch } = this.d;
+    let after: MessageCursor | undefined;
+    for (;;) {
+      const batch = await messagesPage(c, user, after, replayBatch);
+      metrics.replayPages.inc({ kind: 'messages' });
+      if (batch.length === 0) break;
+      const now = new Date();
+      await c.messages.updateMany(
+        { _id: { $in: batch.map((d) => d._id) }, to: user },
+        {
+          $set: {
+            deliveredAt: now,
+            dueAt: new Date(now.getTime() + this.d.redeliverySeconds * 1000),
+          },
+          $inc: { attempts: 1 },
+        },
+      );
+      for (const d of batch) {
+        recent.remember(d);
+        await push(deliverFrame(d));
+        metrics.delivered.inc();
+      }
+      const last = batch[batch.length - 1]!;
+      after = { seq: last.seq, id: last._id };
+      if (batch.length < replayBatch) break;
+    }
+  }
+
+  /**
+   * Receipts for messages acked while this user was away: best effort, pushed once, a
+   * page at a time in `_id` order (the cursor, not the delete, moves the page on).
+   */
+  private async receipts(user: string, push: (f: PushFrame) => Promise<void>): Promise<void> {
+    const { c, metrics, replayBatch } = this.d;
+    let after: string | undefined;
+    for (;;) {
+      const page = await receiptsPage(c, user, after, replayBatch);
+      metrics.replayPages.inc({ kind: 'receipts' });
+      for (const r of page) {
+        await push({ type: 'delivered', id: r._id, to: r.from, at: r.at.getTime() });
+      }
+      if (page.length > 0) {
+        await c.receipts.deleteMany({ _id: { $in: page.map((r) => r._id) }, to: user });
+      }
+      const last = page[page.length - 1];
+      if (!last || page.length < replayBatch) break;
+      after = last._id;
+    }
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * A send: checked and stored at once, so sends from many senders share one store batch
+ * (see {@link MessageInserter}), then answered (`stored`) and routed to the recipient's
+ * gateways in its sender's arrival order.
+ */
+import type { BusSend, ErrorCode } from '@gossip/protocol';
+import type { MessageDoc } from '@gossip/store';
+import { KeyedChains, settledLater } from './chains.js';
+import type { HandlerDeps } from './deps.js';
+import { deliverFrame } from './frames.js';
+import type { MessageInserter } from './inserter.js';
+import type { Permissions } from './permissions.js';
+
+/** What storing one send came to, before it is answered and routed in its sender's order. */
+type Stored =
+  | { outcome: 'refused'; code: ErrorCode }
+  | { outcome: 'inserted'; doc: MessageDoc }
+  | { outcome: 'duplicate' }
+  | { outcome: 'conflict' };
+
+export interface SendsDeps extends HandlerDeps {
+  inserter: MessageInserter;
+  permissions: Permissions;
+  /** How long after a live delivery the redelivery scan looks at a message again. */
+  redeliverySeconds: number;
+}
+
+export class Sends {
+  /** Per-sender chains: one sender's sends are stored and routed in arrival order. */
+  private readonly chains = new KeyedChains();
+
+  constructor(private readonly d: SendsDeps) {}
+
+  /** Handles one `send`; resolves once its replies and pushes are confirmed. */
+  onSend(m: BusSend): Promise<void> {
+    const { out, metrics } = this.d;
+    // Awaited in the chain below, possibly after earlier sends of this sender.
+    const stored = settledLater(this.store(m));
+    // The chain orders the publishes; their confirms are awaited after it (one channel
+    // keeps publishes in order), so a sender's next message need not wait for the broker
+    // to confirm this one's `stored` and `push`. The bus message is acked after both.
+    return this.chains
+      .run(m.from, async (): Promise<Promise<void>[]> => {
+        const s = await stored;
+        switch (s.outcome) {
+          case 'refused':
+            return [out.replyError(m, s.code, m.id)];
+          case 'conflict':
+            return [out.replyError(m, 'id_conflict', m.id)];
+          case 'duplicate':
+            metrics.duplicates.inc();
+            // Stored before (a resend, or RabbitMQ redelivering after an engine crash):
+            // answer `stored` again but do not route again, or every resend would multiply
+            // deliveries. If the crash came before routing, the redelivery scan sends it at
+            // its `dueAt`.
+            return [out.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id })];
+          case 'inserted': {
+            const confirms = [
+              settledLater(out.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id })),
+            ];
+            const gws = await out.presence(s.doc.to);
+            const frame = deliverFrame(s.doc);
+            for (const gw of gws) {
+              confirms.push(out.toGateway(gw, { op: 'push', to: s.doc.to, live: true, frame }));
+              metrics.delivered.inc();
+            }
+            return confirms;
+          }
+        }
+      })
+      .then((confirms) => Promise.all(confirms).then(() => undefined));
+  }
+
+  private async store(m: BusSend): Promise<Stored> {
+    const permitted = settledLater(this.d.permissions.check(m.from, m.to));
+    // A sender's sends reach the inserter in arrival order (its batches keep that order),
+    // so when two copies of one id arrive (a resend through another gateway), the first
+    // copy's stamp is the one stored. Otherwise one message could keep the first copy's
+    // stamp and the next the second's, and a replay, which sorts by stamp, would show
+    // them out of order. Only the hand-over to the inserter waits here, not the insert.
+    const queued = await this.chains.run(`store:${m.from}`, async () => {
+      const decision = await permitted;
+      if (decision !== 'ok') return { decision };
+      const doc = this.messageDoc(m);
+      return { decision, doc, inserted: settledLater(this.d.inserter.insert(doc)) };
+    });
+    if (!queued.doc) {
+      const d = queued.decision;
+      return { outcome: 'refused', code: d === 'unknown' ? 'unknown_recipient' : d };
+    }
+    const doc = queued.doc;
+    if ((await queued.inserted) === 'inserted') {
+      this.d.recent.remember(doc);
+      this.d.metrics.accepted.inc();
+      this.d.metrics.acceptLatency.observe(Math.max(0, Date.now() - m.at) / 1000);
+      return { outcome: 'inserted', doc };
+    }
+    const existing = await this.d.c.messages.findOne(
+      { _id: m.id },
+      { projection: { from: 1, to: 1 } },
+    );
+    if (existing && (existing.from !== m.from || existing.to !== m.to)) {
+      return { outcome: 'conflict' };
+    }
+    return { outcome: 'duplicate' };
+  }
+
+  private messageDoc(m: BusSend): MessageDoc {
+    return {
+      _id: m.id,
+      from: m.from,
+      to: m.to,
+      kind: m.kind,
+      body: m.body,
+      sentAt: new Date(m.at),
+      seq: m.at,
+      attempts: 0,
+      deliveredAt: null,
+      // Assume the live delivery happens; if the recipient is offline, the scan finds it
+      // then and parks it (dueAt null) until the recipient connects.
+      dueAt: new Date(Date.now() + this.d.redeliverySeconds * 1000),
+    };
+  }
+}
