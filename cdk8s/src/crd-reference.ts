@@ -1,8 +1,16 @@
 /**
- * A Markdown reference of every GossipCluster field (type, default, validation, description)
- * and every CEL rule, rendered from the same CRD schema so the docs cannot drift from it.
- * Written by `npm run -w @gossip/cdk8s crd` next to the CRD.
+ * The one GossipCluster field reference generator: every field (type, default,
+ * validation, description) and every CEL rule, read from the CRD that `gossipClusterCrd()`
+ * builds, so no document can drift from the schema the API server enforces. One walk of
+ * the schema feeds both places that show it:
+ *
+ * - `generated/gossipcluster-reference.md` beside the CRD ({@link renderCrdReference},
+ *   written by `npm run -w @gossip/cdk8s crd`);
+ * - the table in docs/operator.md between the `crd-reference` markers
+ *   ({@link withCrdTable}; `npx tsx cdk8s/src/crd-reference.ts --write` rewrites it).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dnsSubdomainPattern, quantityPattern } from './api/schema-helpers.js';
 import { gossipClusterCrd, printerColumns } from './crd.js';
 
@@ -22,7 +30,43 @@ interface Node {
   properties?: Record<string, Node>;
   items?: Node;
   'x-kubernetes-validations'?: { rule: string; message: string }[];
+  'x-kubernetes-int-or-string'?: boolean;
 }
+
+/** One schema node and where it sits (`spec.gateway.minReplicas`, `spec.x[].y`). */
+interface Field {
+  path: string;
+  node: Node;
+  required: boolean;
+}
+
+/** `node` and everything below it, depth first, in schema order. */
+function fieldsOf(node: Node, path: string, required = false, out: Field[] = []): Field[] {
+  out.push({ path, node, required });
+  const array = node.type === 'array';
+  const children = array ? node.items?.properties : node.properties;
+  const requiredChildren = (array ? node.items?.required : node.required) ?? [];
+  for (const [name, child] of Object.entries(children ?? {})) {
+    fieldsOf(child, `${path}${array ? '[]' : ''}.${name}`, requiredChildren.includes(name), out);
+  }
+  return out;
+}
+
+function crdSchema() {
+  const crd = gossipClusterCrd() as {
+    spec: {
+      names: { kind: string; shortNames: string[] };
+      group: string;
+      versions: { name: string; schema: { openAPIV3Schema: Node } }[];
+    };
+  };
+  const version = crd.spec.versions[0]!;
+  const root = version.schema.openAPIV3Schema;
+  const section = (name: 'spec' | 'status') => fieldsOf(root.properties![name]!, name);
+  return { crd, version, root, spec: section('spec'), status: section('status') };
+}
+
+// ---- generated/gossipcluster-reference.md: a list per section, the CEL rules in full ----
 
 const code = (value: unknown) => `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
 
@@ -44,45 +88,25 @@ function facts(node: Node, required: boolean): string {
   return out.join(', ');
 }
 
-function walk(node: Node, path: string, required: boolean, lines: string[], rules: string[]): void {
+function listLine({ path, node, required }: Field): string {
   // `<version>` and the like would read as HTML tags in Markdown.
   const described = node.description?.replace(/(\S*<[^>]+>\S*)/g, '`$1`');
-  const text = described ? `: ${described}` : '';
-  if (path !== '') lines.push(`- ${code(path)} (${facts(node, required)})${text}`);
-  for (const v of node['x-kubernetes-validations'] ?? []) {
-    rules.push(`- on ${code(path || '(root)')}: ${code(v.rule)}: ${v.message}`);
-  }
-  const children = node.type === 'array' ? node.items?.properties : node.properties;
-  const at = node.type === 'array' ? `${path}[]` : path;
-  for (const [name, child] of Object.entries(children ?? {})) {
-    const childRequired = (node.type === 'array' ? node.items?.required : node.required) ?? [];
-    walk(child, at === '' ? name : `${at}.${name}`, childRequired.includes(name), lines, rules);
-  }
+  return `- ${code(path)} (${facts(node, required)})${described ? `: ${described}` : ''}`;
 }
 
-/** The reference as Markdown (Prettier-stable). */
+const rulesOf = (fields: readonly Field[]) =>
+  fields.flatMap(({ path, node }) =>
+    (node['x-kubernetes-validations'] ?? []).map(
+      (v) => `- on ${code(path)}: ${code(v.rule)}: ${v.message}`,
+    ),
+  );
+
+/** The reference beside the CRD, as Markdown (Prettier-stable). */
 export function renderCrdReference(): string {
-  const crd = gossipClusterCrd() as {
-    spec: {
-      names: { kind: string; shortNames: string[] };
-      group: string;
-      versions: { name: string; schema: { openAPIV3Schema: Node } }[];
-    };
-  };
-  const version = crd.spec.versions[0]!;
-  const root = version.schema.openAPIV3Schema;
-  const section = (name: 'spec' | 'status') => {
-    const lines: string[] = [];
-    const rules: string[] = [];
-    walk(root.properties![name]!, '', false, lines, rules);
-    return { lines: lines.map((l) => l.replace('- `', `- \`${name}.`)), rules };
-  };
-  const spec = section('spec');
-  const status = section('status');
+  const { crd, version, root, spec, status } = crdSchema();
   const rootRules = (root['x-kubernetes-validations'] ?? []).map(
     (v) => `- on the object: ${code(v.rule)}: ${v.message}`,
   );
-  const rules = [...rootRules, ...spec.rules.map((r) => r.replace('on `', 'on `spec.'))];
   return [
     `# ${crd.spec.names.kind} reference (${crd.spec.group}/${version.name})`,
     '',
@@ -91,19 +115,93 @@ export function renderCrdReference(): string {
     '',
     '## Spec',
     '',
-    ...spec.lines,
+    ...spec.slice(1).map(listLine),
     '',
     '## Validation rules (CEL)',
     '',
-    ...rules.map((r) => r.replace('`spec.(root)`', '`spec`')),
+    ...rootRules,
+    ...rulesOf(spec),
     '',
     '## Status',
     '',
-    ...status.lines,
+    ...status.slice(1).map(listLine),
     '',
     '## Printer columns',
     '',
     ...printerColumns.map((c) => `- ${c.name}: ${code(c.jsonPath)}`),
     '',
   ].join('\n');
+}
+
+// ---- docs/operator.md: one table row per field, the rules by their messages ----
+
+const cell = (s: string) => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
+
+function constraints(s: Node): string {
+  const out: string[] = [];
+  if (s.enum) out.push(`one of ${s.enum.map((v) => `\`${String(v)}\``).join(', ')}`);
+  if (s.minimum !== undefined) out.push(`>= ${s.minimum}`);
+  if (s.maximum !== undefined) out.push(`<= ${s.maximum}`);
+  if (s.minLength !== undefined) out.push(`length >= ${s.minLength}`);
+  if (s.maxLength !== undefined) out.push(`length <= ${s.maxLength}`);
+  if (s.maxItems !== undefined) out.push(`at most ${s.maxItems} items`);
+  if (s.pattern === quantityPattern) out.push('a Kubernetes quantity');
+  else if (s.pattern === dnsSubdomainPattern) out.push('a DNS subdomain');
+  else if (s.pattern) out.push(`pattern \`${s.pattern}\``);
+  for (const v of s['x-kubernetes-validations'] ?? []) out.push(`rule: ${v.message}`);
+  return out.join('; ');
+}
+
+function typeOf(s: Node): string {
+  if (s['x-kubernetes-int-or-string']) return 'int or string';
+  if (s.type === 'array') return `${s.items?.type ?? 'any'}[]`;
+  return s.type ?? 'any';
+}
+
+function tableRow({ path, node }: Field): string {
+  const def = node.default === undefined ? '' : `\`${JSON.stringify(node.default)}\``;
+  return `| \`${path}\` | ${typeOf(node)} | ${cell(def)} | ${cell(constraints(node))} | ${cell(node.description ?? '')} |`;
+}
+
+/** The docs/operator.md table of every spec and status field (Prettier pads it). */
+export function renderCrdTable(): string {
+  const { root, spec, status } = crdSchema();
+  return [
+    '| Field | Type | Default | Validation | Description |',
+    '| --- | --- | --- | --- | --- |',
+    ...(root['x-kubernetes-validations'] ?? []).map(
+      (v) => `| (object) | | | ${cell(`rule: ${v.message}`)} | |`,
+    ),
+    ...[...spec, ...status].map(tableRow),
+  ].join('\n');
+}
+
+/** The markers around the generated table in docs/operator.md. */
+export const CRD_TABLE_START =
+  '<!-- crd-reference:start (generated by cdk8s/src/crd-reference.ts) -->';
+export const CRD_TABLE_END = '<!-- crd-reference:end -->';
+
+/** `text` (docs/operator.md) with the table between the markers replaced. */
+export function withCrdTable(text: string): string {
+  const a = text.indexOf(CRD_TABLE_START);
+  const b = text.indexOf(CRD_TABLE_END);
+  if (a === -1 || b === -1) throw new Error('docs/operator.md lacks the crd-reference markers');
+  return `${text.slice(0, a + CRD_TABLE_START.length)}\n\n${renderCrdTable()}\n\n${text.slice(b)}`;
+}
+
+/** docs/operator.md, whose table {@link withCrdTable} keeps current. */
+export const operatorDocsPath = fileURLToPath(new URL('../../docs/operator.md', import.meta.url));
+
+// A command only when this very file is started (inside the operator bundle every module's
+// import.meta.url is the bundle's, which is also argv[1]: see crd-cli.ts).
+if (
+  process.argv[1] &&
+  import.meta.url === pathToFileURL(process.argv[1]).href &&
+  /[\\/]crd-reference\.[cm]?[jt]s$/.test(process.argv[1])
+) {
+  if (process.argv.includes('--write')) {
+    writeFileSync(operatorDocsPath, withCrdTable(readFileSync(operatorDocsPath, 'utf8')));
+  } else {
+    console.log(renderCrdTable());
+  }
 }

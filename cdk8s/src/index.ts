@@ -13,7 +13,14 @@ export { Defaulted, StringEnum, Resources } from './api/schema-helpers.js';
 export type { Resolved, TDefaulted } from './api/schema-helpers.js';
 export { gossipClusterCrd, printerColumns, toStructuralSchema } from './crd.js';
 export { crdFile, crdReferenceFile, renderCrdYaml, writeCrdFile } from './crd-cli.js';
-export { renderCrdReference } from './crd-reference.js';
+export {
+  CRD_TABLE_END,
+  CRD_TABLE_START,
+  operatorDocsPath,
+  renderCrdReference,
+  renderCrdTable,
+  withCrdTable,
+} from './crd-reference.js';
 export { gossipClusterCrdForClient, installGossipClusterCrd } from './crd-install.js';
 export {
   buildClusterObjects,
