@@ -66,6 +66,10 @@ export class Connection extends WebSocket {
   replayProgressAt = 0;
   /** Another replay is wanted once the one in flight has ended (see `Drains`). */
   replayAgain = false;
+  /** Where that one is to start (`sentAt`, ms); undefined: from the start. */
+  againFrom: number | undefined = undefined;
+  /** The earliest `sentAt` of the messages skipped for backpressure since the last drain. */
+  missedFrom: number | undefined = undefined;
   /** Live pushes held back until the first replay is over; undefined after (or when full). */
   hold: ReplayHold | undefined = undefined;
   /** The client got `replayed` (it does once per connection). */
@@ -107,6 +111,10 @@ export class Connection extends WebSocket {
     }
     if (droppable && this.bufferedAmount > env.limits.highWaterBytes) {
       env.metrics.backpressureSkipped.inc();
+      // The drain that resumes this connection starts at the first message it missed.
+      if (frame.type === 'deliver') {
+        this.missedFrom = Math.min(this.missedFrom ?? frame.sentAt, frame.sentAt);
+      }
       env.handlers.onStarved(this);
       return false;
     }

@@ -5,7 +5,9 @@
  * One drain per connection at a time, as Signal-Server's connection does: a drain asked
  * for while one is in flight (its engine has not said `replayed` yet) runs once that one
  * has ended, so a slow reader is resumed by one replay after the other instead of by
- * replays piling up, each re-reading every pending message. A drain that stays silent
+ * replays piling up. A connection that fell behind is resumed from where it stopped: its
+ * drain asks only for the messages sent at or after the first one it missed
+ * (`BusConnected.from`), not for every pending message again. A drain that stays silent
  * for `replayHoldMs` (its engine died or lost it) is given up on: the connection's held
  * frames go out, the client gets `replayed`, and a new drain is asked for, so what the
  * lost one had not sent yet still comes (at least once).
@@ -35,12 +37,14 @@ export class Drains {
   ) {}
 
   /**
-   * Asks an engine to replay what is pending for `conn` (unless it closed meanwhile), or,
-   * when a replay is in flight, for one more after it.
+   * Asks an engine to replay what is pending for `conn` (unless it closed meanwhile): the
+   * messages sent at or after `from` (ms) when given, else all. When a replay is in flight,
+   * one more is asked for after it (from the earlier start of the two).
    */
-  request(conn: Connection): void {
+  request(conn: Connection, from?: number): void {
     if (!this.registry.has(conn)) return;
     if (this.inflight.has(conn)) {
+      conn.againFrom = earlier(conn.replayAgain ? conn.againFrom : from, from);
       conn.replayAgain = true;
       return;
     }
@@ -50,7 +54,7 @@ export class Drains {
     conn.replayProgressAt = Date.now();
     // Not published (the link is down): it stays in flight; the link coming back asks
     // again (see `relinked`), or the deadline does.
-    void this.bus.announce(conn);
+    void this.bus.announce(conn, from);
   }
 
   /**
@@ -76,7 +80,7 @@ export class Drains {
     this.inflight.delete(conn);
     if (this.starved.has(conn)) return;
     conn.finishReplay();
-    if (conn.replayAgain) this.request(conn);
+    if (conn.replayAgain) this.request(conn, conn.againFrom);
   }
 
   /** A push to `conn` was skipped for backpressure. */
@@ -110,7 +114,15 @@ export class Drains {
       if (conn.bufferedAmount > this.opts.highWaterBytes / 2) continue;
       this.starved.delete(conn);
       conn.lastReplayAt = now;
-      this.request(conn);
+      // Resumed where it stopped: from the first message it missed, not from the start.
+      const from = conn.missedFrom;
+      conn.missedFrom = undefined;
+      this.request(conn, from);
     }
   }
+}
+
+/** The earlier of two replay starts; undefined (from the start) is earliest. */
+function earlier(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined ? undefined : Math.min(a, b);
 }

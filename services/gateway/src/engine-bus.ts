@@ -25,13 +25,20 @@ export class EngineBus {
   }
 
   /**
-   * Asks an engine to replay what is pending for this connection's user. False when it
-   * could not be published (the link is down: its coming back up announces every
-   * connection again).
+   * Asks an engine to replay what is pending for this connection's user: the messages sent
+   * at or after `from` (ms) when given, else all. False when it could not be published (the
+   * link is down: its coming back up announces every connection again).
    */
-  async announce(conn: Connection): Promise<boolean> {
+  async announce(conn: Connection, from?: number): Promise<boolean> {
+    const msg: EngineMessage = {
+      op: 'connected',
+      user: conn.user,
+      gw: this.instanceId,
+      conn: conn.id,
+    };
+    if (from !== undefined) msg.from = from;
     try {
-      await this.publish({ op: 'connected', user: conn.user, gw: this.instanceId, conn: conn.id });
+      await this.publish(msg);
       return true;
     } catch (err) {
       this.log.warn({ err, conn: conn.id }, 'could not announce connection');

@@ -196,6 +196,45 @@ describe('replayed, with the engine played by the test', () => {
     await bob.close();
     await gw.proc.stop();
   });
+  it('resumes a connection that fell behind from the first message it missed, not from the start', async () => {
+    const gw = await stack.startGateway({
+      GATEWAY_REPLAY_HOLD_MS: '60000',
+      GATEWAY_HIGH_WATER_BYTES: String(256 << 10),
+    });
+    const { bob, conn } = await connectBob(gw);
+    await toGateway(gw, [{ op: 'push', to: 'bob', conn, frame: { type: 'replayed' } }]);
+    await bob.waitFor((f) => f.type === 'replayed');
+    // bob stops reading: the kernel's buffers fill, then the gateway's, then it skips.
+    const sock = (bob.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    sock.pause();
+    const base = Date.now();
+    const body = randomBytes(30_000).toString('base64');
+    const sent: DeliverFrame[] = [];
+    for (let i = 0; i < 400; i++) sent.push({ ...deliver(base + i), body });
+    for (let i = 0; i < sent.length; i += 50) {
+      await toGateway(
+        gw,
+        sent.slice(i, i + 50).map((frame) => ({ op: 'push', to: 'bob', live: true, frame })),
+      );
+    }
+    sock.resume();
+    const resume = await eventually(
+      async () => connectedsOf(conn)[1],
+      'the drain that resumes bob',
+      30_000,
+    );
+    const from = resume.from;
+    assert.ok(from !== undefined, 'a resume, not a replay from the start');
+    const missed = sent.findIndex((f) => f.sentAt === from);
+    assert.ok(missed > 0, `from one of the messages sent, not the first (${from - base})`);
+    // bob gets exactly the messages before that one (written before the first skip), in order.
+    const got = (): string[] => bob.frames.flatMap((f) => (f.type === 'deliver' ? [f.id] : []));
+    const before = sent.slice(0, missed).map((f) => f.id);
+    await eventually(async () => got().length >= before.length, 'the written messages read');
+    assert.deepEqual(got(), before);
+    await bob.close();
+    await gw.proc.stop();
+  });
 });
 
 describe('replayed, with the real engine', () => {
