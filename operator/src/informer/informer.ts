@@ -11,6 +11,12 @@
  *   watchdog slightly later, so it can never hang forever.
  *
  * It never exits the process; `stop()` ends it.
+ *
+ * Why not @kubernetes/client-node's informer (`makeInformer`/`ListWatch`, 1.4.0, read in
+ * its dist/cache.js): after any watch failure but 410 it emits an error and stops, leaving
+ * the restart and its backoff to every caller; it lists in one unpaged call, watches
+ * without bookmarks or a timeout and has no watchdog, no resync and no "has synced", which
+ * the leader needs before it starts workers. Those are the parts above, so we keep ours.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
