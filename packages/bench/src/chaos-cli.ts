@@ -14,7 +14,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { repoRoot } from '../../testenv/src/state.js';
+import { repoRoot } from '@gossip/testenv';
 import { chaosTable, FAULTS, runChaos, type Fault } from './chaos.js';
 import { machine, machineLine, writeResult } from './report.js';
 

@@ -25,11 +25,12 @@ import {
   type Session,
 } from '@gossip/protocol';
 import {
-  Stack,
+  Backing,
+  ServiceStack,
+  type BackingVersions,
   type GatewayService,
   type Service,
-} from '../../../services/gateway/test/support/stack.js';
-import { Backing, type BackingVersions } from './backing.js';
+} from '@gossip/testenv';
 
 /**
  * What is killed in turn. `redis` loses its data (no persistence: every presence claim
@@ -624,12 +625,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   tracker.begin('warm-up', 0);
 
   say(`starting private RabbitMQ, Redis and FerretDB under ${opts.dir}`);
-  const backing = await Backing.start(opts.dir, say);
+  const backing = await Backing.start(opts.dir, say, { fresh: true });
   const servers = await backing.versions().catch(async (err: unknown) => {
     await backing.stop();
     throw err;
   });
-  const stack = new Stack('chaos', backing.servers());
+  const stack = new ServiceStack('chaos', backing.servers());
   stack.redis.on('error', () => undefined);
   const clients: ChaosClient[] = [];
   let loadTimer: NodeJS.Timeout | undefined;

@@ -5,8 +5,7 @@
  * never fails on them. BENCH_QUICK=1 shrinks every scenario for a quick try.
  */
 import { join } from 'node:path';
-import { repoRoot } from '../../testenv/src/state.js';
-import { Backing } from './backing.js';
+import { Backing, repoRoot } from '@gossip/testenv';
 import { machine, machineLine, writeResult, writeSummary } from './report.js';
 import type { BenchContext, Scenario } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
@@ -26,7 +25,7 @@ async function main(): Promise<void> {
   const chosen: Scenario[] =
     wanted.length > 0 ? scenarios.filter((s) => wanted.includes(s.name)) : scenarios;
   say('starting private RabbitMQ, Redis and FerretDB under .bench/');
-  const backing = await Backing.start(join(repoRoot, '.bench'), say);
+  const backing = await Backing.start(join(repoRoot, '.bench'), say, { fresh: true });
   // The servers run detached (so a kill -9 of one is a real crash): stop them on Ctrl-C
   // too. The services are this process's children and get the terminal's signal.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {

@@ -13,10 +13,10 @@
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { MAX_ACK_IDS, newMessageId, WS_SUBPROTOCOL, type ServerFrame } from '@gossip/protocol';
-import type { Stack } from '../../../services/gateway/test/support/stack.js';
+import type { ServiceStack } from '@gossip/testenv';
 
 export interface LoadOptions {
-  stack: Stack;
+  stack: ServiceStack;
   /** Gateways' ws URLs; pair i uses gateway i mod n for both its sender and recipient. */
   gateways: string[];
   pairs: number;
@@ -54,7 +54,7 @@ export interface LoadRun {
 }
 
 /** Users `p<i>s` / `p<i>r` made contacts, as the api stores them. */
-export async function makePairs(stack: Stack, pairs: number): Promise<[string, string][]> {
+export async function makePairs(stack: ServiceStack, pairs: number): Promise<[string, string][]> {
   const users = Array.from({ length: pairs }, (_, i) => [`p${i}s`, `p${i}r`] as [string, string]);
   await stack.createUsers(...users.flat());
   for (const [s, r] of users) await stack.makeContacts(s, r);

@@ -6,8 +6,7 @@
 import { cpus, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../../testenv/src/state.js';
-import type { BackingVersions } from './backing.js';
+import { repoRoot, type BackingVersions } from '@gossip/testenv';
 
 export const resultsDir = join(repoRoot, 'bench', 'results');
 

@@ -1,11 +1,10 @@
 /** The shape every benchmark scenario has, and what the runner gives it. */
-import type { StackServers } from '../../../services/gateway/test/support/stack.js';
-import type { Backing } from './backing.js';
+import type { Backing, StackServers } from '@gossip/testenv';
 import type { ScenarioResult } from './report.js';
 
 export interface BenchContext {
   backing: Backing;
-  /** For `new Stack(name, servers)`: services against this run's private servers. */
+  /** For `new ServiceStack(name, servers)`: services against this run's private servers. */
   servers: StackServers;
   /** Progress on stderr. */
   say(line: string): void;

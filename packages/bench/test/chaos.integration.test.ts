@@ -9,10 +9,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { testEnv, uniqueName } from '@gossip/testenv';
-import { eventually, Stack } from '../../../services/gateway/test/support/stack.js';
+import { Backing, eventually, ServiceStack as Stack, testEnv, uniqueName } from '@gossip/testenv';
 import { ReliableClient } from '../../../services/gateway/test/support/wsclient.js';
-import { Backing } from '../src/backing.js';
 import { chaosTable, FAULTS, runChaos } from '../src/chaos.js';
 
 /** `p`, or a rejection naming the step `what()` was at when `ms` ran out. */
@@ -92,7 +90,7 @@ describe('resilience: kill -9 of each component under load', () => {
       const mine: { backing?: Backing; stack?: Stack } = {};
       try {
         const setup = (async () => {
-          const b = await Backing.start(dir, () => undefined);
+          const b = await Backing.start(dir, () => undefined, { fresh: true });
           mine.backing = b;
           const s = new Stack('redis-kept', b.servers());
           mine.stack = s;

@@ -24,8 +24,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '@gossip/testenv';
-import { Stack, repoRoot } from '../../../../services/gateway/test/support/stack.js';
+import { freePort, repoRoot, ServiceStack } from '@gossip/testenv';
 import type { FromWorker, ToWorker } from '../idle-clients.js';
 import { collectGarbage, memoryUsage, type MemoryUsage } from '../inspector.js';
 import { cpuMeter, pgrpOf, rssBytes, type Target } from '../procstat.js';
@@ -168,18 +167,17 @@ export const connections: Scenario = {
           .split(',')
           .map(Number);
     const idleWindowMs = ctx.quick ? 5000 : PING_INTERVAL_MS;
-    const stack = new Stack('bench-conn', ctx.servers);
+    const stack = new ServiceStack('bench-conn', ctx.servers);
     const workers: Worker[] = [];
     const results: Step[] = [];
     let stoppedBecause = `the step list ended at ${steps.at(-1)}`;
     try {
       const engine = await stack.startEngine({ ENGINE_LOG_LEVEL: 'warn' });
       const inspectPort = await freePort();
-      const gw = await stack.startGateway({
-        GATEWAY_LOG_LEVEL: 'warn',
-        GATEWAY_PING_INTERVAL_MS: String(PING_INTERVAL_MS),
-        NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}`,
-      });
+      const gw = await stack.startGateway(
+        { GATEWAY_LOG_LEVEL: 'warn', GATEWAY_PING_INTERVAL_MS: String(PING_INTERVAL_MS) },
+        { nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`] },
+      );
       const pid = gw.proc.pid;
       const nofile = openFilesLimit(pid);
       ctx.say(`  gateway pid ${pid} (pgrp ${pgrpOf(pid)}) may open ${nofile} files`);

@@ -6,7 +6,7 @@
  */
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Stack } from '../../../../services/gateway/test/support/stack.js';
+import { ServiceStack, type EngineVars, type GatewayVars } from '@gossip/testenv';
 import { makePairs, runLoad } from '../load.js';
 import { busiest, cpuMeter, type Target } from '../procstat.js';
 import { percentiles, round, table } from '../report.js';
@@ -21,8 +21,8 @@ export interface ThroughputCase {
   bodyBytes: number;
 }
 
-export const QUIET_ENGINE = { ENGINE_LOG_LEVEL: 'warn' };
-export const QUIET_GATEWAY = {
+export const QUIET_ENGINE: EngineVars = { ENGINE_LOG_LEVEL: 'warn' };
+export const QUIET_GATEWAY: GatewayVars = {
   GATEWAY_LOG_LEVEL: 'warn',
   GATEWAY_RATE_PER_SECOND: '100000',
   GATEWAY_RATE_BURST: '100000',
@@ -44,7 +44,7 @@ export async function startStack(
   engines: number,
   gateways: number,
 ) {
-  const stack = new Stack(name, ctx.servers);
+  const stack = new ServiceStack(name, ctx.servers);
   stack.nodeArgs = profiling();
   const cpu: Record<string, Target> = ctx.backing.targets();
   for (let i = 0; i < engines; i++) {
