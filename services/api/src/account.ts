@@ -3,6 +3,7 @@
  * user document goes last, so an interrupted deletion leaves an account that can log in
  * and delete itself again rather than orphans nobody can reach.
  */
+import { deletePendingOf } from '@gossip/store';
 import type { AppContext } from './context.js';
 import type { UserDoc } from './store.js';
 
@@ -16,9 +17,7 @@ export async function deleteAccount(ctx: AppContext, user: UserDoc): Promise<voi
     .find({ owner: me, state: { $ne: 'none' } }, { projection: { peer: 1 } })
     .toArray();
   await c.contacts.deleteMany({ $or: [{ owner: me }, { peer: me }] });
-  await c.events.deleteMany({ $or: [{ to: me }, { from: me }] });
-  await c.messages.deleteMany({ $or: [{ to: me }, { from: me }] });
-  await c.receipts.deleteMany({ $or: [{ to: me }, { from: me }] });
+  await deletePendingOf(c, me);
   await ctx.avatars.deleteAllOf(me);
   await c.users.deleteOne({ _id: me, uid: user.uid });
   // Former contacts learn the relation is gone (after the deleteMany above, which would

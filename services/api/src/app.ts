@@ -20,6 +20,7 @@ import type { AppContext } from './context.js';
 import { frameworkErrorHandler, makeErrorHandler } from './errors.js';
 import { EventSink } from './events.js';
 import { createApiMetrics } from './metrics.js';
+import { collectMethods } from './methods.js';
 import { HashPool, PasswordHasher, dummyHash } from './passwords.js';
 import { RateLimiter } from './ratelimit.js';
 import { avatarRoutes } from './routes/avatars.js';
@@ -73,6 +74,7 @@ export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<ApiApp
   // JSON only (and images where a route opts in): plain text is a 415, not a string body.
   app.removeContentTypeParser('text/plain');
   app.decorateRequest('user', null);
+  const methodsOf = collectMethods(app);
 
   const metrics = createApiMetrics();
   const c = collections(deps.db);
@@ -114,7 +116,16 @@ export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<ApiApp
   app.addHook('onClose', async () => clearTimeout(indexTimer));
 
   app.setErrorHandler(makeErrorHandler(metrics));
-  app.setNotFoundHandler((_req, reply) => reply.status(404).send(errorBody('not_found')));
+  app.setNotFoundHandler((req, reply) => {
+    const allow = methodsOf(req.url.split('?', 1)[0] ?? '/');
+    if (allow.length > 0 && !allow.includes(req.method)) {
+      return reply
+        .status(405)
+        .header('allow', allow.join(', '))
+        .send(errorBody('method_not_allowed'));
+    }
+    return reply.status(404).send(errorBody('not_found'));
+  });
 
   // A route with a body schema but no body gets `{}`, so "no body" and "empty object"
   // are the same request and required fields are reported as missing, not as a crash.

@@ -1,17 +1,14 @@
 /**
- * Documents the api keeps in MongoDB and the indexes it needs. FerretDB (MongoDB's wire
- * protocol over SQLite) stands in for MongoDB in tests, so nothing here relies on
- * transactions; multi-document changes are ordered so a crash leaves a state the next
- * request can repair or that is harmless (see contacts.ts).
+ * Documents the api keeps in MongoDB and the indexes it needs: its own (accounts, refresh
+ * tokens) here, the collections it shares with the engine (contacts, contact events,
+ * messages, receipts) from @gossip/store. FerretDB (MongoDB's wire protocol over SQLite)
+ * stands in for MongoDB in tests, so nothing here relies on transactions; multi-document
+ * changes are ordered so a crash leaves a state the next request can repair or that is
+ * harmless (see contacts.ts).
  */
-import {
-  COLLECTIONS,
-  type ContactDoc,
-  type EventDoc,
-  type KeyChainStep,
-  type PublicKeys,
-} from '@gossip/protocol';
+import { COLLECTIONS, type KeyChainStep, type PublicKeys } from '@gossip/protocol';
 import { ensureIndex } from '@gossip/servicekit';
+import { ensureSharedIndexes, sharedCollections } from '@gossip/store';
 import type { Db } from 'mongodb';
 import type { RefreshTokenDoc } from './tokens.js';
 
@@ -43,26 +40,23 @@ export interface UserDoc {
   createdAt: Date;
 }
 
-/** Typed handles on the collections. */
+/**
+ * Typed handles on the collections: the shared ones, with `users` typed as the api's full
+ * account document (the engine only reads that one exists).
+ */
 export function collections(db: Db) {
   return {
+    ...sharedCollections(db),
     users: db.collection<UserDoc>(COLLECTIONS.users),
-    contacts: db.collection<ContactDoc>(COLLECTIONS.contacts),
-    events: db.collection<EventDoc>(COLLECTIONS.events),
     refreshTokens: db.collection<RefreshTokenDoc>(COLLECTIONS.refreshTokens),
-    messages: db.collection<{ _id: string; to: string; from: string }>(COLLECTIONS.messages),
-    receipts: db.collection<{ _id: string; to: string; from: string }>(COLLECTIONS.receipts),
   };
 }
 export type Collections = ReturnType<typeof collections>;
 
-/** Creates the api's indexes (idempotent). */
+/** Creates the api's indexes and the shared ones (idempotent). */
 export async function ensureIndexes(db: Db): Promise<void> {
   const c = collections(db);
-  await ensureIndex(c.contacts, { owner: 1 });
-  await ensureIndex(c.contacts, { peer: 1 });
-  await ensureIndex(c.events, { to: 1, at: 1 });
-  await ensureIndex(c.events, { from: 1 });
+  await ensureSharedIndexes(c);
   await ensureIndex(c.refreshTokens, { username: 1 });
   await ensureIndex(c.refreshTokens, { family: 1 });
 }

@@ -180,7 +180,8 @@ function cases(): Case[] {
     payload: { password: PASSWORD, force: true },
   });
   add({ name: 'unknown route', method: 'GET', url: '/v1/nope', status: 404 });
-  add({ name: 'unknown method', method: 'PATCH', url: '/v1/auth/login', status: 404 });
+  // Issue 15 §6: a method the path does not have is a 405 (with Allow), no longer a 404.
+  add({ name: 'unknown method', method: 'PATCH', url: '/v1/auth/login', status: 405 });
   return out;
 }
 

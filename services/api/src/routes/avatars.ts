@@ -2,23 +2,24 @@
 import {
   API_PATHS,
   AVATAR_CONTENT_TYPES,
-  ErrorResponse,
   MAX_AVATAR_BYTES,
   Me,
   UsernameParams,
 } from '@gossip/protocol';
 import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { authenticate, caller } from '../auth.js';
 import { sniffImageType } from '../avatars.js';
 import type { AppContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { toMe } from '../views.js';
+import { AUTHENTICATED, CHECKED_URL, responses, UNUSED_BODY } from './responses.js';
 
-const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 const security = [{ bearerAuth: [] }];
 
-export async function avatarRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function avatarRoutes(fastify: FastifyInstance, ctx: AppContext): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { c, avatars } = ctx;
   const onRequest = authenticate(ctx);
 
@@ -40,7 +41,13 @@ export async function avatarRoutes(app: FastifyInstance, ctx: AppContext): Promi
           summary: `Upload a PNG, JPEG or WebP avatar (raw body, at most ${MAX_AVATAR_BYTES} bytes).`,
           security,
           consumes: [...AVATAR_CONTENT_TYPES],
-          response: { 200: Me, ...errors },
+          response: responses(
+            { 200: Me },
+            AUTHENTICATED,
+            'payload_too_large',
+            'unsupported_media_type',
+            'invalid_image',
+          ),
         },
       },
       async (req) => {
@@ -75,7 +82,14 @@ export async function avatarRoutes(app: FastifyInstance, ctx: AppContext): Promi
 
   app.delete(
     API_PATHS.myAvatar,
-    { onRequest, schema: { tags: ['account'], security, response: { 200: Me, ...errors } } },
+    {
+      onRequest,
+      schema: {
+        tags: ['account'],
+        security,
+        response: responses({ 200: Me }, AUTHENTICATED, UNUSED_BODY),
+      },
+    },
     async (req) => {
       const { username } = caller(req);
       const before = await c.users.findOneAndUpdate(
@@ -89,7 +103,7 @@ export async function avatarRoutes(app: FastifyInstance, ctx: AppContext): Promi
     },
   );
 
-  app.get<{ Params: UsernameParams }>(
+  app.get(
     API_PATHS.userAvatar,
     {
       onRequest,
@@ -99,7 +113,13 @@ export async function avatarRoutes(app: FastifyInstance, ctx: AppContext): Promi
         security,
         params: UsernameParams,
         produces: [...AVATAR_CONTENT_TYPES],
-        response: { 200: Type.Unsafe({ type: 'string', format: 'binary' }), ...errors },
+        response: responses(
+          { 200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary' }) },
+          AUTHENTICATED,
+          CHECKED_URL,
+          'user_not_found',
+          'avatar_not_found',
+        ),
       },
     },
     async (req, reply) => {

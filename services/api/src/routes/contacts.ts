@@ -4,11 +4,10 @@ import {
   AcceptContactRequest,
   ContactList,
   EmptyRequest,
-  ErrorResponse,
   UsernameParams,
 } from '@gossip/protocol';
-import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
 import { authenticate, caller } from '../auth.js';
 import {
   acceptContact,
@@ -20,8 +19,8 @@ import {
   unblockContact,
 } from '../contacts.js';
 import type { AppContext } from '../context.js';
+import { AUTHENTICATED, CHECKED_URL, JSON_BODY, NO_CONTENT, responses } from './responses.js';
 
-const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 const security = [{ bearerAuth: [] }];
 
 type Action = (ctx: AppContext, me: string, peer: string) => Promise<void>;
@@ -43,14 +42,33 @@ async function checkLimit(ctx: AppContext, me: string, action: Action | 'accept'
   await ctx.limiter.enforce(name, me, limit);
 }
 
-export function contactRoutes(app: FastifyInstance, ctx: AppContext): void {
+export function contactRoutes(fastify: FastifyInstance, ctx: AppContext): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const onRequest = authenticate(ctx);
+  // Any change can meet any state of the pair: a missing or blocked peer, oneself, a
+  // request that exists already or does not exist.
+  const changeResponses = responses(
+    { 204: NO_CONTENT },
+    AUTHENTICATED,
+    JSON_BODY,
+    CHECKED_URL,
+    'rate_limited',
+    'user_not_found',
+    'contact_self',
+    'blocked',
+    'contact_exists',
+    'contact_not_found',
+  );
 
   app.get(
     API_PATHS.contacts,
     {
       onRequest,
-      schema: { tags: ['contacts'], security, response: { 200: ContactList, ...errors } },
+      schema: {
+        tags: ['contacts'],
+        security,
+        response: responses({ 200: ContactList }, AUTHENTICATED),
+      },
     },
     async (req) => ({ contacts: await listContacts(ctx, caller(req).username) }),
   );
@@ -73,9 +91,9 @@ export function contactRoutes(app: FastifyInstance, ctx: AppContext): void {
         security,
         params: UsernameParams,
         body: EmptyRequest,
-        response: { 204: Type.Null(), ...errors },
+        response: changeResponses,
       },
-      handler: async (req: FastifyRequest<{ Params: UsernameParams }>, reply: FastifyReply) => {
+      handler: async (req, reply) => {
         const me = caller(req).username;
         await checkLimit(ctx, me, action);
         await action(ctx, me, req.params.username);
@@ -84,7 +102,7 @@ export function contactRoutes(app: FastifyInstance, ctx: AppContext): void {
     });
   }
 
-  app.post<{ Params: UsernameParams; Body: AcceptContactRequest }>(
+  app.post(
     API_PATHS.contactAccept,
     {
       onRequest,
@@ -94,7 +112,7 @@ export function contactRoutes(app: FastifyInstance, ctx: AppContext): void {
         security,
         params: UsernameParams,
         body: AcceptContactRequest,
-        response: { 204: Type.Null(), ...errors },
+        response: changeResponses,
       },
     },
     async (req, reply) => {

@@ -6,21 +6,22 @@
 import {
   API_PATHS,
   ChangePasswordRequest,
-  ErrorResponse,
   SessionId,
   SessionList,
   WsTicket,
 } from '@gossip/protocol';
 import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { authenticate, caller } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { ApiError } from '../errors.js';
+import * as r from './responses.js';
 
-const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 const security = [{ bearerAuth: [] }];
 
-export function mySessionRoutes(app: FastifyInstance, ctx: AppContext): void {
+export function mySessionRoutes(fastify: FastifyInstance, ctx: AppContext): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { c, config, limiter, tokens } = ctx;
   const onRequest = authenticate(ctx);
 
@@ -32,7 +33,7 @@ export function mySessionRoutes(app: FastifyInstance, ctx: AppContext): void {
         tags: ['sessions'],
         summary: 'Your sessions, newest first; `current` is the one asking.',
         security,
-        response: { 200: SessionList, ...errors },
+        response: r.responses({ 200: SessionList }, r.AUTHENTICATED),
       },
     },
     async (req) => {
@@ -57,7 +58,7 @@ export function mySessionRoutes(app: FastifyInstance, ctx: AppContext): void {
         tags: ['sessions'],
         summary: 'End every session of your account, this one included (logout everywhere).',
         security,
-        response: { ...errors },
+        response: r.responses({ 204: r.NO_CONTENT }, r.AUTHENTICATED, r.UNUSED_BODY),
       },
     },
     async (req, reply) => {
@@ -68,7 +69,7 @@ export function mySessionRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     API_PATHS.mySession,
     {
       onRequest,
@@ -77,7 +78,13 @@ export function mySessionRoutes(app: FastifyInstance, ctx: AppContext): void {
         summary: 'End one of your sessions by id (404 when you have none with that id).',
         security,
         params: Type.Object({ id: SessionId }),
-        response: { ...errors },
+        response: r.responses(
+          { 204: r.NO_CONTENT },
+          r.AUTHENTICATED,
+          r.UNUSED_BODY,
+          r.CHECKED_URL,
+          'not_found',
+        ),
       },
     },
     async (req, reply) => {
@@ -89,7 +96,7 @@ export function mySessionRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
   );
 
-  app.post<{ Body: ChangePasswordRequest }>(
+  app.post(
     API_PATHS.myPassword,
     {
       onRequest,
@@ -98,7 +105,12 @@ export function mySessionRoutes(app: FastifyInstance, ctx: AppContext): void {
         summary: 'Change your password (needs the current one); ends every other session.',
         security,
         body: ChangePasswordRequest,
-        response: { ...errors },
+        response: r.responses(
+          { 204: r.NO_CONTENT },
+          r.AUTHENTICATED,
+          r.JSON_BODY,
+          r.PASSWORD_CHECKED,
+        ),
       },
     },
     async (req, reply) => {
@@ -129,7 +141,7 @@ export function mySessionRoutes(app: FastifyInstance, ctx: AppContext): void {
         tags: ['sessions'],
         summary: 'A single-use WebSocket ticket (`?ticket=` on the gateway URL), short-lived.',
         security,
-        response: { 200: WsTicket, ...errors },
+        response: r.responses({ 200: WsTicket }, r.AUTHENTICATED, r.UNUSED_BODY),
       },
     },
     async (req) => tokens.issueTicket(caller(req)),

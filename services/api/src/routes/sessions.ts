@@ -2,13 +2,13 @@
 import { randomUUID } from 'node:crypto';
 import {
   API_PATHS,
-  ErrorResponse,
   LoginRequest,
   LogoutRequest,
   RefreshRequest,
   RegisterRequest,
   Session,
 } from '@gossip/protocol';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { MongoServerError } from 'mongodb';
 import type { AppContext } from '../context.js';
@@ -16,8 +16,7 @@ import { ApiError } from '../errors.js';
 import { checkPublicKeys, keyFingerprint } from '../keys.js';
 import type { UserDoc } from '../store.js';
 import { toSession } from '../views.js';
-
-const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
+import { JSON_BODY, NO_CONTENT, responses } from './responses.js';
 
 /**
  * Replaces a hash made with older parameters, now that the password is known to be right.
@@ -43,17 +42,24 @@ async function rehash(
   }
 }
 
-export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
+export function sessionRoutes(fastify: FastifyInstance, ctx: AppContext): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { c, config, limiter, metrics, tokens } = ctx;
 
-  app.post<{ Body: RegisterRequest }>(
+  app.post(
     API_PATHS.register,
     {
       schema: {
         tags: ['sessions'],
         summary: 'Create an account with its public keys; returns a session.',
         body: RegisterRequest,
-        response: { 201: Session, ...errors },
+        response: responses(
+          { 201: Session },
+          JSON_BODY,
+          'rate_limited',
+          'invalid_key',
+          'username_taken',
+        ),
       },
     },
     async (req, reply) => {
@@ -96,14 +102,14 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
   );
 
-  app.post<{ Body: LoginRequest }>(
+  app.post(
     API_PATHS.login,
     {
       schema: {
         tags: ['sessions'],
         summary: 'Log in; the same error for an unknown user and a wrong password.',
         body: LoginRequest,
-        response: { 200: Session, ...errors },
+        response: responses({ 200: Session }, JSON_BODY, 'rate_limited', 'invalid_credentials'),
       },
     },
     async (req) => {
@@ -134,14 +140,14 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
   );
 
-  app.post<{ Body: RefreshRequest }>(
+  app.post(
     API_PATHS.refresh,
     {
       schema: {
         tags: ['sessions'],
         summary: 'Trade a refresh token (single use) for a new access and refresh token.',
         body: RefreshRequest,
-        response: { 200: Session, ...errors },
+        response: responses({ 200: Session }, JSON_BODY, 'invalid_token'),
       },
     },
     async (req) => {
@@ -152,14 +158,14 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
   );
 
-  app.post<{ Body: LogoutRequest }>(
+  app.post(
     API_PATHS.logout,
     {
       schema: {
         tags: ['sessions'],
         summary: 'Revoke the session of this refresh token. Always 204.',
         body: LogoutRequest,
-        response: { ...errors },
+        response: responses({ 204: NO_CONTENT }, JSON_BODY),
       },
     },
     async (req, reply) => {

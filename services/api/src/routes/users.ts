@@ -3,7 +3,6 @@ import {
   API_PATHS,
   ChangeKeysRequest,
   DeleteAccountRequest,
-  ErrorResponse,
   KeysResponse,
   Me,
   Profile,
@@ -13,6 +12,7 @@ import {
   UpdateProfileRequest,
   UsernameParams,
 } from '@gossip/protocol';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { authenticate, caller } from '../auth.js';
 import { deleteAccount } from '../account.js';
@@ -20,11 +20,19 @@ import type { AppContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { changeKeys } from '../keys.js';
 import { toKeys, toMe, toProfile } from '../views.js';
+import {
+  AUTHENTICATED,
+  CHECKED_URL,
+  JSON_BODY,
+  NO_CONTENT,
+  PASSWORD_CHECKED,
+  responses,
+} from './responses.js';
 
-const errors = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 const security = [{ bearerAuth: [] }];
 
-export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
+export function userRoutes(fastify: FastifyInstance, ctx: AppContext): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { c, config, limiter, metrics } = ctx;
   const onRequest = authenticate(ctx);
 
@@ -38,12 +46,12 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
     API_PATHS.me,
     {
       onRequest,
-      schema: { tags: ['account'], security, response: { 200: Me, ...errors } },
+      schema: { tags: ['account'], security, response: responses({ 200: Me }, AUTHENTICATED) },
     },
     async (req) => toMe(await loadSelf(caller(req).username)),
   );
 
-  app.patch<{ Body: UpdateProfileRequest }>(
+  app.patch(
     API_PATHS.myProfile,
     {
       onRequest,
@@ -52,7 +60,7 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
         summary: 'Set or clear (null) the display name.',
         security,
         body: UpdateProfileRequest,
-        response: { 200: Me, ...errors },
+        response: responses({ 200: Me }, AUTHENTICATED, JSON_BODY),
       },
     },
     async (req) => {
@@ -62,7 +70,7 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
   );
 
-  app.put<{ Body: ChangeKeysRequest }>(
+  app.put(
     API_PATHS.myKeys,
     {
       onRequest,
@@ -74,7 +82,14 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
           'sessions get a key-changed event.',
         security,
         body: ChangeKeysRequest,
-        response: { 200: KeysResponse, ...errors },
+        response: responses(
+          { 200: KeysResponse },
+          AUTHENTICATED,
+          JSON_BODY,
+          'invalid_key',
+          'invalid_key_proof',
+          'invalid_credentials',
+        ),
       },
     },
     async (req) => {
@@ -88,7 +103,7 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
   );
 
-  app.get<{ Params: UsernameParams }>(
+  app.get(
     API_PATHS.userProfile,
     {
       onRequest,
@@ -96,7 +111,7 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
         tags: ['users'],
         security,
         params: UsernameParams,
-        response: { 200: Profile, ...errors },
+        response: responses({ 200: Profile }, AUTHENTICATED, CHECKED_URL, 'user_not_found'),
       },
     },
     async (req) => {
@@ -109,7 +124,7 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
   );
 
-  app.get<{ Params: UsernameParams }>(
+  app.get(
     API_PATHS.userKeys,
     {
       onRequest,
@@ -118,7 +133,7 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
         summary: "A user's public keys, key version and fingerprint.",
         security,
         params: UsernameParams,
-        response: { 200: KeysResponse, ...errors },
+        response: responses({ 200: KeysResponse }, AUTHENTICATED, CHECKED_URL, 'user_not_found'),
       },
     },
     async (req) => {
@@ -128,7 +143,7 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
   );
 
-  app.get<{ Querystring: SearchQuery }>(
+  app.get(
     API_PATHS.search,
     {
       onRequest,
@@ -137,7 +152,7 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
         summary: 'Usernames starting with `prefix`, in order, paged with `after`.',
         security,
         querystring: SearchQuery,
-        response: { 200: SearchResponse, ...errors },
+        response: responses({ 200: SearchResponse }, AUTHENTICATED, CHECKED_URL, 'rate_limited'),
       },
     },
     async (req) => {
@@ -165,7 +180,7 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
   );
 
-  app.delete<{ Body: DeleteAccountRequest }>(
+  app.delete(
     API_PATHS.me,
     {
       onRequest,
@@ -174,7 +189,7 @@ export function userRoutes(app: FastifyInstance, ctx: AppContext): void {
         summary: 'Delete your account and everything stored about it. Needs the password.',
         security,
         body: DeleteAccountRequest,
-        response: { ...errors },
+        response: responses({ 204: NO_CONTENT }, AUTHENTICATED, JSON_BODY, PASSWORD_CHECKED),
       },
     },
     async (req, reply) => {
