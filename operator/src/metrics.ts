@@ -6,6 +6,7 @@
  * before the first event.
  */
 import { Counter, Gauge, Histogram } from 'prom-client';
+import { singular } from '@gossip/cdk8s';
 import { createMetricsRegistry } from '@gossip/servicekit';
 import { RESULTS } from './controller/result.js';
 import type { WorkQueueMetrics } from './workqueue/index.js';
@@ -23,7 +24,8 @@ export class OperatorMetrics {
   private readonly queueDuration: Histogram<'name'>;
   private readonly workDuration: Histogram<'name'>;
 
-  constructor(controllers: readonly string[] = ['gossipcluster']) {
+  /** `controllers`: the controller names (controller-runtime's: the lower-case kind). */
+  constructor(controllers: readonly string[] = [singular]) {
     const registers = [this.registry];
     this.reconcileTotal = new Counter({
       name: 'gossip_operator_reconcile_total',

@@ -5,7 +5,7 @@
  * nothing running.
  */
 import type { V1Deployment } from '@kubernetes/client-node';
-import { apiVersion, kind, managedBy, plural, type GossipCluster } from '@gossip/cdk8s';
+import { apiVersion, kind, managedBy, plural, singular, type GossipCluster } from '@gossip/cdk8s';
 import type { OperatorConfig } from './config.js';
 import { Controller } from './controller/controller.js';
 import { GatewayAutoscaler } from './autoscaler/controller.js';
@@ -36,7 +36,8 @@ export const OWNED_KINDS: readonly ResourceType[] = [
   { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', plural: 'ingresses' },
 ];
 
-const CONTROLLER = 'gossipcluster';
+/** The controller's name in metrics and logs: controller-runtime's, the lower-case kind. */
+const CONTROLLER = singular;
 
 export interface OperatorDeps {
   config: OperatorConfig;
