@@ -49,8 +49,6 @@ export interface KubeSourceOptions {
   labelSelector?: string | undefined;
   /** Server-side watch timeout; the server closes the stream after it (client-go: 5-10 min). */
   timeoutSeconds?: number;
-  /** Applied to every object before it reaches the cache (for example to drop Secret data). */
-  transform?: (obj: KubernetesObject) => KubernetesObject;
 }
 
 /** A list+watch source for one resource type, in one namespace or all. */
@@ -60,7 +58,6 @@ export function kubeSource(
   opts: KubeSourceOptions = {},
 ): ListWatchSource {
   const objects = KubernetesObjectApi.makeApiClient(kc);
-  const transform = opts.transform ?? ((o: KubernetesObject) => o);
   const watcher = new Watch(kc);
   const root = type.apiVersion.includes('/')
     ? `/apis/${type.apiVersion}`
@@ -88,7 +85,7 @@ export function kubeSource(
           continueToken,
         );
         for (const item of page.items) {
-          items.push(transform({ ...item, apiVersion: type.apiVersion, kind: type.kind }));
+          items.push({ ...item, apiVersion: type.apiVersion, kind: type.kind });
         }
         resourceVersion = page.metadata?.resourceVersion ?? '';
         continueToken = page.metadata?._continue || undefined;
@@ -106,8 +103,7 @@ export function kubeSource(
           timeoutSeconds,
           labelSelector: opts.labelSelector,
         },
-        (type: string, object: WatchEvent['object']) =>
-          onEvent({ type, object: type === 'ERROR' ? object : transform(object) }),
+        (type: string, object: WatchEvent['object']) => onEvent({ type, object }),
         onDone,
       );
       return () => controller.abort();
