@@ -3,7 +3,7 @@
  * operator as a StatefulSet or external, reached through a connection URL in a Secret.
  */
 import { Type } from '@sinclair/typebox';
-import type { TObject, TProperties } from '@sinclair/typebox';
+import type { TObject, TOptional, TProperties } from '@sinclair/typebox';
 import { backingServiceRules, mongodbManagedRules, storageRules, withRules } from './rules.js';
 import { Defaulted, Resources, dnsSubdomainPattern, quantityPattern } from './schema-helpers.js';
 
@@ -27,6 +27,38 @@ export const SecretKeyRef = Type.Object(
   },
   { description: 'A key of a Secret in the cluster namespace.' },
 );
+
+/** The app components that connect to backing services (`AppComponent` of the builders). */
+export type StoreUser = 'api' | 'gateway' | 'engine';
+
+/** Which app components use each backing service (and may get their own external URL). */
+export const storeUsers = {
+  rabbitmq: ['gateway', 'engine'],
+  mongodb: ['api', 'engine'],
+  redis: ['api', 'gateway', 'engine'],
+} as const satisfies Record<string, readonly StoreUser[]>;
+
+/** A backing service's name, as the spec's field. */
+export type StoreName = keyof typeof storeUsers;
+
+/** `external.components` of one store: an optional Secret key per component using it. */
+function componentRefs<U extends StoreUser>(service: StoreName, users: readonly U[]) {
+  const props = Object.fromEntries(
+    users.map((u) => [
+      u,
+      Type.Optional(
+        Type.Object(SecretKeyRef.properties, {
+          description: `The ${u}'s own ${service} URL (its own user); default: secretRef.`,
+        }),
+      ),
+    ]),
+  ) as { [K in U]: TOptional<typeof SecretKeyRef> };
+  return Type.Object(props, {
+    description:
+      'Per-component connection URLs, so that each component can use its own user with only ' +
+      'the rights it needs (least privilege). A component not listed uses secretRef.',
+  });
+}
 
 /** The data volume of each pod of a managed service; immutable once created. */
 export const StorageSpec = Type.Object(
@@ -99,15 +131,25 @@ export const RedisManaged = managedSpec('7', 'redis:VERSION', {
 });
 
 /** A backing service field: `managed` xor `external`, defaulting to `{managed: {}}`. */
-export function backingService<M extends TObject>(name: string, managed: M, description: string) {
+export function backingService<S extends StoreName, M extends TObject>(
+  name: S,
+  managed: M,
+  description: string,
+) {
   return Defaulted(
     Type.Object(
       {
         managed: Type.Optional(managed),
         external: Type.Optional(
           Type.Object(
-            { secretRef: SecretKeyRef },
-            { description: 'Use an existing server: a Secret key holding its connection URL.' },
+            {
+              secretRef: SecretKeyRef,
+              components: Type.Optional(componentRefs(name, storeUsers[name])),
+            },
+            {
+              description:
+                'Use an existing server: a Secret key holding its connection URL, and optionally one per component.',
+            },
           ),
         ),
       },

@@ -16,6 +16,7 @@
  * An external store is outside the cluster, so its users may reach its usual ports on any
  * address (the real port is in a Secret the builders never read).
  */
+import { storeUsers } from '../api/backing-services.js';
 import type { BackingServiceName } from '../api/v1alpha1.js';
 import type { ClusterContext } from './context.js';
 import type { AppComponent, Component } from './naming.js';
@@ -45,12 +46,9 @@ export interface ComponentRules {
   egress: PolicyRule[];
 }
 
-/** Which app components use each backing service. */
-export const storeUsers: Readonly<Record<BackingServiceName, readonly AppComponent[]>> = {
-  rabbitmq: ['gateway', 'engine'],
-  mongodb: ['api', 'engine'],
-  redis: ['api', 'gateway', 'engine'],
-};
+// Which app components use each backing service: defined with the API (an external store takes
+// a URL per user), re-exported here beside the rules it decides.
+export { storeUsers };
 
 /** Ports an external store usually listens on (plain and TLS). */
 export const externalStorePorts: Readonly<Record<BackingServiceName, readonly number[]>> = {
@@ -97,7 +95,7 @@ function appRules(ctx: ClusterContext, c: AppComponent): ComponentRules {
   ingress.push({ peers: scrapers, ports: tcp(opsPorts[c]) });
   const egress: PolicyRule[] = [dnsRule];
   for (const store of ['rabbitmq', 'mongodb', 'redis'] as const) {
-    if (!storeUsers[store].includes(c)) continue;
+    if (!(storeUsers[store] as readonly AppComponent[]).includes(c)) continue;
     egress.push(
       ctx.spec[store].managed
         ? { peers: [podsOf(ctx, store)], ports: tcp(ports[store]) }
