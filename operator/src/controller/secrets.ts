@@ -17,6 +17,7 @@
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import {
   buildGeneratedSecret,
+  externalStoreSecrets,
   generatedSecretNames,
   neededGeneratedSecrets,
   type ClusterContext,
@@ -95,12 +96,10 @@ export async function ensureSecrets(
   return versions;
 }
 
-/** The external Secrets the cluster's pods read, by backing service. */
+/**
+ * The external Secrets the cluster's pods read, by backing service: each store's secretRef and
+ * the per-component ones (`external.components`), as cdk8s's builders reference them.
+ */
 export function externalSecretNames(ctx: ClusterContext): { service: string; name: string }[] {
-  const out: { service: string; name: string }[] = [];
-  for (const service of ['rabbitmq', 'mongodb', 'redis'] as const) {
-    const ref = ctx.spec[service].external?.secretRef;
-    if (ref) out.push({ service, name: ref.name });
-  }
-  return out;
+  return externalStoreSecrets(ctx);
 }
