@@ -34,6 +34,8 @@ export const SHARED_INDEXES: readonly SharedIndex[] = [
 ];
 
 /** Creates every shared index (idempotent; safe with several services starting at once). */
-export async function ensureSharedIndexes(c: SharedCollections): Promise<void> {
+export async function ensureSharedIndexes(
+  c: Pick<SharedCollections, SharedIndex['coll']>,
+): Promise<void> {
   for (const { coll, key, name } of SHARED_INDEXES) await ensureIndex(c[coll], key, { name });
 }

@@ -91,7 +91,10 @@ export async function sendDecision(
  * Deletes every contact event, message and receipt `user` sent or is to get (account
  * deletion). Their contacts and account document are the caller's.
  */
-export async function deletePendingOf(c: SharedCollections, user: string): Promise<void> {
+export async function deletePendingOf(
+  c: Pick<SharedCollections, 'events' | 'messages' | 'receipts'>,
+  user: string,
+): Promise<void> {
   const either = { $or: [{ to: user }, { from: user }] };
   await c.events.deleteMany(either);
   await c.messages.deleteMany(either);
