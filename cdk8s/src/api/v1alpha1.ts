@@ -30,11 +30,6 @@ export const kind = 'GossipCluster';
 /** Resource name in URLs (`/apis/gossip.dev/v1alpha1/namespaces/x/gossipclusters`). */
 export const plural = 'gossipclusters';
 export const singular = 'gossipcluster';
-/**
- * The GossipCluster resource as `@kubernetes/client-node`'s custom-object calls take it
- * (`{ ...gossipClusterResource, namespace, name }`): the group, version and plural above.
- */
-export const gossipClusterResource = { group, version, plural } as const;
 
 const res = defaultedResources;
 
