@@ -1,4 +1,7 @@
-/** The api service: REST for accounts, keys, history and attachments. */
+/**
+ * The api service: REST for accounts, sessions, the key directory, profiles (avatars) and
+ * contacts. (Messages and their history are the engine's and the gateway's, not the api's.)
+ */
 import { DEFAULT_MONGO_DB } from '@gossip/protocol';
 import { Construct } from 'constructs';
 import { trustProxyEnv } from '../api/trust-proxy.js';
