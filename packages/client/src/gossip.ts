@@ -1,38 +1,21 @@
 /**
  * `GossipClient`: one local account's end-to-end encryption on top of the REST
- * client and a key store. It owns the rules: keys are generated here and only the
- * public halves leave; a contact's keys are pinned on first fetch (trust on first
- * use); a later change is followed only when a chain of continuity proofs (each change
- * signed by the previous signing key) leads from the pin to it, and otherwise refused
- * with `KeyChangedError` (an identity reset) until the user trusts the fingerprint they
- * compared; a verified contact whose keys change gets nothing until verified again; key
- * envelopes are verified against the pinned signing key before they are unwrapped;
- * messages are bound to sender, recipient and id.
+ * client and a key store: the account (keys are generated here and only the public
+ * halves leave; key changes signed by the old keys), and the delivery seam the
+ * `Messenger` drives (`prepareSend`, `openDeliver`, `openContactEvent`). Contacts' keys
+ * (trust on first use, continuity proofs, verification) are `ContactKeys`', conversation
+ * keys and message encryption `Conversations`'; the client is the one object an
+ * application holds and delegates to them.
  */
 import {
-  CryptoError,
-  decryptMessage,
-  encryptMessage,
   exportPublicKeys,
-  fingerprint,
-  formatSafetyNumber,
   fromUtf8,
   generateConversationKey,
   generateIdentityKeys,
-  importSigningPublicKey,
-  importWrappingPublicKey,
-  openKeyEnvelope,
-  parseKeyEnvelope,
-  parseMessageBody,
-  safetyNumber,
-  sealKeyEnvelope,
   signKeyChange,
-  verifyKeyChain,
-  type ConversationKey,
   type IdentityKeys,
 } from '@gossip/crypto';
 import {
-  MAX_BODY_CHARS,
   newMessageId,
   type ContactFrame,
   type DeliverFrame,
@@ -42,15 +25,11 @@ import {
   type Session,
 } from '@gossip/protocol';
 import type { ApiClient } from './api.js';
-import {
-  ApiError,
-  FingerprintMismatchError,
-  KeyChangedError,
-  MissingKeyError,
-  NotLoggedInError,
-  VerificationRequiredError,
-} from './errors.js';
-import type { KeyStore, PinnedContact, StoredConversationKey } from './keystore.js';
+import { ContactKeys } from './contact-keys.js';
+import { Conversations } from './conversations.js';
+import { KeyChangedError } from './errors.js';
+import { LocalIdentity } from './identity.js';
+import type { KeyStore, PinnedContact } from './keystore.js';
 
 export interface GossipClientOptions {
   api: ApiClient;
@@ -101,20 +80,22 @@ export class GossipClient {
   readonly api: ApiClient;
   readonly keyStore: KeyStore;
   private readonly now: () => number;
-  private readonly fixedUsername: string | undefined;
+  private readonly me: LocalIdentity;
+  private readonly pins: ContactKeys;
+  private readonly conversations: Conversations;
 
   constructor(opts: GossipClientOptions) {
     this.api = opts.api;
     this.keyStore = opts.keyStore;
     this.now = opts.now ?? Date.now;
-    this.fixedUsername = opts.username;
+    this.me = new LocalIdentity(opts.api, opts.keyStore, opts.username);
+    this.pins = new ContactKeys(opts.api, opts.keyStore, this.me, this.now);
+    this.conversations = new Conversations(opts.keyStore, this.me, this.pins, this.now);
   }
 
   /** The local user. */
   get username(): string {
-    const u = this.fixedUsername ?? this.api.currentSession?.username;
-    if (!u) throw new NotLoggedInError('no local user: register or log in first');
-    return u;
+    return this.me.username;
   }
 
   // ---------------------------------------------------------------- accounts
@@ -133,7 +114,7 @@ export class GossipClient {
       username: input.username,
       password: input.password,
       ...(input.displayName === undefined ? {} : { displayName: input.displayName }),
-      keys: await this.wireKeys(keys),
+      keys: await exportPublicKeys(keys),
     });
     await this.keyStore.putIdentity(keys);
     return session;
@@ -150,7 +131,7 @@ export class GossipClient {
     let hasKeys = false;
     if (identity) {
       const published = await this.api.getUserKeys(session.user.username);
-      const local = await this.wireKeys(identity);
+      const local = await exportPublicKeys(identity);
       hasKeys =
         published.keys.wrappingKey === local.wrappingKey &&
         published.keys.signingKey === local.signingKey;
@@ -169,11 +150,11 @@ export class GossipClient {
   async changeKeys(password: string): Promise<KeysResponse & { signed: boolean }> {
     const old = await this.keyStore.getIdentity();
     const keys = await generateIdentityKeys({ extractable: this.keyStore.requiresExtractable });
-    const next = await this.wireKeys(keys);
+    const next = await exportPublicKeys(keys);
     let proof: string | undefined;
     if (old) {
       const published = await this.api.getUserKeys(this.username);
-      const mine = await this.wireKeys(old);
+      const mine = await exportPublicKeys(old);
       if (
         published.keys.signingKey === mine.signingKey &&
         published.keys.wrappingKey === mine.wrappingKey
@@ -207,287 +188,79 @@ export class GossipClient {
   }
 
   /** The local key pairs; throws when this store has none. */
-  async identity(): Promise<IdentityKeys> {
-    const id = await this.keyStore.getIdentity();
-    if (!id) {
-      throw new MissingKeyError(
-        'identity',
-        `no private keys for ${this.username} in this key store`,
-      );
-    }
-    return id;
+  identity(): Promise<IdentityKeys> {
+    return this.me.identity();
   }
 
   /** The local user's published-form keys. */
-  async ownPublicKeys(): Promise<WireKeys> {
-    return this.wireKeys(await this.identity());
+  ownPublicKeys(): Promise<WireKeys> {
+    return this.me.ownPublicKeys();
   }
 
-  private async wireKeys(keys: IdentityKeys): Promise<WireKeys> {
-    return exportPublicKeys(keys);
-  }
-
-  // ---------------------------------------------------------------- contacts' keys
+  // ---------------------------------------------------------------- contacts' keys (ContactKeys)
 
   /**
-   * A contact's keys, fetched from the directory. The first fetch pins them (trust on
-   * first use); later fetches must match the pin, or `KeyChangedError` is thrown and the
-   * pin is kept.
+   * A contact's keys, fetched from the directory: pinned on first fetch; later fetches
+   * must match the pin or follow a signed rotation, or `KeyChangedError` is thrown.
    */
-  async contactKeys(username: string): Promise<PinnedContact> {
-    const res = await this.api.getUserKeys(username);
-    if (res.username !== username) {
-      // Pins are keyed by username: never let an answer about someone else land under it.
-      throw new ApiError(502, 'http_502', `asked for ${username}'s keys, got ${res.username}'s`);
-    }
-    const fresh = await this.toPinned(res);
-    const pinned = await this.keyStore.getPinned(res.username);
-    if (!pinned) {
-      await this.keyStore.putPinned(fresh);
-      return fresh;
-    }
-    if (pinned.wrappingKey === fresh.wrappingKey && pinned.signingKey === fresh.signingKey) {
-      return pinned;
-    }
-    const continuous = await verifyKeyChain({
-      username: res.username,
-      from: { keyVersion: pinned.keyVersion, signingKey: pinned.signingKey },
-      to: { keyVersion: res.keyVersion, keys: res.keys },
-      chain: res.keyChain ?? [],
-    });
-    if (continuous) {
-      // A rotation signed by the key we trusted: follow it, but a contact the user had
-      // verified must be verified again before anything is sent to them.
-      const next: PinnedContact = {
-        ...fresh,
-        needsVerification: pinned.verified || pinned.needsVerification === true,
-      };
-      await this.keyStore.putPinned(next);
-      await this.keyStore.retireConversationKeys(res.username);
-      return next;
-    }
-    throw new KeyChangedError(
-      res.username,
-      pinned.fingerprint,
-      fresh.fingerprint,
-      await this.safetyNumberWith(fresh),
-    );
+  contactKeys(username: string): Promise<PinnedContact> {
+    return this.pins.contactKeys(username);
   }
 
   /** The pinned keys of a contact, fetching and pinning them if there are none yet. */
-  async pinnedKeys(username: string): Promise<PinnedContact> {
-    return (await this.keyStore.getPinned(username)) ?? this.contactKeys(username);
+  pinnedKeys(username: string): Promise<PinnedContact> {
+    return this.pins.pinnedKeys(username);
   }
 
-  /**
-   * Trusts a contact's currently published keys after an identity reset, given what the
-   * user compared out of band: the contact's 30-digit fingerprint or the 60-digit safety
-   * number (spaces ignored). Anything else throws `FingerprintMismatchError` and trusts
-   * nothing. Trusting is not verifying: the contact is not marked verified, and one that
-   * was verified before stays unsendable until `markVerified`. The old conversation keys
-   * with the contact are retired, so the next message starts a new conversation.
-   */
-  async trustContactKeys(username: string, expectedFingerprint: string): Promise<PinnedContact> {
-    const res = await this.api.getUserKeys(username);
-    if (res.username !== username) {
-      throw new ApiError(502, 'http_502', `asked for ${username}'s keys, got ${res.username}'s`);
-    }
-    const fresh = await this.toPinned(res);
-    const expected = digitsOf(expectedFingerprint);
-    const actual = expected.length === 60 ? await this.safetyNumberWith(fresh) : fresh.fingerprint;
-    if (expected !== actual) throw new FingerprintMismatchError(username, expected, actual);
-    const pinned = await this.keyStore.getPinned(username);
-    const next: PinnedContact = {
-      ...fresh,
-      verified: false,
-      needsVerification: pinned?.verified === true || pinned?.needsVerification === true,
-    };
-    await this.keyStore.putPinned(next);
-    await this.keyStore.retireConversationKeys(fresh.username);
-    return next;
+  /** Trusts a contact's published keys after an identity reset: see `ContactKeys`. */
+  trustContactKeys(username: string, expectedFingerprint: string): Promise<PinnedContact> {
+    return this.pins.trustContactKeys(username, expectedFingerprint);
   }
 
-  /**
-   * Marks a contact's pinned keys as verified (safety numbers compared). With
-   * `expectedSafetyNumber` (what the user compared, spaces ignored) it refuses a number
-   * that is not the current one with `FingerprintMismatchError`.
-   */
-  async markVerified(username: string, expectedSafetyNumber?: string): Promise<void> {
-    const pinned = await this.pinnedKeys(username);
-    if (expectedSafetyNumber !== undefined) {
-      const expected = digitsOf(expectedSafetyNumber);
-      const actual = await this.safetyNumberWith(pinned);
-      if (expected !== actual) throw new FingerprintMismatchError(username, expected, actual);
-    }
-    await this.keyStore.putPinned({ ...pinned, verified: true, needsVerification: false });
+  /** Marks a contact's pinned keys as verified (safety numbers compared). */
+  markVerified(username: string, expectedSafetyNumber?: string): Promise<void> {
+    return this.pins.markVerified(username, expectedSafetyNumber);
   }
 
-  /** Throws `VerificationRequiredError` when `peer` must be verified again before sending. */
-  private async checkSendable(peer: string): Promise<PinnedContact> {
-    const contact = await this.pinnedKeys(peer);
-    if (contact.needsVerification) throw new VerificationRequiredError(contact.username);
-    return contact;
+  /** The safety number with a contact, 12 groups of five digits (`groupsPerLine` per line). */
+  safetyNumber(username: string, groupsPerLine = 12): Promise<string> {
+    return this.pins.safetyNumber(username, groupsPerLine);
   }
 
-  /**
-   * The safety number with a contact, over the local and the pinned keys, formatted
-   * as 12 groups of five digits (`groupsPerLine` per line).
-   */
-  async safetyNumber(username: string, groupsPerLine = 12): Promise<string> {
-    return formatSafetyNumber(
-      await this.safetyNumberWith(await this.pinnedKeys(username)),
-      groupsPerLine,
-    );
+  // ---------------------------------------------------------------- conversations (Conversations)
+
+  /** Starts a conversation with a contact: returns the `kind: "key"` body to send. */
+  startConversation(peer: string): Promise<{ keyId: string; body: string }> {
+    return this.conversations.startConversation(peer);
   }
 
-  private async safetyNumberWith(contact: PinnedContact): Promise<string> {
-    return safetyNumber({ username: this.username, ...(await this.ownPublicKeys()) }, contact);
+  /** Call when the server `accepted` a `kind: "key"` frame this client sent. */
+  keyMessageAccepted(frame: Pick<SendFrame, 'to' | 'kind' | 'body'>): Promise<void> {
+    return this.conversations.keyMessageAccepted(frame);
   }
 
-  private async toPinned(res: KeysResponse): Promise<PinnedContact> {
-    // Import both now so a bad or short key is refused before it is pinned.
-    await importWrappingPublicKey(res.keys.wrappingKey);
-    await importSigningPublicKey(res.keys.signingKey);
-    return {
-      username: res.username,
-      wrappingKey: res.keys.wrappingKey,
-      signingKey: res.keys.signingKey,
-      keyVersion: res.keyVersion,
-      fingerprint: await fingerprint({ username: res.username, ...res.keys }),
-      pinnedAt: this.now(),
-      verified: false,
-    };
-  }
-
-  // ---------------------------------------------------------------- conversations
-
-  /**
-   * Starts a conversation with a contact: a fresh AES-256 key, wrapped for the contact's
-   * pinned wrapping key and signed. Returns the `kind: "key"` body to send; the key is
-   * stored (unconfirmed, see `keyMessageAccepted`) and used for sending from now on.
-   */
-  async startConversation(peer: string): Promise<{ keyId: string; body: string }> {
-    const contact = await this.pinnedKeys(peer);
-    const ck = await generateConversationKey();
-    const createdAt = this.now();
-    const body = await this.sealFor(contact, ck, createdAt);
-    await this.keyStore.putConversationKey({
-      peer: contact.username,
-      key: ck,
-      origin: 'outgoing',
-      createdAt,
-      confirmed: false,
-    });
-    return { keyId: ck.id, body };
-  }
-
-  private async sealFor(
-    contact: PinnedContact,
-    ck: ConversationKey,
-    createdAt: number,
-  ): Promise<string> {
-    const me = await this.identity();
-    return sealKeyEnvelope({
-      conversationKey: ck,
-      from: this.username,
-      to: contact.username,
-      recipientWrappingKey: await importWrappingPublicKey(contact.wrappingKey),
-      senderSigningKey: me.signing.privateKey,
-      now: createdAt,
-    });
-  }
-
-  /**
-   * Call when the server `accepted` a `kind: "key"` frame this client sent: the key is
-   * now sure to reach the contact, so later messages stop carrying the key message.
-   */
-  async keyMessageAccepted(frame: Pick<SendFrame, 'to' | 'kind' | 'body'>): Promise<void> {
-    if (frame.kind !== 'key') return;
-    await this.keyStore.confirmConversationKey(frame.to, parseKeyEnvelope(frame.body).kid);
-  }
-
-  /**
-   * Receives a `kind: "key"` body from `from` (as the server authenticated it): checks
-   * it is addressed from them to us, verifies the signature with their pinned signing
-   * key, unwraps and stores the key. A bad signature makes it re-check the directory: a
-   * rotation signed by the pinned key is followed and the envelope checked against the
-   * new key; an identity reset surfaces as `KeyChangedError` rather than as forgery.
-   */
-  async receiveKey(from: string, body: string): Promise<{ keyId: string; isNew: boolean }> {
-    const me = await this.identity();
-    const contact = await this.pinnedKeys(from);
-    const open = async (signingKey: string) =>
-      openKeyEnvelope(body, {
-        from,
-        to: this.username,
-        senderSigningKey: await importSigningPublicKey(signingKey),
-        recipientUnwrappingKey: me.wrapping.privateKey,
-        extractable: this.keyStore.requiresExtractable,
-      });
-    let opened;
-    try {
-      opened = await open(contact.signingKey);
-    } catch (err) {
-      if (!(err instanceof CryptoError && err.code === 'bad_signature')) throw err;
-      // Throws KeyChangedError on an identity reset; follows a signed rotation.
-      const current = await this.contactKeys(from);
-      if (current.signingKey === contact.signingKey) throw err;
-      opened = await open(current.signingKey);
-    }
-    const entry: StoredConversationKey = {
-      peer: from,
-      key: opened.conversationKey,
-      origin: 'incoming',
-      // Local time, never the sender's `ts`: see StoredConversationKey.createdAt.
-      createdAt: this.now(),
-      confirmed: true,
-    };
-    const isNew = await this.keyStore.putConversationKey(entry);
-    return { keyId: opened.conversationKey.id, isNew };
+  /** Receives (verifies, unwraps, stores) a `kind: "key"` body from `from`. */
+  receiveKey(from: string, body: string): Promise<{ keyId: string; isNew: boolean }> {
+    return this.conversations.receiveKey(from, body);
   }
 
   /** Whether there is a conversation key to send to `peer` with. */
-  async hasConversation(peer: string): Promise<boolean> {
-    return (await this.keyStore.currentConversationKey(peer)) !== undefined;
+  hasConversation(peer: string): Promise<boolean> {
+    return this.conversations.hasConversation(peer);
   }
 
   /** Encrypts a message to `to` with the current conversation key. */
-  async encrypt(
+  encrypt(
     to: string,
     plaintext: string | Uint8Array,
-    id: string = newMessageId(),
+    id?: string,
   ): Promise<{ id: string; body: string }> {
-    await this.checkSendable(to);
-    const current = await this.keyStore.currentConversationKey(to);
-    if (!current) {
-      throw new MissingKeyError('conversation', `no conversation with ${to} yet: start one first`);
-    }
-    const body = await encryptMessage(current.key, plaintext, { from: this.username, to, id });
-    if (body.length > MAX_BODY_CHARS) {
-      // Refuse here rather than have the gateway refuse the frame after the fact.
-      throw new RangeError(
-        `message too large: its body would be ${body.length} characters, the limit is ${MAX_BODY_CHARS}`,
-      );
-    }
-    return { id, body };
+    return this.conversations.encrypt(to, plaintext, id);
   }
 
   /** Decrypts a message body from `from` with id `id`, addressed to the local user. */
-  async decrypt(
-    from: string,
-    id: string,
-    body: string,
-  ): Promise<{ keyId: string; data: Uint8Array }> {
-    const { kid } = parseMessageBody(body);
-    const stored = await this.keyStore.getConversationKey(from, kid);
-    if (!stored) {
-      throw new MissingKeyError(
-        'conversation',
-        `no conversation key ${kid} from ${from}: its key message has not been handled yet`,
-      );
-    }
-    const data = await decryptMessage(stored.key, body, { from, to: this.username, id });
-    return { keyId: kid, data };
+  decrypt(from: string, id: string, body: string): Promise<{ keyId: string; data: Uint8Array }> {
+    return this.conversations.decrypt(from, id, body);
   }
 
   // ---------------------------------------------------------------- the delivery seam
@@ -501,7 +274,7 @@ export class GossipClient {
    * `keyMessageAccepted`.
    */
   async prepareSend(to: string, plaintext: string | Uint8Array): Promise<SendFrame[]> {
-    await this.checkSendable(to);
+    await this.pins.checkSendable(to);
     const frames: SendFrame[] = [];
     const current = await this.keyStore.currentConversationKey(to);
     if (!current) {
@@ -509,7 +282,11 @@ export class GossipClient {
       frames.push({ type: 'send', id: newMessageId(), to, kind: 'key', body });
     } else if (current.origin === 'outgoing' && !current.confirmed) {
       // Same key, freshly wrapped: the receiver stores a key id once, so repeats are harmless.
-      const body = await this.sealFor(await this.pinnedKeys(to), current.key, current.createdAt);
+      const body = await this.conversations.sealFor(
+        await this.pinnedKeys(to),
+        current.key,
+        current.createdAt,
+      );
       frames.push({ type: 'send', id: newMessageId(), to, kind: 'key', body });
     }
     const msg = await this.encrypt(to, plaintext);
@@ -550,7 +327,7 @@ export class GossipClient {
       // device can no longer read new messages (and should not stay silent about it).
       const published = await this.api.getUserKeys(this.username);
       const identity = await this.keyStore.getIdentity();
-      const local = identity ? await this.wireKeys(identity) : undefined;
+      const local = identity ? await exportPublicKeys(identity) : undefined;
       const replaced =
         local?.signingKey !== published.keys.signingKey ||
         local.wrappingKey !== published.keys.wrappingKey;
@@ -579,7 +356,7 @@ export class GossipClient {
     const contact = await this.pinnedKeys(username);
     const ck = await generateConversationKey();
     const createdAt = this.now();
-    const body = await this.sealFor(contact, ck, createdAt);
+    const body = await this.conversations.sealFor(contact, ck, createdAt);
     // Stored only once the api took the accept: the envelope then travels in a stored
     // contact event, so the key is confirmed; if the call fails, no orphan key is used.
     await this.api.acceptContact(username, body);
@@ -592,9 +369,4 @@ export class GossipClient {
     });
     return { keyId: ck.id };
   }
-}
-
-/** The digits of a fingerprint or safety number as a user may type it (spaces, dashes). */
-function digitsOf(text: string): string {
-  return text.replace(/[\s-]/g, '');
 }

@@ -28,7 +28,6 @@ export {
   type OpenedDelivery,
   type OpenedContactEvent,
 } from './gossip.js';
-export type { MessageTransport, TransportState } from './transport.js';
 export {
   Messenger,
   type MessengerOptions,
@@ -44,12 +43,12 @@ export {
 } from './ws/messenger.js';
 export {
   GatewayConnection,
-  apiTokenSource,
   type GatewayConnectionOptions,
   type ConnectionEvents,
   type ConnectionClosed,
-  type TokenSource,
+  type TransportState,
 } from './ws/connection.js';
+export { apiTokenSource, type TokenSource } from './ws/token-source.js';
 export {
   queryTokenFactory,
   withTicket,

@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { GatewayConnection, apiTokenSource } from '../src/ws/connection.js';
+import { GatewayConnection } from '../src/ws/connection.js';
+import { apiTokenSource } from '../src/ws/token-source.js';
 import { nodeWebSocketFactory } from '../src/node/ws.js';
 import {
   DeliveryStack,
@@ -241,13 +242,13 @@ describe('Messenger through the real gateway', () => {
     conn.start();
     try {
       await eventually(() => conn.state === 'open', 'alice to connect');
-      await conn.send(msgFrame);
+      assert.ok(conn.trySend(msgFrame), 'the message written');
       await eventually(() => accepted.has(msgFrame.id), 'the message to be accepted');
       await eventually(() => held.includes(msgFrame.id), 'bob to hold the message');
       await sleep(500);
       assert.deepEqual(bob.shown, [], 'not shown without its key');
       assert.equal(await storedCount([msgFrame.id]), 1, 'not acked while held');
-      await conn.send(keyFrame);
+      assert.ok(conn.trySend(keyFrame), 'the key written');
       await eventually(() => bob.shown.length === 1, 'the held message to be shown');
       assert.deepEqual(bob.texts(), ['sealed before its key']);
       await eventually(

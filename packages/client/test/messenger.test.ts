@@ -15,7 +15,8 @@ import type { ClientFrame, DeliverFrame, SendFrame, ServerFrame } from '@gossip/
 import { ApiClient } from '../src/api.js';
 import { GossipClient } from '../src/gossip.js';
 import { MemoryKeyStore } from '../src/keystore.js';
-import { GatewayConnection, type TokenSource } from '../src/ws/connection.js';
+import { GatewayConnection } from '../src/ws/connection.js';
+import type { TokenSource } from '../src/ws/token-source.js';
 import {
   Messenger,
   type ChatMessage,

@@ -13,7 +13,8 @@ import { ApiClient } from '../src/api.js';
 import { GossipClient } from '../src/gossip.js';
 import { MemoryKeyStore } from '../src/keystore.js';
 import { nodeWebSocketFactory } from '../src/node/ws.js';
-import { GatewayConnection, apiTokenSource, type ConnectionClosed } from '../src/ws/connection.js';
+import { GatewayConnection, type ConnectionClosed } from '../src/ws/connection.js';
+import { apiTokenSource } from '../src/ws/token-source.js';
 import { queryTokenFactory, type WebSocketConstructor } from '../src/ws/socket.js';
 import { DeliveryStack, eventually, sleep, type Gw } from './delivery-stack.js';
 

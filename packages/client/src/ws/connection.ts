@@ -18,11 +18,8 @@ import {
   parseServerFrame,
   WS_SUBPROTOCOL,
   type ClientFrame,
-  type ServerFrame,
 } from '@gossip/protocol';
-import type { ApiClient } from '../api.js';
 import { NotLoggedInError } from '../errors.js';
-import type { MessageTransport, TransportState } from '../transport.js';
 import { checkTransportUrl } from '../transport-security.js';
 import { Emitter } from './emitter.js';
 import {
@@ -33,92 +30,16 @@ import {
   type WebSocketFactory,
   type WebSocketLike,
 } from './socket.js';
+import type {
+  ConnectionEvents,
+  GatewayConnectionOptions,
+  TransportState,
+} from './connection-types.js';
 
-/** Where the connection gets its access token. */
-export interface TokenSource {
-  /** The access token to connect with; `refresh` is true after the gateway refused one. */
-  accessToken(refresh: boolean): Promise<string>;
-  /**
-   * A single-use WebSocket ticket, for factories that connect with one (browsers); called
-   * after `accessToken`, so the session is fresh.
-   */
-  wsTicket?(): Promise<string>;
-}
-
-/**
- * Tokens from an `ApiClient` session: the current access token, refreshed (single-flight,
- * through the api) when it is about to expire or the gateway refused it.
- */
-export function apiTokenSource(api: ApiClient, skewMs = 30_000): TokenSource {
-  return {
-    async accessToken(refresh) {
-      const s = api.currentSession;
-      if (!s) throw new NotLoggedInError();
-      if (refresh || s.accessExpiresAt - Date.now() < skewMs)
-        return (await api.refresh()).accessToken;
-      return s.accessToken;
-    },
-    async wsTicket() {
-      return (await api.wsTicket()).ticket;
-    },
-  };
-}
-
-export interface GatewayConnectionOptions {
-  /** The gateway WebSocket URL(s), e.g. `ws://127.0.0.1:8081/ws`; reconnects rotate through them. */
-  url: string | readonly string[];
-  token: TokenSource;
-  /** @default the global WebSocket, token in the query string */
-  webSocket?: WebSocketFactory;
-  /** Refuse a gateway that says we are someone else. */
-  expectedUsername?: string;
-  /** First reconnect delay (ms); doubles per failed attempt. @default 250 */
-  backoffInitialMs?: number;
-  /** Longest reconnect delay (ms). @default 30000 */
-  backoffMaxMs?: number;
-  /** How often to send `ping` (ms). @default 20000 */
-  pingIntervalMs?: number;
-  /** No frame for this long after a `ping` means the link is dead (ms). @default 10000 */
-  pongTimeoutMs?: number;
-  /** The `hello` must arrive within this (ms) of starting to connect. @default 10000 */
-  connectTimeoutMs?: number;
-  /** @default Math.random */
-  random?: () => number;
-  /**
-   * Send `auth` with a fresh token this long before the gateway's expiry of the current one
-   * (at most half its remaining life). @default 60000
-   */
-  reauthLeadMs?: number;
-  /**
-   * Allow plain `ws://` to a host that is not loopback; without it such a URL throws
-   * `InsecureTransportError`. @default false
-   */
-  allowInsecure?: boolean;
-}
-
-/** Why a physical connection ended. */
-export interface ConnectionClosed {
-  url: string;
-  code: number;
-  reason: string;
-  /** Whether it had got as far as `hello`. */
-  wasOpen: boolean;
-}
-
-export interface ConnectionEvents extends Record<string, unknown> {
-  frame: ServerFrame;
-  state: TransportState;
-  /** A new physical connection said `hello`. `epoch` counts connections. */
-  open: { url: string; username: string; epoch: number };
-  closed: ConnectionClosed;
-  /** A reconnect is scheduled in `delayMs`. */
-  reconnecting: { delayMs: number; attempt: number; url: string };
-  /** Cannot connect right now (will retry), or cannot at all (`fatal`: state is `closed`). */
-  error: { error: Error; fatal: boolean };
-}
+export type * from './connection-types.js';
 
 /** A reconnecting, authenticated frame channel to the gateways. */
-export class GatewayConnection extends Emitter<ConnectionEvents> implements MessageTransport {
+export class GatewayConnection extends Emitter<ConnectionEvents> {
   private readonly urls: readonly string[];
   private readonly factory: WebSocketFactory;
   private readonly random: () => number;
@@ -199,19 +120,6 @@ export class GatewayConnection extends Emitter<ConnectionEvents> implements Mess
     } catch {
       return false;
     }
-  }
-
-  /** `MessageTransport.send`: rejects when not connected (the Messenger resends later). */
-  async send(frame: ClientFrame): Promise<void> {
-    if (!this.trySend(frame)) throw new Error('not connected to a gateway');
-  }
-
-  onFrame(listener: (frame: ServerFrame) => void): () => void {
-    return this.on('frame', listener);
-  }
-
-  onStateChange(listener: (state: TransportState) => void): () => void {
-    return this.on('state', listener);
   }
 
   /** Drops the current physical connection and reconnects (for tests and "retry now"). */

@@ -12,10 +12,10 @@ import type {
 } from '@gossip/protocol';
 import type { KeyChangedError, MissingKeyError } from '../errors.js';
 import type { GossipClient, OpenedContactEvent } from '../gossip.js';
-import type { TransportState } from '../transport.js';
-import type { GatewayConnectionOptions, TokenSource } from './connection.js';
+import type { GatewayConnectionOptions, TransportState } from './connection.js';
 import type { WebSocketFactory } from './socket.js';
 import type { MessengerStore } from './store.js';
+import type { TokenSource } from './token-source.js';
 
 /** A decrypted, verified message for the application. */
 export interface ChatMessage {

@@ -21,7 +21,7 @@
 import type { ServerFrame, SignalName } from '@gossip/protocol';
 import type { GossipClient } from '../gossip.js';
 import { Acks } from './acks.js';
-import { apiTokenSource, GatewayConnection, type GatewayConnectionOptions } from './connection.js';
+import { GatewayConnection, type GatewayConnectionOptions } from './connection.js';
 import { DeliveryStates } from './delivery-states.js';
 import { Emitter } from './emitter.js';
 import { notify } from './hooks.js';
@@ -37,6 +37,7 @@ import type {
 import { Outbox } from './outbox.js';
 import { TokenBucket } from './rate-limit.js';
 import { MemoryMessengerStore, type MessengerStore } from './store.js';
+import { apiTokenSource } from './token-source.js';
 
 /** The messenger's vocabulary lives in messenger-types.ts; importers keep this path. */
 export type * from './messenger-types.js';
