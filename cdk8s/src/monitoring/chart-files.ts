@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { startedAs } from '../started-as.js';
 import { alertGroups } from './alerts.js';
-import { scrapeEndpoints, scrapedComponents } from './scrape.js';
+import { allClustersSelector, scrapeEndpoints, scrapedComponents } from './scrape.js';
 
 const filesDir = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -44,7 +44,14 @@ export function renderChartAlerts(): string {
 
 /** files/scrape.yaml, byte for byte. */
 export function renderChartScrape(): string {
-  return generated + yaml({ components: scrapedComponents, endpoints: scrapeEndpoints() });
+  return (
+    generated +
+    yaml({
+      matchLabels: allClustersSelector,
+      components: scrapedComponents,
+      endpoints: scrapeEndpoints(),
+    })
+  );
 }
 
 /** Writes both files. */

@@ -9,7 +9,13 @@
  * and Prometheus attaches the pod's labels to those as well, so one list serves both kinds.
  */
 import type { AppComponent } from '../constructs/naming.js';
-import { httpPortName, opsPortName, separateOpsPort } from '../constructs/naming.js';
+import {
+  httpPortName,
+  labelsFor,
+  managedBy,
+  opsPortName,
+  separateOpsPort,
+} from '../constructs/naming.js';
 
 /** A relabel rule as prometheus-operator's CRDs spell it. */
 export interface Relabeling {
@@ -25,6 +31,15 @@ export interface ScrapeEndpoint {
   readonly path: string;
   readonly relabelings: readonly Relabeling[];
 }
+
+/**
+ * The labels that pick the workloads of every GossipCluster the operator runs (the chart's
+ * PodMonitor, across clusters); a cluster's own ServiceMonitor adds its instance label.
+ */
+export const allClustersSelector: Readonly<Record<string, string>> = {
+  'app.kubernetes.io/name': labelsFor('', 'api')['app.kubernetes.io/name']!,
+  'app.kubernetes.io/managed-by': managedBy,
+};
 
 /** The components scraped (the monitors' `app.kubernetes.io/component In` selector). */
 export const scrapedComponents: readonly AppComponent[] = ['api', 'gateway', 'engine'];
