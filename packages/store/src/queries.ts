@@ -38,19 +38,25 @@ export function eventsPage(
   return c.events.find(filter).sort({ at: 1, _id: 1 }).limit(limit).toArray();
 }
 
-/** A page of `user`'s messages in (seq, _id) order, after `after`. */
+/**
+ * A page of `user`'s messages in (seq, _id) order, after `after`; from the first one
+ * stamped at or after `since` (ms) when given, else from the first.
+ */
 export function messagesPage(
   c: SharedCollections,
   user: string,
   after: MessageCursor | undefined,
   limit: number,
+  since?: number,
 ): Promise<MessageDoc[]> {
   const filter = after
     ? {
         to: user,
         $or: [{ seq: { $gt: after.seq } }, { seq: after.seq, _id: { $gt: after.id } }],
       }
-    : { to: user };
+    : since === undefined
+      ? { to: user }
+      : { to: user, seq: { $gte: since } };
   return c.messages.find(filter).sort({ seq: 1, _id: 1 }).limit(limit).toArray();
 }
 

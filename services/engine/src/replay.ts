@@ -1,6 +1,7 @@
 /**
- * The replay on `connected`: everything stored for a user who just (re)connected, pushed
- * to that one connection a page at a time (never all of a backlog at once), then
+ * The replay on `connected`: everything stored for a user who just (re)connected (for a
+ * connection resumed after it fell behind, its messages only from the first it missed),
+ * pushed to that one connection a page at a time (never all of a backlog at once), then
  * `replayed` so the gateway can release the live frames it held back meanwhile.
  *
  * Every push is awaited until the broker confirmed it, and all go through one channel,
@@ -38,7 +39,7 @@ export class Replayer {
     const push = (frame: PushFrame): Promise<void> =>
       this.d.out.toGateway(m.gw, { op: 'push', to: m.user, conn: m.conn, frame });
     await this.events(m.user, push);
-    await this.messages(m.user, push);
+    await this.messages(m.user, m.from, push);
     await this.receipts(m.user, push);
     await push({ type: 'replayed' });
   }
@@ -60,12 +61,20 @@ export class Replayer {
     }
   }
 
-  /** The messages in (seq, _id) order, each page marked delivered before it is pushed. */
-  private async messages(user: string, push: (f: PushFrame) => Promise<void>): Promise<void> {
+  /**
+   * The messages in (seq, _id) order, each page marked delivered before it is pushed. A
+   * connection resumed after it fell behind gives `since`, the stamp of the first message
+   * it missed: only those from there on.
+   */
+  private async messages(
+    user: string,
+    since: number | undefined,
+    push: (f: PushFrame) => Promise<void>,
+  ): Promise<void> {
     const { c, metrics, recent, replayBatch } = this.d;
     let after: MessageCursor | undefined;
     for (;;) {
-      const batch = await messagesPage(c, user, after, replayBatch);
+      const batch = await messagesPage(c, user, after, replayBatch, since);
       metrics.replayPages.inc({ kind: 'messages' });
       if (batch.length === 0) break;
       const now = new Date();

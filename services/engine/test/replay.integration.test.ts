@@ -107,9 +107,10 @@ describe('engine replay on connected', () => {
   });
 
   /** Publishes `connected` for `user` on a fresh connection id; returns the id. */
-  const connect = async (user: string): Promise<string> => {
+  const connect = async (user: string, from?: number): Promise<string> => {
     const connId = randomUUID();
     const m: BusConnected = { op: 'connected', user, gw: GW, conn: connId };
+    if (from !== undefined) m.from = from;
     ch.publish(deliveryExchange(prefix), ENGINE_ROUTING_KEY, Buffer.from(JSON.stringify(m)));
     return connId;
   };
@@ -203,6 +204,16 @@ describe('engine replay on connected', () => {
     assert.deepEqual(frames.at(-1), { type: 'replayed' });
     assert.equal(frames.filter((f) => f.type === 'replayed').length, 1);
     assert.deepEqual(idsOf(frames), ids);
+  });
+
+  test('a resumed connection (`from`) gets the messages from there on, events and receipts in full', async () => {
+    const to = user();
+    const ids = await seed(to, { events: 2, messages: 5, receipts: 1 });
+    const stamps = (await c.messages.find({ to }).sort({ seq: 1 }).toArray()).map((d) => d.seq);
+    const frames = await replayOf(await connect(to, stamps[2]));
+    // ids: 2 events, 5 messages, 1 receipt; the first two messages are skipped.
+    assert.deepEqual(idsOf(frames), [...ids.slice(0, 2), ...ids.slice(4)]);
+    assert.deepEqual(frames.at(-1), { type: 'replayed' });
   });
 
   test('a replay that fails half way never says `replayed`', async () => {
