@@ -4,6 +4,7 @@
  * topology, start consumers) each time. Publishes wait for the broker's confirm.
 
  */
+import { Backoff } from '@gossip/limits';
 import amqp from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import type { Logger } from './logger.js';
@@ -31,12 +32,16 @@ export class AmqpLink {
   private ch: ConfirmChannel | undefined;
   private stopped = false;
   private connecting: Promise<void> | undefined;
-  private backoff: number;
+  private readonly backoff: Backoff;
   private timer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
 
   constructor(private readonly opts: AmqpLinkOptions) {
-    this.backoff = opts.minBackoffMs ?? 200;
+    this.backoff = new Backoff({
+      initialMs: opts.minBackoffMs ?? 200,
+      maxMs: opts.maxBackoffMs ?? 1000,
+      jitter: 'equal',
+    });
     this.log = opts.logger.child({ component: 'amqp' });
   }
 
@@ -60,13 +65,12 @@ export class AmqpLink {
     while (!this.stopped && !this.ch) {
       try {
         await this.connectOnce();
-        this.backoff = this.opts.minBackoffMs ?? 200;
+        this.backoff.reset();
       } catch (err) {
-        const wait = Math.round(this.backoff / 2 + (Math.random() * this.backoff) / 2);
+        const wait = this.backoff.next();
         this.log.warn({ err, retryInMs: wait }, 'amqp connect failed');
         await this.close();
         await new Promise((r) => setTimeout(r, wait));
-        this.backoff = Math.min(this.backoff * 2, this.opts.maxBackoffMs ?? 1000);
       }
     }
   }
