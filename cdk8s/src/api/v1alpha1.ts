@@ -183,11 +183,17 @@ export const GossipClusterSpec = Type.Object({
     Type.Object(
       {
         serviceMonitor: Defaulted(
-          Type.Boolean({ description: 'Emit a prometheus-operator ServiceMonitor.' }),
+          Type.Boolean({
+            description:
+              "Emit a prometheus-operator ServiceMonitor (the chart's PodMonitor endpoints and labels, for this cluster); leave off when the chart's PodMonitor is on.",
+          }),
           false,
         ),
         prometheusRule: Defaulted(
-          Type.Boolean({ description: 'Emit a prometheus-operator PrometheusRule.' }),
+          Type.Boolean({
+            description:
+              "Emit a prometheus-operator PrometheusRule (the chart's alerts, narrowed to this cluster); leave off when the chart's PrometheusRule is on.",
+          }),
           false,
         ),
       },
