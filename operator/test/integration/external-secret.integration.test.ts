@@ -46,7 +46,7 @@ const engineHash = async () =>
   (await apps.readNamespacedDeployment({ name: 'ext-engine', namespace: ns })).spec?.template
     .metadata?.annotations?.['gossip.dev/config-hash'];
 
-test('a missing external Secret degrades the cluster until it appears; editing it rolls the pods at the next resync', async () => {
+test('a missing external Secret degrades the cluster until it appears; editing it rolls the pods at the next requeueAfter re-reconcile', async () => {
   await applyCluster(ns, 'ext', {
     mongodb: { external: { secretRef: { name: 'mongo-conn', key: 'url' } } },
   });
