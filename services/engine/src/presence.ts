@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { presenceKey as presenceKeyOf } from '@gossip/protocol';
 
 /** The full presence key of `username` under the deployment's Redis prefix. */
-export function presenceKey(prefix: string, username: string): string {
+function presenceKey(prefix: string, username: string): string {
   return prefix + presenceKeyOf(username);
 }
 
