@@ -1,9 +1,9 @@
 /**
  * Contact notifications. Each event is stored in the `events` collection (the durable
- * copy, deleted by the gateway when the recipient acks it) and published on the Redis
+ * copy, deleted by the engine when the recipient acks it) and published on the Redis
  * channel `<prefix>events` as `{ to, frame }` so a gateway holding the recipient's
- * connection can push it at once. A failed publish is logged, not fatal: the gateway
- * also sends pending events when a user connects.
+ * connection can push it at once. A failed publish is logged, not fatal: the engine
+ * also replays pending events when a user connects (services/engine/src/replay.ts).
  */
 import { randomUUID } from 'node:crypto';
 import {
