@@ -1,5 +1,5 @@
 /**
- * The Dockerfiles, .dockerignore and skaffold.yaml, linted for the rules the issue sets: multi-
+ * The one Dockerfile, .dockerignore and skaffold.yaml, linted for the rules the issue sets: multi-
  * stage, a pinned Node base image, production dependencies only, a non-root user, no
  * HEALTHCHECK; skaffold declares a known schema version, builds the four images from
  * Dockerfiles and contexts that exist and deploys through the chart, with a dev profile that
@@ -12,23 +12,41 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { PRODUCT_IMAGES, STAND_INS, standInImage, type ProductImage } from '@gossip/testenv';
+import {
+  DOCKERFILE,
+  PRODUCT_IMAGES,
+  STAND_INS,
+  standInImage,
+  type ProductImage,
+} from '@gossip/testenv';
 import { chartDir, repoRoot } from '../src/index.js';
 
 /**
- * Image name, Dockerfile, and the ports its service listens on (the shared contract): the
- * main one, then the ops listener where it is a port of its own (cdk8s `opsPorts`).
+ * Image name, the workspace it is built from, and the ports its service listens on (the shared
+ * contract): the main one, then the ops listener where it is a port of its own (cdk8s
+ * `opsPorts`). All four come from the one Dockerfile (issue 15 §4).
  */
 const images = [
-  { image: 'ghcr.io/gossip/operator', dockerfile: 'operator/Dockerfile', ports: [8080] },
-  { image: 'ghcr.io/gossip/api', dockerfile: 'services/api/Dockerfile', ports: [8080, 9090] },
+  { image: 'ghcr.io/gossip/operator', name: 'operator', workspace: 'operator', ports: [8080] },
+  { image: 'ghcr.io/gossip/api', name: 'api', workspace: 'services/api', ports: [8080, 9090] },
   {
     image: 'ghcr.io/gossip/gateway',
-    dockerfile: 'services/gateway/Dockerfile',
+    name: 'gateway',
+    workspace: 'services/gateway',
     ports: [8081, 9092],
   },
-  { image: 'ghcr.io/gossip/engine', dockerfile: 'services/engine/Dockerfile', ports: [9091] },
-];
+  { image: 'ghcr.io/gossip/engine', name: 'engine', workspace: 'services/engine', ports: [9091] },
+] as const;
+
+/** The build arguments that pick an image's program out of the Dockerfile. */
+const buildArgsOf = (i: (typeof images)[number]): Record<string, string> => ({
+  WORKSPACE: i.workspace,
+  PORTS: i.ports.join(' '),
+});
+
+/** `${NAME}` / `$NAME` replaced by the build argument's value (as the builder does). */
+const expand = (text: string, args: Record<string, string>): string =>
+  text.replace(/\$\{(\w+)\}|\$(\w+)/g, (all, a?: string, b?: string) => args[a ?? b ?? ''] ?? all);
 
 interface Instruction {
   op: string;
@@ -68,11 +86,15 @@ function stages(ins: Instruction[]): { from: string; name?: string; body: Instru
   return out;
 }
 
-describe('Dockerfiles', () => {
-  for (const { dockerfile, ports } of images) {
-    test(`${dockerfile}: multi-stage, pinned node:20 slim, prod deps only, non-root, no HEALTHCHECK`, () => {
-      const text = readFileSync(join(repoRoot, dockerfile), 'utf8');
+describe('Dockerfile', () => {
+  for (const want of images) {
+    const { name, ports } = want;
+    test(`${DOCKERFILE} for ${name}: multi-stage, pinned node:20 slim, prod deps only, non-root, no HEALTHCHECK`, () => {
+      const text = readFileSync(join(repoRoot, DOCKERFILE), 'utf8');
       const ins = instructions(text);
+      const args = buildArgsOf(want);
+      // The test environment builds each image with these arguments.
+      assert.deepEqual({ ...PRODUCT_IMAGES[name] }, args, `PRODUCT_IMAGES.${name}`);
       assert.ok(!ins.some((i) => i.op === 'HEALTHCHECK'), 'no HEALTHCHECK: Kubernetes probes');
 
       // The base image: one ARG default, an exact Node 20 patch release on bookworm-slim,
@@ -130,21 +152,38 @@ describe('Dockerfiles', () => {
       const entry = final.body.find((i) => i.op === 'ENTRYPOINT' || i.op === 'CMD');
       assert.ok(entry && entry.args.startsWith('['), 'exec-form ENTRYPOINT');
       const expose = final.body.find((i) => i.op === 'EXPOSE');
-      assert.equal(expose?.args, ports.join(' '));
+      assert.ok(
+        final.body.some((i) => i.op === 'ARG' && i.args === 'PORTS'),
+        'ARG PORTS in the runtime stage',
+      );
+      assert.equal(expand(expose?.args ?? '', args), ports.join(' '));
 
-      // What the build stage bundles exists.
-      const bundled = /entryPoints: \['([^']+)'\]/.exec(text)?.[1];
-      assert.ok(bundled, 'the esbuild entry point');
+      // What the build stage bundles exists: WORKSPACE/ENTRY, ENTRY defaulting to src/main.ts.
+      assert.match(
+        text,
+        /entryPoints: \[process\.env\.WORKSPACE \+ '\/' \+ process\.env\.ENTRY\]/,
+        'the esbuild entry point',
+      );
+      const entryArg = ins.find((i) => i.op === 'ARG' && i.args.startsWith('ENTRY='))?.args;
+      assert.equal(entryArg, 'ENTRY=src/main.ts');
+      const bundled = join(args.WORKSPACE ?? '', 'src/main.ts');
       assert.ok(existsSync(join(repoRoot, bundled)), `${bundled} does not exist yet`);
+      // The production install is of this workspace.
+      assert.match(
+        ins.find((i) => i.op === 'RUN' && /--omit=dev/.test(i.args))?.args ?? '',
+        /--workspace "\$WORKSPACE"/,
+      );
+      assert.ok(existsSync(join(repoRoot, args.WORKSPACE ?? '', 'package.json')));
     });
   }
 
-  test('every Dockerfile builds on the same pinned base (one tag, one digest)', () => {
-    const bases = images.map(({ dockerfile }) => {
-      const ins = instructions(readFileSync(join(repoRoot, dockerfile), 'utf8'));
-      return ins.find((i) => i.op === 'ARG' && i.args.startsWith('NODE_IMAGE='))?.args;
-    });
-    assert.equal(new Set(bases).size, 1, bases.join(', '));
+  test('one Dockerfile: no per-program copies, one pinned base (one tag, one digest)', () => {
+    for (const { workspace } of images) {
+      assert.ok(!existsSync(join(repoRoot, workspace, 'Dockerfile')), `${workspace}/Dockerfile`);
+    }
+    const ins = instructions(readFileSync(join(repoRoot, DOCKERFILE), 'utf8'));
+    const bases = ins.filter((i) => i.op === 'ARG' && i.args.startsWith('NODE_IMAGE='));
+    assert.equal(bases.length, 1, bases.map((b) => b.args).join(', '));
   });
 
   test('.dockerignore keeps modules, git, test data and secrets out of the build context', () => {
@@ -172,8 +211,11 @@ describe('Dockerfiles', () => {
 interface SkaffoldArtifact {
   image: string;
   context?: string;
-  docker?: { dockerfile?: string; target?: string };
-  custom?: { buildCommand?: string; dependencies?: { dockerfile?: { path?: string } } };
+  docker?: { dockerfile?: string; target?: string; buildArgs?: Record<string, string> };
+  custom?: {
+    buildCommand?: string;
+    dependencies?: { dockerfile?: { path?: string; buildArgs?: Record<string, string> } };
+  };
   sync?: { manual?: { src: string; dest: string }[] };
 }
 interface Patch {
@@ -331,8 +373,11 @@ describe('skaffold.yaml', () => {
       const context = join(repoRoot, a.context ?? '.');
       assert.ok(statSync(context).isDirectory(), `${a.image}: context ${context}`);
       const dockerfile = a.docker?.dockerfile ?? 'Dockerfile';
-      assert.equal(dockerfile, images.find((i) => i.image === a.image)?.dockerfile);
+      assert.equal(dockerfile, DOCKERFILE);
       assert.ok(existsSync(join(context, dockerfile)), `${a.image}: ${dockerfile}`);
+      const want = images.find((i) => i.image === a.image);
+      assert.ok(want);
+      assert.deepEqual(a.docker?.buildArgs, buildArgsOf(want), `${a.image}: build arguments`);
     }
   });
 
@@ -408,8 +453,10 @@ describe('skaffold.yaml', () => {
       );
       assert.ok(m, `${a.image}: custom buildCommand ${a.custom?.buildCommand}`);
       // The builder's name for the image must build this artifact's Dockerfile.
-      assert.equal(PRODUCT_IMAGES[m[1] as ProductImage], want.dockerfile, a.image);
-      assert.equal(a.custom?.dependencies?.dockerfile?.path, want.dockerfile);
+      assert.equal(m[1], want.name, a.image);
+      assert.deepEqual({ ...PRODUCT_IMAGES[m[1] as ProductImage] }, buildArgsOf(want), a.image);
+      assert.equal(a.custom?.dependencies?.dockerfile?.path, DOCKERFILE);
+      assert.deepEqual(a.custom?.dependencies?.dockerfile?.buildArgs, buildArgsOf(want));
     }
     const patched = applyPatches(doc, profile.patches ?? []) as Skaffold;
     const setValues = patched.deploy.helm.releases[0]?.setValues ?? {};

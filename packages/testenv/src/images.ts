@@ -6,7 +6,7 @@
  * stand-ins for the official rabbitmq, redis and mongo images (images/<name>/Containerfile).
  * Each image is exported as an OCI archive and imported into the node's containerd.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync,
@@ -19,6 +19,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { buildahArgs, buildahEnv, imageId, pruneStorage, run } from './buildah.js';
 import { cacheRoot, ensureGoBinaries, type Progress } from './install.js';
 import { ctr } from './node.js';
 import { writeOciArchive } from './oci.js';
@@ -31,13 +32,19 @@ export const BASE_VERSIONS = { node: '20.20.2', npm: '10.8.2', debian: 'bookworm
 export const LOCAL = 'testenv.gossip.local';
 export const BASE_IMAGE = `${LOCAL}/node:${BASE_VERSIONS.node}-${BASE_VERSIONS.debian}-slim`;
 
-/** The project's images and the Dockerfile each is built from. */
+/** The one Dockerfile every product image is built from (repository root). */
+export const DOCKERFILE = 'Dockerfile';
+
+/**
+ * The project's images and the build arguments that pick each out of {@link DOCKERFILE}: the
+ * npm workspace and the ports its program listens on (skaffold.yaml passes the same ones).
+ */
 export const PRODUCT_IMAGES = {
-  operator: 'operator/Dockerfile',
-  api: 'services/api/Dockerfile',
-  gateway: 'services/gateway/Dockerfile',
-  engine: 'services/engine/Dockerfile',
-} as const;
+  operator: { WORKSPACE: 'operator', PORTS: '8080' },
+  api: { WORKSPACE: 'services/api', PORTS: '8080 9090' },
+  gateway: { WORKSPACE: 'services/gateway', PORTS: '8081 9092' },
+  engine: { WORKSPACE: 'services/engine', PORTS: '9091' },
+} as const satisfies Record<string, Record<string, string>>;
 export type ProductImage = keyof typeof PRODUCT_IMAGES;
 
 /** The stand-ins for the official store images, from packages/testenv/images/<name>. */
@@ -52,41 +59,6 @@ export interface BuiltImage {
 }
 
 const cache = (): string => join(cacheRoot(), 'images');
-
-/** buildah with its storage in the cache, so layers (and npm's cache) survive between runs. */
-export function buildahArgs(): string[] {
-  const root = join(cache(), 'buildah');
-  return [
-    '--root',
-    join(root, 'root'),
-    '--runroot',
-    join(root, 'runroot'),
-    '--storage-driver',
-    'vfs',
-  ];
-}
-
-export function buildahEnv(): NodeJS.ProcessEnv {
-  // RUN --mount=type=cache keeps its folders under TMPDIR: the npm cache then survives too.
-  const tmp = join(cache(), 'buildah', 'tmp');
-  mkdirSync(tmp, { recursive: true });
-  return { ...process.env, TMPDIR: tmp, BUILDAH_ISOLATION: 'chroot' };
-}
-
-async function run(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  what: string,
-): Promise<void> {
-  const child = spawn(cmd, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-8000)));
-  child.stderr.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-8000)));
-  const code = await new Promise<number | null>((res) => child.on('exit', res));
-  if (code !== 0)
-    throw new Error(`${what}: \`${cmd} ${args.join(' ')}\` failed (${code}):\n${out}`);
-}
 
 /** Debian bookworm minbase, once per machine (debootstrap from deb.debian.org). */
 async function debianRootfs(progress: Progress): Promise<string> {
@@ -204,6 +176,7 @@ async function buildOne(
   dockerfile: string,
   context: string,
   socket: string | undefined,
+  buildArgs: Readonly<Record<string, string>> = {},
 ): Promise<BuiltImage> {
   const started = Date.now();
   await run(
@@ -222,6 +195,7 @@ async function buildOne(
       'oci',
       '--build-arg',
       `NODE_IMAGE=${BASE_IMAGE}`,
+      ...Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
       '-f',
       dockerfile,
       '-t',
@@ -232,15 +206,23 @@ async function buildOne(
     `build ${name}`,
   );
   const tar = archivePath(name);
-  mkdirSync(dirname(tar), { recursive: true });
-  rmSync(tar, { force: true });
-  await run(
-    'buildah',
-    // Uncompressed: gzip of a few hundred MB costs more here than the disk it saves.
-    [...buildahArgs(), 'push', '--disable-compression', name, `oci-archive:${tar}:${name}`],
-    buildahEnv(),
-    `export ${name}`,
-  );
+  // The archive of an unchanged image (every step from the layer cache) is still good.
+  const id = imageId(name);
+  const idFile = `${tar}.id`;
+  const current = existsSync(tar) && existsSync(idFile) && readFileSync(idFile, 'utf8') === id;
+  if (!current) {
+    mkdirSync(dirname(tar), { recursive: true });
+    rmSync(tar, { force: true });
+    rmSync(idFile, { force: true });
+    await run(
+      'buildah',
+      // Uncompressed: gzip of a few hundred MB costs more here than the disk it saves.
+      [...buildahArgs(), 'push', '--disable-compression', name, `oci-archive:${tar}:${name}`],
+      buildahEnv(),
+      `export ${name}`,
+    );
+    writeFileSync(idFile, id);
+  }
   if (socket) ctr(socket, ['images', 'import', tar]);
   return { name, seconds: (Date.now() - started) / 1000, archiveBytes: statSync(tar).size };
 }
@@ -289,21 +271,15 @@ export async function buildForSkaffold(
   await ensureBase(progress);
   const ctx = join(cache(), 'context', 'skaffold');
   freezeTree(ctx);
-  const b = await buildOne(image, join(ctx, PRODUCT_IMAGES[i]), ctx, socket);
-  const id = execFileSync(
-    'buildah',
-    [...buildahArgs(), 'inspect', '--type', 'image', '--format', '{{.FromImageID}}', image],
-    { encoding: 'utf8', env: buildahEnv() },
-  )
-    .trim()
-    .replace(/^sha256:/, '');
-  if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`buildah gave no image id for ${image}: ${id}`);
+  const b = await buildOne(image, join(ctx, DOCKERFILE), ctx, socket, PRODUCT_IMAGES[i]);
+  const id = imageId(image);
   // The repository without the tag (a registry port's colon stays).
   const repo = image.replace(/@.*$/, '').replace(/:[^:/]+$/, '');
   const byId = `${repo}:${id}`;
   ctr(socket, ['images', 'tag', '--force', image, byId]);
   // A tag per commit would pile up archives of a few hundred MB each; containerd has it now.
   rmSync(archivePath(image), { force: true });
+  rmSync(`${archivePath(image)}.id`, { force: true });
   progress(`  image ${image} (also ${byId}): ${b.seconds.toFixed(0)} s, ${mb(b.archiveBytes)}`);
   return { ...b, id, names: [image, byId] };
 }
@@ -319,6 +295,8 @@ export async function buildAndImport(
   progress: Progress,
   which: { product?: readonly ProductImage[]; standIns?: readonly StandIn[] } = {},
 ): Promise<BuiltImage[]> {
+  // Before as well as after: a run must not start on a disk the last one nearly filled.
+  await pruneStorage(progress, { afterRun: false });
   await ensureBase(progress);
   const built: BuiltImage[] = [];
   for (const s of which.standIns ?? STAND_INS) {
@@ -342,25 +320,17 @@ export async function buildAndImport(
     const ctx = productContext();
     freezeTree(ctx);
     for (const i of product) {
-      const b = await buildOne(productImage(i, tag), join(ctx, PRODUCT_IMAGES[i]), ctx, socket);
+      const b = await buildOne(
+        productImage(i, tag),
+        join(ctx, DOCKERFILE),
+        ctx,
+        socket,
+        PRODUCT_IMAGES[i],
+      );
       progress(`  image ${b.name}: ${b.seconds.toFixed(0)} s, ${mb(b.archiveBytes)}`);
       built.push(b);
     }
   }
-  await pruneStorage(progress);
+  await pruneStorage(progress, { afterRun: true });
   return built;
-}
-
-/**
- * Drops what a build leaves in buildah's storage and nothing uses: working containers of
- * builds that were interrupted, and images no tag names any more (earlier builds of the same
- * tags, multi-stage builder stages). With the vfs driver every layer is a full copy, so one
- * day of rebuilds on a shared machine had filled 56 GB and the disk; the tagged images (the
- * base among them) stay, and npm's cache lives outside the storage.
- */
-async function pruneStorage(progress: Progress): Promise<void> {
-  const env = buildahEnv();
-  await run('buildah', [...buildahArgs(), 'rm', '--all'], env, 'removing build containers');
-  await run('buildah', [...buildahArgs(), 'rmi', '--prune'], env, 'pruning untagged images');
-  progress('  buildah storage: untagged images and leftover build containers removed');
 }

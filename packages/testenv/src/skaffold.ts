@@ -12,14 +12,8 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
-import {
-  buildAndImport,
-  buildahArgs,
-  buildahEnv,
-  STAND_INS,
-  standInImage,
-  type StandIn,
-} from './images.js';
+import { buildahArgs, buildahEnv } from './buildah.js';
+import { buildAndImport, STAND_INS, standInImage, type StandIn } from './images.js';
 import { alive, ensureDebianPackages, ensureSkaffold, type Progress } from './install.js';
 import { ctr } from './node.js';
 import { eventually } from './poll.js';

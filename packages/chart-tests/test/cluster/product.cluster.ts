@@ -1,7 +1,7 @@
 /**
  * The product on a real Kubernetes node (`npm run test:cluster`, run by `npm test` as root):
  * the operator installed by `helm install` from charts/gossip runs as a pod built from
- * operator/Dockerfile; `kubectl apply` of a GossipCluster with managed RabbitMQ, MongoDB and
+ * the one Dockerfile (WORKSPACE=operator); `kubectl apply` of a GossipCluster with managed RabbitMQ, MongoDB and
  * Redis (the stand-in images, packages/testenv/images) brings every pod to Ready and the
  * GossipCluster to Ready True; SDK clients on the host register through the api Service and
  * chat both ways through the gateway Service (ClusterIPs, reached through kube-proxy), and no
@@ -69,7 +69,7 @@ describe('the product on a real node', () => {
     assert.equal(node.status.nodeInfo.kubeletVersion, 'v1.37.2');
   });
 
-  test('helm install: the operator pod built from operator/Dockerfile becomes Ready with the chart’s probes and security context', () => {
+  test('helm install: the operator pod built from the Dockerfile becomes Ready with the chart’s probes and security context', () => {
     const seconds = installOperator(ns);
     figures.push(`helm install --wait to operator Ready: ${seconds.toFixed(1)} s`);
     const op = pods(ns).filter((p) => p.metadata.name.startsWith('gossip-'));

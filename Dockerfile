@@ -1,7 +1,17 @@
 # syntax=docker/dockerfile:1.7
-# The operator image. The GossipCluster operator (reconciler, autoscaler).
-# Build from the repository root (the context holds the workspaces it imports):
-#   docker build -f operator/Dockerfile -t ghcr.io/gossip/operator:dev .
+# The one image recipe for the project's four programs: the api (REST), the gateway (WebSocket),
+# the engine (delivery) and the operator (GossipCluster reconciler, autoscaler). Which one is
+# built is chosen by build arguments; build from the repository root (the context holds the
+# workspaces it imports):
+#   docker build --build-arg WORKSPACE=services/api     --build-arg PORTS="8080 9090" -t ghcr.io/gossip/api:dev .
+#   docker build --build-arg WORKSPACE=services/gateway --build-arg PORTS="8081 9092" -t ghcr.io/gossip/gateway:dev .
+#   docker build --build-arg WORKSPACE=services/engine  --build-arg PORTS=9091        -t ghcr.io/gossip/engine:dev .
+#   docker build --build-arg WORKSPACE=operator         --build-arg PORTS=8080        -t ghcr.io/gossip/operator:dev .
+# (skaffold.yaml and packages/testenv/src/images.ts pass the same arguments.)
+#   WORKSPACE  the npm workspace folder; its production dependencies are installed
+#   ENTRY      the program's source, relative to WORKSPACE (default src/main.ts)
+#   PORTS      what the program listens on (EXPOSE only documents it): the main port, then the
+#              ops port where it has one of its own
 # Stages: build bundles the TypeScript with esbuild (the @gossip/* workspaces are inlined,
 # npm packages stay external); deps installs this workspace's production dependencies only;
 # the runtime stage is a slim Node with those two and nothing else, run as a non-root user;
@@ -20,15 +30,23 @@
 # (packages/testenv/src/images.ts).
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:1e85773c98c31d4fe5b545e4cb17379e617b348832fb3738b22a08f68dec30f3
 
+# The steps up to and including npm ci do not read the arguments, so builds of the four
+# programs share them (one install, cached once).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --no-audit --no-fund
-RUN node --input-type=module -e " \
+ARG WORKSPACE
+ARG ENTRY=src/main.ts
+# One step (each costs a copy of the whole tree with some storage drivers): the check that the
+# arguments name a workspace and its entry, then the bundle.
+RUN { test -n "$WORKSPACE" && test -f "$WORKSPACE/package.json" && test -f "$WORKSPACE/$ENTRY"; } \
+    || { echo "build with --build-arg WORKSPACE=<services/api|services/gateway|services/engine|operator> (got '$WORKSPACE', entry '$ENTRY')" >&2; exit 1; } \
+  && node --input-type=module -e " \
   import { build } from 'esbuild'; \
   await build({ \
-    entryPoints: ['operator/src/main.ts'], outfile: '/out/main.mjs', \
+    entryPoints: [process.env.WORKSPACE + '/' + process.env.ENTRY], outfile: '/out/main.mjs', \
     bundle: true, platform: 'node', target: 'node20', format: 'esm', sourcemap: true, \
     plugins: [{ name: 'npm-external', setup(b) { \
       b.onResolve({ filter: /^[^./]/ }, (a) => \
@@ -40,21 +58,27 @@ RUN node --input-type=module -e " \
 # packages stay out (cdk8s-plus-27's optional `backport`, a release tool, is one), and no
 # install script runs.
 FROM build AS deps
+ARG WORKSPACE
 RUN --mount=type=cache,target=/root/.npm \
     rm -rf node_modules \
-    && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --workspace @gossip/operator \
+    && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --workspace "$WORKSPACE" \
     && rm -rf node_modules/@gossip node_modules/.bin
 
-# skaffold's dev profile (docker target "dev"): the sources run through tsx and restart when
-# skaffold syncs a changed file into /src. Never the default: the last stage is.
+# skaffold's dev profile (docker target "dev", used for the operator): the sources run through
+# tsx and restart when skaffold syncs a changed file into /src. Never the default: the last
+# stage is.
 FROM build AS dev
+ARG WORKSPACE
+ARG ENTRY=src/main.ts
+ENV GOSSIP_DEV_ENTRY=${WORKSPACE}/${ENTRY}
 RUN groupadd --system --gid 10001 gossip \
     && useradd --system --uid 10001 --gid gossip --no-create-home --shell /usr/sbin/nologin gossip \
-    && chown -R 10001:10001 /src/operator /src/cdk8s /src/packages
+    && chown -R 10001:10001 "/src/$WORKSPACE" /src/cdk8s /src/packages
 USER 10001:10001
-ENTRYPOINT ["node_modules/.bin/tsx", "watch", "--clear-screen=false", "operator/src/main.ts"]
+ENTRYPOINT ["/bin/sh", "-c", "exec node_modules/.bin/tsx watch --clear-screen=false \"$GOSSIP_DEV_ENTRY\""]
 
 FROM ${NODE_IMAGE}
+ARG PORTS
 ENV NODE_ENV=production
 WORKDIR /app
 RUN groupadd --system --gid 10001 gossip \
@@ -62,5 +86,5 @@ RUN groupadd --system --gid 10001 gossip \
 COPY --from=deps --chown=root:root /src/node_modules node_modules
 COPY --from=build --chown=root:root /out/ dist/
 USER 10001:10001
-EXPOSE 8080
+EXPOSE ${PORTS}
 ENTRYPOINT ["node", "--enable-source-maps", "dist/main.mjs"]

@@ -1,0 +1,109 @@
+/**
+ * buildah's storage for the test environment's images: where it lives (in the cache, so
+ * layers and npm's cache survive between runs), how buildah is called on it, the ids of the
+ * images in it, and when it is pruned (only when the disk runs low: the untagged layers are
+ * the `--layers` cache that keeps a second `testenv images` short).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import { cacheRoot, type Progress } from './install.js';
+import { repoRoot } from './state.js';
+
+/** buildah's storage folder (root, runroot and TMPDIR under it). */
+export const storageDir = (): string => join(cacheRoot(), 'images', 'buildah');
+
+/** buildah with its storage in the cache, so layers (and npm's cache) survive between runs. */
+export function buildahArgs(): string[] {
+  const root = storageDir();
+  return [
+    '--root',
+    join(root, 'root'),
+    '--runroot',
+    join(root, 'runroot'),
+    '--storage-driver',
+    'vfs',
+  ];
+}
+
+export function buildahEnv(): NodeJS.ProcessEnv {
+  // RUN --mount=type=cache keeps its folders under TMPDIR: the npm cache then survives too.
+  const tmp = join(storageDir(), 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  return { ...process.env, TMPDIR: tmp, BUILDAH_ISOLATION: 'chroot' };
+}
+
+/** Runs a command in the repository; fails with its output's tail. */
+export async function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  what: string,
+): Promise<void> {
+  const child = spawn(cmd, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-8000)));
+  child.stderr.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-8000)));
+  const code = await new Promise<number | null>((res) => child.on('exit', res));
+  if (code !== 0)
+    throw new Error(`${what}: \`${cmd} ${args.join(' ')}\` failed (${code}):\n${out}`);
+}
+
+/** The id (64 hex digits) of image `name` in buildah's storage. */
+export function imageId(name: string): string {
+  const id = execFileSync(
+    'buildah',
+    [...buildahArgs(), 'inspect', '--type', 'image', '--format', '{{.FromImageID}}', name],
+    { encoding: 'utf8', env: buildahEnv() },
+  )
+    .trim()
+    .replace(/^sha256:/, '');
+  if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`buildah gave no image id for ${name}: ${id}`);
+  return id;
+}
+
+/**
+ * Below this much free disk (on the filesystem of buildah's storage) a run prunes the storage.
+ * With the vfs driver every layer is a full copy: one run of all seven builds adds about 10 GB
+ * when the tree changed, and one day of rebuilds on a shared machine had once filled 56 GB and
+ * the disk. Above it, the untagged layers stay: they are buildah's `--layers` cache, and
+ * without them every run rebuilt everything (about 10 minutes here) instead of reusing the
+ * npm install and the stand-ins.
+ */
+export const PRUNE_BELOW_FREE_BYTES = 25e9;
+
+/** Free bytes for an unprivileged writer on the filesystem holding `path`. */
+function freeBytes(path: string): number {
+  const s = statfsSync(path);
+  return s.bavail * s.bsize;
+}
+
+/**
+ * Only when free disk is below {@link PRUNE_BELOW_FREE_BYTES}: removes the images no tag names
+ * any more (earlier builds of the same tags, multi-stage builder stages, the layer cache). The
+ * tagged images (the base among them) stay, and npm's cache lives outside the storage. After a
+ * run (`afterRun`), also the working containers of interrupted builds (never reused); not
+ * before one, where another build on the same storage may be using its container.
+ */
+export async function pruneStorage(
+  progress: Progress,
+  { afterRun }: { afterRun: boolean },
+): Promise<void> {
+  const env = buildahEnv();
+  if (afterRun) {
+    await run('buildah', [...buildahArgs(), 'rm', '--all'], env, 'removing build containers');
+  }
+  const storage = storageDir();
+  const free = freeBytes(storage);
+  const gb = (b: number): string => `${(b / 1e9).toFixed(0)} GB`;
+  if (free >= PRUNE_BELOW_FREE_BYTES) {
+    progress(
+      `  buildah storage: ${gb(free)} free (prunes below ${gb(PRUNE_BELOW_FREE_BYTES)}), layer cache kept`,
+    );
+    return;
+  }
+  await run('buildah', [...buildahArgs(), 'rmi', '--prune'], env, 'pruning untagged images');
+  progress(
+    `  buildah storage: ${gb(free)} free was below ${gb(PRUNE_BELOW_FREE_BYTES)}: untagged images (the layer cache) pruned, ${gb(freeBytes(storage))} free now`,
+  );
+}
