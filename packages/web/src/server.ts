@@ -17,7 +17,7 @@ import httpProxy from '@fastify/http-proxy';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { errorBody, MAX_AVATAR_BYTES, WS_PATH, type ErrorCode } from '@gossip/protocol';
-import { forwardedHeaders, pathOf } from './forwarding.js';
+import { endToEnd, forwardedHeaders, pathOf } from './forwarding.js';
 import { forwardUpgrades } from './ws-forward.js';
 
 /**
@@ -122,6 +122,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       prefix: API_PREFIX,
       rewritePrefix: API_PREFIX,
       replyOptions: {
+        rewriteHeaders: (headers) => endToEnd(headers),
         rewriteRequestHeaders: (req, headers) => ({
           ...headers,
           ...forwardedHeaders(req.raw as IncomingMessage),

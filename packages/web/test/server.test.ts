@@ -129,6 +129,35 @@ test('/v1 is forwarded to the api with method, path, query, headers and body', a
   assert.equal(lastApi.body, '{"username":"alice"}');
 });
 
+test("the api's own connection headers are not passed on: Connection: close closes", async () => {
+  // The web server keeps a pooled keep-alive connection to the api; its answer says so
+  // (connection: keep-alive, keep-alive: timeout=...), which is about that hop only.
+  const { headers, closed } = await new Promise<{
+    headers: IncomingHttpHeaders;
+    closed: boolean;
+  }>((ok, fail) => {
+    const req = request(web.url + '/v1/auth/login', {
+      method: 'POST',
+      agent: false,
+      headers: { connection: 'close', 'content-type': 'application/json' },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => {
+        const socket = req.socket;
+        if (socket?.destroyed) ok({ headers: res.headers, closed: true });
+        else socket?.once('close', () => ok({ headers: res.headers, closed: true }));
+      });
+    });
+    req.on('error', fail);
+    req.end('{}');
+  });
+  assert.equal(headers['x-upstream'], 'api');
+  assert.equal(headers.connection, 'close');
+  assert.equal(headers['keep-alive'], undefined);
+  assert.ok(closed, 'the web server closed the socket');
+});
+
 test('/ws is forwarded as a WebSocket upgrade, token query and subprotocol included', async () => {
   const wsUrl = web.url.replace('http:', 'ws:') + '/ws?access_token=abc';
   const ws = new WebSocket(wsUrl, ['gossip.v1'], { headers: { origin: web.url } });
