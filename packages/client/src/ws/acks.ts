@@ -6,12 +6,12 @@
  * gateway could not record (a retryable error whose `ref` is its first id) is sent again.
  */
 import { MAX_ACK_IDS, type ErrorCode } from '@gossip/protocol';
-import { LRUCache } from 'lru-cache';
+import { LRUCache } from '@gossip/limits';
 import type { GatewayConnection } from './connection.js';
 import { notify } from './hooks.js';
 import type { MessengerHooks, MessengerStats } from './messenger-types.js';
 import { RETRYABLE } from './outbox.js';
-import type { TokenBucket } from './rate-limit.js';
+import type { TokenBucket } from '@gossip/limits';
 import { BoundedIdSet, type MessengerStore } from './store.js';
 
 /** What the acks work with. */

@@ -19,6 +19,7 @@ import {
   WS_SUBPROTOCOL,
   type ClientFrame,
 } from '@gossip/protocol';
+import { backoffDelay } from '@gossip/limits';
 import { NotLoggedInError } from '../errors.js';
 import { checkTransportUrl } from '../transport-security.js';
 import { Emitter } from './emitter.js';
@@ -341,12 +342,13 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
       this.drainDelay = undefined;
     } else {
       this.attempt++;
-      const cap = Math.min(
-        this.o.backoffMaxMs,
-        this.o.backoffInitialMs * 2 ** Math.min(this.attempt - 1, 20),
-      );
       // "Equal jitter": at least half the cap, so clients spread out but never hammer.
-      delay = cap / 2 + this.random() * (cap / 2);
+      delay = backoffDelay(this.attempt - 1, {
+        initialMs: this.o.backoffInitialMs,
+        maxMs: this.o.backoffMaxMs,
+        jitter: 'equal',
+        random: this.random,
+      });
     }
     delay = Math.round(delay);
     this.emit('reconnecting', { delayMs: delay, attempt: this.attempt, url: this.url });

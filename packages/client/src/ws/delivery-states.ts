@@ -5,7 +5,7 @@
  * `whenState` waiting for one.
  */
 import type { ErrorCode } from '@gossip/protocol';
-import { LRUCache } from 'lru-cache';
+import { LRUCache } from '@gossip/limits';
 import type { DeliveryState, StatusEvent } from './messenger-types.js';
 
 const RANK = { sending: 0, accepted: 1, delivered: 2, failed: 3 } as const;

@@ -35,7 +35,7 @@ import type {
   MessengerStats,
 } from './messenger-types.js';
 import { Outbox } from './outbox.js';
-import { TokenBucket } from './rate-limit.js';
+import { TokenBucket } from '@gossip/limits';
 import { MemoryMessengerStore, type MessengerStore } from './store.js';
 import { apiTokenSource } from './token-source.js';
 

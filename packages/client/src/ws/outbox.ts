@@ -10,7 +10,7 @@ import type { GatewayConnection } from './connection.js';
 import type { DeliveryStates } from './delivery-states.js';
 import { notify } from './hooks.js';
 import type { MessengerHooks, MessengerStats } from './messenger-types.js';
-import type { TokenBucket } from './rate-limit.js';
+import type { TokenBucket } from '@gossip/limits';
 import { BoundedIdSet, type MessengerStore } from './store.js';
 
 /** Error codes after which a send is written again (later), not given up. */

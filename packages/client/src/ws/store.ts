@@ -5,7 +5,7 @@
  * ciphertext, so storing them reveals no more than the server holds.
  */
 import type { SendFrame } from '@gossip/protocol';
-import { LRUCache } from 'lru-cache';
+import { LRUCache } from '@gossip/limits';
 
 /** Persistence for a `Messenger`; methods may be slow, the Messenger batches its writes. */
 export interface MessengerStore {
@@ -38,7 +38,7 @@ export class MemoryMessengerStore implements MessengerStore {
 
 /**
  * A set that remembers the newest `limit` ids (insertion order: `has` does not refresh an
- * id, so the oldest added goes first), over `lru-cache`.
+ * id, so the oldest added goes first), over `@gossip/limits`' LRUCache.
  */
 export class BoundedIdSet {
   private readonly ids: LRUCache<string, true>;
