@@ -1,9 +1,10 @@
 /**
  * What a real node changes on the host outside its own folder, recorded before it
  * starts and put back after it stops (or after a crash, on the next `up`): sysctls
- * (the kubelet and the CNI bridge set some), nft tables (kube-proxy's, and iptables-nft's
- * for the kubelet and CNI), interfaces (cni0, veths), mounts, v1 cgroups, and the few
- * folders containerd, the kubelet, libcni and buildah hard-code.
+ * (the kubelet and the CNI bridge set some), nft tables and their chains (kube-proxy's, and
+ * iptables-nft's for the kubelet, CNI and kube-router), ipsets (kube-router's), interfaces
+ * (cni0, veths), mounts, v1 cgroups, and the few folders containerd, the kubelet, libcni and
+ * buildah hard-code.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
@@ -32,6 +33,10 @@ export interface HostSnapshot {
   sysctls: Record<string, string>;
   /** `family name` of each nft table. */
   nftTables: string[];
+  /** `family table chain` of each nft chain (absent in snapshots written before it existed). */
+  nftChains?: string[];
+  /** Names of the ipsets (absent in snapshots written before it existed). */
+  ipsets?: string[];
   links: string[];
   mounts: string[];
   /** `<hierarchy>/<top-level cgroup>` in every cgroup v1 (and the unified) hierarchy. */
@@ -65,6 +70,22 @@ function nftTables(): string[] {
     .filter((l) => l.startsWith('table '))
     .map((l) => l.slice('table '.length).trim())
     .sort();
+}
+
+function nftChains(): string[] {
+  const found: string[] = [];
+  let table = '';
+  for (const line of out('nft', ['list', 'chains']).split('\n')) {
+    const t = /^table (\S+ \S+)/.exec(line);
+    if (t) table = t[1] ?? '';
+    const c = /^\tchain (\S+)/.exec(line);
+    if (c && table) found.push(`${table} ${c[1]}`);
+  }
+  return found.sort();
+}
+
+function ipsets(): string[] {
+  return out('ipset', ['list', '-n']).split('\n').filter(Boolean).sort();
 }
 
 function links(): string[] {
@@ -105,6 +126,8 @@ export function snapshotHost(): HostSnapshot {
   return {
     sysctls: sysctls(),
     nftTables: nftTables(),
+    nftChains: nftChains(),
+    ipsets: ipsets(),
     links: links(),
     mounts: mounts(),
     cgroups: cgroups(),
@@ -120,6 +143,15 @@ export function diffHost(before: HostSnapshot, now: HostSnapshot): string[] {
     for (const x of a) if (!b.includes(x)) d.push(`${what} removed: ${x}`);
   };
   sets('nft table', before.nftTables, now.nftTables);
+  // Only chains of tables that stay: a table added or removed is one line already.
+  const kept = (c: string): boolean => {
+    const table = c.split(' ').slice(0, 2).join(' ');
+    return before.nftTables.includes(table) && now.nftTables.includes(table);
+  };
+  if (before.nftChains && now.nftChains) {
+    sets('nft chain', before.nftChains.filter(kept), now.nftChains.filter(kept));
+  }
+  if (before.ipsets && now.ipsets) sets('ipset', before.ipsets, now.ipsets);
   sets('interface', before.links, now.links);
   sets('mount', before.mounts, now.mounts);
   sets('cgroup', before.cgroups, now.cgroups);
@@ -238,6 +270,40 @@ export async function restoreHost(before: HostSnapshot, opts: TeardownOptions): 
       chains.every((c) => /^(INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING|CNI-.*|KUBE-.*)$/.test(c));
     if (mine) out('nft', ['delete', 'table', family, name]);
     else opts.log(`kept nft table ${t}: it has chains the node did not make`);
+  }
+
+  // Chains the node added to tables that were there before (kube-router's in a filter table
+  // of the host's own): the rules that jump to them go first, then the chains.
+  if (before.nftChains) {
+    const added = nftChains().filter(
+      (c) => !before.nftChains!.includes(c) && /^\S+ \S+ (KUBE-|CNI-)/.test(c),
+    );
+    for (const c of added) {
+      const [family, table, chain] = c.split(' ') as [string, string, string];
+      out('nft', ['flush', 'chain', family, table, chain]);
+    }
+    for (const c of added) {
+      const [family, table, chain] = c.split(' ') as [string, string, string];
+      let current = '';
+      for (const line of out('nft', ['-a', 'list', 'table', family, table]).split('\n')) {
+        const head = /^\tchain (\S+)/.exec(line);
+        if (head) current = head[1] ?? '';
+        const handle = /(?:jump|goto) (\S+) .*# handle (\d+)$/.exec(line.trim());
+        if (handle && handle[1] === chain && current) {
+          out('nft', ['delete', 'rule', family, table, current, 'handle', handle[2] ?? '']);
+        }
+      }
+    }
+    for (const c of added) {
+      const [family, table, chain] = c.split(' ') as [string, string, string];
+      out('nft', ['delete', 'chain', family, table, chain]);
+    }
+  }
+  // After the rules that match on them are gone (a set in use cannot be destroyed).
+  if (before.ipsets) {
+    for (const set of ipsets().filter((x) => !before.ipsets!.includes(x))) {
+      out('ipset', ['destroy', set]);
+    }
   }
 
   for (const l of links().filter((l) => !before.links.includes(l))) {

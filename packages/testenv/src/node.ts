@@ -2,9 +2,10 @@
  * A real single Kubernetes node beside the control plane (`up --node`): containerd
  * (Debian), kube-scheduler, kubelet and kube-proxy (built with the control plane), CNI
  * bridge networking (Debian plugins), CoreDNS and the local-path volume provisioner
- * (built from the Go module proxy), each configured to keep its state under the run's
- * folder. Everything it changes on the host outside that folder is recorded first and
- * undone by {@link stopNode} (host.ts).
+ * (built from the Go module proxy) and kube-router's NetworkPolicy controller
+ * (policy-controller.ts), each configured to keep its state under the run's folder.
+ * Everything it changes on the host outside that folder is recorded first and undone by
+ * {@link stopNode} (host.ts).
  *
  * Settings this machine kind needs (see ../../shared/real-node/REPORT.md for how they were
  * found): containerd's `restrict_oom_score_adj` (no CAP_SYS_RESOURCE), the kubelet's
@@ -20,6 +21,7 @@ import { kubeconfigYaml } from './certs.js';
 import { cacheRoot, VERSIONS, type NodeBinaries, type Progress } from './install.js';
 import type { ControlPlane, NodeControlPlane } from './kube.js';
 import { writeOciArchive } from './oci.js';
+import { ensurePolicyController, startPolicyController } from './policy-controller.js';
 import { daemon, freePort, type Ctx, waitFor } from './servers.js';
 import type { ServerRecord } from './state.js';
 
@@ -371,6 +373,9 @@ export async function startNode(
       ]) === 'True',
     120_000,
   );
+  // After the node object exists: kube-router reads it (name, address) when it starts.
+  const policyBin = await ensurePolicyController(progress);
+  recs.push(await startPolicyController(ctx, cp, node, policyBin, NODE_NET.serviceCidr));
   await imported;
   kubectl(
     ctx,

@@ -14,11 +14,12 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { eventually, uniqueName } from '@gossip/testenv';
+import { uniqueName } from '@gossip/testenv';
 import { kubectl } from '../../src/index.js';
 import {
   apply,
   builtImages,
+  chatBothWays,
   clusterManifest,
   clusterUrls,
   clusterUsers,
@@ -94,30 +95,10 @@ describe('the product on a real node', () => {
 
   test('SDK clients on the host register through the api Service and chat both ways through the gateway Service; no plaintext in any store', async () => {
     const [a, b] = await clusterUsers(clusterUrls(ns, cluster), ['alice', 'bob']);
-    const ma = a!.messenger();
-    const mb = b!.messenger();
-    await ma.start();
-    await mb.start();
     const suffix = Math.random().toString(36).slice(2, 8);
     const secretA = `cluster plaintext from alice ${suffix}`;
     const secretB = `cluster plaintext from bob ${suffix}`;
-    try {
-      await ma.send(b!.username, secretA);
-      await mb.send(a!.username, secretB);
-      await eventually(
-        () => b!.shown.some((m) => m.text === secretA),
-        'bob to see alice’s message',
-        30_000,
-      );
-      await eventually(
-        () => a!.shown.some((m) => m.text === secretB),
-        'alice to see bob’s message',
-        30_000,
-      );
-    } finally {
-      await ma.stop();
-      await mb.stop();
-    }
+    await chatBothWays(a!, b!, [secretA, secretB]);
     // Every store keeps its data on a local-path volume under the node's folder: read the raw files.
     const volumes = join(env.dir, 'data', 'node', 'local-path');
     const files: string[] = [];

@@ -249,6 +249,21 @@ export async function waitClusterReady(
   return { podsReady, clusterReady: (Date.now() - since) / 1000 };
 }
 
+/**
+ * `helm install` of the operator into `ns`, then `kubectl apply` of a GossipCluster (see
+ * {@link clusterManifest}) and the wait for it; returns the seconds from the apply.
+ */
+export async function installCluster(
+  ns: string,
+  name: string,
+  spec: Record<string, unknown> = {},
+): Promise<{ podsReady: number; clusterReady: number }> {
+  installOperator(ns);
+  const t0 = Date.now();
+  apply(clusterManifest(ns, name, spec));
+  return waitClusterReady(ns, name, t0);
+}
+
 /** The ClusterIP of a Service (reachable from the host through kube-proxy). */
 export function serviceIp(ns: string, name: string): string {
   return json<{ spec: { clusterIP: string } }>(['-n', ns, 'get', 'svc', name]).spec.clusterIP;
@@ -322,6 +337,38 @@ export async function clusterUsers(
     }
   }
   return users;
+}
+
+/**
+ * Two users' messengers send each other one message (`texts`: a's, then b's) and wait until
+ * each is shown on the other side; the messengers are stopped afterwards.
+ */
+export async function chatBothWays(
+  a: ClusterUser,
+  b: ClusterUser,
+  texts: [string, string],
+): Promise<void> {
+  const ma = a.messenger();
+  const mb = b.messenger();
+  await ma.start();
+  await mb.start();
+  try {
+    await ma.send(b.username, texts[0]);
+    await mb.send(a.username, texts[1]);
+    await eventually(
+      () => b.shown.some((m) => m.text === texts[0]),
+      `${b.username} to see ${a.username}’s message`,
+      30_000,
+    );
+    await eventually(
+      () => a.shown.some((m) => m.text === texts[1]),
+      `${a.username} to see ${b.username}’s message`,
+      30_000,
+    );
+  } finally {
+    await ma.stop();
+    await mb.stop();
+  }
 }
 
 /** Prints the figures a file collected (tests never assert on time; they report it). */

@@ -1,9 +1,10 @@
 /**
  * A real node leaves the host as it found it (`npm run test:cluster` runs this before it
  * brings up its own node; two nodes cannot share cni0 and the nft tables): `up --node` in a
- * fresh folder changes the host (a bridge, veths, nft tables, sysctls, cgroups, folders),
- * and `down` puts every one of those back; after a crash (every daemon killed with SIGKILL,
- * pods left running) the next `up` cleans up first and its `down` again leaves nothing.
+ * fresh folder changes the host (a bridge, veths, nft tables and chains, kube-router's ipsets,
+ * sysctls, cgroups, folders), and `down` puts every one of those back; after a crash (every
+ * daemon killed with SIGKILL, pods left running) the next `up` cleans up first and its `down`
+ * again leaves nothing.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { diffHost, snapshotHost } from '../../src/host.js';
+import { POLICY_FORWARD_CHAIN } from '../../src/policy-controller.js';
 import { repoRoot, type TestEnv } from '../../src/state.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gossip-node-'));
@@ -54,6 +56,11 @@ test('up --node changes the host, down puts it back exactly', () => {
   assert.ok(
     during.some((d) => d.startsWith('nft table added: ip kube-proxy')),
     during.join('\n'),
+  );
+  // kube-router's NetworkPolicy chains (iptables-nft) are in what the snapshot records.
+  assert.ok(
+    snapshotHost().nftChains?.includes(`ip filter ${POLICY_FORWARD_CHAIN}`),
+    'kube-router hooked its chain into the filter table',
   );
   const downLog = cli('down');
   assert.match(downLog, /host restored/);
