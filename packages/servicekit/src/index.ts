@@ -62,7 +62,6 @@ export {
   type OpsServerOptions,
   type ReadinessChecks,
 } from './ops.js';
-export { ensureIndex } from './mongo.js';
 export {
   clientAddress,
   parseTrustProxy,

@@ -54,6 +54,26 @@ describe('@gossip/store', () => {
     assert.equal(seen.size, SHARED_INDEXES.length);
   });
 
+  test('an index an earlier version made under its former name is accepted; another name is an error', async () => {
+    const legacy = mongo.db(uniqueName('store_legacy').replace(/-/g, '_'));
+    const other = mongo.db(uniqueName('store_other').replace(/-/g, '_'));
+    try {
+      // The api before @gossip/store let MongoDB name events {to, at}: to_1_at_1.
+      await legacy.collection('events').createIndex({ to: 1, at: 1 });
+      await ensureSharedIndexes(sharedCollections(legacy));
+      const names = (await legacy.collection('events').listIndexes().toArray()).map((i) => i.name);
+      assert.ok(names.includes('from_1') && names.includes('at'), names.join(' '));
+      await other.collection('messages').createIndex({ dueAt: 1 }, { name: 'somebody_else' });
+      await assert.rejects(
+        ensureSharedIndexes(sharedCollections(other)),
+        /messages has \{"dueAt":1\} indexed as 'somebody_else', not 'dueAt'/,
+      );
+    } finally {
+      await legacy.dropDatabase().catch(() => undefined);
+      await other.dropDatabase().catch(() => undefined);
+    }
+  });
+
   const msg = (to: string, seq: number, id = randomUUID()): MessageDoc => ({
     _id: id,
     from: 'alice',

@@ -7,7 +7,6 @@
  * harmless (see contacts.ts).
  */
 import { COLLECTIONS, type KeyChainStep, type PublicKeys } from '@gossip/protocol';
-import { ensureIndex } from '@gossip/servicekit';
 import { ensureSharedIndexes, sharedCollections } from '@gossip/store';
 import type { Db } from 'mongodb';
 import type { RefreshTokenDoc } from './tokens.js';
@@ -57,6 +56,7 @@ export type Collections = ReturnType<typeof collections>;
 export async function ensureIndexes(db: Db): Promise<void> {
   const c = collections(db);
   await ensureSharedIndexes(c);
-  await ensureIndex(c.refreshTokens, { username: 1 });
-  await ensureIndex(c.refreshTokens, { family: 1 });
+  // The api's own: no other service indexes this collection, so no name can clash.
+  await c.refreshTokens.createIndex({ username: 1 });
+  await c.refreshTokens.createIndex({ family: 1 });
 }
