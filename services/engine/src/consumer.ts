@@ -11,6 +11,7 @@ import {
   parseEngineMessage,
   type EngineMessage,
 } from '@gossip/protocol';
+import { backoffDelay } from '@gossip/limits';
 import type { Logger } from '@gossip/servicekit';
 import type { EngineConfig } from './config.js';
 import type { EngineMetrics } from './metrics.js';
@@ -26,6 +27,9 @@ export interface ConsumerDeps {
   metrics: EngineMetrics;
   log: Logger;
 }
+
+/** The wait before a failed message is requeued: 250 ms doubling per delivery, at most 5 s. */
+const REQUEUE_BACKOFF = { initialMs: 250, maxMs: 5000 } as const;
 
 /** Acks or nacks, ignoring a channel that is gone (RabbitMQ redelivers then anyway). */
 function settle(ch: ConfirmChannel, msg: ConsumeMessage, ack: boolean): void {
@@ -107,7 +111,7 @@ export class BusConsumer {
           return;
         }
         log.warn({ err, op: m.op, count }, 'handler failed; requeueing');
-        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(count, 5))));
+        await new Promise((r) => setTimeout(r, backoffDelay(count, REQUEUE_BACKOFF)));
         settle(ch, msg, false);
       },
     );
