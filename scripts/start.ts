@@ -2,32 +2,43 @@
  * `npm start`: the whole Gossip stack on this machine. Uses RabbitMQ, MongoDB and
  * Redis from GOSSIP_AMQP_URL / GOSSIP_MONGO_URL / GOSSIP_REDIS_URL when set, and
  * otherwise provisions its own (Debian packages and FerretDB, as the test
- * environment does), then runs the api, gateway and engine, builds the web client
- * (when its build is missing or older than its sources) and serves it on one origin
- * with the api and gateway behind it, prints the URLs and stops everything it started
- * on Ctrl-C. Data lives in `.stack/` across runs.
+ * environment does), then runs the api, gateway and engine through @gossip/testenv's
+ * launcher, builds the web client (when its build is missing or older than its sources)
+ * and serves it on one origin with the api and gateway behind it, prints the URLs and
+ * stops everything it started on Ctrl-C (SIGINT), SIGTERM or SIGHUP, printing "stopped".
+ * If this process dies without that stop (kill -9), the launcher's watchdog ends the
+ * services and the backing servers. Data lives in `.stack/` (GOSSIP_STACK_DIR) across runs.
+ *
+ * Everything listens on 127.0.0.1; GOSSIP_HOST=0.0.0.0 puts the api, the gateway and the
+ * web client on every interface (their ops ports, with metrics and the API docs, stay on
+ * loopback).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { JWT_KEY_ENV } from '../packages/protocol/src/index.js';
+import { join, resolve } from 'node:path';
 import {
   generateSigningJwk,
   publicKeySet,
   type JwkSet,
   type PrivateJwk,
 } from '../packages/servicekit/src/jwt.js';
-import { ensureBinaries, type GoBuild } from '../packages/testenv/src/install.js';
-import { startProcess, type ManagedProcess } from '../packages/testenv/src/process.js';
-import { startFerret, startRabbit, startRedis, type Ctx } from '../packages/testenv/src/servers.js';
-import { repoRoot, type ServerRecord } from '../packages/testenv/src/state.js';
+import {
+  Backing,
+  Launcher,
+  repoRoot,
+  Watchdog,
+  type BackingName,
+  type Service,
+} from '../packages/testenv/src/index.js';
 import { ensureWebBuild, startWebServer, type WebServer } from '../packages/web/src/index.js';
 
 const say = (line: string): void => {
   process.stdout.write(`[gossip] ${line}\n`);
 };
 
-const dir = join(repoRoot, '.stack');
 const env = process.env;
+const dir = env.GOSSIP_STACK_DIR ? resolve(env.GOSSIP_STACK_DIR) : join(repoRoot, '.stack');
+/** Where the api, the gateway and the web client listen: loopback unless asked. */
+const host = env.GOSSIP_HOST || '127.0.0.1';
 const port = (name: string, dflt: number): number => Number(env[name] || dflt);
 const ports = {
   api: port('GOSSIP_API_PORT', 8080),
@@ -38,29 +49,34 @@ const ports = {
   web: port('GOSSIP_WEB_PORT', 8000),
 };
 
-const backing: ServerRecord[] = [];
-const services: { name: string; proc: ManagedProcess }[] = [];
+let backing: Backing | undefined;
+let guard: Watchdog | undefined;
+let launcher: Launcher | undefined;
 let web: WebServer | undefined;
-let stopping = false;
+let stopping: Promise<void> | undefined;
 
-async function stop(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    say('stopping…');
-    await web?.close();
-    // Services first (they drain and close their connections), then the servers they use.
-    for (const s of [...services].reverse()) await s.proc.stop(15_000);
-    for (const rec of [...backing].reverse()) {
-      for (const pid of [rec.pid, ...(rec.extraPids ?? [])]) {
-        try {
-          process.kill(-pid, 'SIGTERM');
-        } catch {
-          // gone already
-        }
-      }
-    }
-    say('stopped');
+/** `p`, or nothing after `ms`: one stuck step must not keep the rest from stopping. */
+const atMost = (ms: number, p: Promise<unknown>): Promise<unknown> =>
+  Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
+
+async function stop(code: number): Promise<void> {
+  if (stopping) {
+    // A second Ctrl-C waits for the first stop instead of leaving servers behind.
+    say('still stopping…');
+    return stopping;
   }
+  stopping = (async () => {
+    say('stopping…');
+    // An open browser tab keeps connections to the web server: do not wait on it for ever.
+    await atMost(5000, web?.close() ?? Promise.resolve());
+    // Services first (they drain and close their connections), then the servers they use.
+    await launcher?.stopAll(15_000);
+    await backing?.stop(10_000);
+    // Ends anything still registered (nothing, normally) and lets the watchdog go.
+    await guard?.close();
+    say('stopped');
+  })();
+  await stopping;
   process.exit(code);
 }
 
@@ -80,17 +96,11 @@ function jwtKeys(): { privateSet: string; publicSet: string } {
 
 async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  const need = {
-    redis: !env.GOSSIP_REDIS_URL,
-    rabbitmq: !env.GOSSIP_AMQP_URL,
-    mongo: !env.GOSSIP_MONGO_URL,
-  };
-  let urls = {
-    redis: env.GOSSIP_REDIS_URL ?? '',
-    amqp: env.GOSSIP_AMQP_URL ?? '',
-    mongo: env.GOSSIP_MONGO_URL ?? '',
-  };
-  if (need.redis || need.rabbitmq || need.mongo) {
+  const need: BackingName[] = [];
+  if (!env.GOSSIP_AMQP_URL) need.push('rabbitmq');
+  if (!env.GOSSIP_REDIS_URL) need.push('redis');
+  if (!env.GOSSIP_MONGO_URL) need.push('store');
+  if (need.length > 0) {
     if (!existsSync('/usr/bin/apt-get')) {
       throw new Error(
         'this machine is not Debian-based, so Gossip cannot provision RabbitMQ, MongoDB and Redis itself: ' +
@@ -100,84 +110,55 @@ async function main(): Promise<void> {
     say(
       'preparing RabbitMQ, Redis and FerretDB (first run installs Debian packages and builds FerretDB)',
     );
-    const want: GoBuild[] = need.mongo ? ['ferretdb'] : [];
-    const bin = await ensureBinaries(say, want, 'stack');
-    const ctx: Ctx = { bin, dataDir: join(dir, 'data'), logDir: join(dir, 'logs') };
-    const track = <T extends { rec: ServerRecord; url: string }>(r: T): string => {
-      backing.push(r.rec);
-      return r.url;
-    };
-    const [redis, amqp, mongo] = await Promise.all([
-      need.redis ? startRedis(ctx).then(track) : urls.redis,
-      need.rabbitmq ? startRabbit(ctx).then(track) : urls.amqp,
-      need.mongo ? startFerret(ctx).then(track) : urls.mongo,
-    ]);
-    urls = { redis, amqp, mongo };
-    say(`backing servers up; their logs are in ${ctx.logDir}`);
+    backing = await Backing.start(dir, say, { want: need });
+    say(`backing servers up; their logs are in ${backing.logDir}`);
   }
+  guard = backing?.guard ?? Watchdog.start(join(dir, 'logs', 'watchdog.log'));
+  const own = backing?.urls() ?? {};
+  const urls = {
+    amqpUrl: env.GOSSIP_AMQP_URL || own.rabbitmq!,
+    redisUrl: env.GOSSIP_REDIS_URL || own.redis!,
+    mongoUrl: env.GOSSIP_MONGO_URL || own.store!,
+  };
 
   const keys = jwtKeys();
-  const common = { LOG: join(dir, 'logs') };
-  const run = async (
-    name: string,
-    entry: string,
-    vars: Record<string, string>,
-    ready: string,
-  ): Promise<void> => {
-    say(`starting ${name}`);
-    const proc = await startProcess({
-      command: process.execPath,
-      args: ['--import', 'tsx', entry],
-      env: vars,
-      readyUrl: ready,
-      readyTimeoutMs: 60_000,
-      logFile: join(common.LOG, `${name}.log`),
-    });
-    services.push({ name, proc });
-    void proc.exited.then((code) => {
+  const logDir = join(dir, 'logs');
+  launcher = new Launcher({
+    servers: urls,
+    logDir,
+    jwtKeys: { privateKeys: keys.privateSet, publicKeys: keys.publicSet },
+    host,
+    // The user's own GATEWAY_*, API_* and ENGINE_* settings still apply.
+    inheritEnv: true,
+    guard,
+  });
+  const watch = (s: Service): void => {
+    void s.proc.exited.then((code) => {
       if (!stopping) {
-        say(`${name} exited (${code}); see ${join(common.LOG, `${name}.log`)}`);
+        say(`${s.name} exited (${code}); see ${join(logDir, `${s.name}.log`)}`);
         void stop(1);
       }
     });
   };
-  await run(
-    'engine',
-    'services/engine/src/main.ts',
-    {
-      ENGINE_PORT: String(ports.engine),
-      ENGINE_AMQP_URL: urls.amqp,
-      ENGINE_MONGO_URL: urls.mongo,
-      ENGINE_REDIS_URL: urls.redis,
-    },
-    `http://127.0.0.1:${ports.engine}/readyz`,
+  say('starting engine');
+  watch(await launcher.startEngine({ port: ports.engine }));
+  say('starting api');
+  // A development stack: the OpenAPI UI on the ops port.
+  watch(
+    await launcher.startApi({
+      port: ports.api,
+      opsPort: ports.apiOps,
+      env: { API_DOCS: env.API_DOCS || 'true' },
+    }),
   );
-  await run(
-    'api',
-    'services/api/src/main.ts',
-    {
-      API_PORT: String(ports.api),
-      API_OPS_PORT: String(ports.apiOps),
-      // A development stack: the OpenAPI UI on the ops port.
-      API_DOCS: 'true',
-      API_MONGO_URL: urls.mongo,
-      API_REDIS_URL: urls.redis,
-      [JWT_KEY_ENV.apiPrivateKeys]: keys.privateSet,
-    },
-    `http://127.0.0.1:${ports.api}/readyz`,
-  );
-  await run(
-    'gateway',
-    'services/gateway/src/main.ts',
-    {
-      GATEWAY_PORT: String(ports.gateway),
-      GATEWAY_OPS_PORT: String(ports.gatewayOps),
-      GATEWAY_AMQP_URL: urls.amqp,
-      GATEWAY_REDIS_URL: urls.redis,
-      [JWT_KEY_ENV.gatewayPublicKeys]: keys.publicSet,
-      GATEWAY_INSTANCE_ID: 'local-gateway-1',
-    },
-    `http://127.0.0.1:${ports.gateway}/readyz`,
+  say('starting gateway');
+  watch(
+    await launcher.startGateway({
+      name: 'gateway',
+      port: ports.gateway,
+      opsPort: ports.gatewayOps,
+      instanceId: 'local-gateway-1',
+    }),
   );
 
   // After the services, so a broken build cannot hide a backing-server problem; before
@@ -189,7 +170,7 @@ async function main(): Promise<void> {
       apiUrl: `http://127.0.0.1:${ports.api}`,
       gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
       port: ports.web,
-      host: env.GOSSIP_WEB_HOST || '127.0.0.1',
+      host: env.GOSSIP_WEB_HOST || host,
     });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
@@ -208,7 +189,7 @@ async function main(): Promise<void> {
         api: `http://127.0.0.1:${ports.api}`,
         gateway: `ws://127.0.0.1:${ports.gateway}/ws`,
         web: web.url,
-        mongo: urls.mongo,
+        mongo: urls.mongoUrl,
       },
       null,
       2,
@@ -222,15 +203,16 @@ async function main(): Promise<void> {
   say(
     `  metrics       http://127.0.0.1:${ports.apiOps}/metrics, :${ports.gatewayOps}/metrics, :${ports.engine}/metrics`,
   );
-  say(`  logs          ${common.LOG}`);
+  say(`  logs          ${logDir}`);
   say(
     '  try it        npx gossip register --server http://127.0.0.1:' + ports.api + ' --user alice',
   );
   say('press Ctrl-C to stop everything');
 }
 
-process.on('SIGINT', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));
+// A closed terminal (SIGHUP) takes stdout with it: the stop must not die on the write.
+process.stdout.on('error', () => undefined);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(0));
 main().catch((err: unknown) => {
   say(`failed: ${err instanceof Error ? err.message : String(err)}`);
   void stop(1);

@@ -7,6 +7,7 @@
  * each service's own config schema ({@link VarsOf}).
  */
 import { join } from 'node:path';
+import { JWT_KEY_ENV } from '@gossip/protocol';
 import { startProcess, type ManagedProcess } from '../process.js';
 import { freePort } from '../servers.js';
 import { repoRoot } from '../state.js';
@@ -200,7 +201,7 @@ export class Launcher {
       GATEWAY_OPS_HOST: this.opsHost,
       GATEWAY_AMQP_URL: this.opts.servers.amqpUrl,
       GATEWAY_REDIS_URL: this.opts.servers.redisUrl,
-      GATEWAY_JWT_PUBLIC_KEYS: this.opts.jwtKeys.publicKeys,
+      [JWT_KEY_ENV.gatewayPublicKeys]: this.opts.jwtKeys.publicKeys,
       GATEWAY_INSTANCE_ID: instanceId,
       GATEWAY_AMQP_PREFIX: iso?.amqpPrefix,
       GATEWAY_REDIS_PREFIX: iso?.redisPrefix,
@@ -225,7 +226,7 @@ export class Launcher {
       API_OPS_HOST: this.opsHost,
       API_MONGO_URL: this.opts.servers.mongoUrl,
       API_REDIS_URL: this.opts.servers.redisUrl,
-      API_JWT_PRIVATE_KEYS: this.opts.jwtKeys.privateKeys,
+      [JWT_KEY_ENV.apiPrivateKeys]: this.opts.jwtKeys.privateKeys,
       API_MONGO_DB: iso?.mongoDb,
       API_REDIS_PREFIX: iso?.redisPrefix,
     };

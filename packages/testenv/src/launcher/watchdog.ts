@@ -57,6 +57,8 @@ export class Watchdog {
   async close(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    // Unreferenced, the child would let this process exit before its 'exit' event came.
+    this.child.ref();
     this.child.stdin?.end();
     await exited;
   }
