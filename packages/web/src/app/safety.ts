@@ -1,0 +1,115 @@
+/**
+ * The safety-number box of the open chat: compare and mark verified, or, after an
+ * identity reset, type the fingerprint the contact read out and trust the new keys.
+ */
+import { FingerprintMismatchError } from '@gossip/client';
+import { refreshContacts } from './contacts.js';
+import { $, fill, groups, h } from './dom.js';
+import { app, banner, describe, keyWarnings } from './state.js';
+
+export async function toggleSafety(): Promise<void> {
+  const box = $('safety');
+  if (!box.hidden) {
+    box.hidden = true;
+    return;
+  }
+  await showSafety();
+}
+
+export async function showSafety(): Promise<void> {
+  const acc = app.account;
+  const peer = app.selected;
+  const c = peer ? app.contacts.get(peer) : undefined;
+  if (!acc || !peer || !c) return;
+  const box = $('safety');
+  box.hidden = false;
+  if (c.keyWarning) {
+    const w = c.keyWarning;
+    fill(
+      box,
+      h(
+        'p',
+        { class: 'error' },
+        `Identity reset: ${peer}'s keys changed since you first talked, and the change is ` +
+          'not signed by their old keys. This happens when they lose their keys (a new ' +
+          'device without the old ones), or when someone is trying to listen in. Ask them ' +
+          'for their fingerprint in person or by a call and type it below.',
+      ),
+      h('p', {}, `Fingerprint you had: ${groups(w.previousFingerprint)}`),
+      h('p', {}, `Fingerprint now published: ${groups(w.currentFingerprint)}`),
+      h('p', {}, 'New safety number:'),
+      h('code', { class: 'digits', 'data-testid': 'safety-number' }, groups(w.currentSafetyNumber)),
+      h(
+        'div',
+        { class: 'row' },
+        h('input', {
+          id: 'trust-fingerprint',
+          'data-testid': 'trust-fingerprint',
+          placeholder: `${peer}'s fingerprint, as they read it to you`,
+          autocomplete: 'off',
+          inputmode: 'numeric',
+        }),
+        h(
+          'button',
+          {
+            'data-testid': 'trust-keys',
+            onclick: () =>
+              void (async () => {
+                const typed = $<HTMLInputElement>('trust-fingerprint').value;
+                try {
+                  await acc.gossip.trustContactKeys(peer, typed);
+                } catch (err) {
+                  if (!(err instanceof FingerprintMismatchError)) throw err;
+                  $('trust-error').textContent =
+                    'That is not the fingerprint of the keys published now: nothing was trusted.';
+                  return;
+                }
+                delete c.keyWarning;
+                keyWarnings.delete(peer);
+                banner('');
+                box.hidden = true;
+                await refreshContacts();
+                await acc.messenger.stop().catch(() => undefined);
+                // Restart delivery so held messages from the contact are tried again.
+                location.reload();
+              })().catch((err: unknown) => banner(describe(err))),
+          },
+          'It matches: trust the new keys',
+        ),
+      ),
+      h('p', { id: 'trust-error', class: 'error', 'data-testid': 'trust-error' }),
+    );
+    return;
+  }
+  const number = await acc.gossip.safetyNumber(peer);
+  fill(
+    box,
+    h(
+      'p',
+      {},
+      `Compare this number with ${peer} (in person or on a call). If it matches on both ` +
+        'screens, nobody is in the middle.',
+    ),
+    h('code', { class: 'digits', 'data-testid': 'safety-number' }, number),
+    h(
+      'div',
+      { class: 'row' },
+      c.verified
+        ? h('span', { class: 'tag ok' }, '✓ you verified this number')
+        : h(
+            'button',
+            {
+              'data-testid': 'mark-verified',
+              onclick: () =>
+                void (async () => {
+                  await acc.gossip.markVerified(peer);
+                  banner('');
+                  box.hidden = true;
+                  await refreshContacts();
+                })().catch((err: unknown) => banner(describe(err))),
+            },
+            'It matches: mark as verified',
+          ),
+    ),
+  );
+}
