@@ -60,7 +60,7 @@ export const GatewayEnv = Type.Object({
   GATEWAY_MAX_BUFFERED_BYTES: Int(8 << 20, 1024, 'Over this, a socket is closed with 1013.'),
   GATEWAY_PREFETCH: Int(256, 1),
   GATEWAY_REPLAY_HOLD_MS: Int(
-    10_000,
+    30_000,
     100,
     'A connection replay that sends nothing for this long is given up on: the live frames ' +
       'held back go out, the client gets `replayed`, and the replay is asked for again.',

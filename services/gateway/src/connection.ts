@@ -68,6 +68,8 @@ export class Connection extends WebSocket {
   replayAgain = false;
   /** Where that one is to start (`sentAt`, ms); undefined: from the start. */
   againFrom: number | undefined = undefined;
+  /** Where the replay in flight started (as `againFrom`), to ask it again if it is lost. */
+  inflightFrom: number | undefined = undefined;
   /** The earliest `sentAt` of the messages skipped for backpressure since the last drain. */
   missedFrom: number | undefined = undefined;
   /** Live pushes held back until the first replay is over; undefined after (or when full). */

@@ -9,8 +9,9 @@
  * drain asks only for the messages sent at or after the first one it missed
  * (`BusConnected.from`), not for every pending message again. A drain that stays silent
  * for `replayHoldMs` (its engine died or lost it) is given up on: the connection's held
- * frames go out, the client gets `replayed`, and a new drain is asked for, so what the
- * lost one had not sent yet still comes (at least once).
+ * frames go out, the client gets `replayed`, and the same drain is asked for again, so
+ * what the lost one had not sent yet still comes (at least once). An engine that dies
+ * half way is not the case for this: RabbitMQ gives its unacked `connected` to another.
  */
 import type { Logger } from '@gossip/servicekit';
 import type { Connection } from './connection.js';
@@ -51,6 +52,7 @@ export class Drains {
     this.inflight.add(conn);
     // This drain covers whatever another one was wanted for.
     conn.replayAgain = false;
+    conn.inflightFrom = from;
     conn.replayProgressAt = Date.now();
     // Not published (the link is down): it stays in flight; the link coming back asks
     // again (see `relinked`), or the deadline does.
@@ -107,7 +109,10 @@ export class Drains {
       this.log.warn({ conn: conn.id }, 'no replay progress; releasing held frames, asking again');
       this.inflight.delete(conn);
       conn.finishReplay();
-      this.request(conn);
+      this.request(
+        conn,
+        earlier(conn.inflightFrom, conn.replayAgain ? conn.againFrom : conn.inflightFrom),
+      );
     }
     for (const conn of this.starved) {
       if (this.inflight.has(conn) || now - conn.lastReplayAt < 1000) continue;

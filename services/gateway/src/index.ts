@@ -1,6 +1,7 @@
-/** @gossip/gateway: the WebSocket gateway, as a library (tests, benches) and a process (main.ts). */
+/**
+ * @gossip/gateway as a library: the gateway class (main.ts runs it as a process) and its
+ * configuration schema, which the launcher and the cdk8s constructs type a gateway's
+ * environment against.
+ */
 export { Gateway } from './gateway.js';
 export { loadConfig, GatewayEnv, type GatewayConfig } from './config.js';
-export { TokenBucket } from './ratelimit.js';
-export { credentialFrom, type Credential } from './auth.js';
-export { presenceKey } from './presence.js';
