@@ -3,6 +3,7 @@
  * engine handled needs no read before its delete. `from` and `to` never change once
  * stored; a miss just reads the document.
  */
+import { LRUCache } from '@gossip/limits';
 import type { MessageDoc } from '@gossip/store';
 
 /** Messages remembered for acks without a read (about 100 bytes each). */
@@ -10,14 +11,15 @@ const RECENT_MAX = 50_000;
 
 export type RecentMessage = Pick<MessageDoc, 'from' | 'to' | 'sentAt'>;
 
-/** A bounded map of message id to sender, recipient and stamp; the oldest go first. */
+/** A bounded map of message id to sender, recipient and stamp; the least recently used go first. */
 export class RecentMessages {
-  private readonly byId = new Map<string, RecentMessage>();
+  private readonly byId: LRUCache<string, RecentMessage>;
 
-  constructor(private readonly max = RECENT_MAX) {}
+  constructor(max = RECENT_MAX) {
+    this.byId = new LRUCache({ max });
+  }
 
   remember(d: Pick<MessageDoc, '_id' | 'from' | 'to' | 'sentAt'>): void {
-    if (this.byId.size >= this.max) this.byId.delete(this.byId.keys().next().value!);
     this.byId.set(d._id, { from: d.from, to: d.to, sentAt: d.sentAt });
   }
 
