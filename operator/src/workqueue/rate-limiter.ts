@@ -3,6 +3,7 @@
  * exponential backoff for failures and an overall token bucket, combined by taking the
  * longer of the two delays (client-go's `DefaultControllerRateLimiter`).
  */
+import { TokenBucket, backoffDelay } from '@gossip/limits';
 import type { Clock } from './clock.js';
 
 /** Decides how long a key waits before it is processed again. */
@@ -30,8 +31,7 @@ export class ItemExponentialFailureRateLimiter implements RateLimiter {
   when(key: string): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
-    // 2^n overflows to Infinity long after it passed the cap, so Math.min keeps it finite.
-    return Math.min(this.baseMs * 2 ** n, this.maxMs);
+    return backoffDelay(n, { initialMs: this.baseMs, maxMs: this.maxMs });
   }
 
   forget(key: string): void {
@@ -48,25 +48,15 @@ export class ItemExponentialFailureRateLimiter implements RateLimiter {
  * reserves one token and returns how long until that token exists.
  */
 export class BucketRateLimiter implements RateLimiter {
-  private tokens: number;
-  private last: number;
+  private readonly bucket: TokenBucket;
 
-  constructor(
-    private readonly clock: Clock,
-    private readonly qps = 10,
-    private readonly burst = 100,
-  ) {
-    this.tokens = burst;
-    this.last = clock.now();
+  constructor(clock: Clock, qps = 10, burst = 100) {
+    this.bucket = new TokenBucket(qps, burst, () => clock.now());
   }
 
   when(_key: string): number {
-    const now = this.clock.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.qps);
-    this.last = now;
-    this.tokens -= 1;
     // A negative balance is a reservation: the caller waits until it is paid back.
-    return this.tokens >= 0 ? 0 : (-this.tokens / this.qps) * 1000;
+    return this.bucket.reserve();
   }
 
   forget(_key: string): void {}
