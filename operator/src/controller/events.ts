@@ -3,6 +3,7 @@
  * the operator did. Recording never fails a reconcile: errors are logged and dropped.
  * The same event for the same object is not repeated within `dedupeMs`.
  */
+import { LRUCache } from '@gossip/limits';
 import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from '../logger.js';
 import { describeError } from '../kube/errors.js';
@@ -18,22 +19,23 @@ export interface InvolvedObject {
 export type EventType = 'Normal' | 'Warning';
 
 export class EventRecorder {
-  private readonly recent = new Map<string, number>();
+  /** Events recorded within `dedupeMs` (at most 10,000, the least recently used go first). */
+  private readonly recent: LRUCache<string, true> | undefined;
 
   constructor(
     private readonly core: CoreV1Api,
     private readonly logger: Logger,
     private readonly instance: string,
-    private readonly dedupeMs = 60_000,
-  ) {}
+    dedupeMs = 60_000,
+  ) {
+    this.recent = dedupeMs > 0 ? new LRUCache({ max: 10_000, ttl: dedupeMs }) : undefined;
+  }
 
   record(on: InvolvedObject, type: EventType, reason: string, message: string): void {
     const key = `${on.uid ?? on.name}|${type}|${reason}|${message}`;
+    if (this.recent?.has(key)) return;
+    this.recent?.set(key, true);
     const now = Date.now();
-    const last = this.recent.get(key);
-    if (last !== undefined && now - last < this.dedupeMs) return;
-    this.recent.set(key, now);
-    if (this.recent.size > 10_000) this.recent.clear();
     const time = new Date(now);
     const body: CoreV1Event = {
       metadata: { generateName: `${on.name}.`, namespace: on.namespace },
