@@ -1,0 +1,168 @@
+/**
+ * The chaos suite's bookkeeping: every message from creation to `accepted` to shown, per
+ * phase (the warm-up, then one per fault), and the counts and stalls computed from it.
+ */
+import type { DeliverFrame } from '@gossip/protocol';
+import type { Counts, Fault } from './types.js';
+
+export interface Msg {
+  phase: number;
+  createdAt: number;
+  acceptedAt?: number;
+  shownAt?: number;
+  wire: number;
+  shownCount: number;
+  refused?: string;
+  receiptAt?: number;
+}
+
+export interface PhaseState {
+  index: number;
+  fault: Fault | 'warm-up';
+  round: number;
+  startAt: number;
+  killAt?: number;
+  restartedAt?: number;
+  recoveredAt?: number;
+  endAt?: number;
+  settled: boolean;
+  reconnects: number;
+  tokenRetries: number;
+  relogins: number;
+  errors: Record<string, number>;
+  loginWhileDown: number | 'no answer' | null;
+}
+
+export class Tracker {
+  readonly msgs = new Map<string, Msg>();
+  readonly phases: PhaseState[] = [];
+  readonly acceptTimes: number[] = [];
+  deliveredAfterReceipt = 0;
+
+  get phase(): PhaseState {
+    return this.phases[this.phases.length - 1]!;
+  }
+
+  begin(fault: PhaseState['fault'], round: number): PhaseState {
+    const now = Date.now();
+    if (this.phases.length > 0) this.phase.endAt = now;
+    const p: PhaseState = {
+      index: this.phases.length,
+      fault,
+      round,
+      startAt: now,
+      settled: false,
+      reconnects: 0,
+      tokenRetries: 0,
+      relogins: 0,
+      errors: {},
+      loginWhileDown: null,
+    };
+    this.phases.push(p);
+    return p;
+  }
+
+  created(id: string): void {
+    this.msgs.set(id, {
+      phase: this.phases.length - 1,
+      createdAt: Date.now(),
+      wire: 0,
+      shownCount: 0,
+    });
+  }
+
+  accepted(id: string): void {
+    const m = this.msgs.get(id);
+    if (!m || m.acceptedAt !== undefined) return;
+    const now = Date.now();
+    m.acceptedAt = now;
+    this.acceptTimes.push(now);
+    const p = this.phase;
+    if (
+      p.restartedAt !== undefined &&
+      p.recoveredAt === undefined &&
+      m.createdAt >= p.restartedAt
+    ) {
+      p.recoveredAt = now;
+    }
+  }
+
+  wire(f: DeliverFrame): void {
+    const m = this.msgs.get(f.id);
+    if (!m) return;
+    m.wire++;
+    if (m.receiptAt !== undefined) this.deliveredAfterReceipt++;
+  }
+
+  /** The application's handler: the only place "shown" is counted. */
+  show(f: DeliverFrame): void {
+    const m = this.msgs.get(f.id);
+    if (!m) return;
+    m.shownCount++;
+    if (m.shownAt === undefined) m.shownAt = Date.now();
+  }
+
+  receipt(id: string): void {
+    const m = this.msgs.get(id);
+    if (m && m.receiptAt === undefined) m.receiptAt = Date.now();
+  }
+
+  refused(id: string, code: string): void {
+    const m = this.msgs.get(id);
+    if (m) m.refused = code;
+  }
+
+  error(code: string): void {
+    const e = this.phase.errors;
+    e[code] = (e[code] ?? 0) + 1;
+  }
+
+  /** Whether every message created before `t` has been accepted and shown. */
+  doneBefore(t: number): boolean {
+    for (const m of this.msgs.values()) {
+      if (m.createdAt >= t) continue;
+      if (m.refused === undefined && (m.acceptedAt === undefined || m.shownAt === undefined)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  counts(filter: (m: Msg) => boolean): Counts {
+    const c: Counts = {
+      sent: 0,
+      accepted: 0,
+      shown: 0,
+      dupWire: 0,
+      dupShown: 0,
+      lost: 0,
+      unaccepted: 0,
+      refused: 0,
+    };
+    for (const m of this.msgs.values()) {
+      if (!filter(m)) continue;
+      c.sent++;
+      if (m.acceptedAt !== undefined) c.accepted++;
+      if (m.shownCount > 0) c.shown++;
+      c.dupWire += Math.max(0, m.wire - 1);
+      c.dupShown += Math.max(0, m.shownCount - 1);
+      if (m.acceptedAt !== undefined && m.shownCount === 0) c.lost++;
+      if (m.refused !== undefined) c.refused++;
+      else if (m.acceptedAt === undefined) c.unaccepted++;
+    }
+    return c;
+  }
+
+  /** Longest gap between `accepted` frames within [from, to]. */
+  stall(from: number, to: number): number {
+    let prev = from;
+    let worst = 0;
+    for (const t of this.acceptTimes) {
+      if (t < from) continue;
+      if (t > to) break;
+      worst = Math.max(worst, t - prev);
+      prev = t;
+    }
+    return Math.max(worst, to - prev);
+  }
+}
