@@ -131,7 +131,15 @@ export class Engine {
     return {
       c,
       sends: new Sends({ c, inserter, permissions, out, recent, metrics, redeliverySeconds }),
-      replayer: new Replayer({ c, out, recent, metrics, replayBatch, redeliverySeconds }),
+      replayer: new Replayer({
+        c,
+        out,
+        recent,
+        metrics,
+        log: this.log,
+        replayBatch,
+        redeliverySeconds,
+      }),
       acks: new Acks({ c, out, recent, metrics }),
       signals: new Signals(permissions, out, metrics),
       scan: new RedeliveryScan({

@@ -12,6 +12,7 @@
  * `replayed` is still sent only at the end of a replay that went through.
  */
 import type { BusConnected } from '@gossip/protocol';
+import type { Logger } from '@gossip/servicekit';
 import { contactFrameOf } from '@gossip/protocol';
 import {
   eventsPage,
@@ -25,6 +26,7 @@ import { deliverFrame } from './frames.js';
 import type { PushFrame } from './outbound.js';
 
 export interface ReplayDeps extends HandlerDeps {
+  log: Logger;
   /** Documents per page read. */
   replayBatch: number;
   /** How long after this delivery the redelivery scan looks at a message again. */
@@ -36,12 +38,22 @@ export class Replayer {
 
   /** Replays `m.user`'s backlog to connection `m.conn`, then pushes `replayed` there. */
   async onConnected(m: BusConnected): Promise<void> {
-    const push = (frame: PushFrame): Promise<void> =>
-      this.d.out.toGateway(m.gw, { op: 'push', to: m.user, conn: m.conn, frame });
+    const started = Date.now();
+    let frames = 0;
+    const push = (frame: PushFrame): Promise<void> => {
+      frames++;
+      return this.d.out.toGateway(m.gw, { op: 'push', to: m.user, conn: m.conn, frame });
+    };
     await this.events(m.user, push);
     await this.messages(m.user, m.from, push);
     await this.receipts(m.user, push);
     await push({ type: 'replayed' });
+    // Debug only: one line per connect. Says how long a replay took (a gateway gives up
+    // waiting after GATEWAY_REPLAY_HOLD_MS) and how much it sent; no user content.
+    this.d.log.debug(
+      { conn: m.conn, from: m.from, frames, ms: Date.now() - started },
+      'replay sent',
+    );
   }
 
   /**
