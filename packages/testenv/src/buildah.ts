@@ -64,11 +64,11 @@ export function imageId(name: string): string {
 
 /**
  * Below this much free disk (on the filesystem of buildah's storage) a run prunes the storage.
- * With the vfs driver every layer is a full copy: one run of all seven builds adds about 10 GB
- * when the tree changed, and one day of rebuilds on a shared machine had once filled 56 GB and
- * the disk. Above it, the untagged layers stay: they are buildah's `--layers` cache, and
- * without them every run rebuilt everything (about 10 minutes here) instead of reusing the
- * npm install and the stand-ins.
+ * With the vfs driver every layer is a full copy: a run that rebuilt the four product images
+ * grew the storage from 5.5 to 14 GB here, and one day of rebuilds on a shared machine had
+ * once filled 56 GB and the disk. Above it, the untagged layers stay: they are buildah's
+ * `--layers` cache, so an unchanged step (the stand-ins, the npm install of an unchanged
+ * tree) is not run again; pruned, every run rebuilt everything.
  */
 export const PRUNE_BELOW_FREE_BYTES = 25e9;
 
