@@ -31,6 +31,11 @@ export function buildOpsApp(
     clientErrorHandler: onClientError,
     frameworkErrors: frameworkErrorHandler,
     routerOptions: { ignoreTrailingSlash: true },
+    // The docs plugin waits for the public app to be ready (its routes' schemas make the
+    // document): on a loaded machine that took longer than fastify's default 10 s, and
+    // the api then failed to start with FST_ERR_PLUGIN_TIMEOUT (seen twice with
+    // API_DOCS=true, which `npm start` sets).
+    pluginTimeout: 120_000,
   });
   ops.setErrorHandler(makeErrorHandler(ctx.metrics));
   ops.setNotFoundHandler((_req, reply) => reply.status(404).send(errorBody('not_found')));
