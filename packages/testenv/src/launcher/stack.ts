@@ -186,13 +186,19 @@ export class ServiceStack {
    * {@link Launcher.stopAll}) and drops its database and keys.
    */
   async close(order: 'together' | 'reverse' = 'together', graceMs = 5000): Promise<void> {
-    await this.launcherOf?.stopAll(graceMs, order);
-    await dropIsolated(this.env, {
-      mongoDb: this.dbName,
-      amqpPrefix: this.amqpPrefix,
-      redisPrefix: this.redisPrefix,
-    });
-    await this.mongo.close();
-    this.redis.disconnect();
+    // The clients are closed whatever fails before: a Redis client left open reconnects
+    // forever and keeps the test file's process from ever ending (seen in the operator's
+    // autoscale test after a failed run).
+    try {
+      await this.launcherOf?.stopAll(graceMs, order);
+      await dropIsolated(this.env, {
+        mongoDb: this.dbName,
+        amqpPrefix: this.amqpPrefix,
+        redisPrefix: this.redisPrefix,
+      });
+    } finally {
+      this.redis.disconnect();
+      await this.mongo.close();
+    }
   }
 }
