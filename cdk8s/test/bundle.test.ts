@@ -1,6 +1,6 @@
 /**
  * The operator image runs an esbuild bundle of its sources with this package inlined
- * (operator/Dockerfile). Inside a bundle every module's `import.meta.url` is the bundle's
+ * (the root Dockerfile, WORKSPACE=operator). Inside a bundle every module's `import.meta.url` is the bundle's
  * own URL, which is also `process.argv[1]`; a command-line module that decides "am I the
  * main module" by comparing the two then runs on every start. On the real node that made the
  * operator pod crash-loop (`ENOENT: mkdir '/app/generated'`: crd-cli wrote the CRD file on a
@@ -40,7 +40,7 @@ test('a bundle importing @gossip/cdk8s (as the operator image does) runs none of
     target: 'node20',
     format: 'esm',
     logLevel: 'silent',
-    // As in operator/Dockerfile: workspace code inlined, npm packages left external.
+    // As in the root Dockerfile's build stage: workspace code inlined, npm packages left external.
     plugins: [
       {
         name: 'npm-external',

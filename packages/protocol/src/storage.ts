@@ -20,9 +20,10 @@ export const COLLECTIONS = {
 } as const;
 
 /**
- * A pending contact notification in the `events` collection. The gateway pushes it as a
- * `contact` frame (ContactFrame fields: `id` = `_id`, `at` = `at.getTime()`) when
- * `to` is online or connects, and deletes it when `to` acks its id (only `to` may).
+ * A pending contact notification in the `events` collection. It reaches `to` as a
+ * `contact` frame (ContactFrame fields: `id` = `_id`, `at` = `at.getTime()`): pushed live by
+ * the api through Redis (the gateway relays it) when `to` is online, replayed by the engine
+ * when `to` connects, and deleted by the engine when `to` acks its id (only `to` may).
  */
 export interface EventDoc {
   _id: string;
