@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { ApiClient, GossipClient, MemoryKeyStore, Messenger } from '@gossip/client';
 import { nodeWebSocketFactory } from '@gossip/client/node';
-import { Stack } from '../../../../services/gateway/test/support/stack.js';
+import { ServiceStack } from '@gossip/testenv';
 import { percentiles, round, table, type Percentiles } from '../report.js';
 import type { Scenario } from '../scenario.js';
 import { QUIET_ENGINE, QUIET_GATEWAY } from './throughput.js';
@@ -64,7 +64,7 @@ export const shown: Scenario = {
     const singles = ctx.quick ? 10 : 50;
     const backlogSize = ctx.quick ? 100 : 1000;
     const rounds = ctx.quick ? 1 : 3;
-    const stack = new Stack('bench-shown', ctx.servers);
+    const stack = new ServiceStack('bench-shown', ctx.servers);
     const result: ShownResult = {
       single: { messages: singles, sendToShownMs: percentiles([]) },
       backlog: [],
