@@ -111,7 +111,11 @@ export class Connection extends WebSocket {
       this.close(1013, 'too slow');
       return false;
     }
-    if (droppable && this.bufferedAmount > env.limits.highWaterBytes) {
+    // Once a delivery was skipped, the later ones are too until the drain that resumes
+    // this connection is asked for: one written after the gap would reach the client ahead
+    // of the missed ones (that drain replays them all from `missedFrom`).
+    const afterGap = frame.type === 'deliver' && this.missedFrom !== undefined;
+    if (droppable && (afterGap || this.bufferedAmount > env.limits.highWaterBytes)) {
       env.metrics.backpressureSkipped.inc();
       // The drain that resumes this connection starts at the first message it missed.
       if (frame.type === 'deliver') {
@@ -145,13 +149,23 @@ export class Connection extends WebSocket {
   }
 
   /**
-   * The first replay is over (or given up on): the client gets `replayed`, then the live
-   * frames held meanwhile. Later calls do nothing: the client is told once.
+   * Holds live pushes from now until the drain about to be asked for is over (as for the
+   * first replay), so a connection resumed after backpressure gets the missed messages
+   * before anything newer.
+   */
+  holdLive(): void {
+    this.hold ??= new ReplayHold(this.env?.limits.replayHoldMax ?? 0);
+  }
+
+  /**
+   * A replay is over (or given up on): the client gets `replayed` after the first one only
+   * (it is told once per connection), then the live frames held meanwhile.
    */
   finishReplay(): void {
-    if (this.replayed) return;
-    this.replayed = true;
-    this.push({ type: 'replayed' });
+    if (!this.replayed) {
+      this.replayed = true;
+      this.push({ type: 'replayed' });
+    }
     this.releaseHold();
   }
 

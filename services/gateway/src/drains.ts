@@ -122,6 +122,7 @@ export class Drains {
       // Resumed where it stopped: from the first message it missed, not from the start.
       const from = conn.missedFrom;
       conn.missedFrom = undefined;
+      conn.holdLive();
       this.request(conn, from);
     }
   }
