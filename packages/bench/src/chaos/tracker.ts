@@ -3,7 +3,7 @@
  * phase (the warm-up, then one per fault), and the counts and stalls computed from it.
  */
 import type { DeliverFrame } from '@gossip/protocol';
-import type { Counts, Fault } from './types.js';
+import type { Counts, PhaseResult } from './types.js';
 
 export interface Msg {
   phase: number;
@@ -16,21 +16,24 @@ export interface Msg {
   receiptAt?: number;
 }
 
-export interface PhaseState {
+/** A phase while it runs: the fields it reports as they are (see PhaseResult), and its times. */
+export interface PhaseState extends Pick<
+  PhaseResult,
+  | 'fault'
+  | 'round'
+  | 'settled'
+  | 'reconnects'
+  | 'tokenRetries'
+  | 'relogins'
+  | 'errors'
+  | 'loginWhileDown'
+> {
   index: number;
-  fault: Fault | 'warm-up';
-  round: number;
   startAt: number;
   killAt?: number;
   restartedAt?: number;
   recoveredAt?: number;
   endAt?: number;
-  settled: boolean;
-  reconnects: number;
-  tokenRetries: number;
-  relogins: number;
-  errors: Record<string, number>;
-  loginWhileDown: number | 'no answer' | null;
 }
 
 export class Tracker {
