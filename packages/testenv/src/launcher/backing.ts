@@ -147,32 +147,8 @@ export class Backing {
   }
 
   /** The versions each server reports about itself. */
-  async versions(): Promise<BackingVersions> {
-    const conn = await amqp.connect(this.amqpUrl);
-    const props = conn.connection.serverProperties as Record<string, unknown>;
-    await conn.close();
-    const redis = new Redis(this.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect();
-    const info = await redis.info('server');
-    redis.disconnect();
-    const mongo = new MongoClient(this.mongoUrl);
-    const build = await mongo.db('admin').command({ buildInfo: 1 });
-    await mongo.close();
-    // Our FerretDB build embeds its package without release files, so it reports
-    // "unknown"; the version is the one we pin and build.
-    const ferret =
-      'ferretdbVersion' in build
-        ? build.ferretdbVersion === 'unknown'
-          ? VERSIONS.ferretdb
-          : String(build.ferretdbVersion)
-        : undefined;
-    return {
-      rabbitmq: `RabbitMQ ${String(props.version)}`,
-      redis: `Redis ${/redis_version:(\S+)/.exec(info)?.[1] ?? '?'}`,
-      store: ferret
-        ? `FerretDB ${ferret} (MongoDB wire ${String(build.version)})`
-        : `MongoDB ${String(build.version)}`,
-    };
+  versions(): Promise<BackingVersions> {
+    return serverVersions(this.servers());
   }
 
   /**
@@ -186,4 +162,33 @@ export class Backing {
     for (const g of all) this.guard.forget(g.pid);
     await this.guard.close();
   }
+}
+
+/** The versions the servers at `urls` report about themselves (these or the test env's). */
+export async function serverVersions(urls: BackingUrls): Promise<BackingVersions> {
+  const conn = await amqp.connect(urls.amqpUrl);
+  const props = conn.connection.serverProperties as Record<string, unknown>;
+  await conn.close();
+  const redis = new Redis(urls.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  const info = await redis.info('server');
+  redis.disconnect();
+  const mongo = new MongoClient(urls.mongoUrl);
+  const build = await mongo.db('admin').command({ buildInfo: 1 });
+  await mongo.close();
+  // Our FerretDB build embeds its package without release files, so it reports
+  // "unknown"; the version is the one we pin and build.
+  const ferret =
+    'ferretdbVersion' in build
+      ? build.ferretdbVersion === 'unknown'
+        ? VERSIONS.ferretdb
+        : String(build.ferretdbVersion)
+      : undefined;
+  return {
+    rabbitmq: `RabbitMQ ${String(props.version)}`,
+    redis: `Redis ${/redis_version:(\S+)/.exec(info)?.[1] ?? '?'}`,
+    store: ferret
+      ? `FerretDB ${ferret} (MongoDB wire ${String(build.version)})`
+      : `MongoDB ${String(build.version)}`,
+  };
 }

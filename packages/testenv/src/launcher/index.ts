@@ -14,6 +14,7 @@ export { dropIsolated, isolationFor, stackNamespace } from './isolation.js';
 export {
   Backing,
   BACKING_NAMES,
+  serverVersions,
   type BackingName,
   type BackingOptions,
   type BackingVersions,
