@@ -1,14 +1,14 @@
 /**
  * `npm run bench [-- SCENARIO...]`: starts private RabbitMQ, Redis and FerretDB under
- * .bench/, runs each scenario against services started for it, and writes
+ * .bench/ (or uses the test env's with BENCH_SERVERS=testenv, see servers.ts), runs each
+ * scenario against services started for it, and writes
  * bench/results/<scenario>.json plus bench/results/summary.md. It reports figures; it
  * never fails on them. BENCH_QUICK=1 shrinks every scenario for a quick try.
  */
-import { join } from 'node:path';
-import { Backing, repoRoot } from '@gossip/testenv';
 import { machine, machineLine, writeResult, writeSummary } from './report.js';
 import type { BenchContext, Scenario } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
+import { benchServers } from './servers.js';
 
 const say = (line: string): void => {
   process.stderr.write(`[bench] ${line}\n`);
@@ -24,10 +24,9 @@ async function main(): Promise<void> {
   }
   const chosen: Scenario[] =
     wanted.length > 0 ? scenarios.filter((s) => wanted.includes(s.name)) : scenarios;
-  say('starting private RabbitMQ, Redis and FerretDB under .bench/');
-  const backing = await Backing.start(join(repoRoot, '.bench'), say, { fresh: true });
-  // The servers run detached (so a kill -9 of one is a real crash): stop them on Ctrl-C
-  // too. The services are this process's children and get the terminal's signal.
+  const backing = await benchServers(process.env, say);
+  // Private servers run detached (so a kill -9 of one is a real crash): stop them on
+  // Ctrl-C too. The services are this process's children and get the terminal's signal.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       say(`${sig}: stopping the servers`);
@@ -35,11 +34,11 @@ async function main(): Promise<void> {
     });
   }
   try {
-    const m = machine(await backing.versions());
+    const m = machine(await backing.versions(), backing.origin);
     say(machineLine(m));
     const ctx: BenchContext = {
-      backing,
-      servers: backing.servers(),
+      targets: () => backing.targets(),
+      servers: backing.servers,
       say,
       quick: process.env.BENCH_QUICK === '1',
     };

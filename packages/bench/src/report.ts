@@ -3,7 +3,7 @@
  * percentiles, and the files a run writes: bench/results/<scenario>.json and one markdown
  * table per run, bench/results/summary.md.
  */
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, type BackingVersions } from '@gossip/testenv';
@@ -16,11 +16,18 @@ export interface Machine {
   memoryGiB: number;
   node: string;
   servers: BackingVersions;
+  /** The bench's own servers, or the test env's (shared with whatever else uses it). */
+  serversFrom?: 'private' | 'testenv';
+  /** The 1, 5 and 15 minute load averages when the run started (what else was running). */
+  loadAverage?: number[];
   /** ISO time the run started. */
   at: string;
 }
 
-export function machine(servers: BackingVersions): Machine {
+export function machine(
+  servers: BackingVersions,
+  serversFrom: 'private' | 'testenv' = 'private',
+): Machine {
   const c = cpus();
   return {
     cores: c.length,
@@ -28,6 +35,8 @@ export function machine(servers: BackingVersions): Machine {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     servers,
+    serversFrom,
+    loadAverage: loadavg().map(round),
     at: new Date().toISOString(),
   };
 }
@@ -82,7 +91,10 @@ function toObject(data: unknown): Record<string, unknown> {
 export function machineLine(m: Machine): string {
   return (
     `${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}; ` +
-    `${m.servers.rabbitmq}, ${m.servers.redis}, ${m.servers.store}; run at ${m.at}`
+    `${m.servers.rabbitmq}, ${m.servers.redis}, ${m.servers.store}` +
+    (m.serversFrom === 'testenv' ? " (the test env's, shared)" : '') +
+    (m.loadAverage ? `; load average ${m.loadAverage.join(' / ')} at the start` : '') +
+    `; run at ${m.at}`
   );
 }
 

@@ -1,10 +1,12 @@
 /** The shape every benchmark scenario has, and what the runner gives it. */
-import type { Backing, StackServers } from '@gossip/testenv';
+import type { BackingName, StackServers } from '@gossip/testenv';
+import type { Target } from './procstat.js';
 import type { ScenarioResult } from './report.js';
 
 export interface BenchContext {
-  backing: Backing;
-  /** For `new ServiceStack(name, servers)`: services against this run's private servers. */
+  /** The backing servers' process groups, for CPU measurements. */
+  targets(): Record<BackingName, Target>;
+  /** For `new ServiceStack(name, servers)`: services against this run's servers. */
   servers: StackServers;
   /** Progress on stderr. */
   say(line: string): void;

@@ -184,8 +184,8 @@ export const connections: Scenario = {
       const targets: Record<string, Target> = {
         gateway: { pid },
         engine: { pid: engine.proc.pid },
-        redis: ctx.backing.targets().redis,
-        rabbitmq: ctx.backing.targets().rabbitmq,
+        redis: ctx.targets().redis,
+        rabbitmq: ctx.targets().rabbitmq,
       };
       const services = { gateway: targets.gateway!, engine: targets.engine! };
       const redisUsed = async (): Promise<number> =>

@@ -46,7 +46,7 @@ export async function startStack(
 ) {
   const stack = new ServiceStack(name, ctx.servers);
   stack.nodeArgs = profiling();
-  const cpu: Record<string, Target> = ctx.backing.targets();
+  const cpu: Record<string, Target> = ctx.targets();
   for (let i = 0; i < engines; i++) {
     const e = await stack.startEngine(QUIET_ENGINE, `engine-${i}`);
     cpu[`engine${engines > 1 ? `-${i}` : ''}`] = { pid: e.proc.pid };
