@@ -21,6 +21,7 @@ import {
   ContactFrame,
   DeliveredFrame,
   DeliverFrame,
+  MessageAttachments,
   MessageBody,
   MessageKind,
   ReplayedFrame,
@@ -76,6 +77,8 @@ export const BusSend = Type.Object({
   to: Username,
   kind: MessageKind,
   body: MessageBody,
+  /** The send frame's attachment ids, when it has some (checked by the engine). */
+  attachments: Type.Optional(MessageAttachments),
   /** When the gateway received it (ms): becomes `sentAt` and orders the sender's messages. */
   at: EpochMs,
   ...ReplyTo.properties,

@@ -77,6 +77,32 @@ export const ERRORS = {
     message: 'The recipient is offline; ephemeral signals are not stored.',
   },
   draining: { status: 503, message: 'This gateway is shutting down; reconnect elsewhere.' },
+
+  // --- attachments ---
+  attachment_too_large: { status: 413, message: 'The attachment is larger than the limit.' },
+  attachment_quota_exceeded: {
+    status: 403,
+    message: 'Your stored and uploading attachments would exceed your quota.',
+  },
+  attachment_offset_mismatch: {
+    status: 409,
+    message: 'The part does not start where the stored bytes end; resume from `received`.',
+  },
+  attachment_incomplete: { status: 409, message: 'The upload has not received every byte yet.' },
+  attachment_finished: { status: 409, message: 'The upload is finished; it takes no more parts.' },
+  attachment_digest_mismatch: {
+    status: 422,
+    message: 'The stored bytes do not have this digest; the upload was deleted.',
+  },
+  range_not_satisfiable: {
+    status: 416,
+    message: 'The range is not within the attachment.',
+  },
+  invalid_attachment: {
+    status: 400,
+    message:
+      'An attachment of this message is not a finished upload of yours named for this recipient.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Every error code of the protocol. */

@@ -4,6 +4,7 @@
  * optional fields within a protocol version, so clients ignore fields they don't know.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { AttachmentId, MAX_ATTACHMENTS_PER_MESSAGE } from './attachments.js';
 import { ERROR_CODES } from './errors.js';
 import { MAX_ACK_IDS, MAX_BODY_CHARS, MAX_SIGNAL_BODY_CHARS } from './limits.js';
 import { EpochMs, MessageId, Username } from './primitives.js';
@@ -44,6 +45,20 @@ const SignalBody = Type.String({
   description: 'Optional opaque (encrypted) payload, for example a call offer.',
 });
 
+/**
+ * The attachments a message carries (optional). The engine stores the message only if each
+ * is a finished upload of the sender naming the recipient, and deletes an attachment once
+ * every recipient it names has acked a message carrying it.
+ */
+export const MessageAttachments = Type.Array(AttachmentId, {
+  minItems: 1,
+  maxItems: MAX_ATTACHMENTS_PER_MESSAGE,
+  uniqueItems: true,
+  description:
+    'Ids of finished uploads of the sender, each naming `to` as a recipient; the ' +
+    'key to each travels inside `body`.',
+});
+
 // ---------------------------------------------------------------- client -> server
 
 export const SendFrame = Type.Object(
@@ -53,6 +68,7 @@ export const SendFrame = Type.Object(
     to: Username,
     kind: MessageKind,
     body: MessageBody,
+    attachments: Type.Optional(MessageAttachments),
   },
   {
     ...strict,

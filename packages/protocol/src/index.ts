@@ -9,6 +9,7 @@ export * from './ids.js';
 export * from './errors.js';
 export * from './primitives.js';
 export * from './rest.js';
+export * from './attachments.js';
 export * from './frames.js';
 export * from './parse.js';
 export * from './contacts.js';

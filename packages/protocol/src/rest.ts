@@ -324,6 +324,14 @@ export const API_PATHS = {
   contactReject: '/v1/contacts/:username/reject',
   contactBlock: '/v1/contacts/:username/block',
   contactUnblock: '/v1/contacts/:username/unblock',
+  /** POST {@link AttachmentCreate} → 201 {@link AttachmentStatus}. */
+  attachments: '/v1/attachments',
+  /** GET {@link AttachmentStatus}; DELETE: the uploader withdraws it. */
+  attachment: '/v1/attachments/:id',
+  /** PUT one part (`Content-Range`, octet-stream); GET the ciphertext (`Range` allowed). */
+  attachmentContent: '/v1/attachments/:id/content',
+  /** POST {@link AttachmentFinish}. */
+  attachmentFinish: '/v1/attachments/:id/finish',
 } as const;
 
 /** Fills `:username` in one of {@link API_PATHS}. */

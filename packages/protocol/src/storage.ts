@@ -17,6 +17,16 @@ export const COLLECTIONS = {
   receipts: 'receipts',
   /** GridFS bucket name for avatars (`avatars.files`, `avatars.chunks`). */
   avatarBucket: 'avatars',
+  /**
+   * Attachment metadata (api writes, engine deletes after acks or expiry): `_id` is the
+   * attachment id; see @gossip/store's AttachmentDoc.
+   */
+  attachments: 'attachments',
+  /**
+   * GridFS bucket of attachment ciphertext (`attachment_blobs.files`, `.chunks`): one
+   * GridFS file per uploaded part, listed in order by the attachment's document.
+   */
+  attachmentBucket: 'attachment_blobs',
 } as const;
 
 /**

@@ -16,7 +16,16 @@ import {
   type SigningKey,
   type VerificationKeys,
 } from '@gossip/servicekit';
-import { DEFAULT_MONGO_DB, DEFAULT_REDIS_PREFIX, JWT_KEY_ENV } from '@gossip/protocol';
+import {
+  attachmentCiphertextBytes,
+  DEFAULT_ATTACHMENT_MAX_BYTES,
+  DEFAULT_ATTACHMENT_QUOTA_BYTES,
+  DEFAULT_ATTACHMENT_RETENTION_SECONDS,
+  DEFAULT_ATTACHMENT_UPLOAD_TIMEOUT_SECONDS,
+  DEFAULT_MONGO_DB,
+  DEFAULT_REDIS_PREFIX,
+  JWT_KEY_ENV,
+} from '@gossip/protocol';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -105,6 +114,26 @@ export const ApiEnv = Type.Object({
    * and CIDRs (safer: a hop count also believes a client that reaches the api directly).
    */
   API_TRUST_PROXY: Type.String({ default: '0' }),
+  /** Largest attachment in plaintext bytes (the api checks its ciphertext size). */
+  API_ATTACHMENT_MAX_BYTES: Type.Integer({ minimum: 0, default: DEFAULT_ATTACHMENT_MAX_BYTES }),
+  /** Per-user ciphertext bytes of every attachment stored or uploading. */
+  API_ATTACHMENT_QUOTA_BYTES: Type.Integer({
+    minimum: 0,
+    default: DEFAULT_ATTACHMENT_QUOTA_BYTES,
+  }),
+  /**
+   * Only for the `expiresAt` the api reports: the engine's sweep removes what is due
+   * (ENGINE_ATTACHMENT_UPLOAD_TIMEOUT_SECONDS, ENGINE_ATTACHMENT_RETENTION_SECONDS); a
+   * deployment sets both services from one value.
+   */
+  API_ATTACHMENT_UPLOAD_TIMEOUT_SECONDS: Type.Integer({
+    minimum: 1,
+    default: DEFAULT_ATTACHMENT_UPLOAD_TIMEOUT_SECONDS,
+  }),
+  API_ATTACHMENT_RETENTION_SECONDS: Type.Integer({
+    minimum: 1,
+    default: DEFAULT_ATTACHMENT_RETENTION_SECONDS,
+  }),
   API_SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10_000 }),
   /** A connection whose request head takes longer is closed with 408 (slowloris). */
   API_HTTP_HEADERS_TIMEOUT_MS: Type.Integer({
@@ -129,6 +158,18 @@ export interface LoginThrottleConfig {
   baseDelaySeconds: number;
   maxDelaySeconds: number;
   memorySeconds: number;
+}
+
+/** Attachment limits (see `API_ATTACHMENT_*`). */
+export interface AttachmentConfig {
+  /** Largest plaintext size. */
+  maxBytes: number;
+  /** The same limit as a ciphertext size: what an upload's `size` may be at most. */
+  maxCiphertextBytes: number;
+  /** Per-user ciphertext bytes stored or uploading. */
+  quotaBytes: number;
+  uploadTimeoutSeconds: number;
+  retentionSeconds: number;
 }
 
 /** The typed, frozen configuration. */
@@ -170,6 +211,7 @@ export interface ApiConfig {
     keyChangePerUser: RateLimit;
   };
   trustProxy: TrustProxy;
+  attachments: AttachmentConfig;
   shutdownTimeoutMs: number;
   /** Limits on slow HTTP clients. */
   http: HttpTimeouts;
@@ -256,6 +298,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
       searchPerUser: { max: e.API_SEARCH_MAX_PER_USER, windowSeconds: e.API_SEARCH_WINDOW_SECONDS },
     }),
     trustProxy,
+    attachments: Object.freeze({
+      maxBytes: e.API_ATTACHMENT_MAX_BYTES,
+      maxCiphertextBytes: attachmentCiphertextBytes(e.API_ATTACHMENT_MAX_BYTES),
+      quotaBytes: e.API_ATTACHMENT_QUOTA_BYTES,
+      uploadTimeoutSeconds: e.API_ATTACHMENT_UPLOAD_TIMEOUT_SECONDS,
+      retentionSeconds: e.API_ATTACHMENT_RETENTION_SECONDS,
+    }),
     shutdownTimeoutMs: e.API_SHUTDOWN_TIMEOUT_MS,
     http: Object.freeze({
       headersTimeoutMs: e.API_HTTP_HEADERS_TIMEOUT_MS,

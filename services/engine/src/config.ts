@@ -6,7 +6,13 @@ import {
   DEFAULT_HTTP_TIMEOUTS,
   type HttpTimeouts,
 } from '@gossip/servicekit';
-import { DEFAULT_AMQP_PREFIX, DEFAULT_MONGO_DB, DEFAULT_REDIS_PREFIX } from '@gossip/protocol';
+import {
+  DEFAULT_AMQP_PREFIX,
+  DEFAULT_ATTACHMENT_RETENTION_SECONDS,
+  DEFAULT_ATTACHMENT_UPLOAD_TIMEOUT_SECONDS,
+  DEFAULT_MONGO_DB,
+  DEFAULT_REDIS_PREFIX,
+} from '@gossip/protocol';
 
 const Int = (def: number, min = 0, description?: string) =>
   Type.Integer({ default: def, minimum: min, description });
@@ -25,6 +31,16 @@ export const EngineEnv = Type.Object({
     'Unacked contact events older than this expire.',
   ),
   ENGINE_RECEIPT_RETENTION_SECONDS: Int(604_800, 1, 'Unfetched receipts older than this expire.'),
+  ENGINE_ATTACHMENT_RETENTION_SECONDS: Int(
+    DEFAULT_ATTACHMENT_RETENTION_SECONDS,
+    1,
+    'Finished attachments older than this (since their finish) are removed.',
+  ),
+  ENGINE_ATTACHMENT_UPLOAD_TIMEOUT_SECONDS: Int(
+    DEFAULT_ATTACHMENT_UPLOAD_TIMEOUT_SECONDS,
+    1,
+    'Uploads not finished this long after they were created are removed.',
+  ),
   ENGINE_LOG_LEVEL: Type.String({ default: 'info' }),
   ENGINE_AMQP_PREFIX: Type.String({ default: DEFAULT_AMQP_PREFIX, pattern: '^[A-Za-z0-9._-]+$' }),
   ENGINE_REDIS_PREFIX: Type.String({ default: DEFAULT_REDIS_PREFIX }),
@@ -63,6 +79,8 @@ export interface EngineConfig {
   retentionSeconds: number;
   eventRetentionSeconds: number;
   receiptRetentionSeconds: number;
+  attachmentRetentionSeconds: number;
+  attachmentUploadTimeoutSeconds: number;
   logLevel: string;
   amqpPrefix: string;
   redisPrefix: string;
@@ -100,6 +118,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): E
     retentionSeconds: e.ENGINE_RETENTION_SECONDS,
     eventRetentionSeconds: e.ENGINE_EVENT_RETENTION_SECONDS,
     receiptRetentionSeconds: e.ENGINE_RECEIPT_RETENTION_SECONDS,
+    attachmentRetentionSeconds: e.ENGINE_ATTACHMENT_RETENTION_SECONDS,
+    attachmentUploadTimeoutSeconds: e.ENGINE_ATTACHMENT_UPLOAD_TIMEOUT_SECONDS,
     logLevel: e.ENGINE_LOG_LEVEL,
     amqpPrefix: e.ENGINE_AMQP_PREFIX,
     redisPrefix: e.ENGINE_REDIS_PREFIX,
