@@ -72,6 +72,7 @@ export class FrameRouter {
           to: frame.to,
           kind: frame.kind,
           body: frame.body,
+          ...(frame.attachments ? { attachments: frame.attachments } : {}),
           at,
           ...reply,
         };
