@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { alive } from './pid.js';
 
 /** Folders outside the node's own that its parts create with fixed names. */
 export const HARD_CODED_PATHS = [
@@ -160,16 +161,6 @@ export function diffHost(before: HostSnapshot, now: HostSnapshot): string[] {
     if (k in now.sysctls && now.sysctls[k] !== v) d.push(`sysctl ${k}: ${v} -> ${now.sysctls[k]}`);
   }
   return d;
-}
-
-function alive(pid: number): boolean {
-  try {
-    // A zombie still answers kill(0); this machine's init reaps late, so read the state.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
 }
 
 /** Pids in a cgroup subtree (every process of every pod under it). */

@@ -1,89 +1,37 @@
 /**
- * Gets the test servers onto the machine: Debian packages through apt, and the
- * Go-built servers (Kubernetes control plane, etcd, helm, FerretDB) compiled from
- * the Go module proxy at pinned versions into a versioned cache outside the repo,
- * so only the first run on a machine pays for the build.
+ * Gets the test servers onto the machine: Debian packages through apt (debian.ts), and the
+ * Go-built servers (Kubernetes control plane, etcd, helm, FerretDB, the node's add-ons,
+ * skaffold) compiled from the Go module proxy at pinned versions (versions.ts) into the
+ * versioned cache outside the repo (build-cache.ts), so only the first run on a machine
+ * pays for the build.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  buildOnce,
+  built,
+  cacheRoot,
+  goCacheKey,
+  goEnv,
+  goInstall,
+  moduleDir,
+  run,
+  type Progress,
+} from './build-cache.js';
+import { DEBIAN, ensureDebianPackages, type DebianSet } from './debian.js';
+import { buildFerret, ferretFolder } from './ferretdb-build.js';
 import { repoRoot } from './state.js';
+import { VERSIONS } from './versions.js';
 
-/** The pinned versions; changing one changes its cache folder, so it rebuilds. */
-export const VERSIONS = {
-  kubernetes: 'v1.37.2',
-  helm: 'v3.22.0',
-  ferretdb: 'v1.24.2',
-  /** The node's cluster DNS (github.com/coredns/coredns). */
-  coredns: 'v1.15.0',
-  /** The node's dynamic volumes (github.com/rancher/local-path-provisioner). */
-  localPath: 'v0.0.30',
-  /** github.com/GoogleContainerTools/skaffold/v2, built only when `testenv skaffold` runs. */
-  skaffold: 'v2.16.1',
-} as const;
-
-/** Debian packages the local stack (`npm start`) needs, and one binary each that proves it is installed. */
-const STACK_DEBIAN: Record<string, string> = {
-  'redis-server': '/usr/bin/redis-server',
-  'rabbitmq-server': '/usr/lib/rabbitmq/bin/rabbitmq-server',
-};
-
-/** What the tests need on top: Prometheus and promtool, openssl for the control plane's CA, a browser. */
-const DEBIAN: Record<string, string> = {
-  ...STACK_DEBIAN,
-  prometheus: '/usr/bin/prometheus',
-  openssl: '/usr/bin/openssl',
-  chromium: '/usr/bin/chromium',
-};
-
-/**
- * What a real node needs on top (`up --node`): the container runtime, CNI plugins, the
- * tools kube-proxy, the kubelet, kube-router and the clean-up use, buildah for images, debootstrap for
- * the images' Debian base, busybox for the volume helper image, gcc to compile `pause`.
- */
-const NODE_DEBIAN: Record<string, string> = {
-  containerd: '/usr/bin/containerd',
-  runc: '/usr/sbin/runc',
-  'containernetworking-plugins': '/usr/lib/cni/bridge',
-  nftables: '/usr/sbin/nft',
-  iptables: '/usr/sbin/iptables',
-  // kube-router's NetworkPolicy controller keeps pod address sets in ipsets (policy-controller.ts).
-  ipset: '/usr/sbin/ipset',
-  conntrack: '/usr/sbin/conntrack',
-  buildah: '/usr/bin/buildah',
-  debootstrap: '/usr/sbin/debootstrap',
-  'busybox-static': '/bin/busybox',
-  gcc: '/usr/bin/gcc',
-  'libc6-dev': '/usr/lib/x86_64-linux-gnu/libc.a',
-};
-
-/**
- * What `testenv skaffold` needs on top of a node: podman, whose `system service` is the
- * Docker Engine API that skaffold's local builder asks for image ids and tags (over the same
- * storage buildah builds into); skaffold itself builds through buildah (a custom builder).
- */
-const SKAFFOLD_DEBIAN: Record<string, string> = { podman: '/usr/bin/podman' };
-
-/** Which Debian packages to make sure of: the tests' full set, the stack's, the tests' plus a node's, or skaffold's. */
-export type DebianSet = 'tests' | 'stack' | 'node' | 'skaffold';
-
-function debianSet(set: DebianSet): Record<string, string> {
-  if (set === 'stack') return STACK_DEBIAN;
-  if (set === 'skaffold') return SKAFFOLD_DEBIAN;
-  return set === 'node' ? { ...DEBIAN, ...NODE_DEBIAN } : DEBIAN;
-}
+// What the other testenv modules have always imported from here.
+export { alive } from './pid.js';
+export { cacheRoot, run, withLock, type Progress } from './build-cache.js';
+export { ensureDebianPackages, type DebianSet } from './debian.js';
+export { VERSIONS } from './versions.js';
 
 const gomodDir = join(repoRoot, 'packages/testenv/gomod');
-const ferretModDir = join(repoRoot, 'packages/testenv/ferretdb');
-
-export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.GOSSIP_TESTENV_CACHE) return env.GOSSIP_TESTENV_CACHE;
-  const xdg = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME !== '' ? env.XDG_CACHE_HOME : undefined;
-  return join(xdg ?? join(homedir(), '.cache'), 'gossip-testenv');
-}
 
 export interface Binaries {
   etcd: string;
@@ -102,180 +50,6 @@ export interface Binaries {
   promtool: string;
   openssl: string;
 }
-
-export type Progress = (line: string) => void;
-
-/** Installs missing Debian packages (as root) or says exactly what to install. */
-export function ensureDebianPackages(progress: Progress, set: DebianSet = 'tests'): void {
-  const missing = Object.entries(debianSet(set))
-    .filter(([, bin]) => !existsSync(bin))
-    .map(([pkg]) => pkg);
-  if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) {
-    throw new Error(
-      `missing Debian packages: ${missing.join(' ')}; install them with ` +
-        `\`sudo apt-get install -y --no-install-recommends ${missing.join(' ')}\``,
-    );
-  }
-  progress(`installing Debian packages: ${missing.join(' ')} (apt-get, about a minute)`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
-/** A short hash of a Go module's pins and sources, so an edit rebuilds into a new folder. */
-function goCacheKey(dir: string, files: string[]): string {
-  const h = createHash('sha256');
-  for (const f of files) h.update(readFileSync(join(dir, f)));
-  return h.digest('hex').slice(0, 12);
-}
-
-interface SourcePatch {
-  file: string;
-  find: string;
-  replace: string;
-  why: string;
-}
-
-/** Fixes applied to FerretDB's pinned source before it is built (see ferretdb/patches.json). */
-const FERRET_PATCHES = JSON.parse(
-  readFileSync(join(ferretModDir, 'patches.json'), 'utf8'),
-) as SourcePatch[];
-
-/**
- * Copies the pinned FerretDB module out of the Go module cache into `<dir>/src`, applies
- * FERRET_PATCHES (each must match exactly once, or the build stops: a new pin needs its
- * patches reviewed), and returns a build folder whose go.mod replaces the module with the
- * patched copy. Dependencies stay pinned by go.sum.
- */
-function patchedFerretModule(dir: string): string {
-  const mod = `github.com/FerretDB/FerretDB@${VERSIONS.ferretdb}`;
-  const info = JSON.parse(
-    execFileSync('go', ['mod', 'download', '-json', mod], {
-      cwd: ferretModDir,
-      env: goEnv(),
-      encoding: 'utf8',
-    }),
-  ) as { Dir?: string; Error?: string };
-  if (!info.Dir) throw new Error(`go mod download ${mod} failed: ${info.Error ?? 'no Dir'}`);
-  const src = join(dir, 'src');
-  rmSync(src, { recursive: true, force: true });
-  cpSync(info.Dir, src, { recursive: true });
-  // The module cache is read-only; the copy must be writable to patch and to remove.
-  execFileSync('chmod', ['-R', 'u+w', src]);
-  for (const p of FERRET_PATCHES) {
-    const file = join(src, p.file);
-    const text = readFileSync(file, 'utf8');
-    const hits = text.split(p.find).length - 1;
-    if (hits !== 1) {
-      throw new Error(
-        `FerretDB patch for ${p.file} matched ${hits} times (expected 1): review ferretdb/patches.json for ${VERSIONS.ferretdb}`,
-      );
-    }
-    writeFileSync(file, text.replace(p.find, p.replace));
-  }
-  const build = join(dir, 'build');
-  rmSync(build, { recursive: true, force: true });
-  mkdirSync(build, { recursive: true });
-  for (const f of ['go.mod', 'go.sum', 'main.go']) cpSync(join(ferretModDir, f), join(build, f));
-  execFileSync('go', ['mod', 'edit', `-replace=github.com/FerretDB/FerretDB=${src}`], {
-    cwd: build,
-    env: goEnv(),
-  });
-  return build;
-}
-
-/** Runs a command, streaming a heartbeat so a long build shows progress. */
-export async function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; what: string },
-  progress: Progress,
-): Promise<void> {
-  const started = Date.now();
-  const child = spawn(cmd, args, {
-    cwd: opts.cwd,
-    env: opts.env ?? process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const beat = setInterval(() => {
-    progress(`  still building ${opts.what} (${Math.round((Date.now() - started) / 1000)} s)`);
-  }, 60_000);
-  const code = await new Promise<number | null>((res) => child.on('exit', res));
-  clearInterval(beat);
-  if (code !== 0) {
-    throw new Error(
-      `${opts.what}: \`${cmd} ${args.join(' ')}\` failed (${code}):\n${out.slice(-4000)}`,
-    );
-  }
-  progress(`  built ${opts.what} in ${Math.round((Date.now() - started) / 1000)} s`);
-}
-
-/** One build at a time per machine, so two first runs don't compile twice at once. */
-export async function withLock<T>(
-  dir: string,
-  fn: () => Promise<T>,
-  progress: Progress,
-): Promise<T> {
-  const lock = join(dir, '.lock');
-  mkdirSync(dir, { recursive: true });
-  for (let announced = false; ;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch {
-      const holder = Number(safeRead(join(lock, 'pid')));
-      if (holder && !alive(holder)) {
-        rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (!announced) progress(`waiting for another build (pid ${holder}) to finish`);
-      announced = true;
-      await sleep(2000);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
-function safeRead(f: string): string {
-  try {
-    return readFileSync(f, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A killed daemon stays a zombie until init reaps it, and init here reaps late; kill(0)
-  // still succeeds on a zombie, so read its state.
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
-
-function goEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, GOFLAGS: '-buildvcs=false' };
-}
-
-const goBuildFlags = ['-trimpath', '-ldflags=-s -w'];
 
 /**
  * Kubernetes binaries built from the module proxy report `v0.0.0-master` unless stamped;
@@ -322,13 +96,9 @@ export async function ensureGoBinaries(
     .slice(0, 12);
   const k8sDir = join(root, `kubernetes-${VERSIONS.kubernetes}-${k8sKey}`);
   const helmDir = join(root, `helm-${VERSIONS.helm}`);
-  const ferretKey = goCacheKey(ferretModDir, ['go.mod', 'go.sum', 'main.go', 'patches.json']);
-  const ferretDir = join(root, `ferretdb-${VERSIONS.ferretdb}-${ferretKey}`);
+  const ferretDir = join(root, ferretFolder());
   const dirs: Record<GoBuild, string> = { ferretdb: ferretDir, helm: helmDir, kubernetes: k8sDir };
-  const missing = (b: GoBuild): boolean =>
-    want.includes(b) && !existsSync(join(dirs[b], '.complete'));
-  const need = ALL_GO.filter(missing);
-  if (need.length > 0) {
+  if (ALL_GO.some((b) => want.includes(b) && !built(dirs[b]))) {
     try {
       execFileSync('go', ['version'], { stdio: 'ignore' });
     } catch (err) {
@@ -339,61 +109,52 @@ export async function ensureGoBinaries(
         },
       );
     }
-    await withLock(
-      root,
-      async () => {
-        if (missing('ferretdb')) {
-          progress(
-            `building FerretDB ${VERSIONS.ferretdb} from the Go module proxy (first run only)`,
-          );
-          mkdirSync(ferretDir, { recursive: true });
-          const buildDir = patchedFerretModule(ferretDir);
-          progress(
-            `FerretDB: applied ${FERRET_PATCHES.length} patch(es) from ferretdb/patches.json`,
-          );
-          await run(
-            'go',
-            ['build', ...goBuildFlags, '-o', join(ferretDir, 'ferretdb'), '.'],
-            { cwd: buildDir, env: goEnv(), what: 'FerretDB' },
-            progress,
-          );
-          rmSync(join(ferretDir, 'src'), { recursive: true, force: true });
-          rmSync(buildDir, { recursive: true, force: true });
-          writeFileSync(join(ferretDir, '.complete'), new Date().toISOString());
-        }
-        if (missing('helm')) {
-          progress(`building helm ${VERSIONS.helm} from the Go module proxy (first run only)`);
-          mkdirSync(helmDir, { recursive: true });
-          await run(
-            'go',
-            ['install', ...goBuildFlags, `helm.sh/helm/v3/cmd/helm@${VERSIONS.helm}`],
-            { env: { ...goEnv(), GOBIN: helmDir }, what: 'helm' },
-            progress,
-          );
-          writeFileSync(join(helmDir, '.complete'), new Date().toISOString());
-        }
-        if (missing('kubernetes')) {
-          progress(
-            `building etcd, ${K8S_COMMANDS.join(', ')} ${VERSIONS.kubernetes} ` +
-              'from the Go module proxy (first run only: 10-40 minutes on 2 cores)',
-          );
-          mkdirSync(k8sDir, { recursive: true });
-          await run(
-            'go',
-            [
-              'build',
-              ...k8sVersionFlags,
-              '-o',
-              k8sDir + '/',
-              './etcd',
-              ...K8S_COMMANDS.map((c) => `k8s.io/kubernetes/cmd/${c}`),
-            ],
-            { cwd: gomodDir, env: goEnv(), what: 'the Kubernetes control plane' },
-            progress,
-          );
-          writeFileSync(join(k8sDir, '.complete'), new Date().toISOString());
-        }
+  }
+  if (want.includes('ferretdb')) {
+    await buildOnce(
+      ferretDir,
+      {
+        announce: `building FerretDB ${VERSIONS.ferretdb} from the Go module proxy (first run only)`,
       },
+      () => buildFerret(ferretDir, progress),
+      progress,
+    );
+  }
+  if (want.includes('helm')) {
+    await buildOnce(
+      helmDir,
+      { announce: `building helm ${VERSIONS.helm} from the Go module proxy (first run only)` },
+      () =>
+        goInstall(
+          [`helm.sh/helm/v3/cmd/helm@${VERSIONS.helm}`],
+          { gobin: helmDir, what: 'helm', cgo: true },
+          progress,
+        ),
+      progress,
+    );
+  }
+  if (want.includes('kubernetes')) {
+    await buildOnce(
+      k8sDir,
+      {
+        announce:
+          `building etcd, ${K8S_COMMANDS.join(', ')} ${VERSIONS.kubernetes} ` +
+          'from the Go module proxy (first run only: 10-40 minutes on 2 cores)',
+      },
+      () =>
+        run(
+          'go',
+          [
+            'build',
+            ...k8sVersionFlags,
+            '-o',
+            k8sDir + '/',
+            './etcd',
+            ...K8S_COMMANDS.map((c) => `k8s.io/kubernetes/cmd/${c}`),
+          ],
+          { cwd: gomodDir, env: goEnv(), what: 'the Kubernetes control plane' },
+          progress,
+        ),
       progress,
     );
   }
@@ -446,19 +207,6 @@ export interface NodeBinaries {
   localPathManifest: string;
 }
 
-/** The folder of a module version in the Go module cache (downloaded if needed). */
-function moduleDir(mod: string, cwd: string): string {
-  const info = JSON.parse(
-    execFileSync('go', ['mod', 'download', '-json', mod], {
-      cwd,
-      env: goEnv(),
-      encoding: 'utf8',
-    }),
-  ) as { Dir?: string; Error?: string };
-  if (!info.Dir) throw new Error(`go mod download ${mod} failed: ${info.Error ?? 'no Dir'}`);
-  return info.Dir;
-}
-
 export async function ensureNodeBinaries(progress: Progress): Promise<NodeBinaries> {
   const root = cacheRoot();
   const dirs = {
@@ -472,52 +220,38 @@ export async function ensureNodeBinaries(progress: Progress): Promise<NodeBinari
     pause: join(dirs.pause, 'pause'),
     localPathManifest: join(dirs.localPath, 'local-path-storage.yaml'),
   };
-  const need = (Object.keys(dirs) as (keyof typeof dirs)[]).filter(
-    (k) => !existsSync(join(dirs[k], '.complete')),
-  );
-  if (need.length === 0) return out;
-  await withLock(
-    root,
-    async () => {
-      const staticEnv = { ...goEnv(), CGO_ENABLED: '0' };
-      const installs: [keyof typeof dirs, string, string][] = [
-        ['coredns', `github.com/coredns/coredns@${VERSIONS.coredns}`, 'CoreDNS'],
-        [
-          'localPath',
-          `github.com/rancher/local-path-provisioner@${VERSIONS.localPath}`,
-          'local-path-provisioner',
-        ],
-      ];
-      for (const [key, mod, what] of installs) {
-        if (existsSync(join(dirs[key], '.complete'))) continue;
-        progress(`building ${what} from the Go module proxy (first run only, about 2 minutes)`);
-        mkdirSync(dirs[key], { recursive: true });
-        await run(
-          'go',
-          ['install', ...goBuildFlags, mod],
-          { env: { ...staticEnv, GOBIN: dirs[key] }, what },
-          progress,
-        );
+  const localPathModule = `github.com/rancher/local-path-provisioner@${VERSIONS.localPath}`;
+  const installs: [keyof typeof dirs, string, string][] = [
+    ['coredns', `github.com/coredns/coredns@${VERSIONS.coredns}`, 'CoreDNS'],
+    ['localPath', localPathModule, 'local-path-provisioner'],
+  ];
+  for (const [key, mod, what] of installs) {
+    await buildOnce(
+      dirs[key],
+      { announce: `building ${what} from the Go module proxy (first run only, about 2 minutes)` },
+      async () => {
+        await goInstall([mod], { gobin: dirs[key], what }, progress);
         if (key === 'localPath') {
-          const src = moduleDir(
-            `github.com/rancher/local-path-provisioner@${VERSIONS.localPath}`,
-            root,
-          );
+          const src = moduleDir(localPathModule, root);
           cpSync(join(src, 'deploy/local-path-storage.yaml'), out.localPathManifest);
         }
-        writeFileSync(join(dirs[key], '.complete'), new Date().toISOString());
-      }
-      if (!existsSync(join(dirs.pause, '.complete'))) {
-        const k8s = moduleDir(`k8s.io/kubernetes@${VERSIONS.kubernetes}`, gomodDir);
-        mkdirSync(dirs.pause, { recursive: true });
-        await run(
-          'gcc',
-          ['-Os', '-static', '-o', out.pause, join(k8s, 'build/pause/linux/pause.c')],
-          { what: 'pause' },
-          progress,
-        );
-        writeFileSync(join(dirs.pause, '.complete'), new Date().toISOString());
-      }
+      },
+      progress,
+    );
+  }
+  await buildOnce(
+    dirs.pause,
+    {
+      announce: `compiling pause from the Kubernetes ${VERSIONS.kubernetes} module (first run only)`,
+    },
+    async () => {
+      const k8s = moduleDir(`k8s.io/kubernetes@${VERSIONS.kubernetes}`, gomodDir);
+      await run(
+        'gcc',
+        ['-Os', '-static', '-o', out.pause, join(k8s, 'build/pause/linux/pause.c')],
+        { what: 'pause' },
+        progress,
+      );
     },
     progress,
   );
@@ -542,25 +276,20 @@ export async function ensureSkaffold(progress: Progress): Promise<string> {
   const key = createHash('sha256').update(JSON.stringify(flags)).digest('hex').slice(0, 12);
   const dir = join(cacheRoot(), `skaffold-${VERSIONS.skaffold}-${key}`);
   const bin = join(dir, 'skaffold');
-  if (existsSync(join(dir, '.complete'))) return bin;
-  await withLock(
-    cacheRoot(),
-    async () => {
-      if (existsSync(join(dir, '.complete'))) return;
-      progress(
+  await buildOnce(
+    dir,
+    {
+      announce:
         `building skaffold ${VERSIONS.skaffold} from the Go module proxy (first use only: ` +
-          'several minutes on 2 cores)',
-      );
-      mkdirSync(dir, { recursive: true });
-      const src = moduleDir(mod, cacheRoot());
-      await run(
+        'several minutes on 2 cores)',
+    },
+    () =>
+      run(
         'nice',
         ['-n', '10', 'go', 'build', ...flags, '-o', bin, './cmd/skaffold'],
-        { cwd: src, env: { ...goEnv(), CGO_ENABLED: '0' }, what: 'skaffold' },
+        { cwd: moduleDir(mod, cacheRoot()), env: goEnv({ CGO_ENABLED: '0' }), what: 'skaffold' },
         progress,
-      );
-      writeFileSync(join(dir, '.complete'), new Date().toISOString());
-    },
+      ),
     progress,
   );
   return bin;

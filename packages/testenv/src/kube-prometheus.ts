@@ -6,9 +6,8 @@
  * http and Kubernetes discovery plugins (the upstream `remove_all_sd` and
  * `enable_kubernetes_sd` build tags), into the testenv cache, once per machine.
  */
-import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheRoot, run, withLock, type Progress } from './install.js';
+import { buildOnce, cacheRoot, goInstall, type Progress } from './build-cache.js';
 
 /** The github.com/prometheus/prometheus module version of Prometheus 3.16.0 (upstream's v0.3xx scheme). */
 export const KUBE_PROMETHEUS_MODULE_VERSION = 'v0.316.0';
@@ -33,39 +32,30 @@ export function kubePrometheusPaths(): KubePrometheus & { dir: string } {
  */
 export async function ensureKubePrometheus(progress: Progress): Promise<KubePrometheus> {
   const p = kubePrometheusPaths();
-  const done = join(p.dir, '.complete');
-  if (existsSync(done)) return p;
-  await withLock(
+  const mod = 'github.com/prometheus/prometheus';
+  await buildOnce(
     p.dir,
-    async () => {
-      if (existsSync(done)) return;
-      progress(
-        `building Prometheus ${KUBE_PROMETHEUS_MODULE_VERSION} with Kubernetes discovery from the Go module proxy (first run only, several minutes)`,
-      );
-      const mod = 'github.com/prometheus/prometheus';
-      await run(
-        'nice',
+    {
+      announce: `building Prometheus ${KUBE_PROMETHEUS_MODULE_VERSION} with Kubernetes discovery from the Go module proxy (first run only, several minutes)`,
+      // Its own lock, as before: a Prometheus build need not wait for a control plane build.
+      lockDir: p.dir,
+    },
+    () =>
+      goInstall(
         [
-          '-n',
-          '10',
-          'go',
-          'install',
-          '-trimpath',
-          // Stamped as upstream's release does, so `prometheus --version` says what it is.
-          `-ldflags=-s -w -X github.com/prometheus/common/version.Version=${KUBE_PROMETHEUS_VERSION}`,
-          '-tags',
-          TAGS,
           `${mod}/cmd/prometheus@${KUBE_PROMETHEUS_MODULE_VERSION}`,
           `${mod}/cmd/promtool@${KUBE_PROMETHEUS_MODULE_VERSION}`,
         ],
         {
-          env: { ...process.env, GOFLAGS: '-buildvcs=false', CGO_ENABLED: '0', GOBIN: p.dir },
+          gobin: p.dir,
           what: 'Prometheus',
+          // Stamped as upstream's release does, so `prometheus --version` says what it is.
+          ldflags: `-X github.com/prometheus/common/version.Version=${KUBE_PROMETHEUS_VERSION}`,
+          tags: TAGS,
+          nice: true,
         },
         progress,
-      );
-      writeFileSync(done, new Date().toISOString());
-    },
+      ),
     progress,
   );
   return p;

@@ -11,9 +11,8 @@
  * everything else the node changed (host.ts): the snapshot records ipsets and chains too.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheRoot, run, withLock, type Progress } from './install.js';
+import { buildOnce, cacheRoot, goInstall, type Progress } from './build-cache.js';
 import type { ControlPlane, NodeControlPlane } from './kube.js';
 import { daemon, type Ctx, waitFor } from './servers.js';
 import type { ServerRecord } from './state.js';
@@ -29,38 +28,25 @@ export const POLICY_FORWARD_CHAIN = 'KUBE-ROUTER-FORWARD';
 /** Builds kube-router once per machine and version (static, version stamped) and returns its path. */
 export async function ensurePolicyController(progress: Progress): Promise<string> {
   const dir = join(cacheRoot(), `kube-router-${KUBE_ROUTER_VERSION}`);
-  const bin = join(dir, 'kube-router');
-  if (existsSync(join(dir, '.complete'))) return bin;
-  await withLock(
-    cacheRoot(),
-    async () => {
-      if (existsSync(join(dir, '.complete'))) return;
-      progress(
-        `building kube-router ${KUBE_ROUTER_VERSION} from the Go module proxy (first run only, a few minutes)`,
-      );
-      mkdirSync(dir, { recursive: true });
-      await run(
-        'nice',
-        [
-          '-n',
-          '10',
-          'go',
-          'install',
-          '-trimpath',
-          `-ldflags=-s -w -X ${MODULE}/pkg/version.Version=${KUBE_ROUTER_VERSION}`,
-          `${MODULE}/cmd/kube-router@${KUBE_ROUTER_VERSION}`,
-        ],
+  await buildOnce(
+    dir,
+    {
+      announce: `building kube-router ${KUBE_ROUTER_VERSION} from the Go module proxy (first run only, a few minutes)`,
+    },
+    () =>
+      goInstall(
+        [`${MODULE}/cmd/kube-router@${KUBE_ROUTER_VERSION}`],
         {
-          env: { ...process.env, GOFLAGS: '-buildvcs=false', CGO_ENABLED: '0', GOBIN: dir },
+          gobin: dir,
           what: 'kube-router',
+          ldflags: `-X ${MODULE}/pkg/version.Version=${KUBE_ROUTER_VERSION}`,
+          nice: true,
         },
         progress,
-      );
-      writeFileSync(join(dir, '.complete'), new Date().toISOString());
-    },
+      ),
     progress,
   );
-  return bin;
+  return join(dir, 'kube-router');
 }
 
 /** Whether kube-router's FORWARD chain is in the filter table (iptables-nft). */
