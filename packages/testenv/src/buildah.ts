@@ -33,20 +33,28 @@ export function buildahEnv(): NodeJS.ProcessEnv {
   return { ...process.env, TMPDIR: tmp, BUILDAH_ISOLATION: 'chroot' };
 }
 
-/** Runs a command in the repository; fails with its output's tail. */
+/**
+ * Runs a command in the repository and returns its stdout; fails with the tail of its output
+ * (stdout and stderr together).
+ */
 export async function run(
   cmd: string,
   args: string[],
   env: NodeJS.ProcessEnv,
   what: string,
-): Promise<void> {
+): Promise<string> {
   const child = spawn(cmd, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-8000)));
+  const stdout: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => {
+    stdout.push(c);
+    out = (out + c.toString()).slice(-8000);
+  });
   child.stderr.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-8000)));
   const code = await new Promise<number | null>((res) => child.on('exit', res));
   if (code !== 0)
     throw new Error(`${what}: \`${cmd} ${args.join(' ')}\` failed (${code}):\n${out}`);
+  return Buffer.concat(stdout).toString();
 }
 
 /** The id (64 hex digits) of image `name` in buildah's storage. */

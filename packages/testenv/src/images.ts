@@ -56,7 +56,37 @@ export interface BuiltImage {
   seconds: number;
   /** Size of the exported OCI archive (uncompressed layers), bytes. */
   archiveBytes: number;
+  /**
+   * The build's `npm ci` steps, and how many of them buildah took from its layer cache (an
+   * unchanged lockfile and manifests: all of them, whatever else changed).
+   */
+  installs: { steps: number; cached: number };
 }
+
+/**
+ * The `npm ci` steps of a `buildah bud` run and how many came from the layer cache, read from
+ * its output: each step starts with `STEP i/n: <instruction>` (after a `[stage]` prefix in a
+ * multi-stage build) and a cached one is followed by `--> Using cache <id>`.
+ */
+export function installSteps(output: string): { steps: number; cached: number } {
+  let steps = 0;
+  let cached = 0;
+  let inInstall = false;
+  for (const line of output.split('\n')) {
+    const step = /STEP \d+\/\d+: (.*)$/.exec(line);
+    if (step) {
+      inInstall = /^RUN\b.*\bnpm ci\b/.test(step[1] ?? '');
+      if (inInstall) steps++;
+    } else if (inInstall && /^--> Using cache /.test(line)) {
+      cached++;
+      inInstall = false;
+    }
+  }
+  return { steps, cached };
+}
+
+const installsText = (i: BuiltImage['installs']): string =>
+  i.steps === 0 ? '' : `, npm ci ${i.cached} of ${i.steps} from the layer cache`;
 
 const cache = (): string => join(cacheRoot(), 'images');
 
@@ -179,7 +209,7 @@ async function buildOne(
   buildArgs: Readonly<Record<string, string>> = {},
 ): Promise<BuiltImage> {
   const started = Date.now();
-  await run(
+  const output = await run(
     'buildah',
     [
       ...buildahArgs(),
@@ -224,7 +254,12 @@ async function buildOne(
     writeFileSync(idFile, id);
   }
   if (socket) ctr(socket, ['images', 'import', tar]);
-  return { name, seconds: (Date.now() - started) / 1000, archiveBytes: statSync(tar).size };
+  return {
+    name,
+    seconds: (Date.now() - started) / 1000,
+    archiveBytes: statSync(tar).size,
+    installs: installSteps(output),
+  };
 }
 
 /**
@@ -280,7 +315,9 @@ export async function buildForSkaffold(
   // A tag per commit would pile up archives of a few hundred MB each; containerd has it now.
   rmSync(archivePath(image), { force: true });
   rmSync(`${archivePath(image)}.id`, { force: true });
-  progress(`  image ${image} (also ${byId}): ${b.seconds.toFixed(0)} s, ${mb(b.archiveBytes)}`);
+  progress(
+    `  image ${image} (also ${byId}): ${b.seconds.toFixed(0)} s, ${mb(b.archiveBytes)}${installsText(b.installs)}`,
+  );
   return { ...b, id, names: [image, byId] };
 }
 
@@ -315,8 +352,9 @@ export async function buildAndImport(
   const product = which.product ?? (Object.keys(PRODUCT_IMAGES) as ProductImage[]);
   if (product.length > 0) {
     // One frozen copy of the tree (tracked and untracked files, .gitignore respected) for all
-    // four builds: their first steps (COPY . ., npm ci) are identical, so buildah builds them
-    // once, and edits made meanwhile cannot give two images different sources.
+    // four builds: their first steps (the manifests, the full npm ci, COPY . .) are identical,
+    // so buildah builds them once, and edits made meanwhile cannot give two images different
+    // sources.
     const ctx = productContext();
     freezeTree(ctx);
     for (const i of product) {
@@ -327,7 +365,9 @@ export async function buildAndImport(
         socket,
         PRODUCT_IMAGES[i],
       );
-      progress(`  image ${b.name}: ${b.seconds.toFixed(0)} s, ${mb(b.archiveBytes)}`);
+      progress(
+        `  image ${b.name}: ${b.seconds.toFixed(0)} s, ${mb(b.archiveBytes)}${installsText(b.installs)}`,
+      );
       built.push(b);
     }
   }
