@@ -80,3 +80,17 @@ export {
   formatSafetyNumber,
   type FingerprintParty,
 } from './fingerprint.js';
+export {
+  generateAttachmentKey,
+  importAttachmentKey,
+  encryptAttachment,
+  decryptAttachment,
+  attachmentChunkNonce,
+  attachmentChunkAad,
+  AttachmentDigest,
+  ATTACHMENT_FORMAT_VERSION,
+  ATTACHMENT_SEALED_CHUNK_BYTES,
+  type AttachmentKey,
+  type AttachmentExpectation,
+  type ByteSource,
+} from './attachment.js';
