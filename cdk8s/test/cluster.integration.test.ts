@@ -190,6 +190,30 @@ describe('GossipCluster on a real kube-apiserver', () => {
     assert.equal(bad.code, 422);
   });
 
+  it('defaults spec.attachments and rejects a quota below one largest file with the CEL message', async () => {
+    const stored = (await create(gsc('attok', { attachments: { maxBytes: 1024 } }))) as unknown as {
+      spec: GossipClusterSpec;
+    };
+    assert.deepStrictEqual(stored.spec.attachments, {
+      maxBytes: 1024,
+      quotaBytes: 262_144_000,
+      retentionSeconds: 604_800,
+      uploadTimeoutSeconds: 3600,
+    });
+    // 1024 plaintext bytes are one chunk: 1040 ciphertext bytes.
+    await create(gsc('attexact', { attachments: { maxBytes: 1024, quotaBytes: 1040 } }));
+    const { code, message } = await rejection(
+      create(gsc('attquota', { attachments: { maxBytes: 1024, quotaBytes: 1039 } })),
+    );
+    assert.equal(code, 422);
+    assert.match(
+      message,
+      /spec\.attachments: Invalid value: .*attachments\.quotaBytes must hold at least one file of maxBytes/,
+    );
+    const zero = await rejection(create(gsc('attzero', { attachments: { maxBytes: 0 } })));
+    assert.equal(zero.code, 422);
+  });
+
   it('rejects managed and external both set, and neither set', async () => {
     const both = { managed: {}, external: { secretRef: { name: 'r', key: 'url' } } };
     const a = await rejection(create(gsc('both', { redis: both })));

@@ -12,6 +12,7 @@ import {
   backingService,
   defaultedResources,
 } from './backing-services.js';
+import { AttachmentsSpec } from './attachments.js';
 import { IngressSpec } from './ingress.js';
 import { NetworkPolicySpec } from './network-policy.js';
 import { gatewayRules, rootRules, withRules } from './rules.js';
@@ -179,6 +180,7 @@ export const GossipClusterSpec = Type.Object({
     ),
     {},
   ),
+  attachments: Defaulted(AttachmentsSpec, {}),
   monitoring: Defaulted(
     Type.Object(
       {

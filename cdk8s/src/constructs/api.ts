@@ -1,6 +1,6 @@
 /**
- * The api service: REST for accounts, sessions, the key directory, profiles (avatars) and
- * contacts. (Messages and their history are the engine's and the gateway's, not the api's.)
+ * The api service: REST for accounts, sessions, the key directory, profiles (avatars),
+ * contacts and attachment uploads and downloads. (Messages and their history are the engine's and the gateway's, not the api's.)
  */
 import { DEFAULT_MONGO_DB } from '@gossip/protocol';
 import { Construct } from 'constructs';
@@ -37,6 +37,12 @@ export class GossipApi extends Construct {
         API_MONGO_DB: DEFAULT_MONGO_DB,
         API_LOG_LEVEL: cluster.spec.logLevel,
         API_TRUST_PROXY: trustProxyEnv(cluster.spec.trustProxy),
+        API_ATTACHMENT_MAX_BYTES: String(cluster.spec.attachments.maxBytes),
+        API_ATTACHMENT_QUOTA_BYTES: String(cluster.spec.attachments.quotaBytes),
+        API_ATTACHMENT_RETENTION_SECONDS: String(cluster.spec.attachments.retentionSeconds),
+        API_ATTACHMENT_UPLOAD_TIMEOUT_SECONDS: String(
+          cluster.spec.attachments.uploadTimeoutSeconds,
+        ),
       },
       secretEnv: {
         API_MONGO_URL: connectionSecret(cluster, 'mongodb', 'api'),

@@ -1,4 +1,7 @@
-/** The engine: consumes accepted messages, stores them, fans them out, expires them. */
+/**
+ * The engine: consumes accepted messages, stores them, fans them out, expires them; deletes
+ * attachments once acked and sweeps expired ones.
+ */
 import { DEFAULT_MONGO_DB } from '@gossip/protocol';
 import { Construct } from 'constructs';
 import { AppWorkload } from './app-workload.js';
@@ -29,6 +32,10 @@ export class GossipEngine extends Construct {
         ENGINE_RETENTION_SECONDS: String(cluster.spec.retention.messageSeconds),
         ENGINE_EVENT_RETENTION_SECONDS: String(cluster.spec.retention.contactEventSeconds),
         ENGINE_RECEIPT_RETENTION_SECONDS: String(cluster.spec.retention.receiptSeconds),
+        ENGINE_ATTACHMENT_RETENTION_SECONDS: String(cluster.spec.attachments.retentionSeconds),
+        ENGINE_ATTACHMENT_UPLOAD_TIMEOUT_SECONDS: String(
+          cluster.spec.attachments.uploadTimeoutSeconds,
+        ),
         ENGINE_LOG_LEVEL: cluster.spec.logLevel,
       },
       secretEnv: {

@@ -14,9 +14,10 @@
  *   publishes events and revocations; the gateway writes presence and per-user connection
  *   counts, reads revocation marks, takes (deletes) tickets and subscribes to both channels;
  *   the engine only reads presence.
- * - MongoDB: the api owns accounts, tokens, contacts, events and avatars and removes a
- *   deleted account's messages and receipts; the engine owns messages and receipts, and
- *   reads users and contacts and reads/removes events.
+ * - MongoDB: the api owns accounts, tokens, contacts, events, avatars and attachments
+ *   (metadata and GridFS ciphertext) and removes a deleted account's messages and receipts;
+ *   the engine owns messages and receipts, reads users and contacts, reads/removes events,
+ *   and reads, marks acked and removes attachments.
  */
 import {
   COLLECTIONS,
@@ -265,6 +266,7 @@ const readWrite = [
 export function mongodbPrivileges(): Record<MongodbClient, readonly MongoPrivilege[]> {
   const rw = (collection: string) => ({ collection, actions: readWrite });
   const avatars = COLLECTIONS.avatarBucket;
+  const blobs = COLLECTIONS.attachmentBucket;
   return {
     api: [
       rw(COLLECTIONS.users),
@@ -273,6 +275,10 @@ export function mongodbPrivileges(): Record<MongodbClient, readonly MongoPrivile
       rw(COLLECTIONS.events),
       rw(`${avatars}.files`),
       rw(`${avatars}.chunks`),
+      // Uploads (metadata and GridFS ciphertext), downloads, withdrawals.
+      rw(COLLECTIONS.attachments),
+      rw(`${blobs}.files`),
+      rw(`${blobs}.chunks`),
       // Account deletion removes what is pending for and from the account.
       { collection: COLLECTIONS.messages, actions: ['find', 'remove'] },
       { collection: COLLECTIONS.receipts, actions: ['find', 'remove'] },
@@ -284,6 +290,14 @@ export function mongodbPrivileges(): Record<MongodbClient, readonly MongoPrivile
       { collection: COLLECTIONS.events, actions: ['find', 'remove', 'createIndex', 'listIndexes'] },
       { collection: COLLECTIONS.users, actions: ['find'] },
       { collection: CONTACTS_COLLECTION, actions: ['find'] },
+      // Checks a send's attachments, records acks (ackedBy), deletes what every recipient
+      // acked or what expired, and counts what is stored; it never writes ciphertext.
+      {
+        collection: COLLECTIONS.attachments,
+        actions: ['find', 'update', 'remove', 'createIndex', 'listIndexes'],
+      },
+      { collection: `${blobs}.files`, actions: ['find', 'remove', 'createIndex', 'listIndexes'] },
+      { collection: `${blobs}.chunks`, actions: ['find', 'remove', 'createIndex', 'listIndexes'] },
     ],
   };
 }

@@ -172,6 +172,10 @@ describe('GossipApi and GossipEngine', () => {
       API_MONGO_DB: 'gossip',
       API_LOG_LEVEL: 'info',
       API_TRUST_PROXY: '0',
+      API_ATTACHMENT_MAX_BYTES: '26214400',
+      API_ATTACHMENT_QUOTA_BYTES: '262144000',
+      API_ATTACHMENT_RETENTION_SECONDS: '604800',
+      API_ATTACHMENT_UPLOAD_TIMEOUT_SECONDS: '3600',
     });
     assert.deepStrictEqual(find(objects, 'ConfigMap', 'demo-engine').data, {
       ENGINE_PORT: '9091',
@@ -179,6 +183,8 @@ describe('GossipApi and GossipEngine', () => {
       ENGINE_RETENTION_SECONDS: '604800',
       ENGINE_EVENT_RETENTION_SECONDS: '2592000',
       ENGINE_RECEIPT_RETENTION_SECONDS: '604800',
+      ENGINE_ATTACHMENT_RETENTION_SECONDS: '604800',
+      ENGINE_ATTACHMENT_UPLOAD_TIMEOUT_SECONDS: '3600',
       ENGINE_LOG_LEVEL: 'info',
     });
   });

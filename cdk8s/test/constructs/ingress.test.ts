@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Testing } from 'cdk8s';
-import { REST_PREFIX, WS_PATH } from '@gossip/protocol';
+import { MAX_ATTACHMENT_PART_BYTES, REST_PREFIX, WS_PATH } from '@gossip/protocol';
 import { buildClusterObjects } from '../../src/build.js';
 import type { KubeObject } from '../../src/constructs/kube-object.js';
 import { GossipIngress, ingressPaths } from '../../src/constructs/ingress.js';
@@ -30,6 +30,7 @@ describe('GossipIngress', () => {
     const ingress = find(Testing.synth(chart) as KubeObject[], 'Ingress', 'demo');
     assert.deepStrictEqual(ingress.metadata.annotations, {
       'cert-manager.io/cluster-issuer': 'letsencrypt',
+      'nginx.ingress.kubernetes.io/proxy-body-size': '8m',
     });
     assert.deepStrictEqual(ingress.spec, {
       ingressClassName: 'nginx',
@@ -54,6 +55,26 @@ describe('GossipIngress', () => {
         },
       ],
     });
+  });
+
+  it('lets an attachment upload part through ingress-nginx unless the spec sets the limit', () => {
+    // GIVEN the largest part a client sends  WHEN no annotation is given  THEN nginx takes it
+    const built = (annotations?: Record<string, string>) =>
+      find(
+        buildClusterObjects(cluster({ ingress: { host: 'chat.example.com', annotations } })),
+        'Ingress',
+        'demo',
+      ).metadata.annotations ?? {};
+    const limit = built()['nginx.ingress.kubernetes.io/proxy-body-size'] ?? '';
+    const mebibytes = Number(/^(\d+)m$/.exec(limit)?.[1]);
+    assert.ok(mebibytes * 1024 ** 2 >= MAX_ATTACHMENT_PART_BYTES, limit);
+    // AND a limit in the spec's annotations wins
+    assert.equal(
+      built({ 'nginx.ingress.kubernetes.io/proxy-body-size': '64m' })[
+        'nginx.ingress.kubernetes.io/proxy-body-size'
+      ],
+      '64m',
+    );
   });
 
   it('uses the paths the protocol defines', () => {

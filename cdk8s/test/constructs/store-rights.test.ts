@@ -75,4 +75,24 @@ describe('store rights', () => {
     // It is JavaScript mongosh can run (compiled here, not run: FerretDB has no createRole).
     assert.doesNotThrow(() => new Function('db', 'process', script));
   });
+
+  it('MongoDB: the api writes attachments and their GridFS ciphertext; the engine only reads, marks and removes them', () => {
+    const privileges = mongodbPrivileges();
+    const blobs = COLLECTIONS.attachmentBucket;
+    const attachmentCollections = [COLLECTIONS.attachments, `${blobs}.files`, `${blobs}.chunks`];
+    const actions = (c: 'api' | 'engine', collection: string) =>
+      privileges[c].find((p) => p.collection === collection)?.actions ?? [];
+    for (const collection of attachmentCollections) {
+      for (const a of ['find', 'insert', 'remove', 'createIndex']) {
+        assert.ok(actions('api', collection).includes(a), `api ${a} on ${collection}`);
+      }
+      assert.ok(actions('engine', collection).includes('remove'), `engine remove ${collection}`);
+      assert.ok(!actions('engine', collection).includes('insert'), `engine insert ${collection}`);
+    }
+    assert.ok(actions('engine', COLLECTIONS.attachments).includes('update'), 'engine records acks');
+    assert.ok(
+      !actions('engine', `${blobs}.chunks`).includes('update'),
+      'engine never writes ciphertext',
+    );
+  });
 });
