@@ -1,19 +1,21 @@
 /**
- * The resilience suite: a steady open-loop load of real accounts (registered and made
- * contacts through the api, tokens from the api's login/refresh on every (re)connect) runs
- * through two engines, two gateways and the api on private RabbitMQ, Redis and FerretDB,
- * while each component in turn is killed with SIGKILL and restarted. Every message is
- * followed from creation to `accepted` to being shown to the "app", per fault and in
- * total: what was lost, what was shown twice, what stayed in MongoDB after the acks.
+ * The resilience suite: a steady open-loop load of real accounts runs through two engines,
+ * two gateways and the api on private RabbitMQ, Redis and FerretDB, while each component
+ * in turn is killed with SIGKILL and restarted. Each user is the real SDK (chaos/client.ts:
+ * `GossipClient` and `Messenger`, registered and made contacts through the api, messages
+ * end-to-end encrypted), so the fault matrix tests the code users run. Access tokens live
+ * {@link ACCESS_TOKEN_TTL_SECONDS} s, so every reconnect and re-auth takes a refresh from
+ * the api. Every message is followed through the SDK's counting hooks from creation to
+ * `accepted` to being shown to the "app", per fault and in total: what was lost, what was
+ * shown twice, what stayed in MongoDB after the acks.
  *
  * Used by `npm run chaos` (chaos-cli.ts, long) and by the short version inside `npm test`
  * (packages/bench/test/chaos.integration.test.ts). It reports; the callers judge.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { API_PATHS, apiPath, type Session } from '@gossip/protocol';
+import { API_PATHS } from '@gossip/protocol';
 import { Backing, ServiceStack, type GatewayService, type Service } from '@gossip/testenv';
-import { Account, ChaosClient, apiCall } from './chaos/client.js';
+import { ChaosUser } from './chaos/client.js';
 import { Tracker } from './chaos/tracker.js';
 import { FAULTS, type ChaosOptions, type ChaosResult, type PhaseResult } from './chaos/types.js';
 
@@ -27,13 +29,13 @@ export {
   type PhaseResult,
 } from './chaos/types.js';
 
-function publicKeys(): { wrappingKey: string; signingKey: string } {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 3072 });
-  const ed = generateKeyPairSync('ed25519');
-  const spki = (k: typeof rsa.publicKey): string =>
-    k.export({ type: 'spki', format: 'der' }).toString('base64');
-  return { wrappingKey: spki(rsa.publicKey), signingKey: spki(ed.publicKey) };
-}
+/**
+ * The api's access-token lifetime in the run (s). Under the SDK's 30 s refresh margin, so
+ * the SDK refreshes through the api for every (re)connect and re-authenticates in band
+ * every ten seconds: the api and its store are on the clients' path, as the old model's
+ * token-per-connect was.
+ */
+export const ACCESS_TOKEN_TTL_SECONDS = 20;
 
 async function poll(what: () => boolean | Promise<boolean>, maxMs: number): Promise<boolean> {
   const deadline = Date.now() + maxMs;
@@ -59,7 +61,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   });
   const stack = new ServiceStack('chaos', backing.servers());
   stack.redis.on('error', () => undefined);
-  const clients: ChaosClient[] = [];
+  const clients: ChaosUser[] = [];
   let loadTimer: NodeJS.Timeout | undefined;
   try {
     const level = opts.logLevel ?? 'info';
@@ -72,6 +74,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       API_LOG_LEVEL: level,
       API_REGISTER_MAX_PER_IP: '1000000',
       API_LOGIN_MAX_PER_IP: '1000000',
+      API_ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TOKEN_TTL_SECONDS),
     };
     let serial = 0;
     const startEngine = (): Promise<Service> => stack.startEngine(engineEnv, `engine-${++serial}`);
@@ -87,47 +90,42 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const gateways: GatewayService[] = [g1, g2];
     let api: Service = api0;
     const apiUrl = (): string => api.url;
-    const urls = (): string[] => gateways.map((g) => g.wsUrl);
+    // Gateways come back on their ports (as behind a fixed address), so the SDK's URL
+    // list stays right; each user starts on a different one.
+    const wsUrls = gateways.map((g) => g.wsUrl);
 
-    // Accounts through the api: register, request, accept.
+    // Accounts through the SDK: register (keys made here), request, accept (which sends
+    // the requester a conversation key); the sender pins the recipient's keys now, so no
+    // send needs the api later.
     say(`registering ${opts.pairs * 2} accounts and making ${opts.pairs} contact pairs`);
-    const keys = publicKeys();
+    const t1 = Date.now();
     const tag = Date.now().toString(36).slice(-5);
     const seenLimit = opts.seenLimit ?? 5000;
-    const pairs: Array<{ from: ChaosClient; to: string }> = [];
+    const pairs: Array<{ from: ChaosUser; to: string }> = [];
     for (let i = 0; i < opts.pairs; i++) {
-      const names = [`cs${tag}${i}`, `cr${tag}${i}`] as const;
-      const sessions: Session[] = [];
-      for (const username of names) {
-        const s = await apiCall<Session>(apiUrl(), API_PATHS.register, {
-          username,
-          password: `password-${username}`,
-          keys,
-        });
-        sessions.push(s!);
-      }
-      await apiCall(
-        apiUrl(),
-        apiPath(API_PATHS.contactRequest, names[1]),
-        {},
-        sessions[0]!.accessToken,
-      );
-      await apiCall(
-        apiUrl(),
-        apiPath(API_PATHS.contactAccept, names[0]),
-        {},
-        sessions[1]!.accessToken,
-      );
-      const made = names.map((n, k) => {
-        const acct = new Account(n, `password-${n}`, apiUrl, tracker);
-        acct.adopt(sessions[k]!);
-        return new ChaosClient(acct, urls, tracker, seenLimit, 2 * i + k);
-      });
-      clients.push(...made);
-      pairs.push({ from: made[0]!, to: names[1] });
+      const [from, to] = [`cs${tag}${i}`, `cr${tag}${i}`].map(
+        (username) =>
+          new ChaosUser({ username, password: `password-${username}`, apiUrl, tracker }),
+      ) as [ChaosUser, ChaosUser];
+      await Promise.all([from.register(), to.register()]);
+      await from.gossip.api.requestContact(to.username);
+      await to.gossip.acceptContact(from.username);
+      await from.gossip.pinnedKeys(to.username);
+      clients.push(from, to);
+      pairs.push({ from, to: to.username });
     }
-    await Promise.all(clients.map((c) => c.start()));
-    say(`${clients.length} clients connected; load ${opts.rate} msg/s over ${opts.pairs} pairs`);
+    say(`accounts ready in ${Date.now() - t1} ms`);
+    await Promise.all(
+      clients.map((c, i) =>
+        c.start(
+          wsUrls.map((_, k) => wsUrls[(i + k) % wsUrls.length]!),
+          seenLimit,
+        ),
+      ),
+    );
+    say(
+      `${clients.length} SDK clients connected; load ${opts.rate} msg/s over ${opts.pairs} pairs`,
+    );
 
     // Open loop: messages are created on schedule whatever the system is doing.
     const loadStart = Date.now();
@@ -159,7 +157,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           });
           // And a password login is tried once, alongside (the api's rate limiter lives in
           // Redis, its accounts in the store).
-          const who = clients[0]!.account;
+          const who = clients[0]!;
           probe = fetch(apiUrl() + API_PATHS.login, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
@@ -176,11 +174,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
             dropSome();
             engines[which] = await startEngine();
             break;
-          case 'gateway':
+          case 'gateway': {
+            const { port } = gateways[which]!;
             await gateways[which]!.proc.kill9();
             dropSome();
-            gateways[which] = await stack.startGateway(gatewayEnv);
+            gateways[which] = await stack.startGateway(gatewayEnv, { port });
             break;
+          }
           case 'api':
             await api.proc.kill9();
             dropSome();

@@ -1,319 +1,203 @@
 /**
- * The chaos suite's accounts and clients: each user's session with the api (log in once,
- * refresh on every (re)connect) and a model of a careful SDK on the wire, reporting every
- * step to the {@link Tracker}.
+ * The chaos suite's users: each one is the real SDK (`@gossip/client`'s `GossipClient`
+ * and `Messenger`, real keys and end-to-end encryption included) with the `Messenger`'s
+ * counting hooks wired to the {@link Tracker}. What the suite adds around the SDK is thin
+ * and named: a socket factory that can drop the connection abruptly (a phone losing its
+ * network), an api base that follows the api's restarts to a new port, a count of token
+ * fetches that failed, and a fresh password login when the session is gone for good (as
+ * an application's login screen would do).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import WebSocket from 'ws';
+import { backoffDelay } from '@gossip/limits';
 import {
-  API_PATHS,
-  MAX_ACK_IDS,
-  newMessageId,
-  WS_SUBPROTOCOL,
-  type ErrorCode,
-  type SendFrame,
-  type ServerFrame,
-  type Session,
-} from '@gossip/protocol';
+  ApiClient,
+  apiTokenSource,
+  GossipClient,
+  MemoryKeyStore,
+  Messenger,
+  NotLoggedInError,
+  type MessengerHooks,
+  type TokenSource,
+  type WebSocketFactory,
+  type WebSocketLike,
+} from '@gossip/client';
+import { nodeWebSocketFactory } from '@gossip/client/node';
 import type { Tracker } from './tracker.js';
 
-const RETRYABLE = new Set<ErrorCode>(['unavailable', 'draining', 'rate_limited', 'internal']);
-
-class BoundedIds {
-  private readonly ids = new Set<string>();
-  constructor(private readonly limit: number) {}
-  has(id: string): boolean {
-    return this.ids.has(id);
-  }
-  add(id: string): void {
-    this.ids.add(id);
-    if (this.ids.size > this.limit) this.ids.delete(this.ids.values().next().value as string);
-  }
-}
-
-// ---------------------------------------------------------------- accounts (the api)
-
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: string,
-  ) {
-    super(`HTTP ${status}: ${body.slice(0, 200)}`);
-  }
-}
-
-export async function apiCall<T>(
-  base: string,
-  path: string,
-  body: unknown,
-  token?: string,
-): Promise<T | undefined> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(base + path, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(5000),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new HttpError(res.status, text);
-  return text ? (JSON.parse(text) as T) : undefined;
-}
-
-/** One user's session with the api: log in once, refresh on every (re)connect. */
-export class Account {
-  private refreshToken: string | undefined;
-  stopped = false;
-
-  constructor(
-    readonly username: string,
-    readonly password: string,
-    private readonly apiUrl: () => string,
-    private readonly tracker: Tracker,
-  ) {}
-
-  adopt(s: Session): void {
-    this.refreshToken = s.refreshToken;
-  }
-
-  /** A fresh access token from the api, retried (with backoff) until the api answers. */
-  async token(): Promise<string> {
-    for (let attempt = 0; ; attempt++) {
-      if (this.stopped) throw new Error('stopped');
-      try {
-        const s = this.refreshToken
-          ? await apiCall<Session>(this.apiUrl(), API_PATHS.refresh, {
-              refreshToken: this.refreshToken,
-            })
-          : await apiCall<Session>(this.apiUrl(), API_PATHS.login, {
-              username: this.username,
-              password: this.password,
-            });
-        this.refreshToken = s!.refreshToken;
-        return s!.accessToken;
-      } catch (err) {
-        if (err instanceof HttpError && err.status === 401 && this.refreshToken) {
-          // A refresh token is single use: one consumed by a request whose answer never
-          // came back (the api was killed) is spent. Log in again.
-          this.refreshToken = undefined;
-          this.tracker.phase.relogins++;
-          continue;
-        }
-        this.tracker.phase.tokenRetries++;
-        await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)));
-      }
-    }
-  }
-}
-
-// ---------------------------------------------------------------- the client
-
-interface Outgoing {
-  frame: SendFrame;
-  /** When it was last written (0: not yet on this connection). */
-  at: number;
-}
+/** Per-request timeout of the users' api calls (ms): a killed api must not hang them. */
+const API_TIMEOUT_MS = 5000;
 
 /**
- * What a careful SDK does on the wire: one connection at a time, rotating through the
- * gateway URLs after each drop, a token from the api for each connect, every unaccepted
- * send rewritten with the same id (on reconnect, after `resendMs`, soon after a retryable
- * error), deliveries deduped by id (a bounded seen-set, as the SDK's) before the app
- * handler, acks for everything delivered (again for duplicates), re-sent when refused.
+ * A `fetch` for an `ApiClient` made with base `first` that sends every request to the
+ * api's current base instead: a restarted api listens on a new port, where a deployment
+ * would keep one address in front of it.
  */
-export class ChaosClient {
-  readonly outbox = new Map<string, Outgoing>();
-  private ws: WebSocket | undefined;
-  private open = false;
+function followingApi(first: string, current: () => string): typeof fetch {
+  return (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    return fetch(url.startsWith(first) ? current() + url.slice(first.length) : url, init);
+  };
+}
+
+/** What a {@link ChaosUser} works with. */
+export interface ChaosUserOptions {
+  username: string;
+  password: string;
+  /** The api's current base URL (it changes when the api is restarted). */
+  apiUrl: () => string;
+  tracker: Tracker;
+}
+
+/** One chat user: a registered account, then a connected `Messenger` on the real SDK. */
+export class ChaosUser {
+  readonly gossip: GossipClient;
+  private messenger: Messenger | undefined;
+  private socket: WebSocketLike | undefined;
   private stopped = false;
-  private turn: number;
-  private readonly seen: BoundedIds;
-  private readonly ackQueue = new Set<string>();
-  private readonly ackBatches = new Map<string, string[]>();
-  private ackTimer: NodeJS.Timeout | undefined;
-  private readonly timer: NodeJS.Timeout;
-  private connecting: Promise<void> | undefined;
+  private relogging = false;
 
-  constructor(
-    readonly account: Account,
-    private readonly urls: () => string[],
-    private readonly tracker: Tracker,
-    seenLimit: number,
-    offset: number,
-    private readonly resendMs = 2000,
-  ) {
-    this.turn = offset;
-    this.seen = new BoundedIds(seenLimit);
-    this.timer = setInterval(() => this.resendDue(), 250);
-  }
-
-  start(): Promise<void> {
-    this.connecting ??= this.connectLoop().finally(() => (this.connecting = undefined));
-    return this.connecting;
-  }
-
-  private async connectLoop(): Promise<void> {
-    while (!this.stopped && !this.open) {
-      let token: string;
-      try {
-        token = await this.account.token();
-      } catch {
-        return; // stopped
-      }
-      const urls = this.urls();
-      const url = urls[this.turn++ % urls.length]!;
-      try {
-        await this.connect(url, token);
-        this.tracker.phase.reconnects++;
-        return;
-      } catch {
-        await sleep(200);
-      }
-    }
-  }
-
-  private connect(url: string, token: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, [WS_SUBPROTOCOL], {
-        headers: { authorization: `Bearer ${token}` },
-        handshakeTimeout: 5000,
-      });
-      let opened = false;
-      ws.on('error', () => undefined);
-      ws.once('unexpected-response', (_req, res) => {
-        res.resume();
-        ws.terminate();
-        reject(new Error(`upgrade refused: ${res.statusCode}`));
-      });
-      ws.once('open', () => {
-        opened = true;
-        this.ws = ws;
-        this.open = true;
-        // Everything unaccepted goes again, in the original order.
-        for (const o of this.outbox.values()) this.write(o);
-        resolve();
-      });
-      ws.on('message', (data) => this.onFrame(JSON.parse(String(data)) as ServerFrame));
-      ws.once('close', () => {
-        if (!opened) return reject(new Error('closed before open'));
-        if (this.ws === ws) {
-          this.ws = undefined;
-          this.open = false;
-        }
-        if (!this.stopped) setTimeout(() => void this.start(), 100);
-      });
+  constructor(private readonly o: ChaosUserOptions) {
+    const first = o.apiUrl();
+    this.gossip = new GossipClient({
+      api: new ApiClient({
+        baseUrl: first,
+        fetch: followingApi(first, o.apiUrl),
+        timeoutMs: API_TIMEOUT_MS,
+      }),
+      keyStore: new MemoryKeyStore(),
     });
   }
 
-  private onFrame(f: ServerFrame): void {
-    switch (f.type) {
-      case 'accepted':
-        if (this.outbox.delete(f.id)) this.tracker.accepted(f.id);
-        return;
-      case 'deliver':
-        this.tracker.wire(f);
-        if (!this.seen.has(f.id)) {
-          this.seen.add(f.id);
-          this.tracker.show(f);
-        }
-        this.queueAck(f.id);
-        return;
-      case 'contact':
-        this.queueAck(f.id);
-        return;
-      case 'delivered':
-        this.tracker.receipt(f.id);
-        return;
-      case 'error': {
-        this.tracker.error(f.code);
-        const ref = f.ref;
-        if (ref === undefined) return;
-        const o = this.outbox.get(ref);
-        if (o) {
-          if (RETRYABLE.has(f.code)) {
-            o.at = Date.now() - this.resendMs + 500; // again in half a second
-          } else {
-            this.outbox.delete(ref);
-            this.tracker.refused(ref, f.code);
-          }
-          return;
-        }
-        // An ack the gateway could not pass on: its `ref` is the batch's first id.
-        const batch = this.ackBatches.get(ref);
-        if (batch && RETRYABLE.has(f.code)) {
-          this.ackBatches.delete(ref);
-          for (const id of batch) this.queueAck(id);
-        }
-        return;
-      }
-      case 'drain':
-        this.ws?.close();
-        return;
-      default:
-        return;
-    }
+  get username(): string {
+    return this.o.username;
   }
 
-  private queueAck(id: string): void {
-    this.ackQueue.add(id);
-    this.ackTimer ??= setTimeout(() => this.flushAcks(), 20);
+  get password(): string {
+    return this.o.password;
   }
 
-  private flushAcks(): void {
-    this.ackTimer = undefined;
-    const ws = this.ws;
-    if (!ws || !this.open) {
-      // Acked again when redelivered after the reconnect.
-      this.ackQueue.clear();
-      return;
-    }
-    const ids = [...this.ackQueue];
-    this.ackQueue.clear();
-    for (let i = 0; i < ids.length; i += MAX_ACK_IDS) {
-      const batch = ids.slice(i, i + MAX_ACK_IDS);
-      this.ackBatches.set(batch[0]!, batch);
-      if (this.ackBatches.size > 1000) {
-        this.ackBatches.delete(this.ackBatches.keys().next().value as string);
-      }
-      ws.send(JSON.stringify({ type: 'ack', ids: batch }));
-    }
+  /** Registers the account through the SDK (its key pairs are generated here). */
+  async register(): Promise<void> {
+    await this.gossip.register({ username: this.o.username, password: this.o.password });
   }
 
-  private write(o: Outgoing): void {
-    const ws = this.ws;
-    if (!ws || !this.open || ws.readyState !== WebSocket.OPEN) return;
-    o.at = Date.now();
-    ws.send(JSON.stringify(o.frame));
+  /**
+   * Connects the `Messenger` to the gateways (`urls`, tried in turn after each drop) and
+   * resolves once it is open. `seenLimit` is the SDK's handled-id memory.
+   */
+  async start(urls: readonly string[], seenLimit: number): Promise<void> {
+    const t = this.o.tracker;
+    const m = new Messenger({
+      gossip: this.gossip,
+      url: urls,
+      webSocket: this.droppable(nodeWebSocketFactory({ handshakeTimeoutMs: 5000 })),
+      token: this.countedTokens(apiTokenSource(this.gossip.api)),
+      seenLimit,
+      hooks: this.hooks(),
+      // The application: the only place "shown" is counted.
+      onMessage: (msg) => t.show(msg.id),
+    });
+    this.messenger = m;
+    m.connection.on('open', () => void t.phase.reconnects++);
+    // Every error frame, by code (the SDK handles the retryable ones without an event).
+    m.connection.on('frame', (f) => {
+      if (f.type === 'error') t.error(f.code);
+    });
+    m.on('error', (e) => {
+      if (e.kind === 'connection' && e.fatal) void this.relogin();
+    });
+    await m.start();
+    await m.waitUntilOpen(60_000);
   }
 
-  private resendDue(): void {
-    const due = Date.now() - this.resendMs;
-    for (const o of this.outbox.values()) if (o.at < due) this.write(o);
-  }
-
-  send(to: string): string {
-    const id = newMessageId();
-    this.tracker.created(id);
-    const o: Outgoing = {
-      frame: { type: 'send', id, to, kind: 'message', body: `chaos ${id}` },
-      at: 0,
-    };
-    this.outbox.set(id, o);
-    this.write(o);
-    return id;
+  /**
+   * Asks the SDK to send one message to `to` (the open-loop load: called on schedule
+   * whatever the system is doing). The message counts as created now; one the SDK could
+   * not even queue counts as refused.
+   */
+  send(to: string): void {
+    const t = this.o.tracker;
+    const phase = t.phases.length - 1;
+    const at = Date.now();
+    // The `accepted` frame is a later macrotask than this promise's settling.
+    this.messenger!.send(to, `chaos ${at}`).then(
+      ({ id }) => t.created(id, at, phase),
+      (err: unknown) => {
+        const id = `unqueued-${at}-${Math.random().toString(36).slice(2)}`;
+        t.created(id, at, phase);
+        t.refused(id, err instanceof Error ? err.name : 'error');
+      },
+    );
   }
 
   /** Drops the connection abruptly (as a phone losing its network would). */
   drop(): void {
-    this.ws?.terminate();
+    (this.socket as unknown as { terminate?: () => void } | undefined)?.terminate?.();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.account.stopped = true;
-    clearInterval(this.timer);
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.ws?.terminate();
+    await this.messenger?.stop();
+  }
+
+  private hooks(): MessengerHooks {
+    const t = this.o.tracker;
+    return {
+      onAccepted: (id) => t.accepted(id),
+      onReceived: (f) => {
+        if (f.type === 'deliver') t.wire(f.id);
+      },
+      onDuplicate: (id) => t.duplicate(id),
+      onDelivered: (id) => t.receipt(id),
+      onFailed: (id, _frame, code) => t.refused(id, code),
+    };
+  }
+
+  /** The SDK's socket factory, keeping the latest socket so {@link drop} can cut it. */
+  private droppable(factory: WebSocketFactory): WebSocketFactory {
+    const f: WebSocketFactory = (url, protocols, token) =>
+      (this.socket = factory(url, protocols, token));
+    if (factory.credential) f.credential = factory.credential;
+    return f;
+  }
+
+  /** The SDK's token source, counting fetches that failed (the SDK retries them). */
+  private countedTokens(tokens: TokenSource): TokenSource {
+    const t = this.o.tracker;
+    return {
+      accessToken: async (refresh) => {
+        try {
+          return await tokens.accessToken(refresh);
+        } catch (err) {
+          if (!(err instanceof NotLoggedInError)) t.phase.tokenRetries++;
+          throw err;
+        }
+      },
+    };
+  }
+
+  /**
+   * The session is gone (a refresh token is single use: one spent by a request whose
+   * answer never came back, the api having been killed, is refused next time), and the
+   * SDK closed the connection for good: log in again with the password, then reconnect.
+   */
+  private async relogin(): Promise<void> {
+    if (this.relogging || this.stopped) return;
+    this.relogging = true;
+    try {
+      for (let attempt = 0; !this.stopped; attempt++) {
+        try {
+          await this.gossip.login(this.o.username, this.o.password);
+          this.o.tracker.phase.relogins++;
+          this.messenger?.connection.start();
+          return;
+        } catch {
+          this.o.tracker.phase.tokenRetries++;
+          await sleep(backoffDelay(attempt, { initialMs: 100, maxMs: 2000, jitter: 'equal' }));
+        }
+      }
+    } finally {
+      this.relogging = false;
+    }
   }
 }

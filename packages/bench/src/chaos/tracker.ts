@@ -1,8 +1,9 @@
 /**
  * The chaos suite's bookkeeping: every message from creation to `accepted` to shown, per
  * phase (the warm-up, then one per fault), and the counts and stalls computed from it.
+ * Fed by the SDK's counting hooks and the application's handler (see chaos/client.ts);
+ * ids it was never told were created (the SDK's key frames) are ignored.
  */
-import type { DeliverFrame } from '@gossip/protocol';
 import type { Counts, PhaseResult } from './types.js';
 
 export interface Msg {
@@ -11,6 +12,8 @@ export interface Msg {
   acceptedAt?: number;
   shownAt?: number;
   wire: number;
+  /** Deliveries the SDK dropped as duplicates. */
+  dropped: number;
   shownCount: number;
   refused?: string;
   receiptAt?: number;
@@ -65,13 +68,9 @@ export class Tracker {
     return p;
   }
 
-  created(id: string): void {
-    this.msgs.set(id, {
-      phase: this.phases.length - 1,
-      createdAt: Date.now(),
-      wire: 0,
-      shownCount: 0,
-    });
+  /** The application asked to send message `id` at `at`, during phase number `phase`. */
+  created(id: string, at = Date.now(), phase = this.phases.length - 1): void {
+    this.msgs.set(id, { phase, createdAt: at, wire: 0, dropped: 0, shownCount: 0 });
   }
 
   accepted(id: string): void {
@@ -90,16 +89,23 @@ export class Tracker {
     }
   }
 
-  wire(f: DeliverFrame): void {
-    const m = this.msgs.get(f.id);
+  /** A `deliver` frame for `id` reached the SDK (duplicates included). */
+  wire(id: string): void {
+    const m = this.msgs.get(id);
     if (!m) return;
     m.wire++;
     if (m.receiptAt !== undefined) this.deliveredAfterReceipt++;
   }
 
+  /** The SDK dropped a delivery of `id` as a duplicate. */
+  duplicate(id: string): void {
+    const m = this.msgs.get(id);
+    if (m) m.dropped++;
+  }
+
   /** The application's handler: the only place "shown" is counted. */
-  show(f: DeliverFrame): void {
-    const m = this.msgs.get(f.id);
+  show(id: string): void {
+    const m = this.msgs.get(id);
     if (!m) return;
     m.shownCount++;
     if (m.shownAt === undefined) m.shownAt = Date.now();
@@ -137,6 +143,7 @@ export class Tracker {
       accepted: 0,
       shown: 0,
       dupWire: 0,
+      dupDropped: 0,
       dupShown: 0,
       lost: 0,
       unaccepted: 0,
@@ -148,6 +155,7 @@ export class Tracker {
       if (m.acceptedAt !== undefined) c.accepted++;
       if (m.shownCount > 0) c.shown++;
       c.dupWire += Math.max(0, m.wire - 1);
+      c.dupDropped += m.dropped;
       c.dupShown += Math.max(0, m.shownCount - 1);
       if (m.acceptedAt !== undefined && m.shownCount === 0) c.lost++;
       if (m.refused !== undefined) c.refused++;

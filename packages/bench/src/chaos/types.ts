@@ -39,7 +39,7 @@ export interface ChaosOptions {
   finalSettleMs: number;
   /** ENGINE_REDELIVERY_SECONDS for the engines (redelivery of unacked deliveries). */
   redeliverySeconds: number;
-  /** How many handled ids each client remembers to drop duplicates (the SDK default). */
+  /** How many handled ids each SDK client remembers to drop duplicates (its `seenLimit`). */
   seenLimit?: number;
   /** Services' log level (their logs are under dir/scratch/delivery/). */
   logLevel?: string;
@@ -55,6 +55,8 @@ export interface Counts {
   shown: number;
   /** `deliver` frames beyond the first per id (the wire may carry duplicates). */
   dupWire: number;
+  /** Deliveries the SDK dropped as duplicates (its `onDuplicate` hook). */
+  dupDropped: number;
   /** Ids the app handler saw more than once (must be 0). */
   dupShown: number;
   /** Accepted and never shown once everything settled (must be 0). */
