@@ -1,7 +1,8 @@
 /**
  * `npm run chaos`: the long resilience run. Starts private RabbitMQ, Redis and FerretDB
  * under .bench/chaos, two engines, two gateways and the api, keeps CHAOS_PAIRS
- * sender/recipient pairs sending CHAOS_RATE messages per second in total, and kills -9 and
+ * sender/recipient pairs of real SDK clients (`@gossip/client`'s Messenger, end-to-end
+ * encrypted) sending CHAOS_RATE messages per second in total, and kills -9 and
  * restarts each component in turn, CHAOS_ROUNDS times over. Writes
  * bench/results/chaos.json, prints a markdown table, and exits non-zero if any accepted
  * message was lost, shown twice, or left in MongoDB after its ack: a correctness check,

@@ -1,8 +1,8 @@
 /**
- * The short resilience run inside `npm test`: a steady load of real accounts through two
- * engines, two gateways and the api while each of engine, gateway, api, RabbitMQ, Redis and
- * the store is killed with SIGKILL and restarted in turn (private servers, so the shared
- * test environment is never killed). Nothing accepted may be lost, nothing shown twice,
+ * The short resilience run inside `npm test`: a steady load of real accounts, each one the
+ * real SDK (`GossipClient` and `Messenger`), through two engines, two gateways and the api
+ * while each of engine, gateway, api, RabbitMQ, Redis and the store is killed with SIGKILL
+ * and restarted in turn (private servers, so the shared test environment is never killed). Nothing accepted may be lost, nothing shown twice,
  * nothing left in MongoDB after the acks. No assertion on time.
  */
 import { describe, it } from 'node:test';
