@@ -6,25 +6,22 @@
  * every accepted message reaches the recipient exactly once, counted.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { uniqueName } from '@gossip/testenv';
+import { test } from 'node:test';
 import { Stack } from '../../../services/gateway/test/support/stack.js';
 import { streamWithFault } from '../../../services/gateway/test/support/stream.js';
 import { WsClient } from '../../../services/gateway/test/support/wsclient.js';
 import {
   applyCluster,
-  applyCrd,
+  core,
   gatewayReplicas,
   registerGatewayPod,
-  core,
-  createNamespace,
-  deleteNamespace,
-  startOperator,
-  waitFor,
   type RunningOperator,
+  startOperator,
+  stopOperator,
+  testNamespace,
+  waitFor,
 } from './kube-helpers.js';
 
-const ns = uniqueName('op-drain');
 const name = 'chat';
 const stack = new Stack('autoscale-drain');
 const GATEWAY_ENV = {
@@ -34,25 +31,21 @@ const GATEWAY_ENV = {
   GATEWAY_DRAIN_RECONNECT_MS: '200',
 };
 let op: RunningOperator | undefined;
-
-before(async () => {
-  await applyCrd();
-  await createNamespace(ns);
-  await stack.createUsers('alice', 'bob');
-  await stack.makeContacts('alice', 'bob');
-  await stack.startEngine({ ENGINE_REDELIVERY_SECONDS: '3', ENGINE_SCAN_INTERVAL_MS: '250' });
-  op = await startOperator({
-    namespace: ns,
-    identity: 'drain-test',
-    env: { OPERATOR_AUTOSCALE_INTERVAL_SECONDS: '1' },
-  });
-});
-
-after(async () => {
-  const code = await op?.proc.stop();
-  if (code !== 0) console.log(op?.proc.output().slice(-5000));
-  await stack.close();
-  await deleteNamespace(ns);
+const ns = testNamespace('op-drain', {
+  setUp: async (namespace) => {
+    await stack.createUsers('alice', 'bob');
+    await stack.makeContacts('alice', 'bob');
+    await stack.startEngine({ ENGINE_REDELIVERY_SECONDS: '3', ENGINE_SCAN_INTERVAL_MS: '250' });
+    op = await startOperator({
+      namespace,
+      identity: 'drain-test',
+      env: { OPERATOR_AUTOSCALE_INTERVAL_SECONDS: '1' },
+    });
+  },
+  tearDown: async () => {
+    await stopOperator(op);
+    await stack.close();
+  },
 });
 
 test('scale-down with messages flowing: the removed gateway drains, zero accepted messages lost', async () => {
@@ -89,10 +82,7 @@ test('scale-down with messages flowing: the removed gateway drains, zero accepte
   let reconnects = 0;
   const r = await streamWithFault({
     stack,
-    from: 'alice',
-    to: 'bob',
     senderUrls: () => live,
-    recipientUrls: () => live,
     count: 400,
     intervalMs: 25,
     fault: async ({ sender, recipient }) => {

@@ -7,50 +7,43 @@
  * public port answers 404 there), found by its name.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { uniqueName } from '@gossip/testenv';
 import { Stack, type GatewayService } from '../../../services/gateway/test/support/stack.js';
 import { WsClient } from '../../../services/gateway/test/support/wsclient.js';
 import {
   applyCluster,
-  applyCrd,
-  gatewayReplicas,
-  registerGatewayPod,
   core,
-  createNamespace,
-  deleteNamespace,
+  gatewayReplicas,
   getCluster,
-  startOperator,
-  waitFor,
+  registerGatewayPod,
   type RunningOperator,
+  startOperator,
+  stopOperator,
+  testNamespace,
+  waitFor,
 } from './kube-helpers.js';
 
-const ns = uniqueName('op-autoscale');
 const name = 'chat';
 const WINDOW_SECONDS = 20;
 const stack = new Stack('autoscale');
 let op: RunningOperator | undefined;
 const gateways: GatewayService[] = [];
 const sockets: WsClient[] = [];
-
-before(async () => {
-  await applyCrd();
-  await createNamespace(ns);
-  gateways.push(await stack.startGateway(), await stack.startGateway());
-  op = await startOperator({
-    namespace: ns,
-    identity: 'autoscale-test',
-    env: { OPERATOR_AUTOSCALE_INTERVAL_SECONDS: '1' },
-  });
-});
-
-after(async () => {
-  for (const s of sockets) s.ws.terminate();
-  const code = await op?.proc.stop();
-  if (code !== 0) console.log(op?.proc.output().slice(-5000));
-  await stack.close();
-  await deleteNamespace(ns);
+const ns = testNamespace('op-autoscale', {
+  setUp: async (namespace) => {
+    gateways.push(await stack.startGateway(), await stack.startGateway());
+    op = await startOperator({
+      namespace,
+      identity: 'autoscale-test',
+      env: { OPERATOR_AUTOSCALE_INTERVAL_SECONDS: '1' },
+    });
+  },
+  tearDown: async () => {
+    for (const s of sockets) s.ws.terminate();
+    await stopOperator(op);
+    await stack.close();
+  },
 });
 
 test('connections raise the gateway replicas to ceil(total / target); closing them lowers it only after the window', async () => {

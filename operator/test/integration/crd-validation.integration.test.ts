@@ -3,21 +3,11 @@
  * refuses are rejected at the API with a readable message, before any operator sees them.
  * (Moved out of reconcile.integration.test.ts: it needs no operator.)
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { uniqueName } from '@gossip/testenv';
-import { applyCrd, createNamespace, custom, deleteNamespace, gc, waitFor } from './kube-helpers.js';
+import { applyCrd, custom, gc, testNamespace, waitFor } from './kube-helpers.js';
 
-const ns = uniqueName('op-crd');
-
-before(async () => {
-  await applyCrd();
-  await createNamespace(ns);
-});
-
-after(async () => {
-  await deleteNamespace(ns);
-});
+const ns = testNamespace('op-crd');
 
 test('invalid specs are rejected by the API server with a readable message', async () => {
   // Other suites re-apply the shared CRD; apply ours again and allow the API server a

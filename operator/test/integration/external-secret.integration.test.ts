@@ -6,40 +6,32 @@
  * name and never watches Secrets, so an edit is seen at the re-reconcile that a cluster with
  * external Secrets asks for (`requeueAfter`, 2 s here; the resync is out of reach at 600 s).
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { uniqueName } from '@gossip/testenv';
 import {
   applyCluster,
-  applyCrd,
   apps,
   condition,
   core,
-  createNamespace,
-  deleteNamespace,
   getCluster,
+  type RunningOperator,
   sample,
   startOperator,
+  stopOperator,
+  testNamespace,
   waitFor,
-  type RunningOperator,
 } from './kube-helpers.js';
 
-const ns = uniqueName('op-external');
 let op: RunningOperator | undefined;
-
-before(async () => {
-  await applyCrd();
-  await createNamespace(ns);
-  op = await startOperator({
-    namespace: ns,
-    identity: 'external-test',
-    env: { OPERATOR_RESYNC_SECONDS: '600', OPERATOR_SECRET_RECHECK_SECONDS: '2' },
-  });
-});
-
-after(async () => {
-  await op?.proc.stop();
-  await deleteNamespace(ns);
+const ns = testNamespace('op-external', {
+  setUp: async (namespace) => {
+    op = await startOperator({
+      namespace,
+      identity: 'external-test',
+      env: { OPERATOR_RESYNC_SECONDS: '600', OPERATOR_SECRET_RECHECK_SECONDS: '2' },
+    });
+  },
+  tearDown: () => stopOperator(op),
 });
 
 const engineHash = async () =>

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before } from 'node:test';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -26,7 +26,14 @@ import {
   selectorFor,
   version,
 } from '@gossip/cdk8s';
-import { freePort, startProcess, testEnv, type ManagedProcess } from '@gossip/testenv';
+import {
+  eventually,
+  freePort,
+  startProcess,
+  testEnv,
+  uniqueName,
+  type ManagedProcess,
+} from '@gossip/testenv';
 import { ApplyApi } from '../../src/kube/apply-api.js';
 import { fileURLToPath } from 'node:url';
 
@@ -67,29 +74,42 @@ export async function deleteNamespace(name: string): Promise<void> {
   await core.deleteNamespace({ name }).catch(() => undefined);
 }
 
-/** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(
+/** Polls `check` four times a second until it returns a truthy value; fails with `what` after `timeoutMs`. */
+export function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined | false | null>,
   timeoutMs = 30_000,
 ): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) {
-      throw new Error(
-        `timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
-      );
-    }
-    await sleep(250);
-  }
+  return eventually(check, what, timeoutMs, 250);
+}
+
+/**
+ * A namespace of its own for one test file, with the file's set-up around it: before its
+ * tests the CRD is applied, the namespace created, then `setUp` runs (starting the operator,
+ * for example); after them `tearDown` runs first (so an operator stops before its namespace
+ * goes), then the namespace is deleted.
+ */
+export function testNamespace(
+  prefix: string,
+  hooks: { setUp?: (namespace: string) => Promise<void>; tearDown?: () => Promise<void> } = {},
+): string {
+  const namespace = uniqueName(prefix);
+  before(async () => {
+    await applyCrd();
+    await createNamespace(namespace);
+    await hooks.setUp?.(namespace);
+  });
+  after(async () => {
+    await hooks.tearDown?.();
+    await deleteNamespace(namespace);
+  });
+  return namespace;
+}
+
+/** Stops an operator started by {@link startOperator}; prints the end of its output unless it exited 0. */
+export async function stopOperator(op: RunningOperator | undefined): Promise<void> {
+  const code = await op?.proc.stop();
+  if (code !== 0) console.log(op?.proc.output().slice(-5000));
 }
 
 export interface RunningOperator {

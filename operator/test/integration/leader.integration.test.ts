@@ -3,41 +3,34 @@
  * SIGKILL (no chance to release the Lease), the standby takes over once the lease
  * expires (15 s) and reconciles what changed meanwhile.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoordinationV1Api } from '@kubernetes/client-node';
-import { uniqueName } from '@gossip/testenv';
 import {
   applyCluster,
-  applyCrd,
   apps,
-  createNamespace,
-  deleteNamespace,
   kc,
+  type RunningOperator,
   sample,
   startOperator,
+  testNamespace,
   waitFor,
-  type RunningOperator,
 } from './kube-helpers.js';
 
-const ns = uniqueName('op-leader');
 const leases = kc.makeApiClient(CoordinationV1Api);
 const ops = new Map<string, RunningOperator>();
-
-before(async () => {
-  await applyCrd();
-  await createNamespace(ns);
-  const [a, b] = await Promise.all([
-    startOperator({ namespace: ns, identity: 'replica-a' }),
-    startOperator({ namespace: ns, identity: 'replica-b' }),
-  ]);
-  ops.set('replica-a', a);
-  ops.set('replica-b', b);
-});
-
-after(async () => {
-  for (const op of ops.values()) await op.proc.stop();
-  await deleteNamespace(ns);
+const ns = testNamespace('op-leader', {
+  setUp: async (namespace) => {
+    const [a, b] = await Promise.all([
+      startOperator({ namespace, identity: 'replica-a' }),
+      startOperator({ namespace, identity: 'replica-b' }),
+    ]);
+    ops.set('replica-a', a);
+    ops.set('replica-b', b);
+  },
+  tearDown: async () => {
+    for (const op of ops.values()) await op.proc.stop();
+  },
 });
 
 const holder = async () =>

@@ -3,51 +3,42 @@
  * kube-controller-manager, with the operator running as a real process. The tests run in
  * order and share one cluster `chat` in one namespace.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PatchStrategy, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
 import { buildClusterObjects, generatedSecretNames, type GossipCluster } from '@gossip/cdk8s';
-import { uniqueName } from '@gossip/testenv';
 import {
   applyCluster,
-  applyCrd,
   apps,
   condition,
   core,
-  createNamespace,
   custom,
-  deleteNamespace,
   gc,
   getCluster,
   kubectl,
   markPodsReady,
   objects,
+  type RunningOperator,
   sample,
   startOperator,
+  stopOperator,
+  testNamespace,
   waitFor,
-  type RunningOperator,
 } from './kube-helpers.js';
 
-const ns = uniqueName('op-reconcile');
-const name = 'chat';
 let op: RunningOperator | undefined;
+const ns = testNamespace('op-reconcile', {
+  setUp: async (namespace) => {
+    op = await startOperator({ namespace, identity: 'reconcile-test' });
+  },
+  tearDown: () => stopOperator(op),
+});
+const name = 'chat';
 const spec = {
   gateway: { minReplicas: 2, maxReplicas: 4 },
   dataRetentionPolicy: 'Delete',
 };
-
-before(async () => {
-  await applyCrd();
-  await createNamespace(ns);
-  op = await startOperator({ namespace: ns, identity: 'reconcile-test' });
-});
-
-after(async () => {
-  const code = await op?.proc.stop();
-  if (code !== 0) console.log(op?.proc.output().slice(-5000));
-  await deleteNamespace(ns);
-});
 
 async function read(o: { apiVersion: string; kind: string; metadata: { name: string } }) {
   return objects.read({ ...o, metadata: { name: o.metadata.name, namespace: ns } });

@@ -5,10 +5,9 @@
  * CRD is older (laxer) than the operator's rules; the test plays that by handing the
  * reconciler, against the real control plane, a cached copy the CRD would have refused.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { uniqueName } from '@gossip/testenv';
 import type { GossipCluster } from '@gossip/cdk8s';
 import { EventRecorder } from '../../src/controller/events.js';
 import { GossipClusterReconciler } from '../../src/controller/reconcile.js';
@@ -16,26 +15,15 @@ import { TerminalError } from '../../src/controller/result.js';
 import { makeClients } from '../../src/kube/clients.js';
 import {
   applyCluster,
-  applyCrd,
   condition,
   core,
-  createNamespace,
-  deleteNamespace,
   getCluster,
   kc,
+  testNamespace,
   waitFor,
 } from './kube-helpers.js';
 
-const ns = uniqueName('op-terminal');
-
-before(async () => {
-  await applyCrd();
-  await createNamespace(ns);
-});
-
-after(async () => {
-  await deleteNamespace(ns);
-});
+const ns = testNamespace('op-terminal');
 
 test('an invalid spec is reported as InvalidConfiguration and thrown as a TerminalError', async () => {
   await applyCluster(ns, 'bad', { paused: true });

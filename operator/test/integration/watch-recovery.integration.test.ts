@@ -4,23 +4,21 @@
  * while, like an API server restart), then changes things and proves the operator saw
  * them: it re-listed and re-watched instead of going silent or exiting.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { uniqueName } from '@gossip/testenv';
 import {
   applyCluster,
-  applyCrd,
   apps,
-  createNamespace,
-  deleteNamespace,
   env,
-  startOperator,
-  waitFor,
   type RunningOperator,
+  startOperator,
+  stopOperator,
+  testNamespace,
+  waitFor,
 } from './kube-helpers.js';
 
 /** A TCP proxy to the API server that the test can cut. */
@@ -68,30 +66,25 @@ class CuttableProxy {
   }
 }
 
-const ns = uniqueName('op-watch');
 const proxy = new CuttableProxy(new URL(env.kubeApiUrl));
 let op: RunningOperator | undefined;
-
-before(async () => {
-  await applyCrd();
-  await createNamespace(ns);
-  await proxy.start();
-  const dir = join(env.dir, 'scratch', ns);
-  mkdirSync(dir, { recursive: true });
-  const kubeconfig = join(dir, 'proxied.kubeconfig');
-  const original = readFileSync(env.kubeconfig, 'utf8');
-  writeFileSync(kubeconfig, original.replace(env.kubeApiUrl, `https://127.0.0.1:${proxy.port}`), {
-    mode: 0o600,
-  });
-  assert.ok(readFileSync(kubeconfig, 'utf8').includes(`127.0.0.1:${proxy.port}`));
-  op = await startOperator({ namespace: ns, identity: 'watch-test', kubeconfig });
-});
-
-after(async () => {
-  const code = await op?.proc.stop();
-  if (code !== 0) console.log(op?.proc.output().slice(-5000));
-  await proxy.stop();
-  await deleteNamespace(ns);
+const ns = testNamespace('op-watch', {
+  setUp: async (namespace) => {
+    await proxy.start();
+    const dir = join(env.dir, 'scratch', namespace);
+    mkdirSync(dir, { recursive: true });
+    const kubeconfig = join(dir, 'proxied.kubeconfig');
+    const original = readFileSync(env.kubeconfig, 'utf8');
+    writeFileSync(kubeconfig, original.replace(env.kubeApiUrl, `https://127.0.0.1:${proxy.port}`), {
+      mode: 0o600,
+    });
+    assert.ok(readFileSync(kubeconfig, 'utf8').includes(`127.0.0.1:${proxy.port}`));
+    op = await startOperator({ namespace, identity: 'watch-test', kubeconfig });
+  },
+  tearDown: async () => {
+    await stopOperator(op);
+    await proxy.stop();
+  },
 });
 
 const replicas = async (name: string) =>

@@ -2,7 +2,8 @@
 
 /**
  * Polls `check` until it returns a truthy value and resolves with it; after
- * `timeoutMs` fails with `timed out waiting for <what>`, the last error as cause.
+ * `timeoutMs` fails with `timed out waiting for <what>; last: <the last error or value>`,
+ * the last error also as cause.
  */
 export async function eventually<T>(
   check: () => Promise<T | undefined | false | null> | T | undefined | false | null,
@@ -16,11 +17,15 @@ export async function eventually<T>(
     try {
       const v = await check();
       if (v) return v;
+      last = v;
     } catch (err) {
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`, { cause: last });
+      const seen = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(`timed out waiting for ${what}; last: ${seen}`, {
+        cause: last instanceof Error ? last : undefined,
+      });
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

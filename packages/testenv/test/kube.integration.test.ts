@@ -3,7 +3,6 @@
 // garbage collector removes the ReplicaSet when the Deployment goes.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -12,7 +11,7 @@ import {
   KubeConfig,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import { testEnv, uniqueName } from '../src/index.js';
+import { eventually, testEnv, uniqueName } from '../src/index.js';
 
 const env = testEnv();
 const kc = new KubeConfig();
@@ -23,19 +22,9 @@ const ext = kc.makeApiClient(ApiextensionsV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const ns = uniqueName('smoke-kube');
 
-async function eventually<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  ms = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
+/** The waits here: up to a minute, four polls a second. */
+const until = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
+  eventually(check, what, 60_000, 250);
 
 before(async () => {
   await core.createNamespace({ body: { metadata: { name: ns } } });
@@ -73,7 +62,7 @@ test('a CRD registers and serves objects of its kind', async () => {
   after(() =>
     ext.deleteCustomResourceDefinition({ name: `widgets.${group}` }).catch(() => undefined),
   );
-  await eventually('the CRD to be established', async () => {
+  await until('the CRD to be established', async () => {
     const got = await ext.readCustomResourceDefinition({ name: `widgets.${group}` });
     return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
       ? true
@@ -85,7 +74,7 @@ test('a CRD registers and serves objects of its kind', async () => {
     metadata: { name: 'w1' },
     spec: { size: 3 },
   };
-  await eventually('the new kind to be served', () =>
+  await until('the new kind to be served', () =>
     custom.createNamespacedCustomObject({
       group,
       version: 'v1',
@@ -130,7 +119,7 @@ test('kube-controller-manager creates the ReplicaSet and garbage-collects it', a
       },
     },
   });
-  const rs = await eventually('a ReplicaSet owned by the Deployment', async () => {
+  const rs = await until('a ReplicaSet owned by the Deployment', async () => {
     const list = await apps.listNamespacedReplicaSet({ namespace: ns });
     return list.items.find((r) => r.metadata?.ownerReferences?.some((o) => o.name === 'web'));
   });
@@ -140,7 +129,7 @@ test('kube-controller-manager creates the ReplicaSet and garbage-collects it', a
     namespace: ns,
     propagationPolicy: 'Background',
   });
-  await eventually('the ReplicaSet to be garbage collected', async () => {
+  await until('the ReplicaSet to be garbage collected', async () => {
     const list = await apps.listNamespacedReplicaSet({ namespace: ns });
     return list.items.length === 0 ? true : undefined;
   });

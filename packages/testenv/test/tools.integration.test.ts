@@ -32,39 +32,28 @@ test('helm template of a tiny chart passes a server-side dry run', () => {
     encoding: 'utf8',
   });
   assert.match(rendered, /kind: ConfigMap/);
-  const applied = spawnSync(
-    env.bin.kubectl,
-    [
-      '--kubeconfig',
-      env.kubeconfig,
-      'apply',
-      '--dry-run=server',
-      '--server-side',
-      '-n',
-      ns,
-      '-f',
-      '-',
-    ],
-    { input: rendered, encoding: 'utf8' },
-  );
+  // A server-side dry run: the apiserver validates the objects without storing them.
+  const dryRun = (input: string) =>
+    spawnSync(
+      env.bin.kubectl,
+      [
+        '--kubeconfig',
+        env.kubeconfig,
+        'apply',
+        '--dry-run=server',
+        '--server-side',
+        '-n',
+        ns,
+        '-f',
+        '-',
+      ],
+      { input, encoding: 'utf8' },
+    );
+  const applied = dryRun(rendered);
   assert.equal(applied.status, 0, applied.stderr);
   assert.match(applied.stdout, /configmap\/demo-tiny serverside-applied \(server dry run\)/);
   // And a broken object is refused by the server, so the dry run really checks.
-  const broken = spawnSync(
-    env.bin.kubectl,
-    [
-      '--kubeconfig',
-      env.kubeconfig,
-      'apply',
-      '--dry-run=server',
-      '--server-side',
-      '-n',
-      ns,
-      '-f',
-      '-',
-    ],
-    { input: rendered.replace('replicas: 1', 'replicas: "one"'), encoding: 'utf8' },
-  );
+  const broken = dryRun(rendered.replace('replicas: 1', 'replicas: "one"'));
   assert.notEqual(broken.status, 0);
 });
 
