@@ -14,6 +14,7 @@ export { repoRoot, testEnv, uniqueName, type TestEnv } from './state.js';
 export { startProcess, type ManagedProcess, type StartProcessOptions } from './process.js';
 export { freePort } from './servers.js';
 export { eventually } from './poll.js';
+export { metricValue } from './metric-value.js';
 export {
   DOCKERFILE,
   PRODUCT_IMAGES,

@@ -97,14 +97,7 @@ describe('bus message validation', () => {
     );
     const alice = await WsClient.connect(gw.wsUrl, await stack.token('alice'));
     const bob = await WsClient.connect(gw.wsUrl, await stack.token('bob'));
-    const id = newMessageId();
-    alice.send({
-      type: 'send',
-      id,
-      to: 'bob',
-      kind: 'message',
-      body: randomBytes(16).toString('base64'),
-    });
+    const id = alice.sendMessage('bob', randomBytes(16).toString('base64'));
     await alice.waitFor((f) => f.type === 'accepted' && f.id === id, 15_000, 'accepted');
     await bob.waitFor((f) => f.type === 'deliver' && f.id === id, 15_000, 'deliver');
     assert.equal(await stack.db.collection('messages').countDocuments({}), 1);

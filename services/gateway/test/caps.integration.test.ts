@@ -7,16 +7,8 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { eventually, Stack } from './support/stack.js';
+import { eventually, metric, Stack } from './support/stack.js';
 import { UpgradeRefused, WsClient } from './support/wsclient.js';
-
-const metric = async (url: string, name: string, labels = ''): Promise<number> => {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text
-    .split('\n')
-    .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(labels));
-  return line ? Number(line.split(' ').pop()) : NaN;
-};
 
 const refusedWith = (status: number) => (err: unknown) =>
   err instanceof UpgradeRefused && err.status === status;

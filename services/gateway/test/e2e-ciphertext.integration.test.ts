@@ -129,28 +129,26 @@ describe('end-to-end encryption across the delivery path', () => {
     );
     const ck = await generateConversationKey();
     const keyId = newMessageId();
-    a.send({
-      type: 'send',
-      id: keyId,
-      to: 'bob',
-      kind: 'key',
-      body: await sealKeyEnvelope({
+    a.sendMessage(
+      'bob',
+      await sealKeyEnvelope({
         conversationKey: ck,
         from: 'alice',
         to: 'bob',
         recipientWrappingKey: await importWrappingPublicKey(bobDir.keys.wrappingKey),
         senderSigningKey: aliceKeys.signing.privateKey,
       }),
-    });
+      'key',
+      keyId,
+    );
     const m1 = newMessageId();
     const text1 = `${MARKER} hello bob`;
-    a.send({
-      type: 'send',
-      id: m1,
-      to: 'bob',
-      kind: 'message',
-      body: await encryptMessage(ck, text1, { from: 'alice', to: 'bob', id: m1 }),
-    });
+    a.sendMessage(
+      'bob',
+      await encryptMessage(ck, text1, { from: 'alice', to: 'bob', id: m1 }),
+      'message',
+      m1,
+    );
     await a.waitFor((f) => f.type === 'accepted' && f.id === m1);
 
     // bob opens the envelope with alice's pinned signing key and reads the message.
@@ -183,13 +181,12 @@ describe('end-to-end encryption across the delivery path', () => {
 
     const m2 = newMessageId();
     const text2 = `${MARKER} hello alice`;
-    b.send({
-      type: 'send',
-      id: m2,
-      to: 'alice',
-      kind: 'message',
-      body: await encryptMessage(bobCk, text2, { from: 'bob', to: 'alice', id: m2 }),
-    });
+    b.sendMessage(
+      'alice',
+      await encryptMessage(bobCk, text2, { from: 'bob', to: 'alice', id: m2 }),
+      'message',
+      m2,
+    );
     const msg2 = await a.waitFor<DeliverFrame>((f) => f.type === 'deliver' && f.id === m2);
     assert.equal(
       await decryptMessageText(ck, msg2.body, { from: 'bob', to: 'alice', id: m2 }),

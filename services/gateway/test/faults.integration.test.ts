@@ -4,13 +4,14 @@
  * drops before acking. Each counts sent vs. shown: zero accepted messages lost, duplicates
  * only on the wire (the test client dedupes by id, as the SDK does).
  */
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { newMessageId, type DeliverFrame } from '@gossip/protocol';
-import { eventually, Stack, type GatewayService } from './support/stack.js';
+import { eventually, type GatewayService } from './support/stack.js';
 import { streamWithFault } from './support/stream.js';
 import { ReliableClient, WsClient } from './support/wsclient.js';
+import { stackPerTest } from './support/stacks.js';
 
 const FAST = {
   GATEWAY_RATE_PER_SECOND: '2000',
@@ -18,30 +19,18 @@ const FAST = {
   GATEWAY_PRESENCE_TTL_SECONDS: '3',
 };
 
-async function setup(name: string): Promise<Stack> {
-  const stack = new Stack(name);
-  await stack.createUsers('alice', 'bob');
-  await stack.makeContacts('alice', 'bob');
-  return stack;
-}
-
 describe('delivery under faults', () => {
-  const stacks: Stack[] = [];
-  after(() => Promise.allSettled(stacks.map((s) => s.close())));
+  const newStack = stackPerTest();
 
   it('kill -9 of an engine mid-stream loses nothing (a second engine takes over; the first restarts)', async () => {
-    const stack = await setup('f-engine');
-    stacks.push(stack);
+    const stack = await newStack('f-engine');
     const env = { ENGINE_REDELIVERY_SECONDS: '3', ENGINE_SCAN_INTERVAL_MS: '250' };
     const e1 = await stack.startEngine(env, 'engine-1');
     await stack.startEngine(env, 'engine-2');
     const gw = await stack.startGateway(FAST);
     const r = await streamWithFault({
       stack,
-      from: 'alice',
-      to: 'bob',
       senderUrls: () => [gw.wsUrl],
-      recipientUrls: () => [gw.wsUrl],
       count: 300,
       intervalMs: 10,
       fault: async () => {
@@ -54,17 +43,13 @@ describe('delivery under faults', () => {
   });
 
   it('kill -9 of an only engine mid-stream: sends wait, then everything goes through after its restart', async () => {
-    const stack = await setup('f-engine1');
-    stacks.push(stack);
+    const stack = await newStack('f-engine1');
     const env = { ENGINE_REDELIVERY_SECONDS: '3', ENGINE_SCAN_INTERVAL_MS: '250' };
     const e1 = await stack.startEngine(env, 'engine-1');
     const gw = await stack.startGateway(FAST);
     const r = await streamWithFault({
       stack,
-      from: 'alice',
-      to: 'bob',
       senderUrls: () => [gw.wsUrl],
-      recipientUrls: () => [gw.wsUrl],
       count: 200,
       intervalMs: 10,
       fault: async () => {
@@ -78,8 +63,7 @@ describe('delivery under faults', () => {
   });
 
   it('kill -9 of the recipient’s gateway mid-stream: the recipient reconnects to another gateway and gets everything', async () => {
-    const stack = await setup('f-gateway');
-    stacks.push(stack);
+    const stack = await newStack('f-gateway');
     await stack.startEngine({ ENGINE_REDELIVERY_SECONDS: '3', ENGINE_SCAN_INTERVAL_MS: '250' });
     const gwA = await stack.startGateway(FAST);
     const gwB1 = await stack.startGateway(FAST);
@@ -88,8 +72,6 @@ describe('delivery under faults', () => {
     let recipient: ReliableClient | undefined;
     const r = await streamWithFault({
       stack,
-      from: 'alice',
-      to: 'bob',
       senderUrls: () => [gwA.wsUrl],
       recipientUrls: () => bobUrls,
       count: 300,
@@ -106,17 +88,13 @@ describe('delivery under faults', () => {
   });
 
   it('flushing Redis (all presence lost) mid-stream: gateways re-register and nothing is lost', async () => {
-    const stack = await setup('f-redis');
-    stacks.push(stack);
+    const stack = await newStack('f-redis');
     await stack.startEngine({ ENGINE_REDELIVERY_SECONDS: '3', ENGINE_SCAN_INTERVAL_MS: '250' });
     const gw = await stack.startGateway(FAST);
     let recipient: ReliableClient | undefined;
     const r = await streamWithFault({
       stack,
-      from: 'alice',
-      to: 'bob',
       senderUrls: () => [gw.wsUrl],
-      recipientUrls: () => [gw.wsUrl],
       count: 200,
       intervalMs: 10,
       fault: async (ctx) => {
@@ -134,8 +112,7 @@ describe('delivery under faults', () => {
   });
 
   it('a recipient that disconnects before acking gets the messages again on reconnect', async () => {
-    const stack = await setup('f-noack');
-    stacks.push(stack);
+    const stack = await newStack('f-noack');
     await stack.startEngine();
     const gw: GatewayService = await stack.startGateway(FAST);
     const alice = await WsClient.connect(gw.wsUrl, await stack.token('alice'));
@@ -146,15 +123,8 @@ describe('delivery under faults', () => {
     });
     await bob.start();
     const ids = Array.from({ length: 20 }, () => newMessageId());
-    for (const id of ids) {
-      alice.send({
-        type: 'send',
-        id,
-        to: 'bob',
-        kind: 'message',
-        body: randomBytes(24).toString('base64'),
-      });
-    }
+    for (const id of ids)
+      alice.sendMessage('bob', randomBytes(24).toString('base64'), 'message', id);
     await eventually(() => ids.every((id) => bob.seen.has(id)), 'first deliveries');
     const firstWire = bob.wireDeliveries;
     bob.autoAck = true;
@@ -174,8 +144,7 @@ describe('delivery under faults', () => {
   });
 
   it('a recipient that stays connected without acking gets the messages again after the redelivery timeout', async () => {
-    const stack = await setup('f-redeliver');
-    stacks.push(stack);
+    const stack = await newStack('f-redeliver');
     const engine = await stack.startEngine({
       ENGINE_REDELIVERY_SECONDS: '2',
       ENGINE_SCAN_INTERVAL_MS: '200',
@@ -185,14 +154,7 @@ describe('delivery under faults', () => {
     const bob = await WsClient.connect(gw.wsUrl, await stack.token('bob'));
     // Let bob's (empty) replay finish, so the only second delivery can be the timer's.
     await new Promise((r) => setTimeout(r, 500));
-    const id = newMessageId();
-    alice.send({
-      type: 'send',
-      id,
-      to: 'bob',
-      kind: 'message',
-      body: randomBytes(24).toString('base64'),
-    });
+    const id = alice.sendMessage('bob', randomBytes(24).toString('base64'));
     const t0 = Date.now();
     await bob.waitFor((f) => f.type === 'deliver' && f.id === id);
     await eventually(

@@ -4,28 +4,19 @@
  * cleanly; the retention sweeper deletes and counts; a slow socket is not buffered for
  * without bound; health and metrics endpoints answer.
  */
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { newMessageId, type DrainFrame } from '@gossip/protocol';
-import { eventually, Stack } from './support/stack.js';
+import { eventually, metric } from './support/stack.js';
 import { ReliableClient, UpgradeRefused, WsClient } from './support/wsclient.js';
-
-const metric = async (url: string, name: string): Promise<number> => {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(name + '{') || l.startsWith(name + ' '));
-  return line ? Number(line.split(' ').pop()) : NaN;
-};
+import { stackPerTest } from './support/stacks.js';
 
 describe('life cycle', () => {
-  const stacks: Stack[] = [];
-  after(() => Promise.allSettled(stacks.map((s) => s.close())));
+  const newStack = stackPerTest();
 
   it('SIGTERM drains a gateway: drain frame, readyz 503, upgrades refused, exit 0 after the grace period; nothing lost', async () => {
-    const stack = new Stack('drain');
-    stacks.push(stack);
-    await stack.createUsers('alice', 'bob');
-    await stack.makeContacts('alice', 'bob');
+    const stack = await newStack('drain');
     await stack.startEngine();
     const gw1 = await stack.startGateway({
       GATEWAY_DRAIN_GRACE_MS: '1500',
@@ -65,10 +56,7 @@ describe('life cycle', () => {
   });
 
   it('SIGTERM stops an engine cleanly (exit 0) and a new engine carries on', async () => {
-    const stack = new Stack('estop');
-    stacks.push(stack);
-    await stack.createUsers('alice', 'bob');
-    await stack.makeContacts('alice', 'bob');
+    const stack = await newStack('estop');
     const e1 = await stack.startEngine();
     const gw = await stack.startGateway();
     const alice = await WsClient.connect(gw.wsUrl, await stack.token('alice'));
@@ -100,10 +88,7 @@ describe('life cycle', () => {
   });
 
   it('expires undelivered messages past retention and counts them', async () => {
-    const stack = new Stack('expire');
-    stacks.push(stack);
-    await stack.createUsers('alice', 'bob');
-    await stack.makeContacts('alice', 'bob');
+    const stack = await newStack('expire');
     const engine = await stack.startEngine({
       ENGINE_RETENTION_SECONDS: '2',
       ENGINE_SWEEP_INTERVAL_SECONDS: '1',
@@ -136,10 +121,7 @@ describe('life cycle', () => {
   });
 
   it('does not buffer without bound for a socket that stops reading: skips or closes it, and nothing is lost', async () => {
-    const stack = new Stack('slow');
-    stacks.push(stack);
-    await stack.createUsers('alice', 'bob');
-    await stack.makeContacts('alice', 'bob');
+    const stack = await newStack('slow');
     await stack.startEngine({ ENGINE_REDELIVERY_SECONDS: '5' });
     const gw = await stack.startGateway({
       GATEWAY_HIGH_WATER_BYTES: String(1 << 20),

@@ -24,8 +24,6 @@ describe('RabbitMQ restart', () => {
     const gwB = await stack.startGateway(fast);
     const r = await streamWithFault({
       stack,
-      from: 'alice',
-      to: 'bob',
       senderUrls: () => [gwA.wsUrl],
       recipientUrls: () => [gwB.wsUrl],
       count: 200,

@@ -4,7 +4,7 @@
  * page at a time, never a user's whole backlog at once. Real engine, gateway, RabbitMQ,
  * FerretDB and Redis.
  */
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {
@@ -14,16 +14,9 @@ import {
   type DeliveredFrame,
   type EventDoc,
 } from '@gossip/protocol';
-import { eventually, Stack } from './support/stack.js';
+import { eventually, metric } from './support/stack.js';
 import { WsClient } from './support/wsclient.js';
-
-const metric = async (url: string, name: string, labels = ''): Promise<number> => {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text
-    .split('\n')
-    .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(labels));
-  return line ? Number(line.split(' ').pop()) : NaN;
-};
+import { stackPerTest } from './support/stacks.js';
 
 interface ReceiptDoc {
   _id: string;
@@ -33,13 +26,10 @@ interface ReceiptDoc {
 }
 
 describe('contact events and receipts', () => {
-  const stacks: Stack[] = [];
-  after(() => Promise.allSettled(stacks.map((s) => s.close())));
+  const newStack = stackPerTest();
 
   it('expire after their retention and are counted; newer ones stay', async () => {
-    const stack = new Stack('evexpire');
-    stacks.push(stack);
-    await stack.createUsers('alice', 'bob');
+    const stack = await newStack('evexpire', { contacts: false });
     const events = stack.db.collection<EventDoc>(COLLECTIONS.events);
     const receipts = stack.db.collection<ReceiptDoc>('receipts');
     const old = new Date(Date.now() - 3600_000);
@@ -81,9 +71,7 @@ describe('contact events and receipts', () => {
   });
 
   it('replay on connect pages through them: every one arrives, in order, one page at a time', async () => {
-    const stack = new Stack('evpaged');
-    stacks.push(stack);
-    await stack.createUsers('alice', 'bob');
+    const stack = await newStack('evpaged', { contacts: false });
     const base = Date.now() - 60_000;
     const eventDocs: EventDoc[] = Array.from({ length: 25 }, (_, i) => ({
       _id: randomUUID(),

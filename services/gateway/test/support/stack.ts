@@ -8,6 +8,7 @@ export {
   ServiceStack as Stack,
   eventually,
   freePort,
+  metricValue as metric,
   repoRoot,
   type GatewayService,
   type Service,

@@ -17,10 +17,13 @@ export interface StreamResult {
 
 export interface StreamOptions {
   stack: Stack;
-  from: string;
-  to: string;
+  /** The sender, one of the stack's users. @default 'alice' */
+  from?: string;
+  /** The recipient. @default 'bob' */
+  to?: string;
   senderUrls: () => string[];
-  recipientUrls: () => string[];
+  /** Where the recipient connects. @default senderUrls */
+  recipientUrls?: () => string[];
   count: number;
   /** Pause between sends (ms). */
   intervalMs: number;
@@ -31,17 +34,19 @@ export interface StreamOptions {
 }
 
 export async function streamWithFault(o: StreamOptions): Promise<StreamResult> {
-  const sender = new ReliableClient({ urls: o.senderUrls, token: () => o.stack.token(o.from) });
+  const from = o.from ?? 'alice';
+  const to = o.to ?? 'bob';
+  const sender = new ReliableClient({ urls: o.senderUrls, token: () => o.stack.token(from) });
   const recipient = new ReliableClient({
-    urls: o.recipientUrls,
-    token: () => o.stack.token(o.to),
+    urls: o.recipientUrls ?? o.senderUrls,
+    token: () => o.stack.token(to),
   });
   await Promise.all([sender.start(), recipient.start()]);
   const ids: string[] = [];
   let faulted: Promise<void> | undefined;
   try {
     for (let i = 0; i < o.count; i++) {
-      ids.push(sender.sendMessage(o.to, randomBytes(32).toString('base64')));
+      ids.push(sender.sendMessage(to, randomBytes(32).toString('base64')));
       if (i === Math.floor(o.count / 2)) faulted = o.fault({ sender, recipient });
       await new Promise((r) => setTimeout(r, o.intervalMs));
     }
@@ -50,7 +55,7 @@ export async function streamWithFault(o: StreamOptions): Promise<StreamResult> {
     await eventually(() => sender.outbox.size === 0, 'every send to be accepted', settle);
     await eventually(
       () => ids.every((id) => recipient.seen.has(id)),
-      `every accepted message to reach ${o.to}`,
+      `every accepted message to reach ${to}`,
       settle,
     );
     // Exactly once to the app, and nothing else.

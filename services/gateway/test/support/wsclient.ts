@@ -83,6 +83,17 @@ export class WsClient {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
+  /** Sends a message frame (`kind` message unless given) and returns its id. */
+  sendMessage(
+    to: string,
+    body: string,
+    kind: MessageKind = 'message',
+    id = newMessageId(),
+  ): string {
+    this.send({ type: 'send', id, to, kind, body });
+    return id;
+  }
+
   /** Waits for a frame matching `pred` (already received or still to come). */
   async waitFor<F extends ServerFrame = ServerFrame>(
     pred: (f: ServerFrame) => boolean,
