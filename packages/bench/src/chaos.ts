@@ -59,7 +59,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await backing.stop();
     throw err;
   });
-  const stack = new ServiceStack('chaos', backing.servers());
+  // Five services start at once on a machine that may be shared: the api was seen not
+  // ready within the default 60 s (load average 25 on two cores).
+  const stack = new ServiceStack('chaos', backing.servers(), { readyTimeoutMs: 180_000 });
   stack.redis.on('error', () => undefined);
   const clients: ChaosUser[] = [];
   let loadTimer: NodeJS.Timeout | undefined;
