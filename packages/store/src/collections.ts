@@ -1,6 +1,7 @@
 /** Typed handles on the shared collections, under the names of @gossip/protocol. */
 import type { Collection, Db } from 'mongodb';
 import { COLLECTIONS } from '@gossip/protocol';
+import type { AttachmentDoc } from './attachments.js';
 import type { AccountRef, ContactDoc, EventDoc, MessageDoc, ReceiptDoc } from './documents.js';
 
 export interface SharedCollections {
@@ -8,6 +9,8 @@ export interface SharedCollections {
   receipts: Collection<ReceiptDoc>;
   events: Collection<EventDoc>;
   contacts: Collection<ContactDoc>;
+  /** Attachment metadata: the api writes it, the engine deletes it after acks or expiry. */
+  attachments: Collection<AttachmentDoc>;
   /** Read by `_id` only (does the account exist); the api types its own handle. */
   users: Collection<AccountRef>;
 }
@@ -18,6 +21,7 @@ export function sharedCollections(db: Db): SharedCollections {
     receipts: db.collection<ReceiptDoc>(COLLECTIONS.receipts),
     events: db.collection<EventDoc>(COLLECTIONS.events),
     contacts: db.collection<ContactDoc>(COLLECTIONS.contacts),
+    attachments: db.collection<AttachmentDoc>(COLLECTIONS.attachments),
     users: db.collection<AccountRef>(COLLECTIONS.users),
   };
 }

@@ -17,6 +17,11 @@ export interface MessageDoc {
   kind: MessageKind;
   /** Opaque ciphertext; never logged, never read. */
   body: string;
+  /**
+   * Attachment ids the send carried (checked by the engine when it stored the message):
+   * the recipient's ack of this message counts as having fetched them.
+   */
+  attachments?: string[];
   /** When the gateway received it; `deliver.sentAt`. */
   sentAt: Date;
   /** Orders one recipient's messages: the gateway's per-connection strictly increasing stamp. */

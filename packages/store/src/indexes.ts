@@ -35,6 +35,9 @@ export const SHARED_INDEXES: readonly SharedIndex[] = [
   // The api's contact list and its account deletion; the engine reads contacts by `_id`.
   { coll: 'contacts', key: { owner: 1 }, name: 'owner_1' },
   { coll: 'contacts', key: { peer: 1 }, name: 'peer_1' },
+  // The api's per-user quota; the engine's sweep of unfinished and expired attachments.
+  { coll: 'attachments', key: { owner: 1 }, name: 'owner_1' },
+  { coll: 'attachments', key: { createdAt: 1 }, name: 'createdAt_1' },
 ];
 
 /** MongoDB's IndexOptionsConflict: these keys are indexed already, under another name. */

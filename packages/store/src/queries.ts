@@ -5,10 +5,10 @@
  * operations, and lookups by exactly `{_id}` where FerretDB's SQLite backend would
  * otherwise scan the whole collection.
  */
-import { MongoServerError } from 'mongodb';
+import { MongoServerError, type Collection } from 'mongodb';
 import { contactDocId, sendPermission, type SendDecision } from '@gossip/protocol';
 import type { SharedCollections } from './collections.js';
-import type { EventDoc, MessageDoc, ReceiptDoc } from './documents.js';
+import type { AccountRef, EventDoc, MessageDoc, ReceiptDoc } from './documents.js';
 
 /** Where the previous page of contact events ended. */
 export interface EventCursor {
@@ -77,7 +77,7 @@ export function receiptsPage(
  * has no account.
  */
 export async function sendDecision(
-  c: SharedCollections,
+  c: Pick<SharedCollections, 'contacts'> & { users: Pick<Collection<AccountRef>, 'findOne'> },
   from: string,
   to: string,
 ): Promise<SendDecision | 'unknown'> {

@@ -14,6 +14,8 @@ import {
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
+import { AttachmentBlobs } from '@gossip/store';
+import { AttachmentService } from './attachments.js';
 import { AvatarStore } from './avatars.js';
 import type { ApiConfig } from './config.js';
 import type { AppContext } from './context.js';
@@ -23,6 +25,7 @@ import { createApiMetrics } from './metrics.js';
 import { collectMethods } from './methods.js';
 import { HashPool, PasswordHasher, dummyHash } from './passwords.js';
 import { RateLimiter } from './ratelimit.js';
+import { attachmentRoutes } from './routes/attachments.js';
 import { avatarRoutes } from './routes/avatars.js';
 import { contactRoutes } from './routes/contacts.js';
 import { buildOpsApp } from './ops.js';
@@ -92,6 +95,13 @@ export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<ApiApp
     limiter: new RateLimiter(deps.redis, config.redisPrefix, metrics),
     events: new EventSink(c.events, deps.redis, config.redisPrefix, logger, now),
     avatars: new AvatarStore(deps.db),
+    attachments: new AttachmentService(
+      c,
+      new AttachmentBlobs(deps.db),
+      config.attachments,
+      metrics,
+      now,
+    ),
     metrics,
     passwords:
       deps.passwords ??
@@ -158,6 +168,7 @@ export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<ApiApp
   await avatarRoutes(app, ctx);
   contactRoutes(app, ctx);
   mySessionRoutes(app, ctx);
+  await attachmentRoutes(app, ctx);
 
   const ops = buildOpsApp(app, ctx, logger.child({ listener: 'ops' }) as FastifyBaseLogger);
   app.decorate('ops', ops);

@@ -1,6 +1,7 @@
 /** What route modules share: config, stores and helpers, built once per app. */
 import type { Db } from 'mongodb';
 import type { Redis } from 'ioredis';
+import type { AttachmentService } from './attachments.js';
 import type { AvatarStore } from './avatars.js';
 import type { ApiConfig } from './config.js';
 import type { EventSink } from './events.js';
@@ -19,6 +20,7 @@ export interface AppContext {
   limiter: RateLimiter;
   events: EventSink;
   avatars: AvatarStore;
+  attachments: AttachmentService;
   metrics: ApiMetrics;
   /** Hashes and checks passwords in a bounded pool. */
   passwords: PasswordHasher;

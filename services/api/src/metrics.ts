@@ -1,4 +1,12 @@
 /** The api's Prometheus metrics, on one registry per app. */
+import {
+  ATTACHMENT_DOWNLOADED_BYTES_METRIC,
+  ATTACHMENT_DOWNLOADS_METRIC,
+  ATTACHMENT_REFUSAL_REASONS,
+  ATTACHMENT_REFUSED_METRIC,
+  ATTACHMENT_UPLOADED_BYTES_METRIC,
+  ATTACHMENT_UPLOADS_METRIC,
+} from '@gossip/protocol';
 import { createMetricsRegistry, type Registry } from '@gossip/servicekit';
 import { Counter, Histogram } from 'prom-client';
 
@@ -10,6 +18,11 @@ export interface ApiMetrics {
   logins: Counter<'result'>;
   registrations: Counter;
   rateLimited: Counter<'limit'>;
+  attachmentUploads: Counter;
+  attachmentUploadedBytes: Counter;
+  attachmentDownloads: Counter;
+  attachmentDownloadedBytes: Counter;
+  attachmentRefused: Counter<'reason'>;
 }
 
 /** Every limit name `RateLimiter` counts refusals under (the `limit` label's values). */
@@ -28,6 +41,7 @@ export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
 export function createApiMetrics(): ApiMetrics {
   const registry = createMetricsRegistry({ labels: { service: 'api' } });
   const registers = [registry];
+  const counter = (name: string, help: string): Counter => new Counter({ name, help, registers });
   const m: ApiMetrics = {
     registry,
     requests: new Counter({
@@ -66,9 +80,29 @@ export function createApiMetrics(): ApiMetrics {
       labelNames: ['limit'],
       registers,
     }),
+    attachmentUploads: counter(ATTACHMENT_UPLOADS_METRIC, 'Attachment uploads finished.'),
+    attachmentUploadedBytes: counter(
+      ATTACHMENT_UPLOADED_BYTES_METRIC,
+      'Ciphertext bytes of attachment parts stored.',
+    ),
+    attachmentDownloads: counter(
+      ATTACHMENT_DOWNLOADS_METRIC,
+      'Attachment downloads that streamed every byte asked for.',
+    ),
+    attachmentDownloadedBytes: counter(
+      ATTACHMENT_DOWNLOADED_BYTES_METRIC,
+      'Ciphertext bytes of attachments sent.',
+    ),
+    attachmentRefused: new Counter({
+      name: ATTACHMENT_REFUSED_METRIC,
+      help: 'Attachment requests refused: too large, over quota, wrong offset, digest mismatch, not found.',
+      labelNames: ['reason'],
+      registers,
+    }),
   };
   // Series start at zero so dashboards and rate() see them before the first event.
   for (const result of ['ok', 'failed', 'rate_limited']) m.logins.inc({ result }, 0);
+  for (const reason of ATTACHMENT_REFUSAL_REASONS) m.attachmentRefused.inc({ reason }, 0);
   for (const limit of RATE_LIMIT_NAMES) {
     m.rateLimited.inc({ limit }, 0);
   }
