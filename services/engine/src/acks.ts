@@ -5,10 +5,15 @@
  */
 import type { BusAck } from '@gossip/protocol';
 import { isDuplicateKey } from '@gossip/store';
+import type { AttachmentLinks } from './attachment-links.js';
 import type { HandlerDeps } from './deps.js';
 
 export class Acks {
-  constructor(private readonly d: HandlerDeps) {}
+  constructor(
+    private readonly d: HandlerDeps,
+    /** Records the ack against the message's attachments (deleted once all recipients acked). */
+    private readonly links: AttachmentLinks,
+  ) {}
 
   /**
    * Deletes the acked messages (and contact events) addressed to `m.user`. Every lookup
@@ -27,10 +32,16 @@ export class Acks {
     const { c, out, recent, metrics } = this.d;
     const d =
       recent.get(id) ??
-      (await c.messages.findOne({ _id: id }, { projection: { from: 1, to: 1, sentAt: 1 } }));
+      (await c.messages.findOne(
+        { _id: id },
+        { projection: { from: 1, to: 1, sentAt: 1, attachments: 1 } },
+      ));
     if (d) {
       if (d.to !== m.user) return out.replyError(m, 'not_yours', id);
       recent.forget(id);
+      // Recorded before the message goes (idempotent), so a failure here leaves the message
+      // for a redelivered ack to record again rather than an attachment nobody clears.
+      if (d.attachments) await this.links.acked(m.user, d.attachments);
       const { deletedCount } = await c.messages.deleteOne({ _id: id });
       if (deletedCount === 0) return; // acked at the same moment through another engine
       metrics.acked.inc();

@@ -24,8 +24,15 @@ import {
   type Logger,
   type OpsServer,
 } from '@gossip/servicekit';
-import { ensureSharedIndexes, sharedCollections, type SharedCollections } from '@gossip/store';
+import {
+  AttachmentBlobs,
+  ensureSharedIndexes,
+  sharedCollections,
+  type SharedCollections,
+} from '@gossip/store';
 import { Acks } from './acks.js';
+import { AttachmentLinks } from './attachment-links.js';
+import { refreshAttachmentStats, sweepAttachments } from './attachment-sweep.js';
 import type { EngineConfig } from './config.js';
 import { BusConsumer } from './consumer.js';
 import { MessageInserter } from './inserter.js';
@@ -42,6 +49,7 @@ import { refreshStats, sweepExpired } from './sweep.js';
 /** The pieces that need MongoDB, made once it answers. */
 interface Handlers {
   c: SharedCollections;
+  blobs: AttachmentBlobs;
   sends: Sends;
   replayer: Replayer;
   acks: Acks;
@@ -121,7 +129,10 @@ export class Engine {
   /** The handlers and jobs, over the shared collections of the connected database. */
   private makeHandlers(): Handlers {
     const { cfg, metrics, out } = this;
-    const c = sharedCollections(this.mongo.db(cfg.mongoDb));
+    const db = this.mongo.db(cfg.mongoDb);
+    const c = sharedCollections(db);
+    const blobs = new AttachmentBlobs(db);
+    const links = new AttachmentLinks(c, blobs, metrics);
     const recent = new RecentMessages();
     const permissions = new Permissions(c, cfg.permissionCacheMs);
     const inserter = new MessageInserter(c.messages, cfg.prefetch, (n) =>
@@ -130,7 +141,17 @@ export class Engine {
     const { redeliverySeconds, replayBatch } = cfg;
     return {
       c,
-      sends: new Sends({ c, inserter, permissions, out, recent, metrics, redeliverySeconds }),
+      blobs,
+      sends: new Sends({
+        c,
+        inserter,
+        permissions,
+        links,
+        out,
+        recent,
+        metrics,
+        redeliverySeconds,
+      }),
       replayer: new Replayer({
         c,
         out,
@@ -140,7 +161,7 @@ export class Engine {
         replayBatch,
         redeliverySeconds,
       }),
-      acks: new Acks({ c, out, recent, metrics }),
+      acks: new Acks({ c, out, recent, metrics }, links),
       signals: new Signals(permissions, out, metrics),
       scan: new RedeliveryScan({
         c,
@@ -188,11 +209,13 @@ export class Engine {
       );
     };
     every(this.cfg.scanIntervalMs, () => h.scan.run());
-    every(this.cfg.sweepIntervalSeconds * 1000, () =>
-      sweepExpired(h.c, this.cfg, this.metrics, this.log),
-    );
+    every(this.cfg.sweepIntervalSeconds * 1000, async () => {
+      await sweepExpired(h.c, this.cfg, this.metrics, this.log);
+      await sweepAttachments(h.c, h.blobs, this.cfg, this.metrics, this.log);
+    });
     every(this.cfg.statsIntervalMs, () => refreshStats(h.c, this.metrics));
     void refreshStats(h.c, this.metrics).catch(() => undefined);
+    void refreshAttachmentStats(h.c, this.metrics).catch(() => undefined);
     const port = await this.ops.start(this.cfg.port, this.cfg.host);
     this.log.info({ port }, 'engine listening');
     return port;

@@ -1,7 +1,15 @@
 /** The engine's metrics, on its own registry (series start at zero; no client values as labels). */
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { createMetricsRegistry, type Registry } from '@gossip/servicekit';
-import { ERROR_CODES, BUS_INVALID_REASONS } from '@gossip/protocol';
+import {
+  ATTACHMENT_EXPIRY_REASONS,
+  ATTACHMENTS_DELETED_METRIC,
+  ATTACHMENTS_EXPIRED_METRIC,
+  ATTACHMENTS_STORED_BYTES_METRIC,
+  ATTACHMENTS_STORED_METRIC,
+  BUS_INVALID_REASONS,
+  ERROR_CODES,
+} from '@gossip/protocol';
 
 export interface EngineMetrics {
   registry: Registry;
@@ -24,6 +32,10 @@ export interface EngineMetrics {
   errors: Counter<'code'>;
   signals: Counter<'result'>;
   receiptsStored: Counter;
+  attachmentsStored: Gauge;
+  attachmentsStoredBytes: Gauge;
+  attachmentsDeleted: Counter;
+  attachmentsExpired: Counter<'reason'>;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -128,12 +140,35 @@ export function createEngineMetrics(): EngineMetrics {
       labelNames: ['kind'],
       registers,
     }),
+    attachmentsStored: new Gauge({
+      name: ATTACHMENTS_STORED_METRIC,
+      help: 'Attachments stored or uploading (refreshed by each sweep).',
+      registers,
+    }),
+    attachmentsStoredBytes: new Gauge({
+      name: ATTACHMENTS_STORED_BYTES_METRIC,
+      help: 'Ciphertext bytes of the attachments stored or uploading (refreshed by each sweep).',
+      registers,
+    }),
+    attachmentsDeleted: counter(
+      ATTACHMENTS_DELETED_METRIC,
+      'Attachments deleted because every recipient acked a message carrying them.',
+    ),
+    attachmentsExpired: new Counter({
+      name: ATTACHMENTS_EXPIRED_METRIC,
+      help: 'Attachments deleted by the sweep: past retention, or an upload never finished.',
+      labelNames: ['reason'],
+      registers,
+    }),
   };
   for (const code of ERROR_CODES) m.errors.inc({ code }, 0);
   for (const op of ['send', 'ack', 'connected', 'signal']) m.busMessages.inc({ op }, 0);
   for (const reason of BUS_INVALID_REASONS) m.busInvalid.inc({ reason }, 0);
   for (const result of ['relayed', 'offline', 'refused']) m.signals.inc({ result }, 0);
   for (const kind of ['messages', 'events', 'receipts']) m.replayPages.inc({ kind }, 0);
+  for (const reason of ATTACHMENT_EXPIRY_REASONS) m.attachmentsExpired.inc({ reason }, 0);
+  m.attachmentsStored.set(0);
+  m.attachmentsStoredBytes.set(0);
   m.pending.set(0);
   m.oldestPendingAge.set(0);
   return m;

@@ -9,7 +9,7 @@ import type { MessageDoc } from '@gossip/store';
 /** Messages remembered for acks without a read (about 100 bytes each). */
 const RECENT_MAX = 50_000;
 
-export type RecentMessage = Pick<MessageDoc, 'from' | 'to' | 'sentAt'>;
+export type RecentMessage = Pick<MessageDoc, 'from' | 'to' | 'sentAt' | 'attachments'>;
 
 /** A bounded map of message id to sender, recipient and stamp; the least recently used go first. */
 export class RecentMessages {
@@ -19,8 +19,10 @@ export class RecentMessages {
     this.byId = new LRUCache({ max });
   }
 
-  remember(d: Pick<MessageDoc, '_id' | 'from' | 'to' | 'sentAt'>): void {
-    this.byId.set(d._id, { from: d.from, to: d.to, sentAt: d.sentAt });
+  remember(d: Pick<MessageDoc, '_id' | 'from' | 'to' | 'sentAt' | 'attachments'>): void {
+    const m: RecentMessage = { from: d.from, to: d.to, sentAt: d.sentAt };
+    if (d.attachments) m.attachments = d.attachments;
+    this.byId.set(d._id, m);
   }
 
   get(id: string): RecentMessage | undefined {

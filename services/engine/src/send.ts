@@ -3,9 +3,10 @@
  * (see {@link MessageInserter}), then answered (`stored`) and routed to the recipient's
  * gateways in its sender's arrival order.
  */
-import type { BusSend, ErrorCode } from '@gossip/protocol';
+import type { BusSend, ErrorCode, SendDecision } from '@gossip/protocol';
 import type { MessageDoc } from '@gossip/store';
 import { KeyedChains, settledLater } from './chains.js';
+import type { AttachmentLinks } from './attachment-links.js';
 import type { HandlerDeps } from './deps.js';
 import { deliverFrame } from './frames.js';
 import type { MessageInserter } from './inserter.js';
@@ -21,6 +22,8 @@ type Stored =
 export interface SendsDeps extends HandlerDeps {
   inserter: MessageInserter;
   permissions: Permissions;
+  /** Checks the attachments a send names. */
+  links: AttachmentLinks;
   /** How long after a live delivery the redelivery scan looks at a message again. */
   redeliverySeconds: number;
 }
@@ -73,13 +76,19 @@ export class Sends {
 
   private async store(m: BusSend): Promise<Stored> {
     const permitted = settledLater(this.d.permissions.check(m.from, m.to));
+    const linked = settledLater(
+      m.attachments ? this.d.links.check(m.from, m.to, m.attachments) : Promise.resolve(true),
+    );
     // A sender's sends reach the inserter in arrival order (its batches keep that order),
     // so when two copies of one id arrive (a resend through another gateway), the first
     // copy's stamp is the one stored. Otherwise one message could keep the first copy's
     // stamp and the next the second's, and a replay, which sorts by stamp, would show
     // them out of order. Only the hand-over to the inserter waits here, not the insert.
     const queued = await this.chains.run(`store:${m.from}`, async () => {
-      const decision = await permitted;
+      const permission = await permitted;
+      // A refused attachment stores nothing, as a refused recipient does.
+      const decision: SendDecision | 'unknown' | 'invalid_attachment' =
+        permission === 'ok' && !(await linked) ? 'invalid_attachment' : permission;
       if (decision !== 'ok') return { decision };
       const doc = this.messageDoc(m);
       return { decision, doc, inserted: settledLater(this.d.inserter.insert(doc)) };
@@ -112,6 +121,7 @@ export class Sends {
       to: m.to,
       kind: m.kind,
       body: m.body,
+      ...(m.attachments ? { attachments: m.attachments } : {}),
       sentAt: new Date(m.at),
       seq: m.at,
       attempts: 0,
