@@ -4,23 +4,22 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import { HashPool, PasswordHasher } from '../src/passwords.js';
-import { PASSWORD, bearer, errorOf, keySets, register, startApi, type Harness } from './helpers.js';
+import {
+  PASSWORD,
+  bearer,
+  errorOf,
+  keySets,
+  login,
+  register,
+  startApi,
+  type Harness,
+} from './helpers.js';
 
 let keys: Awaited<ReturnType<typeof keySets>>;
 before(async () => {
   keys = await keySets();
 });
-
-function login(app: FastifyInstance, username: string, password: string, remoteAddress: string) {
-  return app.inject({
-    method: 'POST',
-    url: '/v1/auth/login',
-    payload: { username, password },
-    remoteAddress,
-  });
-}
 
 describe('login throttle per (username, client address)', () => {
   let h: Harness;

@@ -88,6 +88,16 @@ export async function startApi(
 
 let cachedKeys: Promise<PublicKeys[]> | undefined;
 
+/** Drops the database an api process ran with (`apiEnv`'s API_MONGO_URL and API_MONGO_DB). */
+export async function dropApiDatabase(env: Record<string, string>): Promise<void> {
+  const mongo = new MongoClient(env.API_MONGO_URL!);
+  await mongo
+    .db(env.API_MONGO_DB)
+    .dropDatabase()
+    .catch(() => undefined);
+  await mongo.close();
+}
+
 /** Two real key sets (RSA-OAEP-3072 + Ed25519), generated once per test file. */
 export function keySets(): Promise<PublicKeys[]> {
   cachedKeys ??= Promise.all([generateIdentityKeys(), generateIdentityKeys()]).then((ids) =>
@@ -119,6 +129,24 @@ export async function register(
     throw new Error(`register ${username}: ${res.statusCode} ${res.body}`);
   return res.json<Session>();
 }
+
+/** POST /v1/auth/login as from `remoteAddress` (the login throttle keys on it). */
+export function login(
+  app: FastifyInstance,
+  username: string,
+  password: string,
+  remoteAddress = '10.0.0.1',
+) {
+  return app.inject({
+    method: 'POST',
+    url: '/v1/auth/login',
+    payload: { username, password },
+    remoteAddress,
+  });
+}
+
+/** The error of a refused access or refresh token. */
+export const INVALID_TOKEN = { status: 401, code: 'invalid_token' } as const;
 
 export function bearer(session: Session | string): Record<string, string> {
   const token = typeof session === 'string' ? session : session.accessToken;

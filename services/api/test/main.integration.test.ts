@@ -9,8 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { Session } from '@gossip/protocol';
 import { freePort, startProcess, type ManagedProcess } from '@gossip/testenv';
-import { MongoClient } from 'mongodb';
-import { PASSWORD, apiEnv, keySets } from './helpers.js';
+import { PASSWORD, apiEnv, dropApiDatabase, keySets } from './helpers.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const MAIN = join(repoRoot, 'services/api/src/main.ts');
@@ -49,12 +48,7 @@ describe('api process', () => {
   });
   after(async () => {
     await proc.stop(5000);
-    const mongo = new MongoClient(env.API_MONGO_URL!);
-    await mongo
-      .db(env.API_MONGO_DB)
-      .dropDatabase()
-      .catch(() => undefined);
-    await mongo.close();
+    await dropApiDatabase(env);
   });
 
   test('healthz and readyz answer, readyz after pinging MongoDB and Redis', async () => {

@@ -18,8 +18,7 @@ import {
   type Listener,
   type ManagedProcess,
 } from '@gossip/testenv';
-import { MongoClient } from 'mongodb';
-import { apiEnv } from './helpers.js';
+import { apiEnv, dropApiDatabase } from './helpers.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -66,12 +65,7 @@ describe('api process: malformed input', () => {
   });
   after(async () => {
     await proc.stop(5000);
-    const mongo = new MongoClient(env.API_MONGO_URL!);
-    await mongo
-      .db(env.API_MONGO_DB)
-      .dropDatabase()
-      .catch(() => undefined);
-    await mongo.close();
+    await dropApiDatabase(env);
   });
 
   for (const c of casesFor({ json: true })) {

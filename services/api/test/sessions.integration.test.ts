@@ -5,7 +5,17 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type { Session } from '@gossip/protocol';
-import { PASSWORD, bearer, errorOf, keySets, register, startApi, type Harness } from './helpers.js';
+import {
+  INVALID_TOKEN,
+  PASSWORD,
+  bearer,
+  errorOf,
+  keySets,
+  login,
+  register,
+  startApi,
+  type Harness,
+} from './helpers.js';
 
 let h: Harness;
 let keys: Awaited<ReturnType<typeof keySets>>;
@@ -18,20 +28,6 @@ after(() => h.close());
 
 function refresh(refreshToken: string) {
   return h.app.inject({ method: 'POST', url: '/v1/auth/refresh', payload: { refreshToken } });
-}
-
-function login(
-  app: Harness['app'],
-  username: string,
-  password: string,
-  remoteAddress = '10.0.0.1',
-) {
-  return app.inject({
-    method: 'POST',
-    url: '/v1/auth/login',
-    payload: { username, password },
-    remoteAddress,
-  });
 }
 
 describe('register', () => {
@@ -105,12 +101,12 @@ describe('tokens', () => {
     const none = await h.app.inject({ method: 'GET', url: '/v1/me' });
     assert.deepEqual(errorOf(none), { status: 401, code: 'unauthorized' });
     const junk = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer('abc') });
-    assert.deepEqual(errorOf(junk), { status: 401, code: 'invalid_token' });
+    assert.deepEqual(errorOf(junk), INVALID_TOKEN);
     // Same claims, other key: the signature check must fail.
     const [head, payload] = s.accessToken.split('.');
     const forged = `${head}.${payload}.${'A'.repeat(43)}`;
     const f = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(forged) });
-    assert.deepEqual(errorOf(f), { status: 401, code: 'invalid_token' });
+    assert.deepEqual(errorOf(f), INVALID_TOKEN);
     // alg=none must never be accepted.
     const none64 = Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url');
     const n = await h.app.inject({
@@ -118,7 +114,7 @@ describe('tokens', () => {
       url: '/v1/me',
       headers: bearer(`${none64}.${payload}.`),
     });
-    assert.deepEqual(errorOf(n), { status: 401, code: 'invalid_token' });
+    assert.deepEqual(errorOf(n), INVALID_TOKEN);
   });
 
   test('refresh rotates: the new pair works, the old refresh token is used up', async () => {
@@ -140,15 +136,9 @@ describe('tokens', () => {
 
     // Replaying the first token (its successor was used: not a retry) fails and revokes
     // the whole session family...
-    assert.deepEqual(errorOf(await refresh(s.refreshToken)), {
-      status: 401,
-      code: 'invalid_token',
-    });
+    assert.deepEqual(errorOf(await refresh(s.refreshToken)), INVALID_TOKEN);
     // ...so the token the thief or the owner got from the rotation is dead too.
-    assert.deepEqual(errorOf(await refresh(s3.refreshToken)), {
-      status: 401,
-      code: 'invalid_token',
-    });
+    assert.deepEqual(errorOf(await refresh(s3.refreshToken)), INVALID_TOKEN);
   });
 
   test('a retry of a refresh whose answer was lost gets a new pair; the lost one is a tombstone', async () => {
@@ -162,14 +152,8 @@ describe('tokens', () => {
     const s3 = (await refresh(s2.refreshToken)).json<Session>();
     // ...but whoever later presents the lost answer (a thief who raced the owner, or the
     // owner) ends the session: the grace never lets one side quietly take it over.
-    assert.deepEqual(errorOf(await refresh(lost.refreshToken)), {
-      status: 401,
-      code: 'invalid_token',
-    });
-    assert.deepEqual(errorOf(await refresh(s3.refreshToken)), {
-      status: 401,
-      code: 'invalid_token',
-    });
+    assert.deepEqual(errorOf(await refresh(lost.refreshToken)), INVALID_TOKEN);
+    assert.deepEqual(errorOf(await refresh(s3.refreshToken)), INVALID_TOKEN);
   });
 
   test('with API_REFRESH_RETRY_GRACE_SECONDS=0 any second use ends the session', async () => {
@@ -183,11 +167,8 @@ describe('tokens', () => {
           payload: { refreshToken: t },
         });
       const s2 = (await post(s.refreshToken)).json<Session>();
-      assert.deepEqual(errorOf(await post(s.refreshToken)), { status: 401, code: 'invalid_token' });
-      assert.deepEqual(errorOf(await post(s2.refreshToken)), {
-        status: 401,
-        code: 'invalid_token',
-      });
+      assert.deepEqual(errorOf(await post(s.refreshToken)), INVALID_TOKEN);
+      assert.deepEqual(errorOf(await post(s2.refreshToken)), INVALID_TOKEN);
     } finally {
       await strict.close();
     }
@@ -207,7 +188,7 @@ describe('tokens', () => {
       url: '/v1/auth/refresh',
       payload: { refreshToken: s.refreshToken },
     });
-    assert.deepEqual(errorOf(r), { status: 401, code: 'invalid_token' });
+    assert.deepEqual(errorOf(r), INVALID_TOKEN);
     const ok = await h.app.inject({
       method: 'POST',
       url: '/v1/auth/refresh',
@@ -265,7 +246,7 @@ describe('access token expiry (1 s TTL)', () => {
   test('a token from one deployment secret is refused by another', async () => {
     const s = await register(short.app, 'exp_hank', keys[0]!);
     const res = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(s) });
-    assert.deepEqual(errorOf(res), { status: 401, code: 'invalid_token' });
+    assert.deepEqual(errorOf(res), INVALID_TOKEN);
   });
 });
 
