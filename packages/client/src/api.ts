@@ -67,6 +67,12 @@ interface RequestOptions {
   auth?: boolean;
   /** Return `{ contentType, data }` instead of parsing JSON. */
   binary?: boolean;
+  /** Return the `Response` of a successful call unread (a streamed download). */
+  response?: boolean;
+  /** Extra request headers (`Content-Range`, `Range`). */
+  headers?: Record<string, string>;
+  /** This request's timeout, body included (ms). @default the client's `timeoutMs` */
+  timeoutMs?: number;
 }
 
 /** Converts a protocol `Session` into the tokens to keep. */
@@ -300,7 +306,7 @@ export class ApiClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
     if (token) headers.authorization = `Bearer ${token}`;
     let body: string | Uint8Array<ArrayBuffer> | undefined;
     if (opts.raw) {
@@ -316,11 +322,12 @@ export class ApiClient {
         method: opts.method ?? 'GET',
         headers,
         body,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs),
       });
     } catch (err) {
       throw new NetworkError(this.baseUrl, { cause: err });
     }
+    if (opts.response && res.ok) return res as T;
     if (opts.binary && res.ok) {
       const data = new Uint8Array(await res.arrayBuffer());
       return { contentType: res.headers.get('content-type') ?? '', data } as T;

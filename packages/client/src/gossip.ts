@@ -25,6 +25,7 @@ import {
   type Session,
 } from '@gossip/protocol';
 import type { ApiClient } from './api.js';
+import { parseAttachmentMessage, type AttachmentRef } from './attachments/message.js';
 import { ContactKeys } from './contact-keys.js';
 import { Conversations } from './conversations.js';
 import { KeyChangedError } from './errors.js';
@@ -51,8 +52,10 @@ export type OpenedDelivery =
       keyId: string;
       /** The decrypted bytes. */
       data: Uint8Array;
-      /** The decrypted bytes as UTF-8 text. */
+      /** The decrypted bytes as UTF-8 text (an attachment message: its caption). */
       text: string;
+      /** The file this message carries (fetch it with `Messenger.download`). */
+      attachment?: AttachmentRef;
     };
 
 /** What `openContactEvent` made of a `contact` frame. */
@@ -212,6 +215,11 @@ export class GossipClient {
     return this.pins.pinnedKeys(username);
   }
 
+  /** Throws `VerificationRequiredError` (or a key error) when nothing may be sent to `to`. */
+  checkSendable(to: string): Promise<PinnedContact> {
+    return this.pins.checkSendable(to);
+  }
+
   /** Trusts a contact's published keys after an identity reset: see `ContactKeys`. */
   trustContactKeys(username: string, expectedFingerprint: string): Promise<PinnedContact> {
     return this.pins.trustContactKeys(username, expectedFingerprint);
@@ -273,7 +281,11 @@ export class GossipClient {
    * its own id until it is `accepted`, and report accepted key frames to
    * `keyMessageAccepted`.
    */
-  async prepareSend(to: string, plaintext: string | Uint8Array): Promise<SendFrame[]> {
+  async prepareSend(
+    to: string,
+    plaintext: string | Uint8Array,
+    attachments?: string[],
+  ): Promise<SendFrame[]> {
     await this.pins.checkSendable(to);
     const frames: SendFrame[] = [];
     const current = await this.keyStore.currentConversationKey(to);
@@ -290,7 +302,9 @@ export class GossipClient {
       frames.push({ type: 'send', id: newMessageId(), to, kind: 'key', body });
     }
     const msg = await this.encrypt(to, plaintext);
-    frames.push({ type: 'send', id: msg.id, to, kind: 'message', body: msg.body });
+    const frame: SendFrame = { type: 'send', id: msg.id, to, kind: 'message', body: msg.body };
+    if (attachments?.length) frame.attachments = attachments;
+    frames.push(frame);
     return frames;
   }
 
@@ -301,15 +315,18 @@ export class GossipClient {
       return { kind: 'key', id: frame.id, from: frame.from, sentAt: frame.sentAt, keyId, isNew };
     }
     const { keyId, data } = await this.decrypt(frame.from, frame.id, frame.body);
-    return {
+    const carried = parseAttachmentMessage(data);
+    const opened: OpenedDelivery = {
       kind: 'message',
       id: frame.id,
       from: frame.from,
       sentAt: frame.sentAt,
       keyId,
       data,
-      text: fromUtf8(data),
+      text: carried ? carried.text : fromUtf8(data),
     };
+    if (carried) opened.attachment = carried.attachment;
+    return opened;
   }
 
   /**

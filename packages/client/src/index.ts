@@ -58,3 +58,27 @@ export {
   type SocketCloseEvent,
 } from './ws/socket.js';
 export { MemoryMessengerStore, BoundedIdSet, type MessengerStore } from './ws/store.js';
+export {
+  ATTACHMENT_MESSAGE_MARKER,
+  MAX_THUMBNAIL_BYTES,
+  THUMBNAIL_TYPES,
+  encodeAttachmentMessage,
+  parseAttachmentMessage,
+  type AttachmentRef,
+  type Thumbnail,
+} from './attachments/message.js';
+export { AttachmentsApi } from './attachments/rest.js';
+export {
+  uploadFile,
+  type FileSource,
+  type SendFileOptions,
+  type TransferProgress,
+  type UploadedFile,
+} from './attachments/upload.js';
+export {
+  download,
+  downloadTo,
+  type DownloadOptions,
+  type FileSink,
+} from './attachments/download.js';
+export { isTransient, type ResumeOptions } from './attachments/retry.js';

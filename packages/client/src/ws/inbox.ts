@@ -290,6 +290,7 @@ export class Inbox {
       keyId: opened.keyId,
       ciphertext: f.body,
     };
+    if (opened.attachment) msg.attachment = opened.attachment;
     try {
       await handler(msg);
     } catch (err) {

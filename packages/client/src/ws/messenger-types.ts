@@ -10,6 +10,7 @@ import type {
   SendFrame,
   SignalName,
 } from '@gossip/protocol';
+import type { AttachmentRef } from '../attachments/message.js';
 import type { KeyChangedError, MissingKeyError } from '../errors.js';
 import type { GossipClient, OpenedContactEvent } from '../gossip.js';
 import type { GatewayConnectionOptions, TransportState } from './connection.js';
@@ -29,6 +30,11 @@ export interface ChatMessage {
   keyId: string;
   /** The body exactly as the server stored and delivered it (ciphertext). */
   ciphertext: string;
+  /**
+   * The file this message carries (then `text` is its caption, `data` the raw plaintext):
+   * fetch it with `Messenger.download`.
+   */
+  attachment?: AttachmentRef;
 }
 
 /** Handles one message; the message is acked after it resolves, not if it throws. */

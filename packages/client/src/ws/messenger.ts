@@ -19,6 +19,14 @@
  * here), so nothing waits on a timer to keep the order.
  */
 import type { ServerFrame, SignalName } from '@gossip/protocol';
+import {
+  download,
+  downloadTo,
+  type DownloadOptions,
+  type FileSink,
+} from '../attachments/download.js';
+import { encodeAttachmentMessage, type AttachmentRef } from '../attachments/message.js';
+import { uploadFile, type FileSource, type SendFileOptions } from '../attachments/upload.js';
 import type { GossipClient } from '../gossip.js';
 import { Acks } from './acks.js';
 import { GatewayConnection, type GatewayConnectionOptions } from './connection.js';
@@ -182,9 +190,52 @@ export class Messenger extends Emitter<MessengerEvents> {
    * Resolves with the message id once queued; follow it with `status` events or `whenState`.
    */
   send(to: string, text: string | Uint8Array): Promise<{ id: string }> {
+    return this.queue(to, text);
+  }
+
+  /**
+   * Encrypts and uploads a file for `to` (resuming after cuts), then queues the encrypted
+   * message that carries its id, key and digest, like `send`. Resolves once that message
+   * is queued; `onProgress` reports the upload.
+   */
+  async sendFile(
+    to: string,
+    file: FileSource,
+    opts: SendFileOptions,
+  ): Promise<{ id: string; attachment: AttachmentRef }> {
+    await this.gossip.checkSendable(to);
+    const uploaded = await uploadFile(this.gossip.api, file, [to], opts);
+    const attachment: AttachmentRef = {
+      ...uploaded,
+      type:
+        opts.type ?? (file instanceof Blob && file.type ? file.type : 'application/octet-stream'),
+      name: opts.name,
+    };
+    if (opts.thumbnail) attachment.thumbnail = opts.thumbnail;
+    const sent = await this.queue(to, encodeAttachmentMessage(attachment, opts.text), [
+      uploaded.id,
+    ]);
+    return { id: sent.id, attachment };
+  }
+
+  /** Downloads and verifies the file a message carries; resolves only with a checked file. */
+  download(attachment: AttachmentRef, opts?: DownloadOptions): Promise<Uint8Array> {
+    return download(this.gossip.api, attachment, opts);
+  }
+
+  /** Like `download`, streaming into `sink`, which must keep nothing unless this resolves. */
+  downloadTo(attachment: AttachmentRef, sink: FileSink, opts?: DownloadOptions): Promise<void> {
+    return downloadTo(this.gossip.api, attachment, sink, opts);
+  }
+
+  private queue(
+    to: string,
+    text: string | Uint8Array,
+    attachments?: string[],
+  ): Promise<{ id: string }> {
     // One at a time: each call sees the key state the previous one left.
     const run = this.sendChain.then(async () => {
-      const frames = await this.gossip.prepareSend(to, text);
+      const frames = await this.gossip.prepareSend(to, text, attachments);
       const msg = frames[frames.length - 1]!;
       this.outbox.add(frames);
       this.states.advance(msg.id, to, 'sending');
