@@ -78,12 +78,7 @@ describe('delivery: happy path and offline replay', () => {
 
   it('an offline recipient gets its messages in order on connect; they are deleted after its ack; the offline sender gets receipts later', async () => {
     const alice = await WsClient.connect(gw.wsUrl, await stack.token('alice'));
-    const ids: string[] = [];
-    for (let i = 0; i < 25; i++) {
-      const id = newMessageId();
-      ids.push(id);
-      alice.send({ type: 'send', id, to: 'carol', kind: 'message', body: opaque() });
-    }
+    for (let i = 0; i < 25; i++) alice.sendMessage('carol', opaque());
     // carol is not a contact: every one refused, nothing stored.
     await eventually(
       () =>
@@ -93,12 +88,7 @@ describe('delivery: happy path and offline replay', () => {
     assert.equal(await stack.db.collection('messages').countDocuments({ to: 'carol' }), 0);
 
     // Let one finish before the next? No: pipeline them, the order must hold anyway.
-    const toBob: string[] = [];
-    for (let i = 0; i < 30; i++) {
-      const id = newMessageId();
-      toBob.push(id);
-      alice.send({ type: 'send', id, to: 'bob', kind: 'message', body: opaque() });
-    }
+    const toBob = Array.from({ length: 30 }, () => alice.sendMessage('bob', opaque()));
     await eventually(
       () => toBob.every((id) => alice.frames.some((f) => f.type === 'accepted' && f.id === id)),
       'all 30 accepted',

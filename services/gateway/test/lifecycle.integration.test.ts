@@ -61,9 +61,7 @@ describe('life cycle', () => {
     const gw = await stack.startGateway();
     const alice = await WsClient.connect(gw.wsUrl, await stack.token('alice'));
     const ids = Array.from({ length: 20 }, () => newMessageId());
-    for (const id of ids) {
-      alice.send({ type: 'send', id, to: 'bob', kind: 'message', body: 'AAAA' });
-    }
+    for (const id of ids) alice.sendMessage('bob', 'AAAA', 'message', id);
     assert.equal(await e1.proc.stop(15_000), 0);
     assert.match(e1.proc.output(), /shutdown complete/);
     await stack.startEngine({}, 'engine-2');
@@ -97,9 +95,7 @@ describe('life cycle', () => {
     const gw = await stack.startGateway();
     const alice = await WsClient.connect(gw.wsUrl, await stack.token('alice'));
     const ids = Array.from({ length: 7 }, () => newMessageId());
-    for (const id of ids) {
-      alice.send({ type: 'send', id, to: 'bob', kind: 'message', body: 'AAAA' });
-    }
+    for (const id of ids) alice.sendMessage('bob', 'AAAA', 'message', id);
     await eventually(
       () => ids.every((id) => alice.frames.some((f) => f.type === 'accepted' && f.id === id)),
       'accepted',
