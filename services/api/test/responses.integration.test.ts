@@ -8,6 +8,7 @@
  * whose `Allow` lists the document's methods for that path.
  */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { ERRORS, isErrorCode, type Session } from '@gossip/protocol';
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -50,10 +51,10 @@ before(async () => {
 after(async () => h?.close());
 
 /** `/v1/users/{username}` with the parameters filled in. */
-function concrete(path: string, username: string): string {
+function concrete(path: string, username: string, id?: string): string {
   return path
     .replace('{username}', encodeURIComponent(username))
-    .replace('{id}', '00000000-aaaa-bbbb-cccc-000000000000');
+    .replace('{id}', id ?? '00000000-aaaa-bbbb-cccc-000000000000');
 }
 
 /** Asserts `res` is a declared answer of `method path` and its body fits the schema. */
@@ -93,14 +94,16 @@ async function send(
     body?: string | Buffer;
     type?: string;
     query?: string;
+    id?: string;
+    headers?: Record<string, string>;
   } = {},
 ): Promise<LightMyRequestResponse> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.body !== undefined) headers['content-type'] = opts.type ?? 'application/json';
   const res = await h.app.inject({
     method: method as 'GET',
-    url: concrete(path, opts.username ?? bob.user.username) + (opts.query ?? ''),
+    url: concrete(path, opts.username ?? bob.user.username, opts.id) + (opts.query ?? ''),
     headers,
     ...(opts.body === undefined ? {} : { payload: opts.body }),
   });
@@ -168,6 +171,70 @@ test('the successes of the operations match their declared bodies', async () => 
     await send(method, path, { token, username, body: '{}' });
   }
   await send('GET', '/v1/contacts', { token: a });
+  // Attachments (issue 17): alice uploads for bob, her contact again.
+  await send('POST', '/v1/contacts/{username}/request', { token: a, body: '{}' });
+  await send('POST', '/v1/contacts/{username}/accept', {
+    token: b,
+    username: alice.user.username,
+    body: '{}',
+  });
+  const blob = randomBytes(40);
+  const digest = createHash('sha256').update(blob).digest('base64url');
+  await send('POST', '/v1/attachments', { token: a, body: json({ size: 1e12 }) });
+  const made = await send('POST', '/v1/attachments', { token: a, body: json({ size: 40 }) });
+  const id = made.json<{ id: string }>().id;
+  const part = {
+    token: a,
+    id,
+    body: blob,
+    type: 'application/octet-stream',
+    headers: { 'content-range': 'bytes 0-39/40' },
+  };
+  await send('POST', '/v1/attachments/{id}/finish', {
+    token: a,
+    id,
+    body: json({ digest, recipients: [bob.user.username] }),
+  });
+  await send('PUT', '/v1/attachments/{id}/content', { ...part, headers: {} });
+  await send('PUT', '/v1/attachments/{id}/content', part);
+  await send('PUT', '/v1/attachments/{id}/content', part);
+  await send('GET', '/v1/attachments/{id}', { token: a, id });
+  await send('POST', '/v1/attachments/{id}/finish', {
+    token: a,
+    id,
+    body: json({ digest, recipients: [bob.user.username, alice.user.username] }),
+  });
+  await send('POST', '/v1/attachments/{id}/finish', {
+    token: a,
+    id,
+    body: json({ digest, recipients: [bob.user.username] }),
+  });
+  await send('GET', '/v1/attachments/{id}/content', { token: b, id });
+  await send('GET', '/v1/attachments/{id}/content', {
+    token: b,
+    id,
+    headers: { range: 'bytes=5-' },
+  });
+  await send('GET', '/v1/attachments/{id}/content', {
+    token: b,
+    id,
+    headers: { range: 'bytes=99-' },
+  });
+  await send('GET', '/v1/attachments/{id}', { token: b, id: 'f'.repeat(32) });
+  await send('DELETE', '/v1/attachments/{id}', { token: a, id });
+  const other = await send('POST', '/v1/attachments', { token: a, body: json({ size: 16 }) });
+  const otherId = other.json<{ id: string }>().id;
+  await send('PUT', '/v1/attachments/{id}/content', {
+    ...part,
+    id: otherId,
+    body: blob.subarray(0, 16),
+    headers: { 'content-range': 'bytes 0-15/16' },
+  });
+  await send('POST', '/v1/attachments/{id}/finish', {
+    token: a,
+    id: otherId,
+    body: json({ digest, recipients: [bob.user.username] }),
+  });
   await send('GET', '/v1/me/sessions', { token: a });
   await send('POST', '/v1/auth/ws-ticket', { token: a });
   await send('POST', '/v1/auth/login', {
@@ -201,6 +268,20 @@ test('the successes of the operations match their declared bodies', async () => 
     ['POST /v1/auth/login', 401],
     ['POST /v1/auth/refresh', 200],
     ['DELETE /v1/me', 204],
+    ['POST /v1/attachments', 201],
+    ['POST /v1/attachments', 413],
+    ['PUT /v1/attachments/{id}/content', 200],
+    ['PUT /v1/attachments/{id}/content', 409],
+    ['POST /v1/attachments/{id}/finish', 200],
+    ['POST /v1/attachments/{id}/finish', 403],
+    ['POST /v1/attachments/{id}/finish', 409],
+    ['POST /v1/attachments/{id}/finish', 422],
+    ['GET /v1/attachments/{id}', 200],
+    ['GET /v1/attachments/{id}', 404],
+    ['GET /v1/attachments/{id}/content', 200],
+    ['GET /v1/attachments/{id}/content', 206],
+    ['GET /v1/attachments/{id}/content', 416],
+    ['DELETE /v1/attachments/{id}', 204],
   ] as const) {
     assert.ok(
       seen.get(key)?.has(statuses),
