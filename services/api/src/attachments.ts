@@ -259,6 +259,12 @@ export class AttachmentService {
     return { status: partial ? 206 : 200, range, size: doc.size, body: source.pipe(counted) };
   }
 
+  /** Deletes every attachment `owner` uploaded (account deletion). */
+  async deleteAllOf(owner: string): Promise<void> {
+    const docs = this.c.attachments.find({ owner }, { projection: { _id: 1, parts: 1 } });
+    for await (const doc of docs) await this.blobs.deleteAttachment(this.c.attachments, doc);
+  }
+
   /** The uploader withdraws an attachment (finished or not). */
   async withdraw(owner: string, id: string): Promise<void> {
     const doc = await this.own(owner, id);

@@ -21,7 +21,7 @@ import {
   type AttachmentStatus,
   type Session,
 } from '@gossip/protocol';
-import { bearer, errorOf, keySets, register, startApi, type Harness } from './helpers.js';
+import { PASSWORD, bearer, errorOf, keySets, register, startApi, type Harness } from './helpers.js';
 
 let h: Harness;
 const s: Record<string, Session> = {};
@@ -424,6 +424,20 @@ describe('quota', () => {
       await q.close();
     }
   });
+});
+
+test('deleting the account deletes its attachments and their GridFS files', async () => {
+  const id = await upload('dave', randomBytes(300), ['alice']);
+  assert.equal((await partsOf(id)).length, 1);
+  const res = await h.app.inject({
+    method: 'DELETE',
+    url: API_PATHS.me,
+    headers: bearer(s.dave!),
+    payload: { password: PASSWORD },
+  });
+  assert.equal(res.statusCode, 204, res.body);
+  assert.equal(await docs().countDocuments({ owner: 'dave' }), 0);
+  assert.equal((await partsOf(id)).length, 0);
 });
 
 test('metrics count finished uploads, bytes and downloads', async () => {
