@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -57,8 +58,11 @@ function gossip(args: string[], env: Record<string, string>, timeoutMs = 60_000)
   });
 }
 
-function listen(env: Record<string, string>): { child: ChildProcess; out: () => string } {
-  const child = spawn(process.execPath, [BIN, 'listen'], {
+function listen(
+  env: Record<string, string>,
+  ...args: string[]
+): { child: ChildProcess; out: () => string } {
+  const child = spawn(process.execPath, [BIN, 'listen', ...args], {
     cwd: tmpdir(),
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -188,4 +192,39 @@ test('gossip send and gossip chat in one process reach gossip listen in another,
     l.child.kill('SIGTERM');
     assert.equal(await exited, 0);
   }
+});
+
+test('gossip send-file reaches gossip listen --files DIR byte-identical, never overwriting a file there', async () => {
+  // ALICE and BOB are the contacts the first test registered.
+  const files = join(homes[1] as string, 'received');
+  await mkdir(files);
+  await writeFile(join(files, 'photo.jpg'), 'already here');
+  const photo = randomBytes(200_000); // several chunks, several parts of nothing in particular
+  const path = join(homes[0] as string, 'photo.jpg');
+  await writeFile(path, photo);
+
+  const bobListens = listen(envB, '--files', files);
+  await eventually(() => bobListens.out().includes('listening as'), 'bob’s listener', 60_000);
+  const sent = await gossip(['send-file', BOB, path], envA);
+  assert.equal(sent.code, 0, sent.stderr);
+  assert.match(sent.stdout, new RegExp(`sent photo.jpg \\(200000 bytes\\) to ${BOB} ✓`));
+  assert.match(sent.stderr, /uploading photo.jpg: 100%/);
+  const saved = join(files, 'photo (1).jpg');
+  await eventually(
+    () => bobListens.out().includes(`saved as ${saved}`),
+    'bob’s listener to save the file',
+    30_000,
+  );
+  assert.match(bobListens.out(), new RegExp(`${ALICE} sent photo.jpg \\(200000 bytes\\)`));
+  assert.ok((await readFile(saved)).equals(photo), 'the saved file is byte-identical');
+  assert.equal(await readFile(join(files, 'photo.jpg'), 'utf8'), 'already here');
+  assert.deepEqual((await readdir(files)).sort(), ['photo (1).jpg', 'photo.jpg'], 'no temp left');
+
+  const missing = await gossip(['send-file', BOB, join(homes[0] as string, 'nope.bin')], envA);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /cannot read .*nope\.bin/);
+
+  const exited = new Promise((r) => bobListens.child.once('exit', r));
+  bobListens.child.kill('SIGTERM');
+  assert.equal(await exited, 0);
 });

@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import type { GossipClient } from '../gossip.js';
 import { FileMessengerStore, nodeWebSocketFactory } from '../node/ws.js';
 import { Messenger, type ChatMessage, type MessengerError } from '../ws/messenger.js';
+import { filesFolder, saveReceivedFile } from './files.js';
 import { UsageError } from './profile.js';
 import { printable } from './terminal.js';
 
@@ -28,6 +29,8 @@ export interface ChatContext {
   io: ChatIo;
   /** Resolves when the command should end (Ctrl-C); @default SIGINT or SIGTERM */
   stopSignal?: Promise<void>;
+  /** Where received files are saved. @default `files/` in the account folder */
+  filesDir?: string;
 }
 
 /** The default gateway for an api URL: same host, port 8081, path /ws. */
@@ -55,7 +58,8 @@ function clock(ms: number): string {
   return new Date(ms).toTimeString().slice(0, 8);
 }
 
-function messenger(ctx: ChatContext): Messenger {
+/** The Messenger every CLI command uses: the account's stores, progress on stderr. */
+export function messenger(ctx: ChatContext): Messenger {
   const m = new Messenger({
     gossip: ctx.client,
     url: ctx.gateway,
@@ -129,6 +133,19 @@ function printMessage(io: ChatIo, m: ChatMessage): void {
   io.out(`${clock(m.sentAt)} ${printable(m.from)}: ${printable(m.text)}`);
 }
 
+/** The handler of `listen` and `chat`: prints a message, or saves the file it carries. */
+async function handler(
+  ctx: ChatContext,
+  m: Messenger,
+): Promise<(msg: ChatMessage) => Promise<void>> {
+  const dir = await filesFolder(ctx.filesDir, ctx.dir);
+  return async (msg) => {
+    // Fetched before the handler returns: the ack that follows lets the server delete it.
+    if (msg.attachment) await saveReceivedFile(m, msg, dir, ctx.io);
+    else printMessage(ctx.io, msg);
+  };
+}
+
 function waitForStop(ctx: ChatContext): Promise<void> {
   if (ctx.stopSignal) return ctx.stopSignal;
   return new Promise((resolve) => {
@@ -156,7 +173,7 @@ export async function sendCommand(ctx: ChatContext, to: string, text: string): P
 /** `gossip listen`: prints incoming messages (then acks them) until stopped. */
 export async function listenCommand(ctx: ChatContext): Promise<number> {
   const m = messenger(ctx);
-  m.onMessage((msg) => printMessage(ctx.io, msg));
+  m.onMessage(await handler(ctx, m));
   m.on('signal', (s) => {
     if (s.signal === 'typing') ctx.io.err(`(${s.from} is typing...)`);
   });
@@ -172,7 +189,7 @@ export async function chatCommand(ctx: ChatContext, peer: string): Promise<numbe
   if (peer === ctx.client.username) throw new UsageError('you cannot chat with yourself');
   const m = messenger(ctx);
   const mine = new Map<string, string>();
-  m.onMessage((msg) => printMessage(ctx.io, msg));
+  m.onMessage(await handler(ctx, m));
   m.on('status', (s) => {
     const text = mine.get(s.id);
     if (text === undefined) return;

@@ -33,51 +33,20 @@ import {
   UsageError,
   type Profile,
 } from './profile.js';
+import { sendFileCommand } from './files.js';
 import { readPassword } from './password.js';
 import { checkTransportUrl } from '../transport-security.js';
 import {
   chatCommand,
   defaultGateway,
   listenCommand,
+  messenger,
   normaliseGateway,
   sendCommand,
   type ChatContext,
 } from './chat.js';
 
-const USAGE = `usage: gossip <command> [options]
-
-commands:
-  register --server URL --user NAME [--display-name TEXT]
-                           create an account; keys are generated here and kept in
-                           $GOSSIP_HOME/<server-host>/<user>/ (default ~/.gossip)
-  login --server URL --user NAME
-                           log in (the account's keys must be on this machine)
-  logout                   revoke this machine's session
-  whoami                   show the current account and its key fingerprint
-  fingerprint CONTACT      show CONTACT's fingerprint and your safety number with them
-  trust CONTACT FINGERPRINT
-                           after an identity reset: accept CONTACT's new keys, given the
-                           fingerprint (or safety number) you compared with them; refused
-                           if it does not match. Trusting does not mark them verified
-  verify CONTACT SAFETY_NUMBER
-                           mark CONTACT verified: the safety number you compared in person
-                           (a verified contact whose keys change must be verified again)
-  rotate-keys              publish new keys, signed by your current ones (contacts follow
-                           the change; needs the password)
-  contacts                 list contacts and requests
-  add CONTACT              ask CONTACT to become a contact
-  accept CONTACT           accept CONTACT's request (and start the conversation)
-  send CONTACT TEXT        send one message; exits once the server accepted it
-  listen                   print incoming messages (acking each once printed)
-  chat CONTACT             interactive chat: type lines, see replies and ticks
-                           (✓ accepted by the server, ✓✓ received by CONTACT)
-
-The password comes from GOSSIP_PASSWORD or is asked for. --server and --user default
-to the account last used with register or login. --gateway ws://HOST:PORT/ws (saved at
-register/login; default: the server's host, port 8081) is where send, listen and chat
-connect. Plain http:// and ws:// are refused unless the host is this machine (localhost,
-127.0.0.0/8, ::1); --insecure allows them anyway (passwords and tokens then cross the
-network in clear).`;
+import { USAGE } from './usage.js';
 
 interface Io {
   out: (line: string) => void;
@@ -112,6 +81,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
       user: { type: 'string' },
       'display-name': { type: 'string' },
       gateway: { type: 'string' },
+      files: { type: 'string' },
       insecure: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -145,7 +115,8 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
     if (!client.api.currentSession) throw new NotLoggedInError();
     const gateway = p.gateway ?? defaultGateway(p.server);
     checkTransportUrl(gateway, allowInsecure);
-    return { client, dir: accountDir(env, p), gateway, io };
+    const filesDir = values.files ?? (env.GOSSIP_FILES || undefined);
+    return { client, dir: accountDir(env, p), gateway, io, ...(filesDir && { filesDir }) };
   };
   const open = async (p: Profile): Promise<GossipClient> => {
     const dir = accountDir(env, p);
@@ -312,6 +283,18 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
       if (rest.length < 2 || !rest[0]) throw new UsageError('send needs CONTACT and TEXT');
       const [to, ...words] = rest as [string, ...string[]];
       return sendCommand(await chatContext(), to, words.join(' '));
+    }
+    case 'send-file': {
+      if (rest.length !== 2 || !rest[0] || !rest[1]) {
+        throw new UsageError('send-file needs CONTACT and PATH');
+      }
+      const ctx = await chatContext();
+      const m = messenger(ctx);
+      try {
+        return await sendFileCommand(io, m, rest[0], rest[1]);
+      } finally {
+        await m.stop();
+      }
     }
     case 'listen': {
       if (rest.length !== 0) throw new UsageError('listen takes no arguments');
