@@ -9,7 +9,11 @@
  * name) and `component` target labels (the relabelings of ./scrape.ts add them); the
  * autoscaler's `gossip_operator_gateway_*` series carry `namespace` and `cluster` themselves.
  */
-import { GATEWAY_CONNECTIONS_METRIC } from '@gossip/protocol';
+import {
+  ATTACHMENTS_DELETED_METRIC,
+  ATTACHMENTS_STORED_BYTES_METRIC,
+  GATEWAY_CONNECTIONS_METRIC,
+} from '@gossip/protocol';
 
 /** One alerting rule as a Prometheus rules file spells it. */
 export interface AlertRule {
@@ -35,6 +39,18 @@ export interface AlertScope {
   readonly namespace: string;
   readonly cluster: string;
 }
+
+/**
+ * Thresholds of the attachment storage alerts, named once here (as the other alerts' numbers
+ * sit in their rules): the chart's rules file and every cluster's PrometheusRule are generated
+ * from them, so a deployment that wants others changes them here and regenerates.
+ */
+export const attachmentAlertThresholds = {
+  /** `GossipAttachmentStorageFillingUp`: stored ciphertext it warns about (100 GiB). */
+  storedBytes: 100 * 1024 ** 3,
+  /** ... when the last 6 hours' growth would reach it within this many seconds (3 days). */
+  horizonSeconds: 3 * 86_400,
+} as const;
 
 const runbook = (anchor: string) =>
   `https://github.com/gossip/gossip/blob/main/docs/operations.md#${anchor}`;
@@ -173,6 +189,54 @@ export function alertGroups(scope?: AlertScope): AlertGroup[] {
       ],
     },
   ];
+  const stored = s(ATTACHMENTS_STORED_BYTES_METRIC);
+  // Engines each count the whole store in their sweep, so take the max, not the sum.
+  const storedGrowing = `max by (namespace, cluster) (deriv(${stored}[6h])) > 0\n`;
+  groups.push({
+    name: 'gossip.attachments',
+    rules: [
+      {
+        alert: 'GossipAttachmentStorageFillingUp',
+        expr:
+          `max by (namespace, cluster) (predict_linear(${stored}[6h], ${attachmentAlertThresholds.horizonSeconds}))\n` +
+          `  > ${attachmentAlertThresholds.storedBytes}\n` +
+          'and on (namespace, cluster)\n' +
+          storedGrowing,
+        for: '1h',
+        labels: { severity: 'warning' },
+        annotations: {
+          summary: `${where}: attachment storage heads for {{ $value | humanize1024 }}B`,
+          description:
+            "At the last 6 hours' growth, stored attachment ciphertext passes " +
+            `${attachmentAlertThresholds.storedBytes / 1024 ** 3} GiB within ` +
+            `${attachmentAlertThresholds.horizonSeconds / 86_400} days. Check MongoDB disk ` +
+            'space, spec.attachments (quotaBytes, retentionSeconds) and whether attachments ' +
+            `are deleted after acks (${ATTACHMENTS_DELETED_METRIC}).`,
+          runbook_url: runbook('attachment-storage-filling-up'),
+        },
+      },
+      {
+        alert: 'GossipAttachmentsNotDeleted',
+        // Recipients ack the messages carrying attachments, and each ack by the last named
+        // recipient deletes the blob: storage growing for hours with no such delete means acks
+        // no longer reach the engine, or the engine fails to delete.
+        expr:
+          storedGrowing +
+          'and on (namespace, cluster)\n' +
+          `sum by (namespace, cluster) (increase(${s(ATTACHMENTS_DELETED_METRIC)}[6h])) == 0\n`,
+        for: '1h',
+        labels: { severity: 'warning' },
+        annotations: {
+          summary: `${where}: attachment storage grows and nothing is deleted after acks`,
+          description:
+            'Stored attachment bytes have grown for 6 hours while no attachment was deleted ' +
+            'after its recipients acked it. Only retention (spec.attachments.retentionSeconds) ' +
+            'removes them now.',
+          runbook_url: runbook('attachments-not-deleted'),
+        },
+      },
+    ],
+  });
   if (!scope) {
     groups.push({
       name: 'gossip.operator',

@@ -24,6 +24,23 @@ describe('chart monitoring files', () => {
     assert.deepStrictEqual(file.endpoints, scrapeEndpoints());
   });
 
+  it("every alert's runbook_url points at a heading of docs/operations.md", () => {
+    const docs = readFileSync(new URL('../../../docs/operations.md', import.meta.url), 'utf8');
+    // GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens.
+    const anchors = new Set(
+      [...docs.matchAll(/^#+ (.+)$/gm)].map((m) =>
+        (m[1] ?? '')
+          .toLowerCase()
+          .replace(/[^a-z0-9 -]/g, '')
+          .replaceAll(' ', '-'),
+      ),
+    );
+    for (const r of alertGroups().flatMap((g) => g.rules)) {
+      const anchor = r.annotations.runbook_url.split('#')[1] ?? '';
+      assert.ok(anchors.has(anchor), `${r.alert}: no heading for #${anchor}`);
+    }
+  });
+
   it('the chart-wide rules select every cluster: no namespace or cluster matcher', () => {
     for (const r of alertGroups().flatMap((g) => g.rules)) {
       assert.doesNotMatch(r.expr, /namespace="|cluster="/, r.alert);
