@@ -248,6 +248,13 @@ export interface MongoPrivilege {
   readonly actions: readonly string[];
 }
 
+/**
+ * Creating and checking indexes. Both services create every index of the collections they
+ * share at start (@gossip/store's `ensureSharedIndexes`: messages, receipts, events, contacts,
+ * attachments), whichever starts first, so each needs this on all of them.
+ */
+const indexing = ['createIndex', 'listIndexes'];
+
 /** Owning a collection: documents, and its indexes (creating an index may create it). */
 const readWrite = [
   'find',
@@ -280,24 +287,24 @@ export function mongodbPrivileges(): Record<MongodbClient, readonly MongoPrivile
       rw(`${blobs}.files`),
       rw(`${blobs}.chunks`),
       // Account deletion removes what is pending for and from the account.
-      { collection: COLLECTIONS.messages, actions: ['find', 'remove'] },
-      { collection: COLLECTIONS.receipts, actions: ['find', 'remove'] },
+      { collection: COLLECTIONS.messages, actions: ['find', 'remove', ...indexing] },
+      { collection: COLLECTIONS.receipts, actions: ['find', 'remove', ...indexing] },
     ],
     engine: [
       rw(COLLECTIONS.messages),
       rw(COLLECTIONS.receipts),
       // Replay and ack of contact events, their retention sweep and indexes.
-      { collection: COLLECTIONS.events, actions: ['find', 'remove', 'createIndex', 'listIndexes'] },
+      { collection: COLLECTIONS.events, actions: ['find', 'remove', ...indexing] },
       { collection: COLLECTIONS.users, actions: ['find'] },
-      { collection: CONTACTS_COLLECTION, actions: ['find'] },
+      { collection: CONTACTS_COLLECTION, actions: ['find', ...indexing] },
       // Checks a send's attachments, records acks (ackedBy), deletes what every recipient
       // acked or what expired, and counts what is stored; it never writes ciphertext.
       {
         collection: COLLECTIONS.attachments,
-        actions: ['find', 'update', 'remove', 'createIndex', 'listIndexes'],
+        actions: ['find', 'update', 'remove', ...indexing],
       },
-      { collection: `${blobs}.files`, actions: ['find', 'remove', 'createIndex', 'listIndexes'] },
-      { collection: `${blobs}.chunks`, actions: ['find', 'remove', 'createIndex', 'listIndexes'] },
+      { collection: `${blobs}.files`, actions: ['find', 'remove'] },
+      { collection: `${blobs}.chunks`, actions: ['find', 'remove'] },
     ],
   };
 }

@@ -1,6 +1,7 @@
 /** The rights of store-rights.ts as data: what each regex admits, what each role covers. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { SHARED_INDEXES } from '@gossip/store';
 import {
   COLLECTIONS,
   ENGINE_ROUTING_KEY,
@@ -74,6 +75,19 @@ describe('store rights', () => {
     assert.match(script, /"db":"gossip","collection":"messages"/);
     // It is JavaScript mongosh can run (compiled here, not run: FerretDB has no createRole).
     assert.doesNotThrow(() => new Function('db', 'process', script));
+  });
+
+  it('MongoDB: the api and the engine may each create every shared index (both do at start)', () => {
+    const privileges = mongodbPrivileges();
+    for (const component of ['api', 'engine'] as const) {
+      for (const ix of SHARED_INDEXES) {
+        const collection = COLLECTIONS[ix.coll];
+        const actions = privileges[component].find((p) => p.collection === collection)?.actions;
+        for (const a of ['createIndex', 'listIndexes']) {
+          assert.ok(actions?.includes(a), `${component} ${a} on ${collection} (${ix.name})`);
+        }
+      }
+    }
   });
 
   it('MongoDB: the api writes attachments and their GridFS ciphertext; the engine only reads, marks and removes them', () => {
