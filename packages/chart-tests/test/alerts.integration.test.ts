@@ -58,6 +58,8 @@ test('the issue asks for these alerts, and each has severity, summary and runboo
     'GossipGatewaysAtMaxReplicas',
     'GossipOperatorReconcileErrors',
     'GossipComponentDown',
+    'GossipAttachmentStorageFillingUp',
+    'GossipAttachmentsNotDeleted',
   ]) {
     assert.ok(names.includes(wanted), `missing alert ${wanted}`);
   }
