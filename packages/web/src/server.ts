@@ -16,16 +16,22 @@ import { extname, join, relative, resolve, sep } from 'node:path';
 import httpProxy from '@fastify/http-proxy';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
-import { errorBody, MAX_AVATAR_BYTES, WS_PATH, type ErrorCode } from '@gossip/protocol';
+import {
+  errorBody,
+  MAX_ATTACHMENT_PART_BYTES,
+  MAX_AVATAR_BYTES,
+  WS_PATH,
+  type ErrorCode,
+} from '@gossip/protocol';
 import { endToEnd, forwardedHeaders, pathOf } from './forwarding.js';
 import { forwardUpgrades } from './ws-forward.js';
 
 /**
- * Largest request body forwarded to the api: above its largest (an avatar). Refused here,
- * so a huge upload is a clean 413 instead of the api closing the connection mid-body,
- * which reaches the browser as a 502.
+ * Largest request body forwarded to the api: above its largest (an attachment part, or an
+ * avatar). Refused here, so a huge upload is a clean 413 instead of the api closing the
+ * connection mid-body, which reaches the browser as a 502.
  */
-const MAX_PROXIED_BODY_BYTES = MAX_AVATAR_BYTES + 64 * 1024;
+const MAX_PROXIED_BODY_BYTES = Math.max(MAX_AVATAR_BYTES, MAX_ATTACHMENT_PART_BYTES) + 64 * 1024;
 
 /** Every REST path of the api (API_PATHS) is under it. */
 const API_PREFIX = '/v1';

@@ -10,11 +10,12 @@
  * A screenshot of the chat is saved as test-results/chat.png.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { STORAGE_PROBE } from './support/storage-probe.js';
 import { launchChromium, repoRoot, WebStack } from './support/stack.js';
 
 const stack = new WebStack();
@@ -93,37 +94,6 @@ async function waitState(page: Page, text: string, state: string): Promise<void>
     .locator(`[data-testid=message][data-direction=out][data-state=${state}]`, { hasText: text })
     .waitFor();
 }
-
-/**
- * Reads the page's IndexedDB. A string, not a function: tsx would wrap a function's
- * inner arrows in a `__name` helper the page does not have.
- */
-const STORAGE_PROBE = `(async () => {
-  const db = await new Promise((ok, fail) => {
-    const r = indexedDB.open('gossip-web');
-    r.onsuccess = () => ok(r.result);
-    r.onerror = () => fail(r.error);
-  });
-  const all = (store) =>
-    new Promise((ok, fail) => {
-      const r = db.transaction(store).objectStore(store).getAll();
-      r.onsuccess = () => ok(r.result);
-      r.onerror = () => fail(r.error);
-    });
-  const text = async (store) =>
-    JSON.stringify(await all(store), (_k, v) =>
-      v instanceof ArrayBuffer || ArrayBuffer.isView(v) ? new TextDecoder().decode(v) : v,
-    );
-  const ids = await all('identity');
-  return {
-    identities: ids.length,
-    privateExtractable: ids.flatMap((i) => [
-      i.keys.wrapping.privateKey.extractable,
-      i.keys.signing.privateKey.extractable,
-    ]),
-    stored: (await text('history')) + (await text('messenger')) + (await text('session')),
-  };
-})()`;
 
 async function safetyNumber(page: Page): Promise<string> {
   await page.click('[data-testid=show-safety]');
@@ -360,4 +330,44 @@ test('an unsigned key change is flagged as an identity reset, and chat resumes o
   assert.deepEqual(pageErrors, []);
   await ctxE.close();
   await ctxF2.close();
+});
+
+test('files go both ways byte-identical (0 B, 1 B, many chunks); an image shows inline and full size on click', async () => {
+  const alice = name('alice');
+  const bob = name('bob');
+  const ctxA = await browser.newContext({ acceptDownloads: true });
+  const ctxB = await browser.newContext({ acceptDownloads: true });
+  const pageA = await open(ctxA);
+  const pageB = await open(ctxB);
+  await pair(pageA, alice, pageB, bob);
+  // A 1x1 PNG: the sender draws its thumbnail, the recipient shows it inline.
+  const png = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+    'base64',
+  );
+  const sent = [
+    { name: 'empty.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(0) },
+    { name: 'one.bin', mimeType: 'application/octet-stream', buffer: Buffer.from([0xa5]) },
+    { name: 'many.bin', mimeType: 'application/octet-stream', buffer: randomBytes(300_001) },
+    { name: 'dot.png', mimeType: 'image/png', buffer: png },
+  ];
+  for (const [i, file] of sent.entries()) {
+    const [from, to] = i % 2 === 0 ? [pageA, pageB] : [pageB, pageA];
+    await from.setInputFiles('[data-testid=attach]', file);
+    const line = `📎 ${file.name} (${file.buffer.length} bytes)`;
+    const row = to.locator('[data-testid=message][data-direction=in]', { hasText: line });
+    const save = row.locator('[data-testid=file-save]');
+    await save.waitFor();
+    const [download] = await Promise.all([to.waitForEvent('download'), save.click()]);
+    const path = await download.path();
+    const got = readFileSync(path);
+    assert.ok(got.equals(file.buffer), `${file.name} arrived byte-identical`);
+    await waitState(from, line, 'delivered');
+  }
+  const image = pageA.locator('[data-testid=message][data-direction=in] [data-testid=file-image]');
+  assert.match((await image.getAttribute('src')) ?? '', /^data:image\/jpeg;base64,/);
+  await image.click();
+  assert.equal(await image.getAttribute('data-full'), 'true');
+  assert.match((await image.getAttribute('src')) ?? '', /^blob:/);
+  assert.deepEqual(pageErrors, []);
 });

@@ -2,6 +2,7 @@
 import { KeyChangedError } from '@gossip/client';
 import { renderContacts, warnKeyChange } from './contacts.js';
 import { $, fill, h, time } from './dom.js';
+import { fileLine, fileView, sendFile } from './files.js';
 import { showSafety, toggleSafety } from './safety.js';
 import { app, banner, describe, earlyStatus, onApp } from './state.js';
 import type { ChatLine, MessageState } from './stores.js';
@@ -36,9 +37,28 @@ async function select(username: string): Promise<void> {
       'form',
       { id: 'composer', class: 'composer', onsubmit: (ev: Event) => void send(ev) },
       h('span', { id: 'typing', class: 'typing muted', 'data-testid': 'typing', hidden: true }),
+      h(
+        'div',
+        { id: 'upload', class: 'upload', hidden: true, 'data-testid': 'upload' },
+        'Uploading… ',
+        h('progress', { max: 1, value: 0, 'data-testid': 'upload-progress' }),
+      ),
+      h(
+        'label',
+        { class: 'attach secondary', title: 'Send a file' },
+        '📎',
+        h('input', {
+          id: 'attach',
+          type: 'file',
+          hidden: true,
+          'data-testid': 'attach',
+          onchange: (ev: Event) => void attach(username, ev.currentTarget as HTMLInputElement),
+        }),
+      ),
       h('input', {
         id: 'text',
         oninput: () => typed(username),
+        onpaste: (ev: Event) => pasted(username, ev as ClipboardEvent),
         placeholder: `Message ${username}`,
         autocomplete: 'off',
         maxlength: 4000,
@@ -112,6 +132,7 @@ function line(l: ChatLine): HTMLElement {
       'data-testid': 'message',
     },
     h('span', { class: 'text' }, l.text),
+    fileView(l.id),
     h(
       'span',
       { class: 'meta' },
@@ -178,6 +199,38 @@ async function send(ev: Event): Promise<void> {
     if (err instanceof KeyChangedError) warnKeyChange(err);
     else banner(`Not sent: ${describe(err)}`);
   }
+}
+
+/** Sends the files chosen with the 📎 button. */
+async function attach(peer: string, input: HTMLInputElement): Promise<void> {
+  const chosen = [...(input.files ?? [])];
+  input.value = '';
+  for (const file of chosen) await sendAndShow(peer, file);
+}
+
+/** A pasted image (or file) is sent as a file; pasted text stays text. */
+function pasted(peer: string, ev: ClipboardEvent): void {
+  const pastedFiles = [...(ev.clipboardData?.files ?? [])];
+  if (pastedFiles.length === 0) return;
+  ev.preventDefault();
+  void (async () => {
+    for (const file of pastedFiles) await sendAndShow(peer, file);
+  })();
+}
+
+async function sendAndShow(peer: string, file: File): Promise<void> {
+  const acc = app.account;
+  if (!acc) return;
+  const id = await sendFile(peer, file);
+  if (!id) return;
+  const text = fileLine(file.name || 'pasted', file.size);
+  await acc.history.add({ id, peer, direction: 'out', text, at: Date.now(), state: 'sending' });
+  const early = earlyStatus.get(id);
+  if (early) {
+    earlyStatus.delete(id);
+    await acc.history.setState(peer, id, early);
+  }
+  await renderMessages();
 }
 
 export async function applyStatus(peer: string, id: string, state: MessageState): Promise<void> {

@@ -17,6 +17,7 @@ import { fingerprint } from '@gossip/crypto';
 import { applyStatus, renderMessages, showTyping } from './chat.js';
 import { refreshContacts, renderContacts, requestContact, warnKeyChange } from './contacts.js';
 import { $, fill, groups, h } from './dom.js';
+import { fileLine, receiveFile } from './files.js';
 import { app, banner, describe, keyWarnings } from './state.js';
 import { History, IdbKeyStore, IdbMessengerStore, loadSession, saveSession } from './stores.js';
 
@@ -120,14 +121,19 @@ async function enter(api: ApiClient, gossip: GossipClient): Promise<void> {
     url: gatewayUrl(),
     store: new IdbMessengerStore(username),
     onMessage: async (m) => {
+      const a = m.attachment;
       await history.add({
         id: m.id,
         peer: m.from,
         direction: 'in',
-        text: m.text,
+        text: a ? fileLine(a.name, a.size) + (m.text ? ` ${m.text}` : '') : m.text,
         at: m.sentAt,
         state: 'received',
       });
+      if (a) {
+        if (m.from === app.selected) await renderMessages(); // its progress bar
+        await receiveFile({ ...m, attachment: a });
+      }
       showTyping(m.from, false);
       const c = app.contacts.get(m.from);
       if (c && m.from !== app.selected) c.unread++;
