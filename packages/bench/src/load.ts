@@ -1,7 +1,11 @@
 /**
- * The load generator of the throughput and latency scenarios: raw protocol clients (no
- * SDK, no encryption: that cost is measured on its own) in sender/recipient pairs, one
- * clock for every timestamp.
+ * The load generator of the throughput and latency scenarios, on the real SDK: each pair
+ * is two `GossipClient`s registered through the api, the sender's `Messenger` sending and
+ * the recipient's showing (its handler) and acking, as an app does, so encryption, the
+ * outbox, the inbox's order and dedup and the batched acks are all in the figures. The
+ * SDK's `MessengerHooks` say when each frame was written and accepted; one clock for
+ * every timestamp. (The idle-connections scenario keeps raw sockets: it measures the
+ * gateway alone.)
  *
  * Two ways to offer load:
  * - closed loop (`window`): each sender keeps at most `window` messages unaccepted, which
@@ -11,17 +15,16 @@
  *   system cannot hide its queueing (no coordinated omission).
  */
 import { randomBytes } from 'node:crypto';
-import WebSocket from 'ws';
-import { MAX_ACK_IDS, newMessageId, WS_SUBPROTOCOL, type ServerFrame } from '@gossip/protocol';
-import type { ServiceStack } from '@gossip/testenv';
+import type { GossipClient, Messenger } from '@gossip/client';
+import { benchMessenger, makeContacts, sdkUser, until } from './sdk-users.js';
 
 export interface LoadOptions {
-  stack: ServiceStack;
   /** Gateways' ws URLs; pair i uses gateway i mod n for both its sender and recipient. */
   gateways: string[];
   pairs: number;
   /** Messages per pair. */
   messages: number;
+  /** Plaintext bytes per message, random ASCII text (the wire body is its ciphertext). */
   bodyBytes: number;
   /** Closed loop: unaccepted messages allowed per sender. */
   window?: number;
@@ -30,129 +33,171 @@ export interface LoadOptions {
   /** Give up waiting after this long (ms). @default 300000 */
   timeoutMs?: number;
   /**
-   * Recipients ack as the SDK does: ids collected for this long go in one `ack` (at most
-   * MAX_ACK_IDS). 0 acks every delivery on its own. @default $BENCH_ACK_DELAY_MS or 15 (the
-   * SDK's default)
+   * Recipients batch acks for this long (the SDK's `ackDelayMs`). @default
+   * $BENCH_ACK_DELAY_MS or the SDK's default (15)
    */
   ackDelayMs?: number;
+  /** Progress lines (the phases before the measured part). */
+  say?: (line: string) => void;
 }
 
 export interface LoadRun {
   sent: number;
   accepted: number;
+  /** Shown by the recipient's handler (once per id). */
   delivered: number;
-  /** Deliveries on the wire beyond the first of each id. */
+  /** `deliver` frames on the wire beyond the first of each id. */
   duplicates: number;
   errors: Record<string, number>;
-  /** First due/send to last accepted, and to last delivered (s). */
+  /** First due/send to last accepted, and to last shown (s). */
   acceptSeconds: number;
   deliverSeconds: number;
-  /** Per message, ms: due (open loop) or sent (closed loop) to accepted / delivered. */
+  /** Per message, ms: due (open loop) or written (closed loop) to accepted / shown. */
   toAccepted: number[];
   toDeliver: number[];
   t0: number;
 }
 
-/** Users `p<i>s` / `p<i>r` made contacts, as the api stores them. */
-export async function makePairs(stack: ServiceStack, pairs: number): Promise<[string, string][]> {
-  const users = Array.from({ length: pairs }, (_, i) => [`p${i}s`, `p${i}r`] as [string, string]);
-  await stack.createUsers(...users.flat());
-  for (const [s, r] of users) await stack.makeContacts(s, r);
-  return users;
+/** One sender and one recipient, contacts, as the api stores them. */
+export type Pair = readonly [sender: GossipClient, recipient: GossipClient];
+
+/** `pairs` sender/recipient pairs registered through the api and made contacts. */
+export async function makePairs(apiUrl: string, pairs: number): Promise<Pair[]> {
+  const out: Pair[] = [];
+  // Eight pairs at a time: registering (keys, password hash) is slow one by one.
+  for (let i = 0; i < pairs; i += 8) {
+    const batch = Array.from({ length: Math.min(8, pairs - i) }, async (_, j) => {
+      const s = await sdkUser(apiUrl, `p${i + j}s`);
+      const r = await sdkUser(apiUrl, `p${i + j}r`);
+      await makeContacts(s, r);
+      return [s, r] as const;
+    });
+    out.push(...(await Promise.all(batch)));
+  }
+  return out;
 }
 
-async function open(url: string, token: string, onFrame: (f: ServerFrame) => void) {
-  const ws = new WebSocket(url, [WS_SUBPROTOCOL], {
-    headers: { authorization: `Bearer ${token}` },
-    perMessageDeflate: false,
-  });
-  ws.on('message', (d) => onFrame(JSON.parse(String(d)) as ServerFrame));
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  return ws;
+interface Sender {
+  m: Messenger;
+  to: string;
+  next: number;
+  inflight: number;
 }
 
-export async function runLoad(
-  o: LoadOptions,
-  users: readonly (readonly [string, string])[],
-): Promise<LoadRun> {
+export async function runLoad(o: LoadOptions, users: readonly Pair[]): Promise<LoadRun> {
   if ((o.window === undefined) === (o.rate === undefined)) {
     throw new Error('runLoad needs exactly one of window (closed loop) or rate (open loop)');
   }
   const total = o.pairs * o.messages;
+  /** Ids of the measured messages (not the warm-ups), with when each was due or written. */
   const due = new Map<string, number>();
   const acceptedAt = new Map<string, number>();
-  const deliveredAt = new Map<string, number>();
+  const shownAt = new Map<string, number>();
+  const onWire = new Set<string>();
   const errors: Record<string, number> = {};
+  const count = (code: string): void => void (errors[code] = (errors[code] ?? 0) + 1);
   let duplicates = 0;
+  let measuring = false;
   let finish: () => void = () => undefined;
   const finished = new Promise<void>((r) => (finish = r));
   const check = (): void => {
-    if (acceptedAt.size === total && deliveredAt.size === total) finish();
+    if (acceptedAt.size === total && shownAt.size === total) finish();
   };
-  const body = (): string => randomBytes(o.bodyBytes).toString('base64');
   const gw = (i: number): string => o.gateways[i % o.gateways.length]!;
-
-  const sockets: WebSocket[] = [];
-  const ackFlushes: (() => void)[] = [];
-  const ackDelay = o.ackDelayMs ?? Number(process.env.BENCH_ACK_DELAY_MS ?? 15);
-  for (const [i, [, r]] of users.entries()) {
-    let pending: string[] = [];
-    let timer: NodeJS.Timeout | undefined;
-    const flush = (): void => {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      while (pending.length > 0) {
-        ws.send(JSON.stringify({ type: 'ack', ids: pending.slice(0, MAX_ACK_IDS) }));
-        pending = pending.slice(MAX_ACK_IDS);
-      }
-    };
-    const ws: WebSocket = await open(gw(i), await o.stack.token(r), (f) => {
-      if (f.type !== 'deliver') return;
-      if (deliveredAt.has(f.id)) duplicates++;
-      else deliveredAt.set(f.id, performance.now());
-      pending.push(f.id);
-      if (ackDelay === 0 || pending.length >= MAX_ACK_IDS) flush();
-      else timer ??= setTimeout(flush, ackDelay);
-      check();
-    });
-    sockets.push(ws);
-    ackFlushes.push(flush);
-  }
-
-  type Sender = { ws: WebSocket; to: string; next: number; inflight: number };
+  const ackDelayMs =
+    o.ackDelayMs ??
+    (process.env.BENCH_ACK_DELAY_MS ? Number(process.env.BENCH_ACK_DELAY_MS) : undefined);
+  // Text: the SDK opens a message as UTF-8, and random bytes are not (a send of them
+  // reaches the recipient as undecryptable).
+  const body = (): string => randomBytes(o.bodyBytes).toString('base64').slice(0, o.bodyBytes);
   const senders: Sender[] = [];
+  const recipients: Messenger[] = [];
+  let warmShown = 0;
+
+  const pump = (s: Sender): void => {
+    while (o.window !== undefined && s.inflight < o.window && s.next < o.messages) send(s, 0);
+  };
   const send = (s: Sender, at: number): void => {
     s.next++;
     s.inflight++;
-    const id = newMessageId();
-    due.set(id, at);
-    s.ws.send(JSON.stringify({ type: 'send', id, to: s.to, kind: 'message', body: body() }));
+    s.m.send(s.to, body()).then(
+      ({ id }) => {
+        // Open loop: from when it was due. Closed loop: from when it was written (onSent).
+        if (at > 0) due.set(id, at);
+      },
+      () => count('send_threw'),
+    );
   };
-  const pump = (s: Sender): void => {
-    while (o.window !== undefined && s.inflight < o.window && s.next < o.messages) {
-      send(s, performance.now());
-    }
-  };
-  for (const [i, [sName, r]] of users.entries()) {
-    const s: Sender = { ws: undefined as unknown as WebSocket, to: r, next: 0, inflight: 0 };
-    s.ws = await open(gw(i), await o.stack.token(sName), (f) => {
-      if (f.type === 'accepted') {
-        if (acceptedAt.has(f.id)) return;
-        acceptedAt.set(f.id, performance.now());
-        s.inflight--;
-        pump(s);
-        check();
-      } else if (f.type === 'error') {
-        errors[f.code] = (errors[f.code] ?? 0) + 1;
-      }
+
+  for (const [i, [sg, rg]] of users.entries()) {
+    const r = benchMessenger(rg, gw(i), {
+      ...(ackDelayMs !== undefined && { ackDelayMs }),
+      hooks: {
+        onReceived(f) {
+          if (f.type !== 'deliver' || !measuring) return;
+          if (onWire.has(f.id)) duplicates++;
+          else onWire.add(f.id);
+        },
+      },
+    });
+    r.onMessage((msg) => {
+      if (!measuring) return void warmShown++;
+      if (!shownAt.has(msg.id)) shownAt.set(msg.id, performance.now());
+      check();
+    });
+    r.on('error', (e) => count(`recipient_${e.kind}`));
+    const s: Sender = {
+      m: benchMessenger(sg, gw(i), {
+        // The window is ours (below); the SDK's own cap must not be the tighter one.
+        maxInFlight: Math.max(64, o.window ?? 0),
+        hooks: {
+          onSent(frame, resend) {
+            if (frame.kind !== 'message' || resend || !measuring || o.window === undefined) return;
+            due.set(frame.id, performance.now());
+          },
+          onAccepted(id, frame) {
+            if (frame.kind !== 'message' || !measuring || acceptedAt.has(id)) return;
+            acceptedAt.set(id, performance.now());
+            s.inflight--;
+            pump(s);
+            check();
+          },
+          onFailed(_id, _frame, code) {
+            count(code);
+          },
+        },
+      }),
+      to: rg.username,
+      next: 0,
+      inflight: 0,
+    };
+    s.m.on('error', (e) => {
+      if (e.kind === 'server' || e.kind === 'connection') count(`sender_${e.kind}`);
     });
     senders.push(s);
-    sockets.push(s.ws);
+    recipients.push(r);
   }
+  const say = o.say ?? (() => undefined);
+  const all = [...senders.map((s) => s.m), ...recipients];
+  await Promise.all(all.map((m) => m.start()));
+  await Promise.all(all.map((m) => m.waitUntilOpen(60_000)));
+  say(`  load: ${all.length} messengers connected`);
+  // As an app would: message once the contact's accept (and the key it carries) arrived,
+  // replayed from the stored contact event on connect.
+  for (const [sg, rg] of users) {
+    const deadline = Date.now() + 60_000;
+    while (!(await sg.hasConversation(rg.username))) {
+      if (Date.now() > deadline) throw new Error(`${sg.username} never got the accept's key`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  // Warm-up, not counted: each sender's first message (and the contact's key arriving).
+  say('  load: every sender has its conversation key');
+  await Promise.all(senders.map((s) => s.m.send(s.to, 'warm-up')));
+  await until(() => warmShown >= senders.length, 'the warm-up messages', 60_000);
 
+  say('  load: warm-up shown; measuring');
+  measuring = true;
   const t0 = performance.now();
   let ticker: NodeJS.Timeout | undefined;
   if (o.window !== undefined) {
@@ -172,12 +217,29 @@ export async function runLoad(
     }, 1);
   }
   const timeout = setTimeout(finish, o.timeoutMs ?? 300_000);
+  const progress = setInterval(() => {
+    say(
+      `  load: ${due.size} sent, ${acceptedAt.size} accepted, ${shownAt.size} shown of ` +
+        `${total}; errors ${JSON.stringify(errors)}`,
+    );
+  }, 10_000);
   await finished;
   clearTimeout(timeout);
+  clearInterval(progress);
   if (ticker) clearInterval(ticker);
-  // Acks still waiting for their batch go out before the sockets close.
-  for (const flush of ackFlushes) flush();
-  for (const ws of sockets) ws.close();
+  // Every shown message's ack written before the sockets close (stop() flushes too, but
+  // returns at once while a flush is under way, and what that flush left behind would stay
+  // in the store until the next connect).
+  await until(
+    () => recipients.every((r) => r.stats.acked >= r.stats.presented),
+    'the acks of every shown message',
+    30_000,
+  ).catch(() => count('acks_not_written'));
+  const stopped = await Promise.race([
+    Promise.all(all.map((m) => m.stop())).then(() => true),
+    new Promise<false>((r) => setTimeout(() => r(false), 15_000)),
+  ]);
+  if (!stopped) count('messenger_stop_timed_out');
 
   const ids = [...due.keys()];
   const last = (m: Map<string, number>): number => {
@@ -188,17 +250,15 @@ export async function runLoad(
   return {
     sent: due.size,
     accepted: acceptedAt.size,
-    delivered: deliveredAt.size,
+    delivered: shownAt.size,
     duplicates,
     errors,
     acceptSeconds: (last(acceptedAt) - t0) / 1000,
-    deliverSeconds: (last(deliveredAt) - t0) / 1000,
+    deliverSeconds: (last(shownAt) - t0) / 1000,
     toAccepted: ids
       .filter((id) => acceptedAt.has(id))
       .map((id) => acceptedAt.get(id)! - due.get(id)!),
-    toDeliver: ids
-      .filter((id) => deliveredAt.has(id))
-      .map((id) => deliveredAt.get(id)! - due.get(id)!),
+    toDeliver: ids.filter((id) => shownAt.has(id)).map((id) => shownAt.get(id)! - due.get(id)!),
     t0,
   };
 }

@@ -114,3 +114,24 @@ export function busiest(cpu: Record<string, number>): string {
     .sort((a, b) => b[1] - a[1])[0] ?? ['none', 0];
   return `${name} ${pct}%`;
 }
+
+/**
+ * CPU-ms each target spent per message, from a `cpuMeter` reading (percent of one core)
+ * over `seconds` in which `messages` went through; `total` is the sum over the targets
+ * (`other`, what else ran on the machine, is left out of it).
+ */
+export function cpuMsPerMessage(
+  cpu: Record<string, number>,
+  seconds: number,
+  messages: number,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  let total = 0;
+  for (const [name, pct] of Object.entries(cpu)) {
+    const ms = ((pct / 100) * seconds * 1000) / Math.max(1, messages);
+    out[name] = Math.round(ms * 100) / 100;
+    if (name !== 'other') total += ms;
+  }
+  out.total = Math.round(total * 100) / 100;
+  return out;
+}

@@ -1,4 +1,5 @@
 import type { Scenario } from '../scenario.js';
+import { ceilings } from './ceilings.js';
 import { connections } from './connections.js';
 import { crypto } from './crypto.js';
 import { latency } from './latency.js';
@@ -6,4 +7,4 @@ import { shown } from './shown.js';
 import { throughput } from './throughput.js';
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const scenarios: Scenario[] = [connections, throughput, latency, shown, crypto];
+export const scenarios: Scenario[] = [connections, throughput, latency, shown, crypto, ceilings];

@@ -4,7 +4,7 @@
  * due, so queueing shows up in the percentiles instead of slowing the senders down.
  */
 import { makePairs, runLoad } from '../load.js';
-import { busiest, cpuMeter } from '../procstat.js';
+import { busiest, cpuMeter, cpuMsPerMessage } from '../procstat.js';
 import { percentiles, round, table } from '../report.js';
 import type { Scenario } from '../scenario.js';
 import { cpuTable, startStack } from './throughput.js';
@@ -23,24 +23,26 @@ export const latency: Scenario = {
     const pairs = 20;
     const results = [];
     for (const rate of rates) {
-      const { stack, cpu, urls } = await startStack(ctx, 'bench-lat', 1, 1);
+      const { stack, cpu, urls, apiUrl } = await startStack(ctx, 'bench-lat', 1, 1);
       try {
-        const users = await makePairs(stack, pairs);
+        const users = await makePairs(apiUrl, pairs);
         const meter = cpuMeter(cpu);
+        const m0 = performance.now();
         ctx.say(`  offering ${rate} msg/s for ${seconds} s over ${pairs} pairs`);
         const run = await runLoad(
           {
-            stack,
             gateways: urls,
             pairs,
             messages: Math.ceil((rate * seconds) / pairs),
             rate,
             bodyBytes: 256,
             timeoutMs: 180_000,
+            say: ctx.say,
           },
           users,
         );
         const cpuPct = meter.stop();
+        const meterSeconds = (performance.now() - m0) / 1000;
         const r = {
           offeredPerSecond: rate,
           seconds,
@@ -55,6 +57,7 @@ export const latency: Scenario = {
             dueToDeliver: percentiles(run.toDeliver),
           },
           cpuPercent: cpuPct,
+          cpuMsPerMessage: cpuMsPerMessage(cpuPct, meterSeconds, run.delivered),
           limitedBy: busiest(cpuPct),
         };
         ctx.say(`  -> deliver ${JSON.stringify(r.latencyMs.dueToDeliver)}; ${r.limitedBy}`);
@@ -87,6 +90,10 @@ export const latency: Scenario = {
         'latency counts from when each message was due. CPU % of one core:',
       '',
       cpuTable(results.map((r) => [`${r.offeredPerSecond}/s`, r.cpuPercent])),
+      '',
+      'CPU-ms per delivered message (`total` leaves `other` out):',
+      '',
+      cpuTable(results.map((r) => [`${r.offeredPerSecond}/s`, r.cpuMsPerMessage])),
     ].join('\n');
     return { data: { results }, markdown };
   },

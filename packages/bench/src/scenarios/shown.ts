@@ -6,56 +6,38 @@
  * accepted; timed from its `start()` to the first and the last message shown). Counted
  * with the SDK's own defaults, so the figures include whatever the SDK waits for order.
  */
-import { randomBytes } from 'node:crypto';
-import { ApiClient, GossipClient, MemoryKeyStore, Messenger } from '@gossip/client';
 import { nodeWebSocketFactory } from '@gossip/client/node';
+import { COLLECTIONS } from '@gossip/protocol';
 import { ServiceStack } from '@gossip/testenv';
+import { holdAcksUntilReplayed } from '../ack-hold.js';
 import { percentiles, round, table, type Percentiles } from '../report.js';
 import type { Scenario } from '../scenario.js';
+import { benchMessenger as messenger, makeContacts, sdkUser as user, until } from '../sdk-users.js';
 import { QUIET_ENGINE, QUIET_GATEWAY } from './throughput.js';
+
+/** How the recipient acks during a backlog round (the A/B of docs/benchmarks.md). */
+type AckMode = 'during' | 'after';
+
+interface BacklogRound {
+  /** `during`: the SDK as it is (acks go out while the replay runs); `after`: held until `replayed`. */
+  acks: AckMode;
+  messages: number;
+  firstShownMs: number;
+  lastShownMs: number;
+  /** Connect to the `replayed` event: the engine's replay and the gateway's flush. */
+  replayedMs: number;
+  /** Connect to none of the round's messages left in the store (every ack applied). */
+  deletedMs: number;
+  inOrder: boolean;
+}
 
 interface ShownResult {
   single: { messages: number; sendToShownMs: Percentiles };
-  backlog: Array<{
-    messages: number;
-    firstShownMs: number;
-    lastShownMs: number;
-    inOrder: boolean;
-  }>;
+  backlog: BacklogRound[];
 }
 
-async function user(apiUrl: string, prefix: string): Promise<GossipClient> {
-  const gossip = new GossipClient({
-    api: new ApiClient({ baseUrl: apiUrl }),
-    keyStore: new MemoryKeyStore(),
-  });
-  await gossip.register({
-    username: `${prefix}_${randomBytes(4).toString('hex')}`,
-    password: `pw-${randomBytes(8).toString('hex')}`,
-  });
-  return gossip;
-}
-
-function messenger(gossip: GossipClient, wsUrl: string): Messenger {
-  return new Messenger({
-    gossip,
-    url: wsUrl,
-    webSocket: nodeWebSocketFactory(),
-    // The bench gateway lifts its per-connection rate limit; at the SDK's default 40
-    // frames/s writing the backlog alone would take 25 s.
-    ratePerSecond: 400,
-    rateBurst: 400,
-  });
-}
-
-/** Resolves when `check()` holds, polling every 5 ms. */
-async function until(check: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** A B B A A B ...: each mode as often first as second, so a drift in the load cancels. */
+const ackMode = (r: number): AckMode => (['during', 'after', 'after', 'during'] as const)[r % 4]!;
 
 export const shown: Scenario = {
   name: 'shown',
@@ -63,7 +45,7 @@ export const shown: Scenario = {
   async run(ctx) {
     const singles = ctx.quick ? 10 : 50;
     const backlogSize = ctx.quick ? 100 : 1000;
-    const rounds = ctx.quick ? 1 : 3;
+    const rounds = ctx.quick ? 2 : 8;
     const stack = new ServiceStack('bench-shown', ctx.servers);
     const result: ShownResult = {
       single: { messages: singles, sendToShownMs: percentiles([]) },
@@ -75,8 +57,7 @@ export const shown: Scenario = {
       const gw = await stack.startGateway(QUIET_GATEWAY);
       const alice = await user(api.url, 'alice');
       const bob = await user(api.url, 'bob');
-      await alice.api.requestContact(bob.username);
-      await bob.acceptContact(alice.username);
+      await makeContacts(alice, bob);
 
       const sender = messenger(alice, gw.wsUrl);
       await sender.start();
@@ -111,9 +92,16 @@ export const shown: Scenario = {
         }
         await Promise.all(ids.map((id) => sender.whenState(id, 'accepted', 120_000)));
         const order: string[] = [];
-        receiver = messenger(bob, gw.wsUrl);
+        const acks = ackMode(r);
+        receiver = messenger(
+          bob,
+          gw.wsUrl,
+          acks === 'after' ? { webSocket: holdAcksUntilReplayed(nodeWebSocketFactory()) } : {},
+        );
         let first = 0;
         let last = 0;
+        let replayedAt = 0;
+        receiver.on('replayed', () => void (replayedAt ||= Date.now()));
         receiver.onMessage((m) => {
           if (!m.text.startsWith(`r${r}-`)) return;
           const now = Date.now();
@@ -124,11 +112,22 @@ export const shown: Scenario = {
         const t0 = Date.now();
         await receiver.start();
         await until(() => order.length >= backlogSize, `backlog round ${r}`, 180_000);
+        // Polled only after the last message was shown, so it does not load the store before.
+        const messages = stack.db.collection<{ _id: string }>(COLLECTIONS.messages);
+        let left = 1;
+        while (left > 0 && Date.now() - t0 < 300_000) {
+          left = await messages.countDocuments({ _id: { $in: ids } });
+          if (left > 0) await new Promise((res) => setTimeout(res, 20));
+        }
+        const deletedAt = Date.now();
         await receiver.stop();
-        const run = {
+        const run: BacklogRound = {
+          acks,
           messages: backlogSize,
           firstShownMs: first - t0,
           lastShownMs: last - t0,
+          replayedMs: replayedAt - t0,
+          deletedMs: left === 0 ? deletedAt - t0 : NaN,
           inOrder: order.every((t, i) => t === `r${r}-${i}`),
         };
         ctx.say(`  backlog round ${r}: ${JSON.stringify(run)}`);
@@ -148,25 +147,36 @@ export const shown: Scenario = {
       table(
         [
           'backlog round',
+          'acks',
           'messages',
           'connect→first shown ms',
+          'connect→replayed ms',
           'connect→last shown ms',
+          'connect→all deleted ms',
           'in order',
         ],
         result.backlog.map((b, i) => [
           i + 1,
+          b.acks === 'during' ? 'during the replay (the SDK)' : 'held until replayed',
           b.messages,
           b.firstShownMs,
+          b.replayedMs,
           b.lastShownMs,
+          b.deletedMs,
           b.inOrder ? 'yes' : 'NO',
         ]),
       ),
       '',
       `One api, engine and gateway; SDK Messengers with their default order settings ` +
-        `(rate raised to 400 frames/s); mean last-shown ${round(
-          result.backlog.reduce((s, b) => s + b.lastShownMs, 0) /
-            Math.max(1, result.backlog.length),
-        )} ms.`,
+        `(rate raised to 400 frames/s); rounds alternate A B B A. Mean connect→last shown: ` +
+        (['during', 'after'] as const)
+          .map((mode) => {
+            const of = result.backlog.filter((b) => b.acks === mode);
+            const mean = of.reduce((sum, b) => sum + b.lastShownMs, 0) / Math.max(1, of.length);
+            return `acks ${mode === 'during' ? 'during the replay' : 'held until replayed'} ${round(mean)} ms (${of.length} rounds)`;
+          })
+          .join(', ') +
+        '.',
     ].join('\n');
     return { data: result, markdown };
   },

@@ -6,9 +6,10 @@
  */
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { COLLECTIONS } from '@gossip/protocol';
 import { ServiceStack, type EngineVars, type GatewayVars } from '@gossip/testenv';
 import { makePairs, runLoad } from '../load.js';
-import { busiest, cpuMeter, type Target } from '../procstat.js';
+import { busiest, cpuMeter, cpuMsPerMessage, type Target } from '../procstat.js';
 import { percentiles, round, table } from '../report.js';
 import type { BenchContext, Scenario } from '../scenario.js';
 
@@ -47,6 +48,9 @@ export async function startStack(
   const stack = new ServiceStack(name, ctx.servers);
   stack.nodeArgs = profiling();
   const cpu: Record<string, Target> = ctx.targets();
+  // The load registers its users through the api (the SDK's keys); idle during the run.
+  const api = await stack.startApi({ API_LOG_LEVEL: 'warn' });
+  cpu.api = { pid: api.proc.pid };
   for (let i = 0; i < engines; i++) {
     const e = await stack.startEngine(QUIET_ENGINE, `engine-${i}`);
     cpu[`engine${engines > 1 ? `-${i}` : ''}`] = { pid: e.proc.pid };
@@ -57,27 +61,29 @@ export async function startStack(
     cpu[`gateway${gateways > 1 ? `-${i}` : ''}`] = { pid: g.proc.pid };
     urls.push(g.wsUrl);
   }
-  return { stack, cpu, urls };
+  return { stack, cpu, urls, apiUrl: api.url };
 }
 
 export async function runThroughputCase(ctx: BenchContext, c: ThroughputCase) {
-  const { stack, cpu, urls } = await startStack(ctx, 'bench-tp', c.engines, c.gateways);
+  const { stack, cpu, urls, apiUrl } = await startStack(ctx, 'bench-tp', c.engines, c.gateways);
   try {
-    const users = await makePairs(stack, c.pairs);
+    const users = await makePairs(apiUrl, c.pairs);
+    ctx.say(`  ${c.pairs} pairs registered through the api`);
     const meter = cpuMeter(cpu);
+    const m0 = performance.now();
     const run = await runLoad(
       {
-        stack,
         gateways: urls,
         pairs: c.pairs,
         messages: c.messages,
         window: c.window,
         bodyBytes: c.bodyBytes,
+        say: ctx.say,
       },
       users,
     );
     // Acked means deleted: wait for the store to be empty of this run's messages.
-    const messages = stack.db.collection('messages');
+    const messages = stack.db.collection(COLLECTIONS.messages);
     let left = await messages.countDocuments({});
     const deadline = Date.now() + 120_000;
     while (left > 0 && Date.now() < deadline) {
@@ -86,6 +92,7 @@ export async function runThroughputCase(ctx: BenchContext, c: ThroughputCase) {
     }
     const deletedSeconds = (performance.now() - run.t0) / 1000;
     const cpuPct = meter.stop();
+    const meterSeconds = (performance.now() - m0) / 1000;
     const n = c.pairs * c.messages;
     const lost = run.accepted - run.delivered;
     return {
@@ -112,6 +119,8 @@ export async function runThroughputCase(ctx: BenchContext, c: ThroughputCase) {
         sendToDeliver: percentiles(run.toDeliver),
       },
       cpuPercent: cpuPct,
+      /** CPU-ms per message of each process over the run (to the last delete). */
+      cpuMsPerMessage: cpuMsPerMessage(cpuPct, meterSeconds, n),
       limitedBy: busiest(cpuPct),
     };
   } finally {
@@ -119,65 +128,95 @@ export async function runThroughputCase(ctx: BenchContext, c: ThroughputCase) {
   }
 }
 
+/**
+ * The end-to-end cases, the same in the throughput and the ceilings scenarios:
+ * `BENCH_THROUGHPUT_MESSAGES` (default 400, quick 50) per pair with 10 pairs, a fifth of
+ * it with 50 pairs.
+ */
+export function throughputCases(quick: boolean): ThroughputCase[] {
+  const m = Number(process.env.BENCH_THROUGHPUT_MESSAGES ?? (quick ? 50 : 400));
+  if (!Number.isInteger(m / 5) || m <= 0) {
+    throw new Error(`BENCH_THROUGHPUT_MESSAGES must be a positive multiple of 5, not ${m}`);
+  }
+  return [
+    { engines: 1, gateways: 1, pairs: 10, messages: m, window: 32, bodyBytes: 256 },
+    { engines: 1, gateways: 1, pairs: 50, messages: m / 5, window: 16, bodyBytes: 256 },
+    { engines: 2, gateways: 1, pairs: 50, messages: m / 5, window: 16, bodyBytes: 256 },
+    { engines: 2, gateways: 2, pairs: 50, messages: m / 5, window: 16, bodyBytes: 256 },
+  ];
+}
+
+export type ThroughputResult = Awaited<ReturnType<typeof runThroughputCase>>;
+
+/** Runs each case in turn on a fresh stack, saying each result. */
+export async function runThroughputCases(
+  ctx: BenchContext,
+  cases: readonly ThroughputCase[],
+): Promise<ThroughputResult[]> {
+  const results = [];
+  for (const c of cases) {
+    ctx.say(`  ${JSON.stringify(c)}`);
+    const r = await runThroughputCase(ctx, c);
+    ctx.say(
+      `  -> ${JSON.stringify(r.perSecond)} lost ${r.lost}; errors ${JSON.stringify(r.errors)}; ` +
+        `cpu ${JSON.stringify(r.cpuPercent)}`,
+    );
+    results.push(r);
+  }
+  return results;
+}
+
+/** A case's short name in tables: `1e/1g/10p`. */
+export const caseName = (c: ThroughputCase): string => `${c.engines}e/${c.gateways}g/${c.pairs}p`;
+
+/** The results table, and each process's CPU (% of one core, and ms per message). */
+export function throughputMarkdown(results: readonly ThroughputResult[]): string {
+  return [
+    table(
+      [
+        'engines',
+        'gateways',
+        'pairs × messages (window)',
+        'accepted/s',
+        'delivered/s',
+        'acked+deleted/s',
+        'lost',
+        'dup on wire',
+        'send→deliver p50 / p99 ms',
+        'busiest process (CPU % of one core)',
+      ],
+      results.map((r) => [
+        r.case.engines,
+        r.case.gateways,
+        `${r.case.pairs} × ${r.case.messages} (${r.case.window})`,
+        r.perSecond.accepted,
+        r.perSecond.delivered,
+        r.perSecond.ackedAndDeleted ?? `not all deleted (${r.leftInStore} left)`,
+        r.lost,
+        r.duplicatesOnWire,
+        `${r.latencyMs.sendToDeliver.p50} / ${r.latencyMs.sendToDeliver.p99}`,
+        r.limitedBy,
+      ]),
+    ),
+    '',
+    'CPU of every process over each run (percent of one core; the machine has ' +
+      `${cpus().length} cores; \`other\` is everything else that ran meanwhile):`,
+    '',
+    cpuTable(results.map((r) => [caseName(r.case), r.cpuPercent])),
+    '',
+    'CPU-ms per message of every process over each run (to the last delete; `total` ' +
+      'leaves `other` out):',
+    '',
+    cpuTable(results.map((r) => [caseName(r.case), r.cpuMsPerMessage])),
+  ].join('\n');
+}
+
 export const throughput: Scenario = {
   name: 'throughput',
   title: 'End-to-end throughput (accepted, delivered, acked and deleted)',
   async run(ctx) {
-    const m = ctx.quick ? 50 : 400;
-    const cases: ThroughputCase[] = [
-      { engines: 1, gateways: 1, pairs: 10, messages: m, window: 32, bodyBytes: 256 },
-      { engines: 1, gateways: 1, pairs: 50, messages: m / 5, window: 16, bodyBytes: 256 },
-      { engines: 2, gateways: 1, pairs: 50, messages: m / 5, window: 16, bodyBytes: 256 },
-      { engines: 2, gateways: 2, pairs: 50, messages: m / 5, window: 16, bodyBytes: 256 },
-    ];
-    const results = [];
-    for (const c of cases) {
-      ctx.say(`  ${JSON.stringify(c)}`);
-      const r = await runThroughputCase(ctx, c);
-      ctx.say(
-        `  -> ${JSON.stringify(r.perSecond)} lost ${r.lost}; cpu ${JSON.stringify(r.cpuPercent)}`,
-      );
-      results.push(r);
-    }
-    const markdown = [
-      table(
-        [
-          'engines',
-          'gateways',
-          'pairs × messages (window)',
-          'accepted/s',
-          'delivered/s',
-          'acked+deleted/s',
-          'lost',
-          'dup on wire',
-          'send→deliver p50 / p99 ms',
-          'busiest process (CPU % of one core)',
-        ],
-        results.map((r) => [
-          r.case.engines,
-          r.case.gateways,
-          `${r.case.pairs} × ${r.case.messages} (${r.case.window})`,
-          r.perSecond.accepted,
-          r.perSecond.delivered,
-          r.perSecond.ackedAndDeleted ?? `not all deleted (${r.leftInStore} left)`,
-          r.lost,
-          r.duplicatesOnWire,
-          `${r.latencyMs.sendToDeliver.p50} / ${r.latencyMs.sendToDeliver.p99}`,
-          r.limitedBy,
-        ]),
-      ),
-      '',
-      'CPU of every process over each run (percent of one core; the machine has ' +
-        `${cpus().length} cores):`,
-      '',
-      cpuTable(
-        results.map((r) => [
-          `${r.case.engines}e/${r.case.gateways}g/${r.case.pairs}p`,
-          r.cpuPercent,
-        ]),
-      ),
-    ].join('\n');
-    return { data: { results }, markdown };
+    const results = await runThroughputCases(ctx, throughputCases(ctx.quick));
+    return { data: { results }, markdown: throughputMarkdown(results) };
   },
 };
 
