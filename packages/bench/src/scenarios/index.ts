@@ -1,4 +1,5 @@
 import type { Scenario } from '../scenario.js';
+import { attachments } from './attachments.js';
 import { ceilings } from './ceilings.js';
 import { connections } from './connections.js';
 import { crypto } from './crypto.js';
@@ -7,4 +8,4 @@ import { shown } from './shown.js';
 import { throughput } from './throughput.js';
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const scenarios: Scenario[] = [connections, throughput, latency, shown, crypto, ceilings];
+export const scenarios: Scenario[] = [connections, throughput, latency, shown, crypto, ceilings, attachments];
