@@ -8,4 +8,12 @@ import { shown } from './shown.js';
 import { throughput } from './throughput.js';
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const scenarios: Scenario[] = [connections, throughput, latency, shown, crypto, ceilings, attachments];
+export const scenarios: Scenario[] = [
+  connections,
+  throughput,
+  latency,
+  shown,
+  crypto,
+  ceilings,
+  attachments,
+];
