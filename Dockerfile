@@ -30,13 +30,28 @@
 # (packages/testenv/src/images.ts).
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:1e85773c98c31d4fe5b545e4cb17379e617b348832fb3738b22a08f68dec30f3
 
-# The steps up to and including npm ci do not read the arguments, so builds of the four
-# programs share them (one install, cached once).
-FROM ${NODE_IMAGE} AS build
+# The dependencies are installed from the manifests alone (package-lock.json and every
+# workspace's package.json), before the sources are copied: a source change then reuses the
+# installs from the layer cache and rebuilds only the bundle. The manifests stage re-runs on
+# every change (a copy of the context), but what it leaves is the same until a manifest
+# changes, and the builder keys `COPY --from` by content. The workspaces sit one or two
+# folders deep (root package.json: packages/*, services/*, operator, cdk8s), which is what
+# the glob below picks; packages/chart-tests/test/images.test.ts checks that it covers them.
+FROM ${NODE_IMAGE} AS manifests
+COPY . /ctx
+RUN cd /ctx && mkdir /manifests \
+    && cp --parents package.json package-lock.json */package.json */*/package.json /manifests/
+
+# Up to here nothing reads the build arguments, so the four programs share these steps (one
+# full install, cached once).
+FROM ${NODE_IMAGE} AS lock
 WORKDIR /src
-COPY . .
+COPY --from=manifests /manifests/ ./
+
+FROM lock AS build
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --no-audit --no-fund
+COPY . .
 ARG WORKSPACE
 ARG ENTRY=src/main.ts
 # One step (each costs a copy of the whole tree with some storage drivers): the check that the
@@ -54,14 +69,13 @@ RUN { test -n "$WORKSPACE" && test -f "$WORKSPACE/package.json" && test -f "$WOR
     } }], \
   });"
 
-# Reinstall from the same lockfile, production dependencies of this workspace only; optional
-# packages stay out (cdk8s-plus-27's optional `backport`, a release tool, is one), and no
-# install script runs.
-FROM build AS deps
+# Production dependencies of this workspace only, from the same lockfile and without the
+# sources (so a source change reuses this too); optional packages stay out (cdk8s-plus-27's
+# optional `backport`, a release tool, is one), and no install script runs.
+FROM lock AS deps
 ARG WORKSPACE
 RUN --mount=type=cache,target=/root/.npm \
-    rm -rf node_modules \
-    && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --workspace "$WORKSPACE" \
+    npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --workspace "$WORKSPACE" \
     && rm -rf node_modules/@gossip node_modules/.bin
 
 # skaffold's dev profile (docker target "dev", used for the operator): the sources run through

@@ -8,7 +8,7 @@
  * in test/cluster/skaffold.cluster.ts.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
@@ -184,6 +184,67 @@ describe('Dockerfile', () => {
     const ins = instructions(readFileSync(join(repoRoot, DOCKERFILE), 'utf8'));
     const bases = ins.filter((i) => i.op === 'ARG' && i.args.startsWith('NODE_IMAGE='));
     assert.equal(bases.length, 1, bases.map((b) => b.args).join(', '));
+  });
+
+  test('the installs read only the manifests (lockfile, every workspace package.json), not the sources', () => {
+    const st = stages(instructions(readFileSync(join(repoRoot, DOCKERFILE), 'utf8')));
+    const byName = new Map(st.map((s) => [s.name, s]));
+    /** A stage's instructions after those of the stages it is built on. */
+    const chain = (s: (typeof st)[number]): Instruction[] => {
+      const parent = byName.get(s.from);
+      return parent ? [...chain(parent), ...s.body] : s.body;
+    };
+    let installs = 0;
+    for (const s of st) {
+      const body = chain(s);
+      const ci = body.findIndex((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args));
+      if (ci === -1) continue;
+      installs++;
+      // A COPY from the build context before the install would make every source change
+      // install the dependencies again; only another stage's output (the manifests) may come.
+      const fromContext = body
+        .slice(0, ci)
+        .filter((i) => i.op === 'COPY' && !/--from=/.test(i.args));
+      assert.deepEqual(
+        fromContext.map((i) => i.args),
+        [],
+        `stage ${s.name ?? '(last)'}: npm ci after a COPY of the build context`,
+      );
+    }
+    assert.ok(installs >= 2, 'the full install (bundle) and the production one');
+
+    // What the manifests stage keeps (`cp --parents <globs> <dest>`) covers the root manifests
+    // and the package.json of every workspace the root package.json lists.
+    const pick = st
+      .flatMap((s) => s.body)
+      .map((i) => /cp --parents ((?:\S+ )+)\S+$/.exec(i.args)?.[1])
+      .find((m) => m !== undefined);
+    assert.ok(pick, 'a `cp --parents` that picks the manifests');
+    const globs = pick
+      .trim()
+      .split(' ')
+      .map((g) => new RegExp(`^${g.replace(/\./g, '\\.').replace(/\*/g, '[^/]+')}$`));
+    const root = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+      workspaces: string[];
+    };
+    const workspaces = root.workspaces.flatMap((w) =>
+      w.endsWith('/*')
+        ? readdirSync(join(repoRoot, w.slice(0, -2)))
+            .map((d) => `${w.slice(0, -2)}/${d}`)
+            .filter((d) => existsSync(join(repoRoot, d, 'package.json')))
+        : [w],
+    );
+    assert.ok(workspaces.includes('services/api') && workspaces.includes('operator'));
+    for (const file of [
+      'package.json',
+      'package-lock.json',
+      ...workspaces.map((w) => `${w}/package.json`),
+    ]) {
+      assert.ok(
+        globs.some((g) => g.test(file)),
+        `${file} is not among the manifests (${pick.trim()})`,
+      );
+    }
   });
 
   test('.dockerignore keeps modules, git, test data and secrets out of the build context', () => {
