@@ -123,13 +123,23 @@ export interface Listen {
   port?: number;
 }
 
-export async function startRedis(
-  ctx: Ctx,
-  at: Listen = {},
-): Promise<{ rec: ServerRecord; url: string; port: number }> {
+/** A backing server once it answers: its record, its connection URL and its port. */
+export interface Started {
+  rec: ServerRecord;
+  url: string;
+  port: number;
+}
+
+/** The port a server listens on (`at`'s, else a free one) and its data folder, created. */
+async function portAndDataDir(ctx: Ctx, at: Listen, name: string) {
   const port = at.port ?? (await freePort());
-  const dir = join(ctx.dataDir, 'redis');
+  const dir = join(ctx.dataDir, name);
   mkdirSync(dir, { recursive: true });
+  return { port, dir };
+}
+
+export async function startRedis(ctx: Ctx, at: Listen = {}): Promise<Started> {
+  const { port, dir } = await portAndDataDir(ctx, at, 'redis');
   const rec = daemon(
     'redis',
     ctx.bin.redisServer,
@@ -153,10 +163,7 @@ export async function startRedis(
   return { rec, url: `redis://127.0.0.1:${port}`, port };
 }
 
-export async function startRabbit(
-  ctx: Ctx,
-  at: Listen = {},
-): Promise<{ rec: ServerRecord; url: string; port: number }> {
+export async function startRabbit(ctx: Ctx, at: Listen = {}): Promise<Started> {
   const [port, distPort, epmdPort] = [
     at.port ?? (await freePort()),
     await freePort(),
@@ -206,13 +213,8 @@ export async function startRabbit(
   return { rec, url: `amqp://gossip:gossip@127.0.0.1:${port}`, port };
 }
 
-export async function startFerret(
-  ctx: Ctx,
-  at: Listen = {},
-): Promise<{ rec: ServerRecord; url: string; port: number }> {
-  const port = at.port ?? (await freePort());
-  const dir = join(ctx.dataDir, 'ferretdb');
-  mkdirSync(dir, { recursive: true });
+export async function startFerret(ctx: Ctx, at: Listen = {}): Promise<Started> {
+  const { port, dir } = await portAndDataDir(ctx, at, 'ferretdb');
   const rec = daemon(
     'ferretdb',
     ctx.bin.ferretdb,
