@@ -126,7 +126,8 @@ export const shown: Scenario = {
           messages: backlogSize,
           firstShownMs: first - t0,
           lastShownMs: last - t0,
-          replayedMs: replayedAt - t0,
+          // NaN (null in the JSON): no `replayed` came before every message was deleted.
+          replayedMs: replayedAt ? replayedAt - t0 : NaN,
           deletedMs: left === 0 ? deletedAt - t0 : NaN,
           inOrder: order.every((t, i) => t === `r${r}-${i}`),
         };

@@ -7,7 +7,7 @@
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COLLECTIONS } from '@gossip/protocol';
-import { ServiceStack, type EngineVars, type GatewayVars } from '@gossip/testenv';
+import { ServiceStack, type ApiVars, type EngineVars, type GatewayVars } from '@gossip/testenv';
 import { makePairs, runLoad } from '../load.js';
 import { busiest, cpuMeter, cpuMsPerMessage, type Target } from '../procstat.js';
 import { percentiles, round, table } from '../report.js';
@@ -23,6 +23,8 @@ export interface ThroughputCase {
 }
 
 export const QUIET_ENGINE: EngineVars = { ENGINE_LOG_LEVEL: 'warn' };
+/** The load registers every user through the api: 100 of them outrun its per-address cap. */
+export const QUIET_API: ApiVars = { API_LOG_LEVEL: 'warn', API_REGISTER_MAX_PER_IP: '100000' };
 export const QUIET_GATEWAY: GatewayVars = {
   GATEWAY_LOG_LEVEL: 'warn',
   GATEWAY_RATE_PER_SECOND: '100000',
@@ -49,7 +51,7 @@ export async function startStack(
   stack.nodeArgs = profiling();
   const cpu: Record<string, Target> = ctx.targets();
   // The load registers its users through the api (the SDK's keys); idle during the run.
-  const api = await stack.startApi({ API_LOG_LEVEL: 'warn' });
+  const api = await stack.startApi(QUIET_API);
   cpu.api = { pid: api.proc.pid };
   for (let i = 0; i < engines; i++) {
     const e = await stack.startEngine(QUIET_ENGINE, `engine-${i}`);
