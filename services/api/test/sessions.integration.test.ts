@@ -26,8 +26,9 @@ before(async () => {
 });
 after(() => h.close());
 
-function refresh(refreshToken: string) {
-  return h.app.inject({ method: 'POST', url: '/v1/auth/refresh', payload: { refreshToken } });
+/** POST /v1/auth/refresh with `refreshToken`, to the shared api unless `app` is given. */
+function refresh(refreshToken: string, app = h.app) {
+  return app.inject({ method: 'POST', url: '/v1/auth/refresh', payload: { refreshToken } });
 }
 
 describe('register', () => {
@@ -119,11 +120,7 @@ describe('tokens', () => {
 
   test('refresh rotates: the new pair works, the old refresh token is used up', async () => {
     const s = await register(h.app, 'tok_dave', keys[0]!);
-    const r1 = await h.app.inject({
-      method: 'POST',
-      url: '/v1/auth/refresh',
-      payload: { refreshToken: s.refreshToken },
-    });
+    const r1 = await refresh(s.refreshToken);
     assert.equal(r1.statusCode, 200);
     const s2 = r1.json<Session>();
     assert.notEqual(s2.refreshToken, s.refreshToken);
@@ -160,12 +157,7 @@ describe('tokens', () => {
     const strict = await startApi({ API_REFRESH_RETRY_GRACE_SECONDS: '0' });
     try {
       const s = await register(strict.app, 'tok_dirk', keys[0]!);
-      const post = (t: string) =>
-        strict.app.inject({
-          method: 'POST',
-          url: '/v1/auth/refresh',
-          payload: { refreshToken: t },
-        });
+      const post = (t: string) => refresh(t, strict.app);
       const s2 = (await post(s.refreshToken)).json<Session>();
       assert.deepEqual(errorOf(await post(s.refreshToken)), INVALID_TOKEN);
       assert.deepEqual(errorOf(await post(s2.refreshToken)), INVALID_TOKEN);
@@ -183,17 +175,9 @@ describe('tokens', () => {
       payload: { refreshToken: s.refreshToken },
     });
     assert.equal(out.statusCode, 204);
-    const r = await h.app.inject({
-      method: 'POST',
-      url: '/v1/auth/refresh',
-      payload: { refreshToken: s.refreshToken },
-    });
+    const r = await refresh(s.refreshToken);
     assert.deepEqual(errorOf(r), INVALID_TOKEN);
-    const ok = await h.app.inject({
-      method: 'POST',
-      url: '/v1/auth/refresh',
-      payload: { refreshToken: other.refreshToken },
-    });
+    const ok = await refresh(other.refreshToken);
     assert.equal(ok.statusCode, 200);
     // Logging out an unknown token says nothing either way.
     const unknown = await h.app.inject({
@@ -229,11 +213,7 @@ describe('access token expiry (1 s TTL)', () => {
     await sleep(2100);
     const late = await short.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(s) });
     assert.deepEqual(errorOf(late), { status: 401, code: 'token_expired' });
-    const r = await short.app.inject({
-      method: 'POST',
-      url: '/v1/auth/refresh',
-      payload: { refreshToken: s.refreshToken },
-    });
+    const r = await refresh(s.refreshToken, short.app);
     assert.equal(r.statusCode, 200);
     const fresh = await short.app.inject({
       method: 'GET',
