@@ -187,13 +187,7 @@ async function send(ev: Event): Promise<void> {
   acc.messenger.signal(peer, 'typing-stopped');
   try {
     const { id } = await acc.messenger.send(peer, text);
-    await acc.history.add({ id, peer, direction: 'out', text, at: Date.now(), state: 'sending' });
-    const early = earlyStatus.get(id);
-    if (early) {
-      earlyStatus.delete(id);
-      await acc.history.setState(peer, id, early);
-    }
-    await renderMessages();
+    await showSent(peer, id, text);
   } catch (err) {
     input.value = text;
     if (err instanceof KeyChangedError) warnKeyChange(err);
@@ -219,11 +213,15 @@ function pasted(peer: string, ev: ClipboardEvent): void {
 }
 
 async function sendAndShow(peer: string, file: File): Promise<void> {
-  const acc = app.account;
-  if (!acc) return;
   const id = await sendFile(peer, file);
   if (!id) return;
-  const text = fileLine(file.name || 'pasted', file.size);
+  await showSent(peer, id, fileLine(file.name || 'pasted', file.size));
+}
+
+/** Adds an outgoing line (with a status that came before it) and shows it. */
+async function showSent(peer: string, id: string, text: string): Promise<void> {
+  const acc = app.account;
+  if (!acc) return;
   await acc.history.add({ id, peer, direction: 'out', text, at: Date.now(), state: 'sending' });
   const early = earlyStatus.get(id);
   if (early) {
