@@ -12,7 +12,7 @@ import {
 } from '@gossip/protocol';
 import type { ApiClient } from '../api.js';
 
-/** A part may take a while on a slow link; a cut one is resumed, so this is only a backstop. */
+/** A part (or a finish) may take a while; a cut one is resumed, so this is only a backstop. */
 const PART_TIMEOUT_MS = 120_000;
 
 /** Typed calls to `/v1/attachments`. */
@@ -42,11 +42,16 @@ export class AttachmentsApi {
     });
   }
 
-  /** Ends the upload: the api checks the digest and who may download it. */
+  /**
+   * Ends the upload: the api checks the digest (reading the whole ciphertext back, which
+   * for 25 MiB on a loaded machine took over 15 s, hence the part timeout) and who may
+   * download it.
+   */
   finish(id: string, body: AttachmentFinish): Promise<AttachmentStatus> {
     return this.api.request<AttachmentStatus>(attachmentPath(API_PATHS.attachmentFinish, id), {
       method: 'POST',
       body,
+      timeoutMs: PART_TIMEOUT_MS,
     });
   }
 

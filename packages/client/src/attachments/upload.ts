@@ -9,7 +9,11 @@ import {
   generateAttachmentKey,
   type ByteSource,
 } from '@gossip/crypto';
-import { attachmentCiphertextBytes, MAX_ATTACHMENT_PART_BYTES } from '@gossip/protocol';
+import {
+  attachmentCiphertextBytes,
+  MAX_ATTACHMENT_PART_BYTES,
+  MIN_ATTACHMENT_PART_BYTES,
+} from '@gossip/protocol';
 import type { ApiClient } from '../api.js';
 import { ApiError } from '../errors.js';
 import type { Thumbnail } from './message.js';
@@ -37,7 +41,7 @@ export interface SendFileOptions extends ResumeOptions {
   /** A caption sent with the file. */
   text?: string;
   onProgress?: (p: TransferProgress) => void;
-  /** Ciphertext bytes per request. @default 1 MiB */
+  /** Ciphertext bytes per request (64 KiB to 8 MiB). @default 1 MiB */
   partBytes?: number;
 }
 
@@ -58,7 +62,10 @@ export async function uploadFile(
 ): Promise<UploadedFile> {
   const size = plainSize(source, opts.size);
   const total = attachmentCiphertextBytes(size);
-  const partBytes = Math.min(opts.partBytes ?? 1024 * 1024, MAX_ATTACHMENT_PART_BYTES);
+  const partBytes = Math.max(
+    MIN_ATTACHMENT_PART_BYTES,
+    Math.min(opts.partBytes ?? 1024 * 1024, MAX_ATTACHMENT_PART_BYTES),
+  );
   const rest = new AttachmentsApi(api);
   const key = await generateAttachmentKey();
   const created = await rest.create(total);
@@ -114,7 +121,15 @@ export async function uploadFile(
       }
     }
     if (partLength > 0) await sendPart(concatParts(part, partLength));
-    await resuming(() => rest.finish(id, { digest: digest.digest(), recipients }), opts);
+    await resuming(async () => {
+      try {
+        await rest.finish(id, { digest: digest.digest(), recipients });
+      } catch (err) {
+        // A retry after a finish whose answer was lost: the api says it is finished.
+        if (err instanceof ApiError && err.code === 'attachment_finished') return;
+        throw err;
+      }
+    }, opts);
   } catch (err) {
     // Nothing half-sent is left to count against the quota (the api's timeout would too).
     await rest.remove(id).catch(() => undefined);
