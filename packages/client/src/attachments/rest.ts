@@ -12,8 +12,10 @@ import {
 } from '@gossip/protocol';
 import type { ApiClient } from '../api.js';
 
-/** A part (or a finish) may take a while; a cut one is resumed, so this is only a backstop. */
+/** A part may take a while on a slow link; a cut one is resumed, so this is only a backstop. */
 const PART_TIMEOUT_MS = 120_000;
+/** The api reads the whole upload back to check its digest before it answers a finish. */
+const FINISH_TIMEOUT_MS = 600_000;
 
 /** Typed calls to `/v1/attachments`. */
 export class AttachmentsApi {
@@ -43,15 +45,15 @@ export class AttachmentsApi {
   }
 
   /**
-   * Ends the upload: the api checks the digest (reading the whole ciphertext back, which
-   * for 25 MiB on a loaded machine took over 15 s, hence the part timeout) and who may
-   * download it.
+   * Ends the upload: the api checks the digest by reading the whole ciphertext back, which
+   * for 25 MiB took over 15 s on the loaded test machine and over 120 s at a load average
+   * of 14 on 2 cores, hence a long backstop.
    */
   finish(id: string, body: AttachmentFinish): Promise<AttachmentStatus> {
     return this.api.request<AttachmentStatus>(attachmentPath(API_PATHS.attachmentFinish, id), {
       method: 'POST',
       body,
-      timeoutMs: PART_TIMEOUT_MS,
+      timeoutMs: FINISH_TIMEOUT_MS,
     });
   }
 
