@@ -15,10 +15,7 @@ import {
   core,
   gatewayReplicas,
   registerGatewayPod,
-  type RunningOperator,
-  startOperator,
-  stopOperator,
-  testNamespace,
+  testOperator,
   waitFor,
 } from './kube-helpers.js';
 
@@ -30,22 +27,15 @@ const GATEWAY_ENV = {
   GATEWAY_DRAIN_GRACE_MS: '2000',
   GATEWAY_DRAIN_RECONNECT_MS: '200',
 };
-let op: RunningOperator | undefined;
-const ns = testNamespace('op-drain', {
-  setUp: async (namespace) => {
+const { ns } = testOperator('op-drain', {
+  identity: 'drain-test',
+  env: { OPERATOR_AUTOSCALE_INTERVAL_SECONDS: '1' },
+  setUp: async () => {
     await stack.createUsers('alice', 'bob');
     await stack.makeContacts('alice', 'bob');
     await stack.startEngine({ ENGINE_REDELIVERY_SECONDS: '3', ENGINE_SCAN_INTERVAL_MS: '250' });
-    op = await startOperator({
-      namespace,
-      identity: 'drain-test',
-      env: { OPERATOR_AUTOSCALE_INTERVAL_SECONDS: '1' },
-    });
   },
-  tearDown: async () => {
-    await stopOperator(op);
-    await stack.close();
-  },
+  tearDown: () => stack.close(),
 });
 
 test('scale-down with messages flowing: the removed gateway drains, zero accepted messages lost', async () => {

@@ -17,31 +17,23 @@ import {
   gatewayReplicas,
   getCluster,
   registerGatewayPod,
-  type RunningOperator,
-  startOperator,
-  stopOperator,
-  testNamespace,
+  testOperator,
   waitFor,
 } from './kube-helpers.js';
 
 const name = 'chat';
 const WINDOW_SECONDS = 20;
 const stack = new Stack('autoscale');
-let op: RunningOperator | undefined;
 const gateways: GatewayService[] = [];
 const sockets: WsClient[] = [];
-const ns = testNamespace('op-autoscale', {
-  setUp: async (namespace) => {
+const { ns, operator } = testOperator('op-autoscale', {
+  identity: 'autoscale-test',
+  env: { OPERATOR_AUTOSCALE_INTERVAL_SECONDS: '1' },
+  setUp: async () => {
     gateways.push(await stack.startGateway(), await stack.startGateway());
-    op = await startOperator({
-      namespace,
-      identity: 'autoscale-test',
-      env: { OPERATOR_AUTOSCALE_INTERVAL_SECONDS: '1' },
-    });
   },
   tearDown: async () => {
     for (const s of sockets) s.ws.terminate();
-    await stopOperator(op);
     await stack.close();
   },
 });
@@ -93,7 +85,7 @@ test('connections raise the gateway replicas to ceil(total / target); closing th
       (e) => e.reason === 'GatewaysScaledUp' && /1 -> 4/.test(e.message ?? ''),
     );
   });
-  const metrics = await op!.metrics();
+  const metrics = await operator().metrics();
   assert.match(
     metrics,
     /gossip_operator_gateway_desired_replicas\{namespace="[^"]+",cluster="chat"\} 4/,
@@ -144,7 +136,7 @@ test('a gateway whose metrics cannot be read is unknown, not zero: it holds back
   // gateway-b stops answering; its pod stays registered as Running.
   await gateways[1]!.proc.stop();
   await waitFor('gateway-b reported unknown', async () =>
-    /gossip_operator_gateway_unknown_pods\{[^}]*\} 1/.test(await op!.metrics()),
+    /gossip_operator_gateway_unknown_pods\{[^}]*\} 1/.test(await operator().metrics()),
   );
   // Leave 5 connections on gateway-a. Counted as zero, gateway-b would let the replicas fall
   // to ceil(5 / 10) = 1; counted on target (10) for a scale-down, they fall only to

@@ -14,24 +14,14 @@ import {
   condition,
   core,
   getCluster,
-  type RunningOperator,
   sample,
-  startOperator,
-  stopOperator,
-  testNamespace,
+  testOperator,
   waitFor,
 } from './kube-helpers.js';
 
-let op: RunningOperator | undefined;
-const ns = testNamespace('op-external', {
-  setUp: async (namespace) => {
-    op = await startOperator({
-      namespace,
-      identity: 'external-test',
-      env: { OPERATOR_RESYNC_SECONDS: '600', OPERATOR_SECRET_RECHECK_SECONDS: '2' },
-    });
-  },
-  tearDown: () => stopOperator(op),
+const { ns, operator } = testOperator('op-external', {
+  identity: 'external-test',
+  env: { OPERATOR_RESYNC_SECONDS: '600', OPERATOR_SECRET_RECHECK_SECONDS: '2' },
 });
 
 const engineHash = async () =>
@@ -54,7 +44,7 @@ test('a missing external Secret degrades the cluster until it appears; editing i
   });
   assert.ok(warnings.items.some((e) => e.reason === 'ReconcileFailed'));
   await waitFor('a retry', async () => {
-    const m = await op!.metrics();
+    const m = await operator().metrics();
     return (sample(m, 'gossip_operator_workqueue_retries_total{name="gossipcluster"}') ?? 0) >= 2;
   });
 
@@ -76,7 +66,7 @@ test('a missing external Secret degrades the cluster until it appears; editing i
     const h = await engineHash();
     return h !== before;
   });
-  const m = await op!.metrics();
+  const m = await operator().metrics();
   assert.ok(
     (sample(
       m,

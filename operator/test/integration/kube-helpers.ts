@@ -106,6 +106,44 @@ export function testNamespace(
   return namespace;
 }
 
+/**
+ * {@link testNamespace} with one operator watching it: started after the file's `setUp`
+ * (through `kubeconfig()` when given: one that reaches the API through a proxy), stopped
+ * before the file's `tearDown`. `operator()` returns it once started.
+ */
+export function testOperator(
+  prefix: string,
+  o: {
+    identity: string;
+    env?: Record<string, string>;
+    kubeconfig?: () => string;
+    setUp?: (namespace: string) => Promise<void>;
+    tearDown?: () => Promise<void>;
+  },
+): { ns: string; operator: () => RunningOperator } {
+  let op: RunningOperator | undefined;
+  const ns = testNamespace(prefix, {
+    setUp: async (namespace) => {
+      await o.setUp?.(namespace);
+      op = await startOperator({
+        namespace,
+        identity: o.identity,
+        env: o.env,
+        kubeconfig: o.kubeconfig?.(),
+      });
+    },
+    tearDown: async () => {
+      await stopOperator(op);
+      await o.tearDown?.();
+    },
+  });
+  const operator = (): RunningOperator => {
+    if (!op) throw new Error(`the operator of ${ns} has not started`);
+    return op;
+  };
+  return { ns, operator };
+}
+
 /** Stops an operator started by {@link startOperator}; prints the end of its output unless it exited 0. */
 export async function stopOperator(op: RunningOperator | undefined): Promise<void> {
   const code = await op?.proc.stop();

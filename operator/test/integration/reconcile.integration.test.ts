@@ -19,21 +19,12 @@ import {
   kubectl,
   markPodsReady,
   objects,
-  type RunningOperator,
   sample,
-  startOperator,
-  stopOperator,
-  testNamespace,
+  testOperator,
   waitFor,
 } from './kube-helpers.js';
 
-let op: RunningOperator | undefined;
-const ns = testNamespace('op-reconcile', {
-  setUp: async (namespace) => {
-    op = await startOperator({ namespace, identity: 'reconcile-test' });
-  },
-  tearDown: () => stopOperator(op),
-});
+const { ns, operator } = testOperator('op-reconcile', { identity: 'reconcile-test' });
 const name = 'chat';
 const spec = {
   gateway: { minReplicas: 2, maxReplicas: 4 },
@@ -286,7 +277,7 @@ test('the pause annotation stops changes and sets ReconciliationPaused; removing
 });
 
 test('/metrics reports reconciles, durations, queue depth and leadership', async () => {
-  const text = await op!.metrics();
+  const text = await operator().metrics();
   assert.ok(
     (sample(text, 'gossip_operator_reconcile_total{controller="gossipcluster",result="success"}') ??
       0) > 0,
@@ -305,7 +296,7 @@ test('/metrics reports reconciles, durations, queue depth and leadership', async
   ]) {
     assert.ok(text.includes(series), `${series} is exported`);
   }
-  const ready = await fetch(`http://127.0.0.1:${op!.port}/readyz`);
+  const ready = await fetch(`http://127.0.0.1:${operator().port}/readyz`);
   assert.equal(ready.status, 200);
 });
 

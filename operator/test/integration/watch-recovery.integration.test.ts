@@ -10,16 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  applyCluster,
-  apps,
-  env,
-  type RunningOperator,
-  startOperator,
-  stopOperator,
-  testNamespace,
-  waitFor,
-} from './kube-helpers.js';
+import { applyCluster, apps, env, testOperator, waitFor } from './kube-helpers.js';
 
 /** A TCP proxy to the API server that the test can cut. */
 class CuttableProxy {
@@ -67,24 +58,22 @@ class CuttableProxy {
 }
 
 const proxy = new CuttableProxy(new URL(env.kubeApiUrl));
-let op: RunningOperator | undefined;
-const ns = testNamespace('op-watch', {
+let kubeconfig = '';
+const { ns, operator } = testOperator('op-watch', {
+  identity: 'watch-test',
+  kubeconfig: () => kubeconfig,
   setUp: async (namespace) => {
     await proxy.start();
     const dir = join(env.dir, 'scratch', namespace);
     mkdirSync(dir, { recursive: true });
-    const kubeconfig = join(dir, 'proxied.kubeconfig');
+    kubeconfig = join(dir, 'proxied.kubeconfig');
     const original = readFileSync(env.kubeconfig, 'utf8');
     writeFileSync(kubeconfig, original.replace(env.kubeApiUrl, `https://127.0.0.1:${proxy.port}`), {
       mode: 0o600,
     });
     assert.ok(readFileSync(kubeconfig, 'utf8').includes(`127.0.0.1:${proxy.port}`));
-    op = await startOperator({ namespace, identity: 'watch-test', kubeconfig });
   },
-  tearDown: async () => {
-    await stopOperator(op);
-    await proxy.stop();
-  },
+  tearDown: () => proxy.stop(),
 });
 
 const replicas = async (name: string) =>
@@ -121,8 +110,8 @@ test('after every API connection is reset, the operator re-watches and reconcile
     60_000,
   );
 
-  const log = op!.proc.output();
+  const log = operator().proc.output();
   assert.match(log, /watch failed; re-listing after backoff|list failed/, 'the cut was seen');
-  assert.equal(op!.proc.child.exitCode, null, 'the operator is still running');
+  assert.equal(operator().proc.child.exitCode, null, 'the operator is still running');
   console.log(`# reconciled a change made during a 3 s API outage ${spec} ms after the cut`);
 });
