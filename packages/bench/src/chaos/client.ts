@@ -117,16 +117,11 @@ export class ChaosUser {
    */
   send(to: string): void {
     const t = this.o.tracker;
-    const phase = t.phases.length - 1;
-    const at = Date.now();
+    const ask = t.ask();
     // The `accepted` frame is a later macrotask than this promise's settling.
-    this.messenger!.send(to, `chaos ${at}`).then(
-      ({ id }) => t.created(id, at, phase),
-      (err: unknown) => {
-        const id = `unqueued-${at}-${Math.random().toString(36).slice(2)}`;
-        t.created(id, at, phase);
-        t.refused(id, err instanceof Error ? err.name : 'error');
-      },
+    this.messenger!.send(to, `chaos ${ask.key}`).then(
+      ({ id }) => t.created(id, ask),
+      (err: unknown) => t.unqueued(ask, err instanceof Error ? err.name : 'error'),
     );
   }
 

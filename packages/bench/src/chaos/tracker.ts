@@ -19,6 +19,13 @@ export interface Msg {
   receiptAt?: number;
 }
 
+/** The application asked the SDK to send a message; its id comes once the SDK queued it. */
+export interface Ask {
+  key: number;
+  at: number;
+  phase: number;
+}
+
 /** A phase while it runs: the fields it reports as they are (see PhaseResult), and its times. */
 export interface PhaseState extends Pick<
   PhaseResult,
@@ -44,6 +51,9 @@ export class Tracker {
   readonly phases: PhaseState[] = [];
   readonly acceptTimes: number[] = [];
   deliveredAfterReceipt = 0;
+  /** Asks whose id the SDK has not given yet (it encrypts first, one send at a time). */
+  private readonly asking = new Map<number, Ask>();
+  private asks = 0;
 
   get phase(): PhaseState {
     return this.phases[this.phases.length - 1]!;
@@ -68,9 +78,24 @@ export class Tracker {
     return p;
   }
 
-  /** The application asked to send message `id` at `at`, during phase number `phase`. */
-  created(id: string, at = Date.now(), phase = this.phases.length - 1): void {
-    this.msgs.set(id, { phase, createdAt: at, wire: 0, dropped: 0, shownCount: 0 });
+  /** The application asks to send a message now (see {@link created}). */
+  ask(): Ask {
+    const a: Ask = { key: ++this.asks, at: Date.now(), phase: this.phases.length - 1 };
+    this.asking.set(a.key, a);
+    return a;
+  }
+
+  /** The SDK queued the message of `ask` as `id`: it counts as created when asked. */
+  created(id: string, ask: Ask): void {
+    this.asking.delete(ask.key);
+    this.msgs.set(id, { phase: ask.phase, createdAt: ask.at, wire: 0, dropped: 0, shownCount: 0 });
+  }
+
+  /** The SDK could not even queue the message of `ask`: it counts as refused (`why`). */
+  unqueued(ask: Ask, why: string): void {
+    const id = `unqueued-${ask.key}`;
+    this.created(id, ask);
+    this.refused(id, why);
   }
 
   accepted(id: string): void {
@@ -126,8 +151,9 @@ export class Tracker {
     e[code] = (e[code] ?? 0) + 1;
   }
 
-  /** Whether every message created before `t` has been accepted and shown. */
+  /** Whether every message created before `t` has been queued, accepted and shown. */
   doneBefore(t: number): boolean {
+    for (const a of this.asking.values()) if (a.at < t) return false;
     for (const m of this.msgs.values()) {
       if (m.createdAt >= t) continue;
       if (m.refused === undefined && (m.acceptedAt === undefined || m.shownAt === undefined)) {
