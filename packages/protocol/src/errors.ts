@@ -28,6 +28,10 @@ export const ERRORS = {
     status: 400,
     message: 'The key-change proof is not a signature of the new keys by the current signing key.',
   },
+  invalid_prekey_signature: {
+    status: 400,
+    message: 'A prekey signature does not verify under your published signing key.',
+  },
   invalid_image: { status: 400, message: 'The image is not a PNG, JPEG or WebP file.' },
   contact_self: { status: 400, message: 'You cannot be your own contact.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
@@ -51,10 +55,26 @@ export const ERRORS = {
   user_not_found: { status: 404, message: 'No such user.' },
   contact_not_found: { status: 404, message: 'No such contact or contact request.' },
   avatar_not_found: { status: 404, message: 'This user has no avatar.' },
+  prekeys_not_found: {
+    status: 404,
+    message: 'This user has not published v2 (X25519) keys under their current keys.',
+  },
   username_taken: { status: 409, message: 'This username is taken.' },
   contact_exists: {
     status: 409,
     message: 'You are already contacts, or a request between you is pending.',
+  },
+  prekey_id_taken: {
+    status: 409,
+    message: 'A prekey id is repeated in the upload or already stored; use new ids.',
+  },
+  identity_key_conflict: {
+    status: 409,
+    message: 'The X25519 identity key can only change together with a key change.',
+  },
+  prekey_limit_exceeded: {
+    status: 403,
+    message: 'You would hold more one-time prekeys than the directory keeps.',
   },
 
   // --- abuse and availability ---

@@ -10,6 +10,7 @@ export * from './errors.js';
 export * from './primitives.js';
 export * from './rest.js';
 export * from './attachments.js';
+export * from './prekeys.js';
 export * from './frames.js';
 export * from './parse.js';
 export * from './contacts.js';

@@ -59,3 +59,9 @@ export const MAX_KEY_ENVELOPE_CHARS = 16 * 1024;
 
 /** Most key changes the directory keeps and serves per user (`KeysResponse.keyChain`). */
 export const MAX_KEY_CHAIN = 16;
+
+/** Most one-time prekeys in one `PUT /v1/me/prekeys` (issue 16, packages/protocol prekeys.ts). */
+export const MAX_ONE_TIME_PREKEYS_PER_UPLOAD = 100;
+
+/** Most one-time prekeys one account holds in the directory at once. */
+export const MAX_ONE_TIME_PREKEYS_STORED = 200;

@@ -313,9 +313,13 @@ export const API_PATHS = {
   myProfile: '/v1/me/profile',
   myKeys: '/v1/me/keys',
   myAvatar: '/v1/me/avatar',
+  /** GET {@link PrekeyStatus}; PUT {@link UploadPrekeysRequest} (issue 16, prekeys.ts). */
+  myPrekeys: '/v1/me/prekeys',
   userProfile: '/v1/users/:username',
   userKeys: '/v1/users/:username/keys',
   userAvatar: '/v1/users/:username/avatar',
+  /** GET {@link PrekeyBundle}: hands out (deletes) one one-time prekey. */
+  userPrekeyBundle: '/v1/users/:username/prekey-bundle',
   search: '/v1/users',
   contacts: '/v1/contacts',
   contact: '/v1/contacts/:username',

@@ -27,6 +27,11 @@ export const COLLECTIONS = {
    * GridFS file per uploaded part, listed in order by the attachment's document.
    */
   attachmentBucket: 'attachment_blobs',
+  /**
+   * One-time X25519 prekeys (api): `_id` = `owner:id`, `owner`, `id`, `publicKey`,
+   * `keyVersion`; each deleted as a bundle hands it out (issue 16).
+   */
+  prekeys: 'prekeys',
 } as const;
 
 /**
