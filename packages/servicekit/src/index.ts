@@ -4,7 +4,16 @@
  * tokens, a self-healing RabbitMQ link and the ops listener (`/healthz`, `/readyz`,
  * `/metrics`).
  */
-export { ConfigError, parseEnv, loadOrExit } from './config.js';
+export {
+  ConfigError,
+  envInteger,
+  httpTimeoutsFrom,
+  loadOrExit,
+  parseEnv,
+  parseVariable,
+  requireAtLeast,
+  requireOpsPortApart,
+} from './config.js';
 export {
   createLogger,
   redactUrl,

@@ -8,9 +8,11 @@ import {
   type TrustProxy,
   DEFAULT_HTTP_TIMEOUTS,
   type HttpTimeouts,
-  ConfigError,
+  httpTimeoutsFrom,
   parseEnv,
   parseSigningKeys,
+  parseVariable,
+  requireOpsPortApart,
   type JwkSet,
   type PublicJwk,
   type SigningKey,
@@ -223,30 +225,15 @@ export interface ApiConfig {
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): ApiConfig {
   const e = parseEnv(ApiEnv, env);
-  let trustProxy: TrustProxy;
-  try {
-    trustProxy = parseTrustProxy(e.API_TRUST_PROXY);
-  } catch (err) {
-    throw new ConfigError('API_TRUST_PROXY', (err as Error).message);
-  }
-  let jwtKeys: ApiConfig['jwtKeys'];
-  try {
-    jwtKeys = parseSigningKeys(e[JWT_KEY_ENV.apiPrivateKeys]);
-  } catch (err) {
-    throw new ConfigError(JWT_KEY_ENV.apiPrivateKeys, `is not valid: ${(err as Error).message}`);
-  }
-  if (e.API_OPS_PORT !== 0 && e.API_OPS_PORT === e.API_PORT) {
-    throw new ConfigError(
-      'API_OPS_PORT',
-      'must differ from API_PORT (ops stays off the public port)',
-    );
-  }
-  if (e.API_HTTP_REQUEST_TIMEOUT_MS < e.API_HTTP_HEADERS_TIMEOUT_MS) {
-    throw new ConfigError(
-      'API_HTTP_REQUEST_TIMEOUT_MS',
-      'must be at least API_HTTP_HEADERS_TIMEOUT_MS',
-    );
-  }
+  const trustProxy = parseVariable('API_TRUST_PROXY', e.API_TRUST_PROXY, parseTrustProxy);
+  const jwtKeys = parseVariable(
+    JWT_KEY_ENV.apiPrivateKeys,
+    e[JWT_KEY_ENV.apiPrivateKeys],
+    parseSigningKeys,
+    'is not valid: ',
+  );
+  requireOpsPortApart(e, 'API_OPS_PORT', 'API_PORT');
+  const http = httpTimeoutsFrom(e, 'API_HTTP_HEADERS_TIMEOUT_MS', 'API_HTTP_REQUEST_TIMEOUT_MS');
   return Object.freeze({
     port: e.API_PORT,
     host: e.API_HOST,
@@ -306,9 +293,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
       retentionSeconds: e.API_ATTACHMENT_RETENTION_SECONDS,
     }),
     shutdownTimeoutMs: e.API_SHUTDOWN_TIMEOUT_MS,
-    http: Object.freeze({
-      headersTimeoutMs: e.API_HTTP_HEADERS_TIMEOUT_MS,
-      requestTimeoutMs: e.API_HTTP_REQUEST_TIMEOUT_MS,
-    }),
+    http,
   });
 }

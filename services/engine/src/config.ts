@@ -2,8 +2,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import {
   parseEnv,
-  ConfigError,
   DEFAULT_HTTP_TIMEOUTS,
+  envInteger as Int,
+  httpTimeoutsFrom,
   type HttpTimeouts,
 } from '@gossip/servicekit';
 import {
@@ -13,9 +14,6 @@ import {
   DEFAULT_MONGO_DB,
   DEFAULT_REDIS_PREFIX,
 } from '@gossip/protocol';
-
-const Int = (def: number, min = 0, description?: string) =>
-  Type.Integer({ default: def, minimum: min, description });
 
 export const EngineEnv = Type.Object({
   ENGINE_PORT: Int(9091, 0, '/healthz, /readyz, /metrics.'),
@@ -102,12 +100,11 @@ export interface EngineConfig {
 /** Parses and checks the engine's environment; throws a ConfigError naming the variable. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): EngineConfig {
   const e: Static<typeof EngineEnv> = parseEnv(EngineEnv, env);
-  if (e.ENGINE_HTTP_REQUEST_TIMEOUT_MS < e.ENGINE_HTTP_HEADERS_TIMEOUT_MS) {
-    throw new ConfigError(
-      'ENGINE_HTTP_REQUEST_TIMEOUT_MS',
-      'must be at least ENGINE_HTTP_HEADERS_TIMEOUT_MS',
-    );
-  }
+  const http = httpTimeoutsFrom(
+    e,
+    'ENGINE_HTTP_HEADERS_TIMEOUT_MS',
+    'ENGINE_HTTP_REQUEST_TIMEOUT_MS',
+  );
   return Object.freeze({
     port: e.ENGINE_PORT,
     host: e.ENGINE_HOST,
@@ -134,9 +131,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): E
     mongoMaxPool: e.ENGINE_MONGO_MAX_POOL,
     permissionCacheMs: e.ENGINE_PERMISSION_CACHE_MS,
     shutdownTimeoutMs: e.ENGINE_SHUTDOWN_TIMEOUT_MS,
-    http: Object.freeze({
-      headersTimeoutMs: e.ENGINE_HTTP_HEADERS_TIMEOUT_MS,
-      requestTimeoutMs: e.ENGINE_HTTP_REQUEST_TIMEOUT_MS,
-    }),
+    http,
   });
 }

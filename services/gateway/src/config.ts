@@ -6,9 +6,13 @@ import {
   type TrustProxy,
   DEFAULT_HTTP_TIMEOUTS,
   type HttpTimeouts,
-  ConfigError,
+  envInteger as Int,
+  httpTimeoutsFrom,
   parseEnv,
+  parseVariable,
   parseVerificationKeys,
+  requireAtLeast,
+  requireOpsPortApart,
   type VerificationKeys,
 } from '@gossip/servicekit';
 import {
@@ -17,9 +21,6 @@ import {
   JWT_KEY_ENV,
   MAX_FRAME_BYTES,
 } from '@gossip/protocol';
-
-const Int = (def: number, min = 0, description?: string) =>
-  Type.Integer({ default: def, minimum: min, description });
 
 export const GatewayEnv = Type.Object({
   GATEWAY_PORT: Int(
@@ -149,36 +150,19 @@ export interface GatewayConfig {
 /** Parses and checks the gateway's environment; throws a ConfigError naming the variable. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
   const e: Static<typeof GatewayEnv> = parseEnv(GatewayEnv, env);
-  let trustProxy: TrustProxy;
-  try {
-    trustProxy = parseTrustProxy(e.GATEWAY_TRUST_PROXY);
-  } catch (err) {
-    throw new ConfigError('GATEWAY_TRUST_PROXY', (err as Error).message);
-  }
-  let jwtKeys: VerificationKeys;
-  try {
-    jwtKeys = parseVerificationKeys(e[JWT_KEY_ENV.gatewayPublicKeys]);
-  } catch (err) {
-    throw new ConfigError(JWT_KEY_ENV.gatewayPublicKeys, (err as Error).message);
-  }
-  if (e.GATEWAY_OPS_PORT !== 0 && e.GATEWAY_OPS_PORT === e.GATEWAY_PORT) {
-    throw new ConfigError(
-      'GATEWAY_OPS_PORT',
-      'must differ from GATEWAY_PORT (ops stays off the public port)',
-    );
-  }
-  if (e.GATEWAY_HTTP_REQUEST_TIMEOUT_MS < e.GATEWAY_HTTP_HEADERS_TIMEOUT_MS) {
-    throw new ConfigError(
-      'GATEWAY_HTTP_REQUEST_TIMEOUT_MS',
-      'must be at least GATEWAY_HTTP_HEADERS_TIMEOUT_MS',
-    );
-  }
-  if (e.GATEWAY_MAX_BUFFERED_BYTES < e.GATEWAY_HIGH_WATER_BYTES) {
-    throw new ConfigError(
-      'GATEWAY_MAX_BUFFERED_BYTES',
-      'must be at least GATEWAY_HIGH_WATER_BYTES',
-    );
-  }
+  const trustProxy = parseVariable('GATEWAY_TRUST_PROXY', e.GATEWAY_TRUST_PROXY, parseTrustProxy);
+  const jwtKeys = parseVariable(
+    JWT_KEY_ENV.gatewayPublicKeys,
+    e[JWT_KEY_ENV.gatewayPublicKeys],
+    parseVerificationKeys,
+  );
+  requireOpsPortApart(e, 'GATEWAY_OPS_PORT', 'GATEWAY_PORT');
+  const http = httpTimeoutsFrom(
+    e,
+    'GATEWAY_HTTP_HEADERS_TIMEOUT_MS',
+    'GATEWAY_HTTP_REQUEST_TIMEOUT_MS',
+  );
+  requireAtLeast(e, 'GATEWAY_MAX_BUFFERED_BYTES', 'GATEWAY_HIGH_WATER_BYTES');
   return Object.freeze({
     port: e.GATEWAY_PORT,
     host: e.GATEWAY_HOST,
@@ -195,10 +179,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     ratePerSecond: e.GATEWAY_RATE_PER_SECOND,
     rateBurst: e.GATEWAY_RATE_BURST,
     rateViolationsMax: e.GATEWAY_RATE_VIOLATIONS_MAX,
-    http: Object.freeze({
-      headersTimeoutMs: e.GATEWAY_HTTP_HEADERS_TIMEOUT_MS,
-      requestTimeoutMs: e.GATEWAY_HTTP_REQUEST_TIMEOUT_MS,
-    }),
+    http,
     pingIntervalMs: e.GATEWAY_PING_INTERVAL_MS,
     presenceTtlSeconds: e.GATEWAY_PRESENCE_TTL_SECONDS,
     highWaterBytes: e.GATEWAY_HIGH_WATER_BYTES,
