@@ -13,7 +13,13 @@ export type CryptoErrorCode =
   /** A signature did not verify against the expected signing key. */
   | 'bad_signature'
   /** The data is authentic but addressed to or from someone else than expected. */
-  | 'context_mismatch';
+  | 'context_mismatch'
+  /** A key is not of the expected algorithm or not a valid point (v2: X25519 keys). */
+  | 'bad_key'
+  /** v2 ratchet: this message was already decrypted (its key is used) or is older than any kept key. */
+  | 'replayed'
+  /** v2 ratchet: the message is further ahead in its chain than the number of keys a session may skip. */
+  | 'gap_too_large';
 
 /**
  * Thrown by @gossip/crypto. The message never contains key material or plaintext,

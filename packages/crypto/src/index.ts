@@ -94,3 +94,4 @@ export {
   type AttachmentExpectation,
   type ByteSource,
 } from './attachment.js';
+export * from './v2/index.js';
