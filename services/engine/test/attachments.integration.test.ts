@@ -11,17 +11,10 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { MongoClient, ObjectId, type Db } from 'mongodb';
 import {
   COLLECTIONS,
   contactDocId,
-  deliveryExchange,
-  ENGINE_ROUTING_KEY,
-  engineQueue,
-  gatewayQueue,
-  gatewayRoutingKey,
-  parseGatewayMessage,
   type BusAck,
   type BusSend,
   type GatewayMessage,
@@ -36,7 +29,7 @@ import {
 import { testEnv, uniqueName } from '@gossip/testenv';
 import { createEngineMetrics } from '../src/metrics.js';
 import { sweepAttachments } from '../src/attachment-sweep.js';
-import { Engine, loadConfig } from '../src/index.js';
+import { startEngineUnderTest, type EngineUnderTest } from './engine-under-test.js';
 
 const GW = 'gw-attachments-test';
 
@@ -47,9 +40,7 @@ describe('engine and attachments', () => {
   let db: Db;
   let c: SharedCollections;
   let blobs: AttachmentBlobs;
-  let engine: Engine;
-  let conn: ChannelModel;
-  let ch: Channel;
+  let rig: EngineUnderTest;
   /** Replies (`stored`, `error`) by the connection id they were sent to. */
   const replies = new Map<string, GatewayMessage[]>();
 
@@ -58,40 +49,18 @@ describe('engine and attachments', () => {
     db = mongo.db(prefix);
     c = sharedCollections(db);
     blobs = new AttachmentBlobs(db);
-    engine = new Engine(
-      loadConfig({
-        ENGINE_PORT: '0',
-        ENGINE_HOST: '127.0.0.1',
-        ENGINE_AMQP_URL: env.amqpUrl,
-        ENGINE_MONGO_URL: env.mongoUrl,
-        ENGINE_MONGO_DB: prefix,
-        ENGINE_REDIS_URL: env.redisUrl,
-        ENGINE_AMQP_PREFIX: prefix,
-        ENGINE_REDIS_PREFIX: `${prefix}:`,
-        ENGINE_PERMISSION_CACHE_MS: '0',
-        ENGINE_LOG_LEVEL: 'silent',
-      }),
-      createLogger({ name: 'engine', level: 'silent' }),
-    );
-    await engine.start();
-    conn = await amqp.connect(env.amqpUrl);
-    ch = await conn.createChannel();
-    const q = gatewayQueue(prefix, GW);
-    await ch.assertQueue(q, { durable: false, autoDelete: true });
-    await ch.bindQueue(q, deliveryExchange(prefix), gatewayRoutingKey(GW));
-    await ch.consume(
-      q,
-      (msg) => {
-        if (!msg) return;
-        const parsed = parseGatewayMessage(msg.content);
+    rig = await startEngineUnderTest({
+      prefix,
+      gw: GW,
+      env: { ENGINE_PERMISSION_CACHE_MS: '0' },
+      onMessage: (parsed) => {
         if (!parsed.ok) return;
         const m = parsed.message;
         if (m.op === 'stored' || m.op === 'error') {
           replies.set(m.conn, [...(replies.get(m.conn) ?? []), m]);
         }
       },
-      { noAck: true },
-    );
+    });
     // alice's contacts: bob and dave (accepted both ways); carol is a stranger.
     for (const u of ['alice', 'bob', 'carol', 'dave']) await c.users.insertOne({ _id: u });
     for (const [a, b] of [
@@ -115,17 +84,12 @@ describe('engine and attachments', () => {
   });
 
   after(async () => {
-    await engine?.stop();
-    await ch?.deleteQueue(engineQueue(prefix)).catch(() => undefined);
-    await ch?.deleteExchange(deliveryExchange(prefix)).catch(() => undefined);
-    await conn?.close().catch(() => undefined);
+    await rig?.close();
     await db?.dropDatabase().catch(() => undefined);
     await mongo.close();
   });
 
-  const publish = (m: BusSend | BusAck): void => {
-    ch.publish(deliveryExchange(prefix), ENGINE_ROUTING_KEY, Buffer.from(JSON.stringify(m)));
-  };
+  const publish = (m: BusSend | BusAck): void => rig.publish(m);
 
   /** Waits (bounded; not a timing assertion) for the first reply to `connId`. */
   const replyTo = async (connId: string): Promise<GatewayMessage> => {
@@ -241,7 +205,7 @@ describe('engine and attachments', () => {
       return (await c.attachments.countDocuments({ _id: a._id })) === 0;
     });
     assert.equal(await gridFsFiles(a), 0);
-    const metrics = await engine.metrics.registry.getSingleMetricAsString(
+    const metrics = await rig.engine.metrics.registry.getSingleMetricAsString(
       'gossip_attachments_deleted_total',
     );
     assert.match(metrics, /gossip_attachments_deleted_total\{[^}]*\} 1$/m);

@@ -8,19 +8,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { MongoClient } from 'mongodb';
-import {
-  deliveryExchange,
-  ENGINE_ROUTING_KEY,
-  engineQueue,
-  gatewayQueue,
-  gatewayRoutingKey,
-  parseGatewayMessage,
-  type BusConnected,
-  type BusPush,
-} from '@gossip/protocol';
-import { createLogger } from '@gossip/servicekit';
+import type { BusConnected, BusPush } from '@gossip/protocol';
 import {
   sharedCollections,
   type EventDoc,
@@ -29,7 +18,7 @@ import {
   type SharedCollections,
 } from '@gossip/store';
 import { testEnv, uniqueName } from '@gossip/testenv';
-import { Engine, loadConfig } from '../src/index.js';
+import { startEngineUnderTest, type EngineUnderTest } from './engine-under-test.js';
 
 const PAGE = 3;
 const GW = 'gw-replay-test';
@@ -40,9 +29,7 @@ describe('engine replay on connected', () => {
   const dbName = prefix;
   const mongo = new MongoClient(env.mongoUrl);
   let c: SharedCollections;
-  let engine: Engine;
-  let conn: ChannelModel;
-  let ch: Channel;
+  let rig: EngineUnderTest;
   /** Frames pushed to each connection id, in arrival order. */
   const pushed = new Map<string, BusPush['frame'][]>();
   const waiters: Array<() => void> = [];
@@ -52,31 +39,11 @@ describe('engine replay on connected', () => {
   before(async () => {
     await mongo.connect();
     c = sharedCollections(mongo.db(dbName));
-    const cfg = loadConfig({
-      ENGINE_PORT: '0',
-      ENGINE_HOST: '127.0.0.1',
-      ENGINE_AMQP_URL: env.amqpUrl,
-      ENGINE_MONGO_URL: env.mongoUrl,
-      ENGINE_MONGO_DB: dbName,
-      ENGINE_REDIS_URL: env.redisUrl,
-      ENGINE_AMQP_PREFIX: prefix,
-      ENGINE_REDIS_PREFIX: `${prefix}:`,
-      ENGINE_REPLAY_BATCH: String(PAGE),
-      ENGINE_MAX_REDELIVERIES: '1',
-      ENGINE_LOG_LEVEL: 'silent',
-    });
-    engine = new Engine(cfg, createLogger({ name: 'engine', level: 'silent' }));
-    await engine.start();
-    conn = await amqp.connect(env.amqpUrl);
-    ch = await conn.createChannel();
-    const q = gatewayQueue(prefix, GW);
-    await ch.assertQueue(q, { durable: false, autoDelete: true });
-    await ch.bindQueue(q, deliveryExchange(prefix), gatewayRoutingKey(GW));
-    await ch.consume(
-      q,
-      (msg) => {
-        if (!msg) return;
-        const parsed = parseGatewayMessage(msg.content);
+    rig = await startEngineUnderTest({
+      prefix,
+      gw: GW,
+      env: { ENGINE_REPLAY_BATCH: String(PAGE), ENGINE_MAX_REDELIVERIES: '1' },
+      onMessage: (parsed) => {
         if (!parsed.ok) {
           invalid.push(`${parsed.reason}: ${String(parsed.detail)}`);
           return;
@@ -89,16 +56,11 @@ describe('engine replay on connected', () => {
           for (const w of waiters.splice(0)) w();
         }
       },
-      { noAck: true },
-    );
+    });
   });
 
   after(async () => {
-    await engine?.stop();
-    // The engine's durable queue and exchange are this test's alone.
-    await ch?.deleteQueue(engineQueue(prefix)).catch(() => undefined);
-    await ch?.deleteExchange(deliveryExchange(prefix)).catch(() => undefined);
-    await conn?.close().catch(() => undefined);
+    await rig?.close();
     await mongo
       .db(dbName)
       .dropDatabase()
@@ -111,7 +73,7 @@ describe('engine replay on connected', () => {
     const connId = randomUUID();
     const m: BusConnected = { op: 'connected', user, gw: GW, conn: connId };
     if (from !== undefined) m.from = from;
-    ch.publish(deliveryExchange(prefix), ENGINE_ROUTING_KEY, Buffer.from(JSON.stringify(m)));
+    rig.publish(m);
     return connId;
   };
 
@@ -247,7 +209,7 @@ describe('engine replay on connected', () => {
   });
 
   const internalErrors = async (): Promise<number> => {
-    const m = await engine.metrics.errors.get();
+    const m = await rig.engine.metrics.errors.get();
     return m.values.find((v) => v.labels.code === 'internal')?.value ?? 0;
   };
 });

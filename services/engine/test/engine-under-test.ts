@@ -1,0 +1,93 @@
+/**
+ * A real engine in this process on the test environment's RabbitMQ, FerretDB and Redis, in
+ * an AMQP prefix, database and Redis prefix of its own (all named `prefix`), and the
+ * gateway the tests play: a channel that publishes to the engine and reads the gateway
+ * queue of `gw`, each message parsed with the protocol's schema.
+ */
+import amqp, { type Channel } from 'amqplib';
+import {
+  deliveryExchange,
+  ENGINE_ROUTING_KEY,
+  engineQueue,
+  gatewayQueue,
+  gatewayRoutingKey,
+  parseGatewayMessage,
+  type EngineMessage,
+} from '@gossip/protocol';
+import { createLogger } from '@gossip/servicekit';
+import { testEnv } from '@gossip/testenv';
+import { Engine, loadConfig } from '../src/index.js';
+
+export interface EngineUnderTest {
+  engine: Engine;
+  /** Publishes `m` to the engine, as a gateway does. */
+  publish(m: EngineMessage): void;
+  /** Stops the engine, deletes its queue and exchange (this test's alone), closes the channel. */
+  close(): Promise<void>;
+}
+
+export interface EngineUnderTestOptions {
+  /** The AMQP prefix, the database and (with `:`) the Redis prefix. */
+  prefix: string;
+  /** The gateway id whose queue the test reads. */
+  gw: string;
+  /** More `ENGINE_*` variables. */
+  env?: Record<string, string>;
+  /** Each message on the gateway queue, parsed (a failed parse included). */
+  onMessage: (parsed: ReturnType<typeof parseGatewayMessage>) => void;
+}
+
+export async function startEngineUnderTest(o: EngineUnderTestOptions): Promise<EngineUnderTest> {
+  const env = testEnv();
+  const engine = new Engine(
+    loadConfig({
+      ENGINE_PORT: '0',
+      ENGINE_HOST: '127.0.0.1',
+      ENGINE_AMQP_URL: env.amqpUrl,
+      ENGINE_MONGO_URL: env.mongoUrl,
+      ENGINE_MONGO_DB: o.prefix,
+      ENGINE_REDIS_URL: env.redisUrl,
+      ENGINE_AMQP_PREFIX: o.prefix,
+      ENGINE_REDIS_PREFIX: `${o.prefix}:`,
+      ENGINE_LOG_LEVEL: 'silent',
+      ...o.env,
+    }),
+    createLogger({ name: 'engine', level: 'silent' }),
+  );
+  await engine.start();
+  let ch: Channel | undefined;
+  const conn = await amqp.connect(env.amqpUrl).catch(async (err: unknown) => {
+    await engine.stop();
+    throw err;
+  });
+  const close = async (): Promise<void> => {
+    await engine.stop();
+    await ch?.deleteQueue(engineQueue(o.prefix)).catch(() => undefined);
+    await ch?.deleteExchange(deliveryExchange(o.prefix)).catch(() => undefined);
+    await conn.close().catch(() => undefined);
+  };
+  try {
+    ch = await conn.createChannel();
+    const q = gatewayQueue(o.prefix, o.gw);
+    await ch.assertQueue(q, { durable: false, autoDelete: true });
+    await ch.bindQueue(q, deliveryExchange(o.prefix), gatewayRoutingKey(o.gw));
+    await ch.consume(q, (msg) => msg && o.onMessage(parseGatewayMessage(msg.content)), {
+      noAck: true,
+    });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const channel = ch;
+  return {
+    engine,
+    publish: (m) => {
+      channel.publish(
+        deliveryExchange(o.prefix),
+        ENGINE_ROUTING_KEY,
+        Buffer.from(JSON.stringify(m)),
+      );
+    },
+    close,
+  };
+}
