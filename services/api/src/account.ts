@@ -20,6 +20,7 @@ export async function deleteAccount(ctx: AppContext, user: UserDoc): Promise<voi
   await deletePendingOf(c, me);
   await ctx.avatars.deleteAllOf(me);
   await ctx.attachments.deleteAllOf(me);
+  await c.prekeys.deleteMany({ owner: me });
   await c.users.deleteOne({ _id: me, uid: user.uid });
   // Former contacts learn the relation is gone (after the deleteMany above, which would
   // otherwise remove these events as "from" the deleted user).

@@ -31,6 +31,7 @@ import { contactRoutes } from './routes/contacts.js';
 import { buildOpsApp } from './ops.js';
 import { healthRoutes } from './routes/health.js';
 import { mySessionRoutes } from './routes/my-sessions.js';
+import { prekeyRoutes } from './routes/prekeys.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { userRoutes } from './routes/users.js';
 import { collections, ensureIndexes } from './store.js';
@@ -168,6 +169,7 @@ export async function buildApp(config: ApiConfig, deps: AppDeps): Promise<ApiApp
   await avatarRoutes(app, ctx);
   contactRoutes(app, ctx);
   mySessionRoutes(app, ctx);
+  prekeyRoutes(app, ctx);
   await attachmentRoutes(app, ctx);
 
   const ops = buildOpsApp(app, ctx, logger.child({ listener: 'ops' }) as FastifyBaseLogger);

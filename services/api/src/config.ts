@@ -106,6 +106,9 @@ export const ApiEnv = Type.Object({
   /** Key changes per user. */
   API_KEY_CHANGE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 86_400 }),
   API_KEY_CHANGE_MAX_PER_USER: Type.Integer({ minimum: 1, default: 10 }),
+  /** Prekey bundles fetched per requester (each hands out one of the owner's one-time prekeys). */
+  API_PREKEY_BUNDLE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 3600 }),
+  API_PREKEY_BUNDLE_MAX_PER_USER: Type.Integer({ minimum: 1, default: 200 }),
   API_REGISTER_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 3600 }),
   API_REGISTER_MAX_PER_IP: Type.Integer({ minimum: 1, default: 20 }),
   API_SEARCH_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
@@ -211,6 +214,7 @@ export interface ApiConfig {
     contactRequestPerUser: RateLimit;
     contactChangePerUser: RateLimit;
     keyChangePerUser: RateLimit;
+    prekeyBundlePerUser: RateLimit;
   };
   trustProxy: TrustProxy;
   attachments: AttachmentConfig;
@@ -277,6 +281,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
       keyChangePerUser: {
         max: e.API_KEY_CHANGE_MAX_PER_USER,
         windowSeconds: e.API_KEY_CHANGE_WINDOW_SECONDS,
+      },
+      prekeyBundlePerUser: {
+        max: e.API_PREKEY_BUNDLE_MAX_PER_USER,
+        windowSeconds: e.API_PREKEY_BUNDLE_WINDOW_SECONDS,
       },
       registerPerIp: {
         max: e.API_REGISTER_MAX_PER_IP,

@@ -35,6 +35,7 @@ export const RATE_LIMIT_NAMES = [
   'contact_request',
   'contact_change',
   'key_change',
+  'prekey_bundle',
 ] as const;
 export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
 

@@ -9,6 +9,7 @@
 import { COLLECTIONS, type KeyChainStep, type PublicKeys } from '@gossip/protocol';
 import { ensureSharedIndexes, sharedCollections } from '@gossip/store';
 import type { Db } from 'mongodb';
+import type { OneTimePrekeyDoc, PrekeyRecord } from './prekeys.js';
 import type { RefreshTokenDoc } from './tokens.js';
 
 export interface AvatarRef {
@@ -35,6 +36,8 @@ export interface UserDoc {
    * accounts that never changed keys.
    */
   keyChain?: KeyChainStep[];
+  /** The X25519 identity key and signed prekey (issue 16); absent until the first upload. */
+  prekeys?: PrekeyRecord;
   avatar: AvatarRef | null;
   createdAt: Date;
 }
@@ -48,6 +51,7 @@ export function collections(db: Db) {
     ...sharedCollections(db),
     users: db.collection<UserDoc>(COLLECTIONS.users),
     refreshTokens: db.collection<RefreshTokenDoc>(COLLECTIONS.refreshTokens),
+    prekeys: db.collection<OneTimePrekeyDoc>(COLLECTIONS.prekeys),
   };
 }
 export type Collections = ReturnType<typeof collections>;
@@ -59,4 +63,5 @@ export async function ensureIndexes(db: Db): Promise<void> {
   // The api's own: no other service indexes this collection, so no name can clash.
   await c.refreshTokens.createIndex({ username: 1 });
   await c.refreshTokens.createIndex({ family: 1 });
+  await c.prekeys.createIndex({ owner: 1, keyVersion: 1, id: 1 });
 }
