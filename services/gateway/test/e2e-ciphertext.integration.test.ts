@@ -18,6 +18,7 @@ import {
   importWrappingPublicKey,
   openKeyEnvelope,
   sealKeyEnvelope,
+  type ConversationKey,
   type IdentityKeys,
 } from '@gossip/crypto';
 import {
@@ -97,6 +98,18 @@ describe('end-to-end encryption across the delivery path', () => {
     return parts.join('\n');
   }
 
+  /** Encrypts `text` from `from` to `to` under `ck` and sends it on `client`; returns its id. */
+  async function sendText(
+    client: WsClient,
+    ck: ConversationKey,
+    from: string,
+    to: string,
+    text: string,
+  ): Promise<string> {
+    const id = newMessageId();
+    return client.sendMessage(to, await encryptMessage(ck, text, { from, to, id }), 'message', id);
+  }
+
   it('two registered contacts exchange a key and chat both ways; only ciphertext is stored, queued, cached or logged', async () => {
     const [aliceKeys, bobKeys] = await Promise.all([
       generateIdentityKeys(),
@@ -141,14 +154,8 @@ describe('end-to-end encryption across the delivery path', () => {
       'key',
       keyId,
     );
-    const m1 = newMessageId();
     const text1 = `${MARKER} hello bob`;
-    a.sendMessage(
-      'bob',
-      await encryptMessage(ck, text1, { from: 'alice', to: 'bob', id: m1 }),
-      'message',
-      m1,
-    );
+    const m1 = await sendText(a, ck, 'alice', 'bob', text1);
     await a.waitFor((f) => f.type === 'accepted' && f.id === m1);
 
     // bob opens the envelope with alice's pinned signing key and reads the message.
@@ -179,14 +186,8 @@ describe('end-to-end encryption across the delivery path', () => {
     b.send({ type: 'ack', ids: [keyId, m1] });
     await a.waitFor((f) => f.type === 'delivered' && f.id === m1);
 
-    const m2 = newMessageId();
     const text2 = `${MARKER} hello alice`;
-    b.sendMessage(
-      'alice',
-      await encryptMessage(bobCk, text2, { from: 'bob', to: 'alice', id: m2 }),
-      'message',
-      m2,
-    );
+    const m2 = await sendText(b, bobCk, 'bob', 'alice', text2);
     const msg2 = await a.waitFor<DeliverFrame>((f) => f.type === 'deliver' && f.id === m2);
     assert.equal(
       await decryptMessageText(ck, msg2.body, { from: 'bob', to: 'alice', id: m2 }),
