@@ -29,7 +29,8 @@ export interface StoreResult extends StoreCase {
   cyclesPerSecond: number;
 }
 
-interface Doc {
+/** A stored message's shape, as far as the store's work goes. */
+export interface StoreDoc {
   _id: string;
   to: string;
   from: string;
@@ -39,7 +40,7 @@ interface Doc {
 }
 
 /** A document shaped as the engine stores a message with a 256-byte body. */
-function doc(): Doc {
+export function messageDoc(): StoreDoc {
   return {
     _id: newMessageId(),
     to: 'bench-recipient',
@@ -51,12 +52,12 @@ function doc(): Doc {
 }
 
 async function measure(
-  coll: Collection<Doc>,
+  coll: Collection<StoreDoc>,
   c: StoreCase,
   documents: number,
 ): Promise<Omit<StoreResult, 'collection'>> {
-  const docs = Array.from({ length: documents }, doc);
-  const batches: Doc[][] = [];
+  const docs = Array.from({ length: documents }, messageDoc);
+  const batches: StoreDoc[][] = [];
   for (let i = 0; i < docs.length; i += c.insertBatch)
     batches.push(docs.slice(i, i + c.insertBatch));
   const ins = await runJobs(batches.length, c.concurrency, async (i) => {
@@ -93,13 +94,13 @@ export async function storeCeilings(
   const db = client.db(`bench_ceilings_${randomBytes(4).toString('hex')}`);
   const out: StoreResult[] = [];
   try {
-    const coll = db.collection<Doc>('messages');
+    const coll = db.collection<StoreDoc>('messages');
     for (const collection of ['small', 'large'] as const) {
       if (collection === 'large') {
         const t0 = performance.now();
         for (let i = 0; i < o.largeSize; i += 1000) {
           const n = Math.min(1000, o.largeSize - i);
-          await coll.insertMany(Array.from({ length: n }, doc), { ordered: false });
+          await coll.insertMany(Array.from({ length: n }, messageDoc), { ordered: false });
         }
         o.say(
           `  store: ${o.largeSize} other documents stored in ${round((performance.now() - t0) / 1000)} s`,
