@@ -46,6 +46,12 @@ async function setState(ctx: AppContext, owner: string, peer: string, state: Con
   );
 }
 
+/** Both sides of the pair to `state`: the peer's first, the caller's last (see above). */
+async function setBoth(ctx: AppContext, me: string, peer: string, state: ContactState) {
+  await setState(ctx, peer, me, state);
+  await setState(ctx, me, peer, state);
+}
+
 async function requireUser(ctx: AppContext, username: string): Promise<void> {
   const found = await ctx.c.users.findOne({ _id: username }, { projection: { _id: 1 } });
   if (!found) throw new ApiError('user_not_found');
@@ -81,18 +87,22 @@ export async function requestContact(ctx: AppContext, me: string, peer: string):
   await ctx.events.emit(peer, me, 'request');
 }
 
+/** Answers the request `peer` sent `me` (accept or reject): both sides to `state`. */
+async function answerRequest(ctx: AppContext, me: string, peer: string, state: ContactState) {
+  notSelf(me, peer);
+  const { mine } = await sides(ctx, me, peer);
+  if (mine?.state !== 'incoming')
+    throw new ApiError('contact_not_found', 'No request from this user.');
+  await setBoth(ctx, me, peer, state);
+}
+
 export async function acceptContact(
   ctx: AppContext,
   me: string,
   peer: string,
   keyEnvelope?: string,
 ): Promise<void> {
-  notSelf(me, peer);
-  const { mine } = await sides(ctx, me, peer);
-  if (mine?.state !== 'incoming')
-    throw new ApiError('contact_not_found', 'No request from this user.');
-  await setState(ctx, peer, me, 'accepted');
-  await setState(ctx, me, peer, 'accepted');
+  await answerRequest(ctx, me, peer, 'accepted');
   await ctx.events.emit(
     peer,
     me,
@@ -102,12 +112,7 @@ export async function acceptContact(
 }
 
 export async function rejectContact(ctx: AppContext, me: string, peer: string): Promise<void> {
-  notSelf(me, peer);
-  const { mine } = await sides(ctx, me, peer);
-  if (mine?.state !== 'incoming')
-    throw new ApiError('contact_not_found', 'No request from this user.');
-  await setState(ctx, peer, me, 'none');
-  await setState(ctx, me, peer, 'none');
+  await answerRequest(ctx, me, peer, 'none');
   await ctx.events.emit(peer, me, 'rejected');
 }
 
@@ -115,8 +120,7 @@ export async function removeContact(ctx: AppContext, me: string, peer: string): 
   notSelf(me, peer);
   const { mine, theirs } = await sides(ctx, me, peer);
   if (!mine || mine.state === 'none') throw new ApiError('contact_not_found');
-  await setState(ctx, peer, me, 'none');
-  await setState(ctx, me, peer, 'none');
+  await setBoth(ctx, me, peer, 'none');
   // A request the peer never saw (they had blocked `me`) is withdrawn without telling them.
   if (theirs && theirs.state !== 'none') await ctx.events.emit(peer, me, 'removed');
 }

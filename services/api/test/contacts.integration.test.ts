@@ -191,26 +191,16 @@ describe('contact life cycle', () => {
   });
 
   test('self, unknown users and bad names are refused', async () => {
-    assert.deepEqual(errorOf(await act('alice', 'POST', 'alice/request')), {
-      status: 400,
-      code: 'contact_self',
-    });
-    assert.deepEqual(errorOf(await act('alice', 'POST', 'ghost/request')), {
-      status: 404,
-      code: 'user_not_found',
-    });
-    assert.deepEqual(errorOf(await act('alice', 'POST', 'ghost/block')), {
-      status: 404,
-      code: 'user_not_found',
-    });
-    assert.deepEqual(errorOf(await act('alice', 'POST', 'Not%20Valid/request')), {
-      status: 400,
-      code: 'validation_failed',
-    });
-    assert.deepEqual(errorOf(await act('alice', 'POST', 'bob/request', { note: 'hi' })), {
-      status: 400,
-      code: 'validation_failed',
-    });
+    const cases: Array<[path: string, body: object | undefined, status: number, code: string]> = [
+      ['alice/request', undefined, 400, 'contact_self'],
+      ['ghost/request', undefined, 404, 'user_not_found'],
+      ['ghost/block', undefined, 404, 'user_not_found'],
+      ['Not%20Valid/request', undefined, 400, 'validation_failed'],
+      ['bob/request', { note: 'hi' }, 400, 'validation_failed'],
+    ];
+    for (const [path, body, status, code] of cases) {
+      assert.deepEqual(errorOf(await act('alice', 'POST', path, body)), { status, code }, path);
+    }
   });
 });
 
