@@ -39,6 +39,13 @@ export interface Download {
   body: Readable;
 }
 
+/** A `Range` outside the file: a 416 whose `Content-Range` gives the size (RFC 9110 §14.4). */
+export class RangeNotSatisfiableError extends ApiError {
+  constructor(readonly size: number) {
+    super('range_not_satisfiable');
+  }
+}
+
 export class AttachmentService {
   constructor(
     private readonly c: Collections,
@@ -241,7 +248,7 @@ export class AttachmentService {
     const doc = await this.readable(user, id);
     if (!doc.finished) throw this.refuse('not_found', 'not_found');
     const asked = parseRange(rangeHeader, doc.size);
-    if (asked === 'unsatisfiable') throw new ApiError('range_not_satisfiable');
+    if (asked === 'unsatisfiable') throw new RangeNotSatisfiableError(doc.size);
     const { range, partial } = asked;
     const metrics = this.metrics;
     const counted = new Transform({

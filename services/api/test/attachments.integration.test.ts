@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { GridFSBucket, type ObjectId } from 'mongodb';
 import {
   API_PATHS,
   ATTACHMENT_CHUNK_BYTES,
@@ -138,6 +139,27 @@ function partsOf(id: string) {
   return files().find({ 'metadata.attachment': id }).toArray();
 }
 
+/**
+ * The parts are plain GridFS: a GridFSBucket reads each back as the bytes at its offset,
+ * and `metadata.chunkIds` names the part's chunks in order (what the api reads them by).
+ */
+async function assertGridFsLayout(id: string, bytes: Buffer): Promise<void> {
+  const bucket = new GridFSBucket(h.db, { bucketName: COLLECTIONS.attachmentBucket });
+  for (const f of await partsOf(id)) {
+    const got: Buffer[] = [];
+    for await (const b of bucket.openDownloadStream(f._id)) got.push(b as Buffer);
+    const offset = (f.metadata as { offset: number }).offset;
+    const want = bytes.subarray(offset, offset + (f.length as number));
+    assert.ok(Buffer.concat(got).equals(want), `GridFSBucket reads part ${offset} back`);
+    const ids = (f.metadata as { chunkIds: ObjectId[] }).chunkIds;
+    const byFile = await chunks().find({ files_id: f._id }).sort({ n: 1 }).toArray();
+    assert.deepEqual(
+      ids.map((c) => c.toHexString()),
+      byFile.map((c) => (c._id as ObjectId).toHexString()),
+    );
+  }
+}
+
 describe('round trips', () => {
   const cases: Array<[string, number]> = [
     ['0 bytes', 0],
@@ -165,9 +187,14 @@ describe('round trips', () => {
         bytes.length,
       );
       for (const f of stored) {
-        assert.deepEqual(Object.keys(f.metadata as object).sort(), ['attachment', 'offset']);
+        assert.deepEqual(Object.keys(f.metadata as object).sort(), [
+          'attachment',
+          'chunkIds',
+          'offset',
+        ]);
         assert.match(f.filename as string, new RegExp(`^${id}\\.\\d+$`));
       }
+      await assertGridFsLayout(id, bytes);
       // Withdrawn again: FerretDB's SQLite backend scans whole collections for GridFS
       // reads, so the later tests stay quick with a small bucket.
       await withdraw('alice', id);
@@ -392,10 +419,33 @@ describe('ranges', () => {
     const mid = await download('bob', id, `bytes=10-${ATTACHMENT_CHUNK_BYTES * 3}`);
     assert.equal(mid.statusCode, 206);
     assert.ok(mid.rawPayload.equals(bytes.subarray(10, ATTACHMENT_CHUNK_BYTES * 3 + 1)));
+    // 416 says the size (RFC 9110 §15.5.17), so a client can ask again within it.
     const past = await download('bob', id, `bytes=${bytes.length}-`);
     assert.deepEqual(errorOf(past), { status: 416, code: 'range_not_satisfiable' });
+    assert.equal(past.headers['content-range'], `bytes */${bytes.length}`);
     const many = await download('bob', id, 'bytes=0-1,5-6');
     assert.deepEqual(errorOf(many), { status: 416, code: 'range_not_satisfiable' });
+    assert.equal(many.headers['content-range'], `bytes */${bytes.length}`);
+    await withdraw('alice', id);
+  });
+
+  test('ranges starting and ending inside GridFS chunks of parts of several chunks', async () => {
+    // 1 MiB parts hold four 255 KiB GridFS chunks and a piece of a fifth.
+    const gridChunk = 255 * 1024;
+    const bytes = randomBytes(3 * (1 << 20) + 7);
+    const id = await upload('alice', bytes, ['bob'], 1 << 20);
+    const cases: Array<[number, number]> = [
+      [gridChunk - 1, gridChunk],
+      [gridChunk + 3, 3 * gridChunk + 9],
+      [(1 << 20) - 2, (1 << 20) + 2 * gridChunk],
+      [2 * (1 << 20) + 4 * gridChunk + 1, bytes.length - 1],
+    ];
+    for (const [from, to] of cases) {
+      const res = await download('bob', id, `bytes=${from}-${to}`);
+      assert.equal(res.statusCode, 206, res.body);
+      assert.ok(res.rawPayload.equals(bytes.subarray(from, to + 1)), `bytes ${from}-${to}`);
+    }
+    await withdraw('alice', id);
   });
 });
 

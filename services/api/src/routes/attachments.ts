@@ -14,6 +14,7 @@ import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
+import { RangeNotSatisfiableError } from '../attachments.js';
 import { authenticate, caller } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { ApiError } from '../errors.js';
@@ -169,7 +170,14 @@ export async function attachmentRoutes(fastify: FastifyInstance, ctx: AppContext
       },
     },
     async (req, reply) => {
-      const d = await service.download(caller(req).username, req.params.id, req.headers.range);
+      const d = await service
+        .download(caller(req).username, req.params.id, req.headers.range)
+        .catch((err: unknown) => {
+          if (err instanceof RangeNotSatisfiableError) {
+            void reply.header('content-range', `bytes */${err.size}`);
+          }
+          throw err;
+        });
       void reply
         .status(d.status)
         .header('content-type', OCTETS)
