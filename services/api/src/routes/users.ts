@@ -42,6 +42,13 @@ export function userRoutes(fastify: FastifyInstance, ctx: AppContext): void {
     return user;
   }
 
+  /** The user named in the path, or `user_not_found`. */
+  async function loadNamed(username: string, projection?: Record<string, 1>) {
+    const user = await c.users.findOne({ _id: username }, projection ? { projection } : {});
+    if (!user) throw new ApiError('user_not_found');
+    return user;
+  }
+
   app.get(
     API_PATHS.me,
     {
@@ -114,14 +121,7 @@ export function userRoutes(fastify: FastifyInstance, ctx: AppContext): void {
         response: responses({ 200: Profile }, AUTHENTICATED, CHECKED_URL, 'user_not_found'),
       },
     },
-    async (req) => {
-      const user = await c.users.findOne(
-        { _id: req.params.username },
-        { projection: { displayName: 1, avatar: 1 } },
-      );
-      if (!user) throw new ApiError('user_not_found');
-      return toProfile(user);
-    },
+    async (req) => toProfile(await loadNamed(req.params.username, { displayName: 1, avatar: 1 })),
   );
 
   app.get(
@@ -136,11 +136,7 @@ export function userRoutes(fastify: FastifyInstance, ctx: AppContext): void {
         response: responses({ 200: KeysResponse }, AUTHENTICATED, CHECKED_URL, 'user_not_found'),
       },
     },
-    async (req) => {
-      const user = await c.users.findOne({ _id: req.params.username });
-      if (!user) throw new ApiError('user_not_found');
-      return toKeys(user);
-    },
+    async (req) => toKeys(await loadNamed(req.params.username)),
   );
 
   app.get(
