@@ -83,27 +83,19 @@ describe('recommend', () => {
   test('the scale-up limit counts from the replicas at the start of the period', () => {
     const now = 1_000_000;
     // Scaled 2 -> 6 five seconds ago: still within the 15 s period, so the base is 2 and the cap 6.
-    const held = recommend(
-      input({
-        nowMs: now,
-        currentReplicas: 6,
-        pods: pods(...Array(6).fill(800)),
-        events: [{ atMs: now - 5000, from: 2, to: 6 }],
-        policy: { ...policy, maxReplicas: 100 },
-      }),
-    );
-    assert.equal(held.desiredReplicas, 6);
+    const scaledUpAt = (atMs: number) =>
+      recommend(
+        input({
+          nowMs: now,
+          currentReplicas: 6,
+          pods: pods(...Array(6).fill(800)),
+          events: [{ atMs, from: 2, to: 6 }],
+          policy: { ...policy, maxReplicas: 100 },
+        }),
+      );
+    assert.equal(scaledUpAt(now - 5000).desiredReplicas, 6);
     // Once the period passed, the next step may go from 6 to 12.
-    const next = recommend(
-      input({
-        nowMs: now,
-        currentReplicas: 6,
-        pods: pods(...Array(6).fill(800)),
-        events: [{ atMs: now - 16000, from: 2, to: 6 }],
-        policy: { ...policy, maxReplicas: 100 },
-      }),
-    );
-    assert.equal(next.desiredReplicas, 12);
+    assert.equal(scaledUpAt(now - 16000).desiredReplicas, 12);
   });
 
   test('scale-down waits for the stabilization window: highest recommendation wins', () => {

@@ -300,13 +300,18 @@ test('/metrics reports reconciles, durations, queue depth and leadership', async
   assert.equal(ready.status, 200);
 });
 
+/** A list request for what carries the instance label of the GossipCluster `instance`. */
+const ofInstance = (instance: string) => ({
+  namespace: ns,
+  labelSelector: `app.kubernetes.io/instance=${instance}`,
+});
+
 async function ownedLeft(instance: string): Promise<string[]> {
-  const selector = `app.kubernetes.io/instance=${instance}`;
   const lists = await Promise.all([
-    apps.listNamespacedDeployment({ namespace: ns, labelSelector: selector }),
-    apps.listNamespacedStatefulSet({ namespace: ns, labelSelector: selector }),
-    core.listNamespacedService({ namespace: ns, labelSelector: selector }),
-    core.listNamespacedConfigMap({ namespace: ns, labelSelector: selector }),
+    apps.listNamespacedDeployment(ofInstance(instance)),
+    apps.listNamespacedStatefulSet(ofInstance(instance)),
+    core.listNamespacedService(ofInstance(instance)),
+    core.listNamespacedConfigMap(ofInstance(instance)),
   ]);
   return lists.flatMap((l) =>
     l.items.map((i: KubernetesObject) => `${i.kind ?? ''}${i.metadata?.name}`),
@@ -315,10 +320,7 @@ async function ownedLeft(instance: string): Promise<string[]> {
 
 test('deleting the GossipCluster garbage-collects what it owns; Delete policy removes the PVCs', async () => {
   await waitFor('the PVCs of the managed stores', async () => {
-    const pvcs = await core.listNamespacedPersistentVolumeClaim({
-      namespace: ns,
-      labelSelector: `app.kubernetes.io/instance=${name}`,
-    });
+    const pvcs = await core.listNamespacedPersistentVolumeClaim(ofInstance(name));
     return pvcs.items.length >= 3;
   });
   await custom.deleteNamespacedCustomObject({ ...gc, namespace: ns, name });
@@ -330,10 +332,7 @@ test('deleting the GossipCluster garbage-collects what it owns; Delete policy re
   await waitFor(
     'PVCs deleted under dataRetentionPolicy Delete',
     async () => {
-      const pvcs = await core.listNamespacedPersistentVolumeClaim({
-        namespace: ns,
-        labelSelector: `app.kubernetes.io/instance=${name}`,
-      });
+      const pvcs = await core.listNamespacedPersistentVolumeClaim(ofInstance(name));
       const left = pvcs.items.filter((p) => !p.metadata?.deletionTimestamp);
       // On failure, say who owns the claims that are left (the StatefulSet controller adds
       // an owner reference to them under whenDeleted: Delete).
@@ -348,10 +347,7 @@ test('deleting the GossipCluster garbage-collects what it owns; Delete policy re
   await waitFor(
     'the generated Secrets to go too',
     async () => {
-      const s = await core.listNamespacedSecret({
-        namespace: ns,
-        labelSelector: `app.kubernetes.io/instance=${name}`,
-      });
+      const s = await core.listNamespacedSecret(ofInstance(name));
       return s.items.length === 0;
     },
     120_000,
@@ -360,12 +356,8 @@ test('deleting the GossipCluster garbage-collects what it owns; Delete policy re
 
 test('under dataRetentionPolicy Retain the PVCs and credentials outlive the cluster', async () => {
   await applyCluster(ns, 'keep', { dataRetentionPolicy: 'Retain', gateway: { minReplicas: 1 } });
-  const selector = 'app.kubernetes.io/instance=keep';
   await waitFor('the PVCs of keep', async () => {
-    const pvcs = await core.listNamespacedPersistentVolumeClaim({
-      namespace: ns,
-      labelSelector: selector,
-    });
+    const pvcs = await core.listNamespacedPersistentVolumeClaim(ofInstance('keep'));
     return pvcs.items.length >= 3;
   });
   await custom.deleteNamespacedCustomObject({ ...gc, namespace: ns, name: 'keep' });
@@ -375,12 +367,9 @@ test('under dataRetentionPolicy Retain the PVCs and credentials outlive the clus
     120_000,
   );
   await sleep(2000);
-  const pvcs = await core.listNamespacedPersistentVolumeClaim({
-    namespace: ns,
-    labelSelector: selector,
-  });
+  const pvcs = await core.listNamespacedPersistentVolumeClaim(ofInstance('keep'));
   assert.equal(pvcs.items.filter((p) => !p.metadata?.deletionTimestamp).length, 3);
-  const secrets = await core.listNamespacedSecret({ namespace: ns, labelSelector: selector });
+  const secrets = await core.listNamespacedSecret(ofInstance('keep'));
   assert.deepEqual(secrets.items.map((s) => s.metadata?.name).sort(), [
     'keep-mongodb',
     'keep-rabbitmq',
