@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testEnv } from '@gossip/testenv';
+import { freePort, startProcess, testEnv, type ManagedProcess } from '@gossip/testenv';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 
 /** The repository root, found from this file's place in it. */
@@ -172,4 +172,55 @@ export function serviceAccountKubeconfig(namespace: string, sa: string, file: st
     { mode: 0o600 },
   );
   return file;
+}
+
+export interface ChartOperator {
+  operator: ManagedProcess;
+  /** Its metrics and probes port on 127.0.0.1. */
+  port: number;
+  /** The ServiceAccount kubeconfig it runs with. */
+  kubeconfig: string;
+}
+
+/**
+ * The operator as a real process with a token of the chart's ServiceAccount `gossip-operator`
+ * in `namespace` (so exactly the RBAC the chart gave it), watching and leasing in that
+ * namespace as the chart's Deployment does, its metrics on a free loopback port, its
+ * kubeconfig and log in `scratch`. `env` adds or overrides `OPERATOR_*` variables. Resolves
+ * once `/readyz` answers.
+ */
+export async function startChartOperator(o: {
+  namespace: string;
+  identity: string;
+  scratch: string;
+  env?: Record<string, string>;
+}): Promise<ChartOperator> {
+  const kubeconfig = serviceAccountKubeconfig(
+    o.namespace,
+    'gossip-operator',
+    join(o.scratch, 'operator.kubeconfig'),
+  );
+  const port = await freePort();
+  const operator = await startProcess({
+    command: process.execPath,
+    args: ['--import', 'tsx', 'operator/src/main.ts'],
+    cwd: repoRoot,
+    cleanEnv: true,
+    env: {
+      OPERATOR_KUBECONFIG: kubeconfig,
+      // What the chart's Deployment sets by default: the release namespace.
+      OPERATOR_WATCH_NAMESPACE: o.namespace,
+      OPERATOR_LEASE_NAMESPACE: o.namespace,
+      OPERATOR_LEASE_NAME: 'gossip-operator',
+      OPERATOR_IDENTITY: o.identity,
+      OPERATOR_METRICS_PORT: String(port),
+      OPERATOR_METRICS_HOST: '127.0.0.1',
+      OPERATOR_LOG_LEVEL: 'info',
+      ...o.env,
+    },
+    readyUrl: `http://127.0.0.1:${port}/readyz`,
+    readyTimeoutMs: 60_000,
+    logFile: join(o.scratch, 'operator.log'),
+  });
+  return { operator, port, kubeconfig };
 }

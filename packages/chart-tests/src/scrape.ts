@@ -131,14 +131,19 @@ export function scrapeConfigsFor(
   const out: ScrapeConfig[] = [];
   for (const m of monitors) {
     const ns = m.metadata.namespace ?? 'default';
+    /** Endpoint `i` of `m`: its job name (as the Prometheus Operator names it) and discovery. */
+    const start = (e: MonitorEndpoint, kind: string, i: number, role: string): ScrapeConfig => {
+      const c = endpointBase(
+        interval ? { ...e, interval } : e,
+        `${kind}/${ns}/${m.metadata.name}/${i}`,
+      );
+      c.kubernetes_sd_configs = [sdConfig(role, m, kubeconfigFile)];
+      return c;
+    };
     if (m.kind === 'PodMonitor') {
       (m.spec.podMetricsEndpoints ?? []).forEach((e, i) => {
         const p = '__meta_kubernetes_pod';
-        const c = endpointBase(
-          interval ? { ...e, interval } : e,
-          `podMonitor/${ns}/${m.metadata.name}/${i}`,
-        );
-        c.kubernetes_sd_configs = [sdConfig('pod', m, kubeconfigFile)];
+        const c = start(e, 'podMonitor', i, 'pod');
         c.relabel_configs = [
           { source_labels: ['job'], target_label: '__tmp_prometheus_job_name' },
           // Finished pods keep their IPs in the API for a while: never scrape them.
@@ -159,11 +164,7 @@ export function scrapeConfigsFor(
     } else if (m.kind === 'ServiceMonitor') {
       (m.spec.endpoints ?? []).forEach((e, i) => {
         const s = '__meta_kubernetes_service';
-        const c = endpointBase(
-          interval ? { ...e, interval } : e,
-          `serviceMonitor/${ns}/${m.metadata.name}/${i}`,
-        );
-        c.kubernetes_sd_configs = [sdConfig('endpoints', m, kubeconfigFile)];
+        const c = start(e, 'serviceMonitor', i, 'endpoints');
         const job = m.spec.jobLabel
           ? [
               {

@@ -13,10 +13,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { newMessageId, type DeliverFrame } from '@gossip/protocol';
-import { startProcess, testEnv, type ManagedProcess } from '@gossip/testenv';
+import { testEnv, type ManagedProcess } from '@gossip/testenv';
 import {
   eventually,
-  freePort,
   Stack,
   type GatewayService,
   type Service,
@@ -28,8 +27,7 @@ import {
   helm,
   kubectl,
   loadDashboards,
-  repoRoot,
-  serviceAccountKubeconfig,
+  startChartOperator,
   substitute,
 } from '../src/index.js';
 
@@ -92,33 +90,12 @@ before(async () => {
   kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(chartDir, 'crds')]);
   kubectl(['create', 'namespace', ns]);
   helm(['install', 'gossip', chartDir, '-n', ns]);
-  const kubeconfig = serviceAccountKubeconfig(
-    ns,
-    'gossip-operator',
-    join(scratch, 'operator.kubeconfig'),
-  );
-  operatorPort = await freePort();
-  operator = await startProcess({
-    command: process.execPath,
-    args: ['--import', 'tsx', 'operator/src/main.ts'],
-    cwd: repoRoot,
-    cleanEnv: true,
-    env: {
-      OPERATOR_KUBECONFIG: kubeconfig,
-      OPERATOR_WATCH_NAMESPACE: ns,
-      OPERATOR_LEASE_NAMESPACE: ns,
-      OPERATOR_LEASE_NAME: 'gossip-operator',
-      OPERATOR_IDENTITY: 'dashboard-test',
-      OPERATOR_METRICS_PORT: String(operatorPort),
-      OPERATOR_METRICS_HOST: '127.0.0.1',
-      OPERATOR_RESYNC_SECONDS: '5',
-      OPERATOR_AUTOSCALE_INTERVAL_SECONDS: '2',
-      OPERATOR_LOG_LEVEL: 'info',
-    },
-    readyUrl: `http://127.0.0.1:${operatorPort}/readyz`,
-    readyTimeoutMs: 60_000,
-    logFile: join(scratch, 'operator.log'),
-  });
+  ({ operator, port: operatorPort } = await startChartOperator({
+    namespace: ns,
+    identity: 'dashboard-test',
+    scratch,
+    env: { OPERATOR_RESYNC_SECONDS: '5', OPERATOR_AUTOSCALE_INTERVAL_SECONDS: '2' },
+  }));
   kubectl(['apply', '-n', ns, '-f', '-'], {
     input: JSON.stringify({
       apiVersion: 'gossip.dev/v1alpha1',

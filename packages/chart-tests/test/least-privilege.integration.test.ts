@@ -10,16 +10,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { freePort, startProcess, testEnv, uniqueName, type ManagedProcess } from '@gossip/testenv';
-import {
-  chartDir,
-  helm,
-  kubectl,
-  repoRoot,
-  run,
-  serviceAccountKubeconfig,
-  type RunResult,
-} from '../src/index.js';
+import { testEnv, uniqueName, type ManagedProcess } from '@gossip/testenv';
+import { chartDir, helm, kubectl, run, startChartOperator, type RunResult } from '../src/index.js';
 
 const env = testEnv();
 const ns = uniqueName('lp');
@@ -54,33 +46,12 @@ describe('the operator with the chart default (namespaced) RBAC', () => {
     kubectl(['-n', other, 'create', 'secret', 'generic', 'bait', '--from-literal=k=v']);
     kubectl(['-n', ns, 'create', 'secret', 'generic', 'mongo-conn', '--from-literal=url=x']);
     helm(['install', 'gossip', chartDir, '-n', ns]);
-    kubeconfig = serviceAccountKubeconfig(
-      ns,
-      'gossip-operator',
-      join(scratch, 'operator.kubeconfig'),
-    );
-    const port = await freePort();
-    operator = await startProcess({
-      command: process.execPath,
-      args: ['--import', 'tsx', 'operator/src/main.ts'],
-      cwd: repoRoot,
-      cleanEnv: true,
-      env: {
-        OPERATOR_KUBECONFIG: kubeconfig,
-        // What the chart's Deployment sets by default: the release namespace.
-        OPERATOR_WATCH_NAMESPACE: ns,
-        OPERATOR_LEASE_NAMESPACE: ns,
-        OPERATOR_LEASE_NAME: 'gossip-operator',
-        OPERATOR_IDENTITY: 'least-privilege-test',
-        OPERATOR_METRICS_PORT: String(port),
-        OPERATOR_METRICS_HOST: '127.0.0.1',
-        OPERATOR_RESYNC_SECONDS: '2',
-        OPERATOR_LOG_LEVEL: 'info',
-      },
-      readyUrl: `http://127.0.0.1:${port}/readyz`,
-      readyTimeoutMs: 60_000,
-      logFile: join(scratch, 'operator.log'),
-    });
+    ({ operator, kubeconfig } = await startChartOperator({
+      namespace: ns,
+      identity: 'least-privilege-test',
+      scratch,
+      env: { OPERATOR_RESYNC_SECONDS: '2' },
+    }));
   });
 
   after(async () => {
