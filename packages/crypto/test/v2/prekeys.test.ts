@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fromBase64, toBase64 } from '../../src/bytes.js';
+import { encodeFields, fromBase64, toBase64 } from '../../src/bytes.js';
 import { CryptoError } from '../../src/errors.js';
 import { generateSigningKeyPair } from '../../src/keys.js';
 import {
@@ -128,7 +128,6 @@ test('signPrekey / verifyPrekey: round trip, wrong key, altered kind, id or key,
 });
 
 test('the signature is over the contract bytes: encodeFields(gossip/prekey, 2, kind, id, key)', async () => {
-  const { encodeFields } = await import('../../src/bytes.js');
   const signer = await generateSigningKeyPair();
   const spk = await exportX25519PublicKey((await generateX25519KeyPair()).publicKey);
   const s: PrekeyStatement = { kind: 'signed', id: 123, publicKey: spk };
