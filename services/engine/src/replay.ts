@@ -19,7 +19,10 @@ import {
   messagesPage,
   receiptsPage,
   type EventCursor,
+  type EventDoc,
   type MessageCursor,
+  type MessageDoc,
+  type ReceiptDoc,
 } from '@gossip/store';
 import type { HandlerDeps } from './deps.js';
 import { deliverFrame } from './frames.js';
@@ -60,17 +63,16 @@ export class Replayer {
    * Contact events first: an `accepted` may carry the key the messages need. In (at, _id)
    * order; they stay until the client acks them.
    */
-  private async events(user: string, push: (f: PushFrame) => Promise<void>): Promise<void> {
-    const { c, metrics, replayBatch } = this.d;
-    let after: EventCursor | undefined;
-    for (;;) {
-      const page = await eventsPage(c, user, after, replayBatch);
-      metrics.replayPages.inc({ kind: 'events' });
-      for (const e of page) await push(contactFrameOf(e));
-      const last = page[page.length - 1];
-      if (!last || page.length < replayBatch) break;
-      after = { at: last.at, id: last._id };
-    }
+  private events(user: string, push: (f: PushFrame) => Promise<void>): Promise<void> {
+    const { c, replayBatch } = this.d;
+    return this.paged<EventDoc, EventCursor>(
+      'events',
+      (after) => eventsPage(c, user, after, replayBatch),
+      (last) => ({ at: last.at, id: last._id }),
+      async (page) => {
+        for (const e of page) await push(contactFrameOf(e));
+      },
+    );
   }
 
   /**
@@ -78,58 +80,76 @@ export class Replayer {
    * connection resumed after it fell behind gives `since`, the stamp of the first message
    * it missed: only those from there on.
    */
-  private async messages(
+  private messages(
     user: string,
     since: number | undefined,
     push: (f: PushFrame) => Promise<void>,
   ): Promise<void> {
     const { c, metrics, recent, replayBatch } = this.d;
-    let after: MessageCursor | undefined;
-    for (;;) {
-      const batch = await messagesPage(c, user, after, replayBatch, since);
-      metrics.replayPages.inc({ kind: 'messages' });
-      if (batch.length === 0) break;
-      const now = new Date();
-      await c.messages.updateMany(
-        { _id: { $in: batch.map((d) => d._id) }, to: user },
-        {
-          $set: {
-            deliveredAt: now,
-            dueAt: new Date(now.getTime() + this.d.redeliverySeconds * 1000),
+    return this.paged<MessageDoc, MessageCursor>(
+      'messages',
+      (after) => messagesPage(c, user, after, replayBatch, since),
+      (last) => ({ seq: last.seq, id: last._id }),
+      async (batch) => {
+        const now = new Date();
+        await c.messages.updateMany(
+          { _id: { $in: batch.map((d) => d._id) }, to: user },
+          {
+            $set: {
+              deliveredAt: now,
+              dueAt: new Date(now.getTime() + this.d.redeliverySeconds * 1000),
+            },
+            $inc: { attempts: 1 },
           },
-          $inc: { attempts: 1 },
-        },
-      );
-      for (const d of batch) {
-        recent.remember(d);
-        await push(deliverFrame(d));
-        metrics.delivered.inc();
-      }
-      const last = batch[batch.length - 1]!;
-      after = { seq: last.seq, id: last._id };
-      if (batch.length < replayBatch) break;
-    }
+        );
+        for (const d of batch) {
+          recent.remember(d);
+          await push(deliverFrame(d));
+          metrics.delivered.inc();
+        }
+      },
+    );
   }
 
   /**
    * Receipts for messages acked while this user was away: best effort, pushed once, a
    * page at a time in `_id` order (the cursor, not the delete, moves the page on).
    */
-  private async receipts(user: string, push: (f: PushFrame) => Promise<void>): Promise<void> {
-    const { c, metrics, replayBatch } = this.d;
-    let after: string | undefined;
-    for (;;) {
-      const page = await receiptsPage(c, user, after, replayBatch);
-      metrics.replayPages.inc({ kind: 'receipts' });
-      for (const r of page) {
-        await push({ type: 'delivered', id: r._id, to: r.from, at: r.at.getTime() });
-      }
-      if (page.length > 0) {
+  private receipts(user: string, push: (f: PushFrame) => Promise<void>): Promise<void> {
+    const { c, replayBatch } = this.d;
+    return this.paged<ReceiptDoc, string>(
+      'receipts',
+      (after) => receiptsPage(c, user, after, replayBatch),
+      (last) => last._id,
+      async (page) => {
+        for (const r of page) {
+          await push({ type: 'delivered', id: r._id, to: r.from, at: r.at.getTime() });
+        }
         await c.receipts.deleteMany({ _id: { $in: page.map((r) => r._id) }, to: user });
-      }
+      },
+    );
+  }
+
+  /**
+   * Reads pages of `replayBatch` from `read` (given the cursor after the last page's last
+   * document), counts each in `replayPages`, hands each non-empty one to `handle`, and
+   * stops after a short page.
+   */
+  private async paged<D, C>(
+    kind: 'events' | 'messages' | 'receipts',
+    read: (after: C | undefined) => Promise<D[]>,
+    cursorOf: (last: D) => C,
+    handle: (page: D[]) => Promise<void>,
+  ): Promise<void> {
+    let after: C | undefined;
+    for (;;) {
+      const page = await read(after);
+      this.d.metrics.replayPages.inc({ kind });
       const last = page[page.length - 1];
-      if (!last || page.length < replayBatch) break;
-      after = last._id;
+      if (!last) break;
+      await handle(page);
+      if (page.length < this.d.replayBatch) break;
+      after = cursorOf(last);
     }
   }
 }
