@@ -12,7 +12,16 @@ import {
 } from '@gossip/crypto';
 import type { PublicKeys, Session } from '@gossip/protocol';
 import type { Db } from 'mongodb';
-import { PASSWORD, bearer, errorOf, keySets, register, startApi, type Harness } from './helpers.js';
+import {
+  PASSWORD,
+  bearer,
+  call,
+  errorOf,
+  keySets,
+  register,
+  startApi,
+  type Harness,
+} from './helpers.js';
 
 let h: Harness;
 let keys: PublicKeys[];
@@ -62,11 +71,9 @@ describe('account deletion', () => {
     zed = await register(h.app, 'zed', keys[0]!);
     const alice = await register(h.app, 'alice', keys[1]!);
     await register(h.app, 'bob', keys[1]!);
-    const call = (s: Session, method: 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) =>
-      h.app.inject({ method, url, headers: bearer(s), payload });
-    assert.equal((await call(zed, 'POST', '/v1/contacts/alice/request')).statusCode, 204);
-    assert.equal((await call(alice, 'POST', '/v1/contacts/zed/accept')).statusCode, 204);
-    assert.equal((await call(zed, 'POST', '/v1/contacts/bob/request')).statusCode, 204);
+    assert.equal((await call(h.app, 'POST', '/v1/contacts/alice/request', zed)).statusCode, 204);
+    assert.equal((await call(h.app, 'POST', '/v1/contacts/zed/accept', alice)).statusCode, 204);
+    assert.equal((await call(h.app, 'POST', '/v1/contacts/bob/request', zed)).statusCode, 204);
     const up = await h.app.inject({
       method: 'PUT',
       url: '/v1/me/avatar',
@@ -93,25 +100,15 @@ describe('account deletion', () => {
   });
 
   test('a wrong or missing password deletes nothing', async () => {
-    const wrong = await h.app.inject({
-      method: 'DELETE',
-      url: '/v1/me',
-      headers: bearer(zed),
-      payload: { password: 'not my password' },
-    });
+    const wrong = await call(h.app, 'DELETE', '/v1/me', zed, { password: 'not my password' });
     assert.deepEqual(errorOf(wrong), { status: 401, code: 'invalid_credentials' });
-    const missing = await h.app.inject({ method: 'DELETE', url: '/v1/me', headers: bearer(zed) });
+    const missing = await call(h.app, 'DELETE', '/v1/me', zed);
     assert.deepEqual(errorOf(missing), { status: 400, code: 'validation_failed' });
     assert.equal(await h.db.collection('users').countDocuments({ _id: 'zed' as never }), 1);
   });
 
   test('deletion removes the user, sessions, contacts, events, messages, receipts and avatar', async () => {
-    const res = await h.app.inject({
-      method: 'DELETE',
-      url: '/v1/me',
-      headers: bearer(zed),
-      payload: { password: PASSWORD },
-    });
+    const res = await call(h.app, 'DELETE', '/v1/me', zed, { password: PASSWORD });
     assert.equal(res.statusCode, 204);
 
     const dump = await dumpDb(h.db);
@@ -135,7 +132,7 @@ describe('account deletion', () => {
   });
 
   test('the deleted account’s tokens no longer work, even after the name is taken again', async () => {
-    const me = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(zed) });
+    const me = await call(h.app, 'GET', '/v1/me', zed);
     assert.deepEqual(errorOf(me), { status: 401, code: 'invalid_token' });
     const refresh = await h.app.inject({
       method: 'POST',
@@ -150,7 +147,7 @@ describe('account deletion', () => {
     });
     assert.deepEqual(errorOf(login), { status: 401, code: 'invalid_credentials' });
     await register(h.app, 'zed', keys[1]!);
-    const again = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(zed) });
+    const again = await call(h.app, 'GET', '/v1/me', zed);
     assert.deepEqual(errorOf(again), { status: 401, code: 'invalid_token' });
   });
 });
@@ -196,11 +193,9 @@ describe('secrets never stored or logged', () => {
       },
     });
     assert.deepEqual(errorOf(leaky), { status: 400, code: 'validation_failed' });
-    const asPublic = await h.app.inject({
-      method: 'PUT',
-      url: '/v1/me/keys',
-      headers: bearer(s),
-      payload: { keys: { wrappingKey: pub.wrappingKey, signingKey: privateStrings[1] }, password },
+    const asPublic = await call(h.app, 'PUT', '/v1/me/keys', s, {
+      keys: { wrappingKey: pub.wrappingKey, signingKey: privateStrings[1] },
+      password,
     });
     assert.deepEqual(errorOf(asPublic), { status: 400, code: 'invalid_key' });
     assert.ok(!asPublic.body.includes(privateStrings[1]!));
@@ -210,12 +205,7 @@ describe('secrets never stored or logged', () => {
       payload: { refreshToken: s.refreshToken },
     });
     tokens.push(refreshed.json<Session>().refreshToken);
-    await h.app.inject({
-      method: 'DELETE',
-      url: '/v1/me',
-      headers: bearer(login.json<Session>()),
-      payload: { password: 'wrong on purpose' },
-    });
+    await call(h.app, 'DELETE', '/v1/me', login.json<Session>(), { password: 'wrong on purpose' });
 
     const db = Object.values(await dumpDb(h.db)).join('\n');
     const redis = await dumpRedis(h);

@@ -14,6 +14,7 @@ import {
 import {
   PASSWORD,
   bearer,
+  call,
   errorOf,
   keySets,
   register,
@@ -37,11 +38,7 @@ after(() => h.close());
 
 describe('key directory', () => {
   test('anyone signed in fetches a user’s keys with the crypto package’s fingerprint', async () => {
-    const res = await h.app.inject({
-      method: 'GET',
-      url: '/v1/users/alice/keys',
-      headers: bearer(bob),
-    });
+    const res = await call(h.app, 'GET', '/v1/users/alice/keys', bob);
     assert.equal(res.statusCode, 200);
     const body = res.json<KeysResponse>();
     assert.deepEqual(body.keys, keys[0]);
@@ -53,29 +50,18 @@ describe('key directory', () => {
   test('fetching keys needs a session and an existing user', async () => {
     const anon = await h.app.inject({ method: 'GET', url: '/v1/users/alice/keys' });
     assert.deepEqual(errorOf(anon), { status: 401, code: 'unauthorized' });
-    const missing = await h.app.inject({
-      method: 'GET',
-      url: '/v1/users/nobody/keys',
-      headers: bearer(bob),
-    });
+    const missing = await call(h.app, 'GET', '/v1/users/nobody/keys', bob);
     assert.deepEqual(errorOf(missing), { status: 404, code: 'user_not_found' });
   });
 
   test('a key change bumps the version and fingerprint and is visible to others', async () => {
     const s = await register(h.app, 'keychanger', keys[0]!);
     const before = (
-      await h.app.inject({ method: 'GET', url: '/v1/users/keychanger/keys', headers: bearer(bob) })
+      await call(h.app, 'GET', '/v1/users/keychanger/keys', bob)
     ).json<KeysResponse>();
-    const put = await h.app.inject({
-      method: 'PUT',
-      url: '/v1/me/keys',
-      headers: bearer(s),
-      payload: { keys: keys[1], password: PASSWORD },
-    });
+    const put = await call(h.app, 'PUT', '/v1/me/keys', s, { keys: keys[1], password: PASSWORD });
     assert.equal(put.statusCode, 200);
-    const seen = (
-      await h.app.inject({ method: 'GET', url: '/v1/users/keychanger/keys', headers: bearer(bob) })
-    ).json<KeysResponse>();
+    const seen = (await call(h.app, 'GET', '/v1/users/keychanger/keys', bob)).json<KeysResponse>();
     assert.equal(seen.keyVersion, 2);
     assert.deepEqual(seen.keys, keys[1]);
     assert.notEqual(seen.fingerprint, before.fingerprint);
@@ -90,12 +76,7 @@ describe('key directory', () => {
       { ...keys[0]!, signingKey: Buffer.from('not a key at all').toString('base64') },
     ];
     for (const k of bad) {
-      const res = await h.app.inject({
-        method: 'PUT',
-        url: '/v1/me/keys',
-        headers: bearer(alice),
-        payload: { keys: k, password: PASSWORD },
-      });
+      const res = await call(h.app, 'PUT', '/v1/me/keys', alice, { keys: k, password: PASSWORD });
       assert.deepEqual(errorOf(res), { status: 400, code: 'invalid_key' });
       const reg = await h.app.inject({
         method: 'POST',
@@ -104,9 +85,7 @@ describe('key directory', () => {
       });
       assert.deepEqual(errorOf(reg), { status: 400, code: 'invalid_key' });
     }
-    const still = (
-      await h.app.inject({ method: 'GET', url: '/v1/users/alice/keys', headers: bearer(bob) })
-    ).json<KeysResponse>();
+    const still = (await call(h.app, 'GET', '/v1/users/alice/keys', bob)).json<KeysResponse>();
     assert.equal(still.keyVersion, 1);
     assert.equal(await h.db.collection('users').countDocuments({ _id: 'weakling' as never }), 0);
   });
@@ -114,30 +93,18 @@ describe('key directory', () => {
 
 describe('profiles', () => {
   test('display name: set, read by others, cleared', async () => {
-    const set = await h.app.inject({
-      method: 'PATCH',
-      url: '/v1/me/profile',
-      headers: bearer(alice),
-      payload: { displayName: 'Alice Æ. Liddell' },
+    const set = await call(h.app, 'PATCH', '/v1/me/profile', alice, {
+      displayName: 'Alice Æ. Liddell',
     });
     assert.equal(set.statusCode, 200);
     assert.equal(set.json<Me>().displayName, 'Alice Æ. Liddell');
-    const other = await h.app.inject({
-      method: 'GET',
-      url: '/v1/users/alice',
-      headers: bearer(bob),
-    });
+    const other = await call(h.app, 'GET', '/v1/users/alice', bob);
     assert.deepEqual(other.json(), {
       username: 'alice',
       displayName: 'Alice Æ. Liddell',
       hasAvatar: false,
     });
-    const clear = await h.app.inject({
-      method: 'PATCH',
-      url: '/v1/me/profile',
-      headers: bearer(alice),
-      payload: { displayName: null },
-    });
+    const clear = await call(h.app, 'PATCH', '/v1/me/profile', alice, { displayName: null });
     assert.equal(clear.json<Me>().displayName, null);
   });
 });
@@ -155,11 +122,7 @@ describe('search', () => {
     let pages = 0;
     do {
       const q: string = after ? `&after=${after}` : '';
-      const res = await h.app.inject({
-        method: 'GET',
-        url: `/v1/users?prefix=sea_&limit=2${q}`,
-        headers: bearer(alice),
-      });
+      const res = await call(h.app, 'GET', `/v1/users?prefix=sea_&limit=2${q}`, alice);
       assert.equal(res.statusCode, 200);
       const body = res.json<SearchResponse>();
       assert.ok(body.users.length <= 2);
@@ -172,11 +135,7 @@ describe('search', () => {
   });
 
   test('search results carry only public profile fields', async () => {
-    const res = await h.app.inject({
-      method: 'GET',
-      url: '/v1/users?prefix=se',
-      headers: bearer(alice),
-    });
+    const res = await call(h.app, 'GET', '/v1/users?prefix=se', alice);
     const body = res.json<SearchResponse>();
     assert.equal(body.users.length, 6);
     for (const u of body.users)
@@ -205,11 +164,7 @@ describe('avatars', () => {
     const res = await upload(png, 'image/png');
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.json<Me>().hasAvatar, true);
-    const get = await h.app.inject({
-      method: 'GET',
-      url: '/v1/users/alice/avatar',
-      headers: bearer(bob),
-    });
+    const get = await call(h.app, 'GET', '/v1/users/alice/avatar', bob);
     assert.equal(get.statusCode, 200);
     assert.equal(get.headers['content-type'], 'image/png');
     assert.deepEqual(get.rawPayload, png);
@@ -225,28 +180,16 @@ describe('avatars', () => {
       await h.db.collection('avatars.files').countDocuments({ 'metadata.owner': 'alice' }),
       1,
     );
-    const get = await h.app.inject({
-      method: 'GET',
-      url: '/v1/users/alice/avatar',
-      headers: bearer(bob),
-    });
+    const get = await call(h.app, 'GET', '/v1/users/alice/avatar', bob);
     assert.equal(get.headers['content-type'], 'image/jpeg');
-    const del = await h.app.inject({
-      method: 'DELETE',
-      url: '/v1/me/avatar',
-      headers: bearer(alice),
-    });
+    const del = await call(h.app, 'DELETE', '/v1/me/avatar', alice);
     assert.equal(del.json<Me>().hasAvatar, false);
     assert.equal(
       await h.db.collection('avatars.files').countDocuments({ 'metadata.owner': 'alice' }),
       0,
     );
     assert.equal(await h.db.collection('avatars.chunks').countDocuments({}), 0);
-    const gone = await h.app.inject({
-      method: 'GET',
-      url: '/v1/users/alice/avatar',
-      headers: bearer(bob),
-    });
+    const gone = await call(h.app, 'GET', '/v1/users/alice/avatar', bob);
     assert.deepEqual(errorOf(gone), { status: 404, code: 'avatar_not_found' });
   });
 
@@ -286,12 +229,7 @@ describe('avatars', () => {
         `${type} ${body.subarray(0, 8).toString('hex')}`,
       );
     }
-    const json = await h.app.inject({
-      method: 'PUT',
-      url: '/v1/me/avatar',
-      headers: bearer(s),
-      payload: { image: 'x' },
-    });
+    const json = await call(h.app, 'PUT', '/v1/me/avatar', s, { image: 'x' });
     assert.deepEqual(errorOf(json), { status: 415, code: 'unsupported_media_type' });
     assert.equal(
       await h.db.collection('avatars.files').countDocuments({ 'metadata.owner': 'avatar_less' }),

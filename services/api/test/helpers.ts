@@ -153,6 +153,17 @@ export function bearer(session: Session | string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
 
+/** `method url` on `app` as `session`'s user, with a JSON `payload` when one is given. */
+export function call(
+  app: FastifyInstance,
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  url: string,
+  session: Session | string,
+  payload?: object,
+): Promise<LightMyRequestResponse> {
+  return app.inject({ method, url, headers: bearer(session), payload });
+}
+
 /** Asserts-friendly view of an error response. */
 export function errorOf(res: LightMyRequestResponse): { status: number; code: string } {
   const body = res.json<{ error?: { code?: string } }>();

@@ -8,7 +8,7 @@ import type { Session } from '@gossip/protocol';
 import {
   INVALID_TOKEN,
   PASSWORD,
-  bearer,
+  call,
   errorOf,
   keySets,
   login,
@@ -38,7 +38,7 @@ describe('register', () => {
     assert.equal(s.user.username, 'reg_alice');
     assert.equal(s.user.keyVersion, 1);
     assert.equal(s.expiresIn, 900);
-    const me = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(s) });
+    const me = await call(h.app, 'GET', '/v1/me', s);
     assert.equal(me.statusCode, 200);
     assert.equal(me.json<{ username: string }>().username, 'reg_alice');
     const stored = await h.db.collection('users').findOne({ _id: 'reg_alice' as never });
@@ -101,20 +101,16 @@ describe('tokens', () => {
     const s = await register(h.app, 'tok_carol', keys[0]!);
     const none = await h.app.inject({ method: 'GET', url: '/v1/me' });
     assert.deepEqual(errorOf(none), { status: 401, code: 'unauthorized' });
-    const junk = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer('abc') });
+    const junk = await call(h.app, 'GET', '/v1/me', 'abc');
     assert.deepEqual(errorOf(junk), INVALID_TOKEN);
     // Same claims, other key: the signature check must fail.
     const [head, payload] = s.accessToken.split('.');
     const forged = `${head}.${payload}.${'A'.repeat(43)}`;
-    const f = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(forged) });
+    const f = await call(h.app, 'GET', '/v1/me', forged);
     assert.deepEqual(errorOf(f), INVALID_TOKEN);
     // alg=none must never be accepted.
     const none64 = Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url');
-    const n = await h.app.inject({
-      method: 'GET',
-      url: '/v1/me',
-      headers: bearer(`${none64}.${payload}.`),
-    });
+    const n = await call(h.app, 'GET', '/v1/me', `${none64}.${payload}.`);
     assert.deepEqual(errorOf(n), INVALID_TOKEN);
   });
 
@@ -124,7 +120,7 @@ describe('tokens', () => {
     assert.equal(r1.statusCode, 200);
     const s2 = r1.json<Session>();
     assert.notEqual(s2.refreshToken, s.refreshToken);
-    const me = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(s2) });
+    const me = await call(h.app, 'GET', '/v1/me', s2);
     assert.equal(me.statusCode, 200);
     // The new refresh token is used in turn.
     const r2 = await refresh(s2.refreshToken);
@@ -206,26 +202,19 @@ describe('access token expiry (1 s TTL)', () => {
   test('an expired access token gets token_expired; refresh gives a fresh one', async () => {
     const s = await register(short.app, 'exp_gina', keys[0]!);
     assert.equal(s.expiresIn, 1);
-    assert.equal(
-      (await short.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(s) })).statusCode,
-      200,
-    );
+    assert.equal((await call(short.app, 'GET', '/v1/me', s)).statusCode, 200);
     await sleep(2100);
-    const late = await short.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(s) });
+    const late = await call(short.app, 'GET', '/v1/me', s);
     assert.deepEqual(errorOf(late), { status: 401, code: 'token_expired' });
     const r = await refresh(s.refreshToken, short.app);
     assert.equal(r.statusCode, 200);
-    const fresh = await short.app.inject({
-      method: 'GET',
-      url: '/v1/me',
-      headers: bearer(r.json<Session>()),
-    });
+    const fresh = await call(short.app, 'GET', '/v1/me', r.json<Session>());
     assert.equal(fresh.statusCode, 200);
   });
 
   test('a token from one deployment secret is refused by another', async () => {
     const s = await register(short.app, 'exp_hank', keys[0]!);
-    const res = await h.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(s) });
+    const res = await call(h.app, 'GET', '/v1/me', s);
     assert.deepEqual(errorOf(res), INVALID_TOKEN);
   });
 });
@@ -258,18 +247,10 @@ describe('rate limits', () => {
   test('search trips per user', async () => {
     const s = await register(limited.app, 'rl_jack', keys[0]!);
     for (let i = 0; i < 3; i++) {
-      const r = await limited.app.inject({
-        method: 'GET',
-        url: '/v1/users?prefix=rl',
-        headers: bearer(s),
-      });
+      const r = await call(limited.app, 'GET', '/v1/users?prefix=rl', s);
       assert.equal(r.statusCode, 200);
     }
-    const r = await limited.app.inject({
-      method: 'GET',
-      url: '/v1/users?prefix=rl',
-      headers: bearer(s),
-    });
+    const r = await call(limited.app, 'GET', '/v1/users?prefix=rl', s);
     assert.deepEqual(errorOf(r), { status: 429, code: 'rate_limited' });
   });
 
