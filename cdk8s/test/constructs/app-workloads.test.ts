@@ -7,6 +7,15 @@ import { GossipGateway } from '../../src/constructs/gateway.js';
 import type { KubeObject } from '../../src/constructs/kube-object.js';
 import { context, find, podSpec } from '../fixtures.js';
 
+/** A container's ports as [name, containerPort] pairs. */
+const portsOf = (container: unknown) =>
+  (container as { ports: { name: string; containerPort: number }[] }).ports.map((p) => [
+    p.name,
+    p.containerPort,
+  ]);
+/** A probe's `httpGet`. */
+const httpGetOf = (probe: unknown) => (probe as { httpGet: unknown }).httpGet;
+
 const secretRef = (name: string, key: string) => ({ secretKeyRef: { name, key } });
 
 describe('GossipGateway', () => {
@@ -42,27 +51,22 @@ describe('GossipGateway', () => {
     assert.ok(container);
     // Kubernetes probes the ops port (the public one answers them too, for load balancers).
     for (const probe of [container.livenessProbe, container.startupProbe]) {
-      assert.deepStrictEqual((probe as { httpGet: unknown }).httpGet, {
+      assert.deepStrictEqual(httpGetOf(probe), {
         path: '/healthz',
         port: 9092,
         scheme: 'HTTP',
       });
     }
-    assert.deepStrictEqual((container.readinessProbe as { httpGet: unknown }).httpGet, {
+    assert.deepStrictEqual(httpGetOf(container.readinessProbe), {
       path: '/readyz',
       port: 9092,
       scheme: 'HTTP',
     });
     // Both ports on the pod and the Service; the autoscaler and the monitors find `ops` by name.
-    assert.deepStrictEqual(
-      (container as unknown as { ports: { name: string; containerPort: number }[] }).ports.map(
-        (p) => [p.name, p.containerPort],
-      ),
-      [
-        ['http', 8081],
-        ['ops', 9092],
-      ],
-    );
+    assert.deepStrictEqual(portsOf(container), [
+      ['http', 8081],
+      ['ops', 9092],
+    ]);
     const svc = find(objects, 'Service', 'demo-gateway');
     assert.deepStrictEqual(
       (svc.spec as { ports: { name: string; port: number }[] }).ports.map((p) => [p.name, p.port]),
@@ -219,21 +223,16 @@ describe('GossipApi and GossipEngine', () => {
       httpGet: { path: '/healthz', port: 9090, scheme: 'HTTP' },
       periodSeconds: 10,
     });
-    assert.deepStrictEqual((container.readinessProbe as { httpGet: unknown }).httpGet, {
+    assert.deepStrictEqual(httpGetOf(container.readinessProbe), {
       path: '/readyz',
       port: 9090,
       scheme: 'HTTP',
     });
     // The public port and the ops port (probes, /metrics), on the pod and the Service.
-    assert.deepStrictEqual(
-      (container as unknown as { ports: { name: string; containerPort: number }[] }).ports.map(
-        (p) => [p.name, p.containerPort],
-      ),
-      [
-        ['http', 8080],
-        ['ops', 9090],
-      ],
-    );
+    assert.deepStrictEqual(portsOf(container), [
+      ['http', 8080],
+      ['ops', 9090],
+    ]);
     const svc = find(Testing.synth(chart), 'Service', 'demo-api');
     assert.deepStrictEqual(
       (svc.spec as { ports: { name: string; port: number }[] }).ports.map((p) => [p.name, p.port]),
