@@ -125,3 +125,42 @@ export async function connect(
   if (got.oneTimePrekeyId !== undefined) b.oneTimePrekeys.delete(got.oneTimePrekeyId);
   return { alice: sent.state, bob: got.state, firstBody: sent.body };
 }
+
+export interface Sent {
+  id: string;
+  body: string;
+  ctx: RatchetContext;
+}
+
+/** `from` sends one message per id (the text is the id), in order; returns the state after. */
+export async function sendMany(
+  state: RatchetState,
+  from: V2Party,
+  to: V2Party,
+  ids: string[],
+): Promise<{ state: RatchetState; sent: Sent[] }> {
+  const sent: Sent[] = [];
+  for (const id of ids) {
+    const c = ctx(from, to, id);
+    const e = await encryptV2(state, id, c);
+    state = e.state;
+    sent.push({ id, body: e.body, ctx: c });
+  }
+  return { state, sent };
+}
+
+/** The ids prefix1 .. prefixN. */
+export const ids = (prefix: string, n: number, from = 1): string[] =>
+  Array.from({ length: n }, (_, i) => `${prefix}${from + i}`);
+
+/** mulberry32: a small seeded PRNG, so a failing random test repeats. */
+export function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
