@@ -57,7 +57,12 @@ test('encodeFields is injective where separator-joining is not', () => {
 
 test('no module in src imports node: built-ins, so the package runs in browsers', () => {
   const dir = join(fileURLToPath(new URL('.', import.meta.url)), '../src');
-  for (const file of readdirSync(dir)) {
+  // Recursive: src/v2/ is checked too.
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) =>
+    f.endsWith('.ts'),
+  );
+  assert.ok(files.includes(join('v2', 'ratchet.ts')), 'src/v2 is among the files checked');
+  for (const file of files) {
     const text = readFileSync(join(dir, file), 'utf8');
     assert.doesNotMatch(text, /from '(node:|crypto'|fs'|path')/, file);
     assert.doesNotMatch(text, /\bBuffer\.|require\(/, file);

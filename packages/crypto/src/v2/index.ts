@@ -5,3 +5,4 @@ export * from './ratchet.js';
 export * from './body.js';
 export * from './session.js';
 export * from './vectors.js';
+export * from './bench.js';
