@@ -24,10 +24,10 @@ import {
   JSON_BODY,
   NO_CONTENT,
   responses,
+  security,
   UNUSED_BODY,
 } from './responses.js';
 
-const security = [{ bearerAuth: [] }];
 const tags = ['attachments'];
 const OCTETS = 'application/octet-stream';
 const Binary = Type.Unsafe<Buffer>({ type: 'string', format: 'binary' });

@@ -14,9 +14,7 @@ import { sniffImageType } from '../avatars.js';
 import type { AppContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { toMe } from '../views.js';
-import { AUTHENTICATED, CHECKED_URL, responses, UNUSED_BODY } from './responses.js';
-
-const security = [{ bearerAuth: [] }];
+import { AUTHENTICATED, CHECKED_URL, responses, security, UNUSED_BODY } from './responses.js';
 
 export async function avatarRoutes(fastify: FastifyInstance, ctx: AppContext): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();

@@ -19,9 +19,14 @@ import {
   unblockContact,
 } from '../contacts.js';
 import type { AppContext } from '../context.js';
-import { AUTHENTICATED, CHECKED_URL, JSON_BODY, NO_CONTENT, responses } from './responses.js';
-
-const security = [{ bearerAuth: [] }];
+import {
+  AUTHENTICATED,
+  CHECKED_URL,
+  JSON_BODY,
+  NO_CONTENT,
+  responses,
+  security,
+} from './responses.js';
 
 type Action = (ctx: AppContext, me: string, peer: string) => Promise<void>;
 

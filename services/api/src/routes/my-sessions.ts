@@ -18,8 +18,6 @@ import type { AppContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import * as r from './responses.js';
 
-const security = [{ bearerAuth: [] }];
-
 export function mySessionRoutes(fastify: FastifyInstance, ctx: AppContext): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { c, config, limiter, tokens } = ctx;
@@ -32,7 +30,7 @@ export function mySessionRoutes(fastify: FastifyInstance, ctx: AppContext): void
       schema: {
         tags: ['sessions'],
         summary: 'Your sessions, newest first; `current` is the one asking.',
-        security,
+        security: r.security,
         response: r.responses({ 200: SessionList }, r.AUTHENTICATED),
       },
     },
@@ -57,7 +55,7 @@ export function mySessionRoutes(fastify: FastifyInstance, ctx: AppContext): void
       schema: {
         tags: ['sessions'],
         summary: 'End every session of your account, this one included (logout everywhere).',
-        security,
+        security: r.security,
         response: r.responses({ 204: r.NO_CONTENT }, r.AUTHENTICATED, r.UNUSED_BODY),
       },
     },
@@ -76,7 +74,7 @@ export function mySessionRoutes(fastify: FastifyInstance, ctx: AppContext): void
       schema: {
         tags: ['sessions'],
         summary: 'End one of your sessions by id (404 when you have none with that id).',
-        security,
+        security: r.security,
         params: Type.Object({ id: SessionId }),
         response: r.responses(
           { 204: r.NO_CONTENT },
@@ -103,7 +101,7 @@ export function mySessionRoutes(fastify: FastifyInstance, ctx: AppContext): void
       schema: {
         tags: ['sessions'],
         summary: 'Change your password (needs the current one); ends every other session.',
-        security,
+        security: r.security,
         body: ChangePasswordRequest,
         response: r.responses(
           { 204: r.NO_CONTENT },
@@ -140,7 +138,7 @@ export function mySessionRoutes(fastify: FastifyInstance, ctx: AppContext): void
       schema: {
         tags: ['sessions'],
         summary: 'A single-use WebSocket ticket (`?ticket=` on the gateway URL), short-lived.',
-        security,
+        security: r.security,
         response: r.responses({ 200: WsTicket }, r.AUTHENTICATED, r.UNUSED_BODY),
       },
     },

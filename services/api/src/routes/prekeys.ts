@@ -12,9 +12,8 @@ import { authenticate, caller } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { fetchPrekeyBundle, prekeyStatus, uploadPrekeys } from '../prekeys.js';
-import { AUTHENTICATED, CHECKED_URL, JSON_BODY, responses } from './responses.js';
+import { AUTHENTICATED, CHECKED_URL, JSON_BODY, responses, security } from './responses.js';
 
-const security = [{ bearerAuth: [] }];
 const tags = ['keys'];
 
 export function prekeyRoutes(fastify: FastifyInstance, ctx: AppContext): void {

@@ -20,6 +20,12 @@ const ALWAYS: readonly ErrorCode[] = [
   'unavailable',
 ];
 
+/**
+ * The OpenAPI security requirement of a route with `onRequest: authenticate(ctx)`: the
+ * bearer scheme app.ts declares.
+ */
+export const security = [{ bearerAuth: [] }];
+
 /** A route with `onRequest: authenticate(ctx)`. */
 export const AUTHENTICATED: readonly ErrorCode[] = [
   'unauthorized',

@@ -27,9 +27,8 @@ import {
   NO_CONTENT,
   PASSWORD_CHECKED,
   responses,
+  security,
 } from './responses.js';
-
-const security = [{ bearerAuth: [] }];
 
 export function userRoutes(fastify: FastifyInstance, ctx: AppContext): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
