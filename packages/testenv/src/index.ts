@@ -15,6 +15,7 @@ export { startProcess, type ManagedProcess, type StartProcessOptions } from './p
 export { freePort } from './servers.js';
 export { eventually } from './poll.js';
 export { metricValue } from './metric-value.js';
+export { configErrorFor } from './config-error.js';
 export {
   DOCKERFILE,
   PRODUCT_IMAGES,

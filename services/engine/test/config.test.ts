@@ -1,7 +1,7 @@
 /** The engine's configuration parsing. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '@gossip/servicekit';
+import { configErrorFor } from '@gossip/testenv';
 import { loadConfig } from '../src/config.js';
 
 const base = {
@@ -26,15 +26,15 @@ describe('engine config', () => {
     assert.equal(loadConfig({ ...base, ENGINE_MONGO_DB: '' }).mongoDb, 'gossip');
     assert.throws(
       () => loadConfig({ ...base, ENGINE_MONGO_URL: undefined }),
-      (e: unknown) => e instanceof ConfigError && e.variable === 'ENGINE_MONGO_URL',
+      configErrorFor('ENGINE_MONGO_URL'),
     );
     assert.throws(
       () => loadConfig({ ...base, ENGINE_QUEUE_TYPE: 'stream' }),
-      (e: unknown) => e instanceof ConfigError && e.variable === 'ENGINE_QUEUE_TYPE',
+      configErrorFor('ENGINE_QUEUE_TYPE'),
     );
     assert.throws(
       () => loadConfig({ ...base, ENGINE_REDELIVERY_SECONDS: '0' }),
-      (e: unknown) => e instanceof ConfigError && e.variable === 'ENGINE_REDELIVERY_SECONDS',
+      configErrorFor('ENGINE_REDELIVERY_SECONDS'),
     );
   });
 });
@@ -44,7 +44,7 @@ describe('engine config: ops port timeouts', () => {
     assert.deepEqual(loadConfig(base).http, { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 });
     assert.throws(
       () => loadConfig({ ...base, ENGINE_HTTP_REQUEST_TIMEOUT_MS: '1000' }),
-      (e: unknown) => e instanceof ConfigError && e.variable === 'ENGINE_HTTP_REQUEST_TIMEOUT_MS',
+      configErrorFor('ENGINE_HTTP_REQUEST_TIMEOUT_MS'),
     );
   });
 });

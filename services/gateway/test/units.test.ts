@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, generateSigningJwk, publicKeySet } from '@gossip/servicekit';
+import { configErrorFor } from '@gossip/testenv';
 import { loadConfig } from '../src/config.js';
 import { TokenBucket } from '../src/ratelimit.js';
 
@@ -42,7 +43,7 @@ describe('gateway config', () => {
   it('names the missing or bad variable', () => {
     assert.throws(
       () => loadConfig({ ...base, GATEWAY_AMQP_URL: '' }),
-      (e: unknown) => e instanceof ConfigError && e.variable === 'GATEWAY_AMQP_URL',
+      configErrorFor('GATEWAY_AMQP_URL'),
     );
     // Not a JWK set, an empty one, and a private key (a gateway must never hold one).
     for (const bad of ['c2hvcnQ=', '{"keys":[]}', JSON.stringify(privateSet)]) {
@@ -56,12 +57,12 @@ describe('gateway config', () => {
     }
     assert.throws(
       () => loadConfig({ ...base, GATEWAY_PORT: 'eighty' }),
-      (e: unknown) => e instanceof ConfigError && e.variable === 'GATEWAY_PORT',
+      configErrorFor('GATEWAY_PORT'),
     );
     // The ops listener (metrics) must not share the public port.
     assert.throws(
       () => loadConfig({ ...base, GATEWAY_PORT: '9000', GATEWAY_OPS_PORT: '9000' }),
-      (e: unknown) => e instanceof ConfigError && e.variable === 'GATEWAY_OPS_PORT',
+      configErrorFor('GATEWAY_OPS_PORT'),
     );
     assert.equal(loadConfig({ ...base, GATEWAY_PORT: '0', GATEWAY_OPS_PORT: '0' }).opsPort, 0);
     assert.throws(
@@ -71,7 +72,7 @@ describe('gateway config', () => {
           GATEWAY_HIGH_WATER_BYTES: '100000',
           GATEWAY_MAX_BUFFERED_BYTES: '2000',
         }),
-      (e: unknown) => e instanceof ConfigError && e.variable === 'GATEWAY_MAX_BUFFERED_BYTES',
+      configErrorFor('GATEWAY_MAX_BUFFERED_BYTES'),
     );
   });
 });
@@ -83,11 +84,11 @@ describe('gateway config: malformed-input limits', () => {
     assert.deepEqual(c.http, { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 });
     assert.throws(
       () => loadConfig({ ...base, GATEWAY_RATE_VIOLATIONS_MAX: '0' }),
-      (e: unknown) => e instanceof ConfigError && e.variable === 'GATEWAY_RATE_VIOLATIONS_MAX',
+      configErrorFor('GATEWAY_RATE_VIOLATIONS_MAX'),
     );
     assert.throws(
       () => loadConfig({ ...base, GATEWAY_HTTP_HEADERS_TIMEOUT_MS: '40000' }),
-      (e: unknown) => e instanceof ConfigError && e.variable === 'GATEWAY_HTTP_REQUEST_TIMEOUT_MS',
+      configErrorFor('GATEWAY_HTTP_REQUEST_TIMEOUT_MS'),
     );
   });
 });
