@@ -107,6 +107,14 @@ async function generate(
   };
 }
 
+/** The upload `g` with one more one-time prekey at the end. */
+function withOneTime(
+  g: UploadPrekeysRequest,
+  extra: NonNullable<UploadPrekeysRequest['oneTimePrekeys']>[number],
+): UploadPrekeysRequest {
+  return { ...g, oneTimePrekeys: [...g.oneTimePrekeys!, extra] };
+}
+
 function range(from: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => from + i);
 }
@@ -367,32 +375,18 @@ describe('refused uploads store nothing', () => {
     ],
     [
       'a one-time prekey that is an Ed25519 SPKI, not raw X25519',
-      async (g, a) => ({
-        ...g,
-        oneTimePrekeys: [...g.oneTimePrekeys!, { id: 999, publicKey: a.keys.signingKey }],
-      }),
+      async (g, a) => withOneTime(g, { id: 999, publicKey: a.keys.signingKey }),
       'invalid_key',
     ],
     [
       'a 31-byte one-time prekey',
-      async (g) => ({
-        ...g,
-        oneTimePrekeys: [
-          ...g.oneTimePrekeys!,
-          { id: 998, publicKey: toBase64(new Uint8Array(31).fill(9)) },
-        ],
-      }),
+      async (g) => withOneTime(g, { id: 998, publicKey: toBase64(new Uint8Array(31).fill(9)) }),
       'invalid_key',
     ],
     [
       'an id repeated in the upload',
-      async (g) => ({
-        ...g,
-        oneTimePrekeys: [
-          ...g.oneTimePrekeys!,
-          { ...g.oneTimePrekeys![0]!, publicKey: g.oneTimePrekeys![1]!.publicKey },
-        ],
-      }),
+      async (g) =>
+        withOneTime(g, { ...g.oneTimePrekeys![0]!, publicKey: g.oneTimePrekeys![1]!.publicKey }),
       'prekey_id_taken',
     ],
   ];
