@@ -209,13 +209,23 @@ export async function initInitiator(
   const pair = ownKeyPair ?? (await generateX25519KeyPair());
   const dhr = await exportX25519PublicRaw(peerSignedPrekey);
   const [rk, cks] = await kdfRoot(sk, await x25519(pair.privateKey, peerSignedPrekey));
+  return freshState(ad, rk, await pairBytes(pair), { dhr: toBase64(dhr), cks: toBase64(cks) });
+}
+
+/** A session's state before any message: counters zero, nothing skipped. */
+function freshState(
+  ad: Uint8Array,
+  rk: Uint8Array,
+  dhs: RatchetState['dhs'],
+  peer: { dhr: string; cks: string } | null,
+): RatchetState {
   return {
     v: 2,
     ad: toBase64(ad),
     rk: toBase64(rk),
-    dhs: await pairBytes(pair),
-    dhr: toBase64(dhr),
-    cks: toBase64(cks),
+    dhs,
+    dhr: peer?.dhr ?? null,
+    cks: peer?.cks ?? null,
     ckr: null,
     ns: 0,
     nr: 0,
@@ -231,20 +241,7 @@ export async function initResponder(
   ad: Uint8Array,
   signedPrekey: CryptoKeyPair,
 ): Promise<RatchetState> {
-  return {
-    v: 2,
-    ad: toBase64(ad),
-    rk: toBase64(sk),
-    dhs: await pairBytes(signedPrekey),
-    dhr: null,
-    cks: null,
-    ckr: null,
-    ns: 0,
-    nr: 0,
-    pn: 0,
-    skipped: [],
-    previous: [],
-  };
+  return freshState(ad, sk, await pairBytes(signedPrekey), null);
 }
 
 export function cloneState(s: RatchetState): RatchetState {

@@ -5,30 +5,20 @@ const k = (label: string) =>
   createHash('sha256').update(`gossip v2 test vector ${label}`).digest('hex');
 const alice = { username: 'alice', deviceId: 'main' };
 const bob = { username: 'bob', deviceId: 'main' };
+/** The same keys with and without the one-time prekey. */
+const x3dhCase = (name: string, opk: boolean): VectorInputs['x3dh'][number] => ({
+  name,
+  initiator: alice,
+  responder: bob,
+  ikA: k('IK_A'),
+  ekA: k('EK_A'),
+  ikB: k('IK_B'),
+  spkB: k('SPK_B'),
+  ...(opk ? { opkB: k('OPK_B') } : {}),
+  rsaSecret: k('rsaSecret'),
+});
 const inputs: VectorInputs = {
-  x3dh: [
-    {
-      name: 'with-opk',
-      initiator: alice,
-      responder: bob,
-      ikA: k('IK_A'),
-      ekA: k('EK_A'),
-      ikB: k('IK_B'),
-      spkB: k('SPK_B'),
-      opkB: k('OPK_B'),
-      rsaSecret: k('rsaSecret'),
-    },
-    {
-      name: 'no-opk',
-      initiator: alice,
-      responder: bob,
-      ikA: k('IK_A'),
-      ekA: k('EK_A'),
-      ikB: k('IK_B'),
-      spkB: k('SPK_B'),
-      rsaSecret: k('rsaSecret'),
-    },
-  ],
+  x3dh: [x3dhCase('with-opk', true), x3dhCase('no-opk', false)],
   ratchet: {
     x3dh: 'with-opk',
     aliceRatchet: [k('alice ratchet 0'), k('alice ratchet 1'), k('alice ratchet 2')],
