@@ -21,7 +21,11 @@ import {
   type SharedCollections,
 } from '@gossip/store';
 import { testEnv, uniqueName } from '@gossip/testenv';
-import { startEngineUnderTest, type EngineUnderTest } from './engine-under-test.js';
+import {
+  dropDatabaseAndClose,
+  startEngineUnderTest,
+  type EngineUnderTest,
+} from './engine-under-test.js';
 
 const GW = 'gw-acks-test-a';
 const GW_B = 'gw-acks-test-b';
@@ -60,11 +64,7 @@ describe('engine acks, one read and one delete per frame', () => {
   after(async () => {
     await a?.close();
     await b?.close();
-    await mongo
-      .db(prefix)
-      .dropDatabase()
-      .catch(() => undefined);
-    await mongo.close();
+    await dropDatabaseAndClose(mongo, prefix);
     const keys = await redis.keys(`${prefix}:*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();

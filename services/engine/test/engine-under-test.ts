@@ -14,6 +14,7 @@ import {
   parseGatewayMessage,
   type EngineMessage,
 } from '@gossip/protocol';
+import type { MongoClient } from 'mongodb';
 import { createLogger } from '@gossip/servicekit';
 import { testEnv } from '@gossip/testenv';
 import { Engine, loadConfig } from '../src/index.js';
@@ -90,4 +91,13 @@ export async function startEngineUnderTest(o: EngineUnderTestOptions): Promise<E
     },
     close,
   };
+}
+
+/** A test's tear-down of its database: dropped (best effort), then the client closed. */
+export async function dropDatabaseAndClose(mongo: MongoClient, db: string): Promise<void> {
+  await mongo
+    .db(db)
+    .dropDatabase()
+    .catch(() => undefined);
+  await mongo.close();
 }

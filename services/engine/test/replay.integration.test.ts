@@ -18,7 +18,11 @@ import {
   type SharedCollections,
 } from '@gossip/store';
 import { testEnv, uniqueName } from '@gossip/testenv';
-import { startEngineUnderTest, type EngineUnderTest } from './engine-under-test.js';
+import {
+  dropDatabaseAndClose,
+  startEngineUnderTest,
+  type EngineUnderTest,
+} from './engine-under-test.js';
 
 const PAGE = 3;
 const GW = 'gw-replay-test';
@@ -61,11 +65,7 @@ describe('engine replay on connected', () => {
 
   after(async () => {
     await rig?.close();
-    await mongo
-      .db(dbName)
-      .dropDatabase()
-      .catch(() => undefined);
-    await mongo.close();
+    await dropDatabaseAndClose(mongo, dbName);
   });
 
   /** Publishes `connected` for `user` on a fresh connection id; returns the id. */
