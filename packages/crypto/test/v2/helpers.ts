@@ -4,6 +4,7 @@ import { exportX25519PublicKey, generateX25519KeyPair, signPrekey } from '../../
 import { acceptV2, encryptV2, startSession, type ResponderKeys } from '../../src/v2/session.js';
 import type { RatchetContext, RatchetState } from '../../src/v2/ratchet.js';
 import type { X3dhBundle } from '../../src/v2/x3dh.js';
+import { before } from 'node:test';
 
 export interface V2Party {
   username: string;
@@ -14,6 +15,18 @@ export interface V2Party {
   signedPrekey: CryptoKeyPair;
   signedPrekeyId: number;
   oneTimePrekeys: Map<number, CryptoKeyPair>;
+}
+
+/**
+ * Alice and Bob for one test file: made once in a `before` hook (each with `oneTime`
+ * one-time prekeys), read through the returned object once the tests run.
+ */
+export function aliceAndBob(oneTime: number): { a: V2Party; b: V2Party } {
+  const p = {} as { a: V2Party; b: V2Party };
+  before(async () => {
+    [p.a, p.b] = await Promise.all([makeParty('alice', oneTime), makeParty('bob', oneTime)]);
+  });
+  return p;
 }
 
 export async function makeParty(

@@ -5,7 +5,7 @@
  * Each state goes through serialize/parse between steps, as the SDK will store it.
  */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import { fromUtf8 } from '../../src/bytes.js';
 import { CryptoError } from '../../src/errors.js';
 import { type RatchetState } from '../../src/v2/ratchet.js';
@@ -15,13 +15,9 @@ import {
   parseRatchetState,
   serializeRatchetState,
 } from '../../src/v2/session.js';
-import { connect, ctx, makeParty, prng, type V2Party } from './helpers.js';
+import { aliceAndBob, connect, ctx, prng } from './helpers.js';
 
-let a: V2Party;
-let b: V2Party;
-before(async () => {
-  [a, b] = await Promise.all([makeParty('alice', 40), makeParty('bob', 40)]);
-});
+const p = aliceAndBob(40);
 
 interface InFlight {
   id: string;
@@ -38,12 +34,12 @@ test('random interleavings with loss, duplication and reordering: each delivered
   let skippedSeen = 0;
   for (let run = 0; run < RUNS; run++) {
     const rnd = prng(1000 + run);
-    const s = await connect(a, b);
+    const s = await connect(p.a, p.b);
     const states: Record<'alice' | 'bob', string> = {
       alice: serializeRatchetState(s.alice),
       bob: serializeRatchetState(s.bob),
     };
-    const parties = { alice: a, bob: b };
+    const parties = { alice: p.a, bob: p.b };
     const flight: Record<'alice' | 'bob', InFlight[]> = { alice: [], bob: [] }; // by recipient
     const got: Record<'alice' | 'bob', Set<string>> = { alice: new Set(), bob: new Set(['m0']) };
     let counter = 0;
@@ -123,22 +119,22 @@ test('random interleavings with loss, duplication and reordering: each delivered
 test('beyond the bound: a long run of lost messages gives gap_too_large, and the session still reads within it', async () => {
   const rnd = prng(7);
   for (let run = 0; run < 5; run++) {
-    const s = await connect(a, b);
+    const s = await connect(p.a, p.b);
     let alice: RatchetState = s.alice;
     const bob: RatchetState = s.bob;
     const maxSkip = 5 + Math.floor(rnd() * 20);
     const bodies: string[] = [];
     for (let i = 1; i <= maxSkip + 2; i++) {
-      const e = await encryptV2(alice, `m${i}`, ctx(a, b, `m${i}`));
+      const e = await encryptV2(alice, `m${i}`, ctx(p.a, p.b, `m${i}`));
       alice = e.state;
       bodies.push(e.body);
     }
     const last = maxSkip + 2;
     await assert.rejects(
-      decryptV2(bob, bodies[last - 1] as string, ctx(a, b, `m${last}`), { maxSkip }),
+      decryptV2(bob, bodies[last - 1] as string, ctx(p.a, p.b, `m${last}`), { maxSkip }),
       (e) => e instanceof CryptoError && e.code === 'gap_too_large',
     );
-    const ok = await decryptV2(bob, bodies[last - 2] as string, ctx(a, b, `m${last - 1}`), {
+    const ok = await decryptV2(bob, bodies[last - 2] as string, ctx(p.a, p.b, `m${last - 1}`), {
       maxSkip,
     });
     assert.equal(ok.skipped, maxSkip);
