@@ -14,7 +14,9 @@ export {
 export { sharedCollections, type SharedCollections } from './collections.js';
 export { ensureSharedIndexes, SHARED_INDEXES, type SharedIndex } from './indexes.js';
 export {
+  bulkWriteErrors,
   deletePendingOf,
+  DUPLICATE_KEY_CODE,
   eventsPage,
   isDuplicateKey,
   messagesPage,

@@ -5,7 +5,7 @@
  * operations, and lookups by exactly `{_id}` where FerretDB's SQLite backend would
  * otherwise scan the whole collection.
  */
-import { MongoServerError, type Collection } from 'mongodb';
+import { MongoBulkWriteError, MongoServerError, type Collection, type WriteError } from 'mongodb';
 import { contactDocId, sendPermission, type SendDecision } from '@gossip/protocol';
 import type { SharedCollections } from './collections.js';
 import type { AccountRef, EventDoc, MessageDoc, ReceiptDoc } from './documents.js';
@@ -107,7 +107,20 @@ export async function deletePendingOf(
   await c.receipts.deleteMany(either);
 }
 
+/** The server's code for a duplicate key (the id is already stored). */
+export const DUPLICATE_KEY_CODE = 11000;
+
 /** Whether `err` is a duplicate-key error (the id is already stored). */
 export function isDuplicateKey(err: unknown): boolean {
-  return err instanceof MongoServerError && err.code === 11000;
+  return err instanceof MongoServerError && err.code === DUPLICATE_KEY_CODE;
+}
+
+/**
+ * The per-document errors of a bulk write the server refused in part (an `insertMany`
+ * with `ordered: false`: the other documents were written), or undefined when `err` is
+ * not such an error.
+ */
+export function bulkWriteErrors(err: unknown): WriteError[] | undefined {
+  if (!(err instanceof MongoBulkWriteError)) return undefined;
+  return ([] as WriteError[]).concat(err.writeErrors);
 }

@@ -26,6 +26,7 @@ import {
   type SignedPrekey,
   type UploadPrekeysRequest,
 } from '@gossip/protocol';
+import { isDuplicateKey } from '@gossip/store';
 import type { AppContext } from './context.js';
 import { ApiError } from './errors.js';
 import type { UserDoc } from './store.js';
@@ -72,10 +73,6 @@ async function requireX25519(what: string, publicKey: string): Promise<void> {
     const why = err instanceof Error ? err.message : 'unreadable key';
     throw new ApiError('invalid_key', `The ${what} is not an X25519 public key: ${why}.`);
   }
-}
-
-function isDuplicateKey(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
 }
 
 /** What `username` has published (the answer of GET and PUT /v1/me/prekeys). */

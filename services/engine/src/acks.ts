@@ -4,7 +4,7 @@
  * once if online, else stored for its next connect.
  */
 import type { BusAck } from '@gossip/protocol';
-import { MongoBulkWriteError } from 'mongodb';
+import { bulkWriteErrors, DUPLICATE_KEY_CODE } from '@gossip/store';
 import type { AttachmentLinks } from './attachment-links.js';
 import type { HandlerDeps } from './deps.js';
 import type { RecentMessage } from './recent.js';
@@ -142,9 +142,9 @@ export class Acks {
       await c.receipts.insertMany(docs, { ordered: false });
       metrics.receiptsStored.inc(docs.length);
     } catch (err) {
-      if (!(err instanceof MongoBulkWriteError)) throw err;
-      const errs = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-      const other = errs.find((e) => e.code !== 11000);
+      const errs = bulkWriteErrors(err);
+      if (!errs) throw err;
+      const other = errs.find((e) => e.code !== DUPLICATE_KEY_CODE);
       if (other)
         throw new Error(`storing receipts failed: ${other.errmsg ?? `code ${other.code}`}`);
       metrics.receiptsStored.inc(docs.length - errs.length);

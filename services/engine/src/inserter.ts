@@ -1,8 +1,8 @@
 /**
  * Group commit of new messages into MongoDB (the engine's hot path for sends).
  */
-import { MongoBulkWriteError, type Collection } from 'mongodb';
-import type { MessageDoc } from '@gossip/store';
+import type { Collection } from 'mongodb';
+import { bulkWriteErrors, DUPLICATE_KEY_CODE, type MessageDoc } from '@gossip/store';
 
 /** What storing one message came to: new, or its `_id` was stored before. */
 export type Inserted = 'inserted' | 'duplicate';
@@ -53,16 +53,16 @@ export class MessageInserter {
       );
       for (const b of batch) b.done('inserted');
     } catch (err) {
-      if (!(err instanceof MongoBulkWriteError)) {
+      const errs = bulkWriteErrors(err);
+      if (!errs) {
         for (const b of batch) b.fail(err);
         return;
       }
-      const errs = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
       const byIndex = new Map(errs.map((e) => [e.index, e]));
       batch.forEach((b, i) => {
         const e = byIndex.get(i);
         if (!e) b.done('inserted');
-        else if (e.code === 11000) b.done('duplicate');
+        else if (e.code === DUPLICATE_KEY_CODE) b.done('duplicate');
         else b.fail(new Error(`insert of a message failed: ${e.errmsg ?? `code ${e.code}`}`));
       });
     }
