@@ -10,7 +10,7 @@ import {
 } from '@gossip/protocol';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { MongoServerError } from 'mongodb';
+import { isDuplicateKey } from '@gossip/store';
 import type { AppContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { checkPublicKeys, keyFingerprint } from '../keys.js';
@@ -90,7 +90,7 @@ export function sessionRoutes(fastify: FastifyInstance, ctx: AppContext): void {
         await c.users.insertOne(user);
       } catch (err) {
         // Two registrations racing for one name: the _id keeps exactly one.
-        if (err instanceof MongoServerError && err.code === 11000) {
+        if (isDuplicateKey(err)) {
           throw new ApiError('username_taken');
         }
         throw err;
