@@ -5,70 +5,32 @@
  * usable non-extractable CryptoKeys, the Messenger store, the session, and the history
  * (encrypted at rest, delivery states only move forward).
  *
- * stores.ts is bundled on its own with Vite and loaded into Debian's Chromium; no
- * Gossip server is involved.
+ * stores.ts is bundled on its own with the web client's Vite config and loaded into
+ * Debian's Chromium (test/support/module-page.ts); no Gossip server is involved.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { build } from 'vite';
-import type { Browser, Page } from 'playwright-core';
-import { webRoot } from '../src/build.js';
-import { startWebServer, type WebServer } from '../src/server.js';
-import { launchChromium } from './support/stack.js';
+import { openModulePage, type ModulePage } from './support/module-page.js';
 
-let dir: string;
-let web: WebServer;
-let browser: Browser;
-let page: Page;
+let stores: ModulePage;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'gossip-web-stores-'));
-  await build({
-    configFile: false,
-    root: webRoot,
-    logLevel: 'warn',
-    build: {
-      outDir: dir,
-      emptyOutDir: true,
-      minify: false,
-      lib: { entry: join(webRoot, 'src/app/stores.ts'), formats: ['es'], fileName: 'stores' },
-    },
-  });
-  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>stores</title>');
-  web = await startWebServer({
-    root: dir,
-    apiUrl: 'http://127.0.0.1:1',
-    gatewayUrl: 'http://127.0.0.1:1',
-    port: 0,
-  });
-  browser = await launchChromium();
-  page = await browser.newPage();
-  await page.goto(web.url + '/index.html');
+  stores = await openModulePage('src/app/stores.ts');
 });
 
 after(async () => {
-  await browser?.close();
-  await web?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stores?.close();
 });
 
-/**
- * Runs `body` (JavaScript, with `m` the stores module and `ck(id)` a fresh AES key) in
- * the page. A string, not a function: tsx would wrap a function's inner arrows in a
- * `__name` helper the page does not have.
- */
+/** Runs `body` (JavaScript, with `m` the stores module and `ck(id)` a fresh AES key) in the page. */
 async function inPage<T>(body: string): Promise<T> {
-  return (await page.evaluate(`(async () => {
-    const m = await import('/stores.js');
+  return stores.run<T>(`
     const ck = async (id) => ({
       id,
       key: await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']),
     });
     ${body}
-  })()`)) as T;
+  `);
 }
 
 test('a conversation key id once stored is never replaced, and the newest is current', async () => {
