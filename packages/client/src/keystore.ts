@@ -58,6 +58,72 @@ export interface StoredConversationKey {
   retired?: boolean;
 }
 
+/**
+ * v2 (issue 16): the account's X25519 identity key, signed by its Ed25519 signing key.
+ * Where the store's `requiresExtractable` is false (the browser's IndexedDB) the private
+ * key may be a non-extractable `CryptoKey` (X25519 `deriveBits` is all it is used for).
+ */
+export interface V2IdentityKey {
+  /** The X25519 identity key pair (`CryptoKey`s). */
+  keyPair: CryptoKeyPair;
+  /** base64 Ed25519 signature of it as published (`signPrekey`, kind `identity`, id 0). */
+  signature: string;
+  /** When it was made, ms since the epoch (local clock). */
+  createdAt: number;
+}
+
+/**
+ * v2: a signed X25519 prekey the account published (the current one, or a rotated one
+ * kept a short while so initial messages still in flight decrypt). The private key may be
+ * non-extractable where `requiresExtractable` is false.
+ */
+export interface StoredSignedPrekey {
+  /** Its id, 0 < id < 2^31 (`isPrekeyId`). */
+  id: number;
+  keyPair: CryptoKeyPair;
+  /** base64 Ed25519 signature as published (`signPrekey`, kind `signed`). */
+  signature: string;
+  /** When it was made, ms since the epoch (local clock): rotation and expiry go by this. */
+  createdAt: number;
+}
+
+/**
+ * v2: a one-time X25519 prekey the account published. Deleted once a session was accepted
+ * with it (see `KeyStore.putSession`). The private key may be non-extractable where
+ * `requiresExtractable` is false.
+ */
+export interface StoredOneTimePrekey {
+  /** Its id, 0 < id < 2^31, unique among this account's one-time prekeys. */
+  id: number;
+  keyPair: CryptoKeyPair;
+  createdAt: number;
+}
+
+/**
+ * v2: a Double Ratchet session with one device of a peer. Everything here is plain data
+ * (strings and numbers, no `CryptoKey`): the ratchet keeps its keys as raw bytes in the
+ * serialized state, which is secret (it holds the chain and ratchet private keys).
+ */
+export interface StoredSession {
+  peer: string;
+  /** The peer's device (`'main'` until several devices per account exist). */
+  device: string;
+  /** `serializeRatchetState` text (packages/crypto v2); read back with `parseRatchetState`. */
+  state: string;
+  /**
+   * The peer's pinned Ed25519 signing key (base64 SPKI) the session was set up with: when
+   * the pin changes, the session is dropped and a new one set up.
+   */
+  peerSigningKey: string;
+  /**
+   * Ids of the messages this session decrypted lately, oldest first (the SDK bounds it):
+   * a redelivery of one of them (not acked before a crash) is a duplicate, not an error.
+   */
+  received: string[];
+  /** When this session was last stepped, ms since the epoch (local clock). */
+  updatedAt: number;
+}
+
 /** Storage of one local account's keys. */
 export interface KeyStore {
   /** Whether keys given to this store must be extractable (it serialises them). */
@@ -87,6 +153,43 @@ export interface KeyStore {
   /** Marks every conversation key with `peer` retired (kept for reading only). */
   retireConversationKeys(peer: string): Promise<void>;
   deleteConversationKeys(peer: string): Promise<void>;
+
+  // v2 (issue 16). Every put below is all-or-nothing: after a crash the store holds the
+  // old value or the new one, never a mix, and a put that resolved is durable.
+
+  /** The account's X25519 identity key, once made. */
+  getV2Identity(): Promise<V2IdentityKey | undefined>;
+  /** Stores (replaces) the X25519 identity key. */
+  putV2Identity(key: V2IdentityKey): Promise<void>;
+
+  /** Every signed prekey kept (current and rotated), newest `createdAt` first. */
+  listSignedPrekeys(): Promise<StoredSignedPrekey[]>;
+  /** Stores a signed prekey (replaces one with the same id). */
+  putSignedPrekey(prekey: StoredSignedPrekey): Promise<void>;
+  /** Forgets a signed prekey (an expired rotated one). Absent: nothing happens. */
+  deleteSignedPrekey(id: number): Promise<void>;
+
+  /** The one-time prekey with this id, if still unused. */
+  getOneTimePrekey(id: number): Promise<StoredOneTimePrekey | undefined>;
+  /** Ids of every unused one-time prekey kept. */
+  listOneTimePrekeyIds(): Promise<number[]>;
+  /** Stores a batch of new one-time prekeys in one step (ids already kept are replaced). */
+  putOneTimePrekeys(prekeys: StoredOneTimePrekey[]): Promise<void>;
+  /** Forgets a one-time prekey. Absent: nothing happens. */
+  deleteOneTimePrekey(id: number): Promise<void>;
+
+  /** The session with (peer, device), if any. */
+  getSession(peer: string, device: string): Promise<StoredSession | undefined>;
+  /**
+   * Stores (replaces) the session of (`session.peer`, `session.device`) in one step. With
+   * `consumedOneTimePrekey`, that one-time prekey is deleted in the same step (a session
+   * accepted with it), so a crash never keeps one without the other.
+   */
+  putSession(session: StoredSession, consumedOneTimePrekey?: number): Promise<void>;
+  /** Every session kept (any peer, any device). */
+  listSessions(): Promise<StoredSession[]>;
+  /** Forgets every session with `peer` (its keys changed, or the contact was removed). */
+  deleteSessions(peer: string): Promise<void>;
 }
 
 /** Picks the newest key not retired; ties broken by id so every store agrees. */
@@ -113,6 +216,11 @@ export class MemoryKeyStore implements KeyStore {
   private identity: IdentityKeys | undefined;
   private readonly pinned = new Map<string, PinnedContact>();
   private readonly conversations = new Map<string, Map<string, StoredConversationKey>>();
+  private v2Identity: V2IdentityKey | undefined;
+  private readonly signedPrekeys = new Map<number, StoredSignedPrekey>();
+  private readonly oneTimePrekeys = new Map<number, StoredOneTimePrekey>();
+  /** Sessions by `JSON.stringify([peer, device])`. */
+  private readonly sessions = new Map<string, StoredSession>();
 
   /** @param opts.extractable make keys given to it exportable (default false: they can't leak). */
   constructor(opts: { extractable?: boolean } = {}) {
@@ -167,5 +275,56 @@ export class MemoryKeyStore implements KeyStore {
   }
   async deleteConversationKeys(peer: string): Promise<void> {
     this.conversations.delete(peer);
+  }
+
+  async getV2Identity(): Promise<V2IdentityKey | undefined> {
+    return this.v2Identity && { ...this.v2Identity };
+  }
+  async putV2Identity(key: V2IdentityKey): Promise<void> {
+    this.v2Identity = { ...key };
+  }
+
+  async listSignedPrekeys(): Promise<StoredSignedPrekey[]> {
+    return [...this.signedPrekeys.values()]
+      .sort((x, y) => y.createdAt - x.createdAt || y.id - x.id)
+      .map((p) => ({ ...p }));
+  }
+  async putSignedPrekey(prekey: StoredSignedPrekey): Promise<void> {
+    this.signedPrekeys.set(prekey.id, { ...prekey });
+  }
+  async deleteSignedPrekey(id: number): Promise<void> {
+    this.signedPrekeys.delete(id);
+  }
+
+  async getOneTimePrekey(id: number): Promise<StoredOneTimePrekey | undefined> {
+    const p = this.oneTimePrekeys.get(id);
+    return p && { ...p };
+  }
+  async listOneTimePrekeyIds(): Promise<number[]> {
+    return [...this.oneTimePrekeys.keys()];
+  }
+  async putOneTimePrekeys(prekeys: StoredOneTimePrekey[]): Promise<void> {
+    for (const p of prekeys) this.oneTimePrekeys.set(p.id, { ...p });
+  }
+  async deleteOneTimePrekey(id: number): Promise<void> {
+    this.oneTimePrekeys.delete(id);
+  }
+
+  async getSession(peer: string, device: string): Promise<StoredSession | undefined> {
+    const s = this.sessions.get(JSON.stringify([peer, device]));
+    return s && { ...s, received: [...s.received] };
+  }
+  async putSession(session: StoredSession, consumedOneTimePrekey?: number): Promise<void> {
+    this.sessions.set(JSON.stringify([session.peer, session.device]), {
+      ...session,
+      received: [...session.received],
+    });
+    if (consumedOneTimePrekey !== undefined) this.oneTimePrekeys.delete(consumedOneTimePrekey);
+  }
+  async listSessions(): Promise<StoredSession[]> {
+    return [...this.sessions.values()].map((s) => ({ ...s, received: [...s.received] }));
+  }
+  async deleteSessions(peer: string): Promise<void> {
+    for (const [k, s] of this.sessions) if (s.peer === peer) this.sessions.delete(k);
   }
 }

@@ -5,6 +5,9 @@
  * - `identity.json`: the user's key pairs as JWK (private keys included).
  * - `contacts.json`: pinned contact keys (public).
  * - `conversations.json`: conversation keys (raw AES keys, base64).
+ * - `v2.json` (issue 16): the X25519 identity key, signed and one-time prekeys (private
+ *   keys as base64 of their raw 32 bytes) and the ratchet sessions (serialized state). One
+ *   file, so accepting a session and deleting its one-time prekey is one atomic write.
  *
  * Private keys are protected by file permissions only, like an unencrypted SSH key.
  * Writes within one process are serialised; two processes writing the same folder at
@@ -15,14 +18,24 @@ import { join } from 'node:path';
 import {
   exportConversationKey,
   exportIdentityKeysJwk,
+  exportX25519PrivateRaw,
   fromBase64,
   importConversationKey,
   importIdentityKeysJwk,
+  importX25519PrivateRaw,
   toBase64,
   type IdentityKeys,
   type IdentityKeysJwk,
 } from '@gossip/crypto';
-import { type KeyStore, type PinnedContact, type StoredConversationKey } from '../keystore.js';
+import {
+  type KeyStore,
+  type PinnedContact,
+  type StoredConversationKey,
+  type StoredOneTimePrekey,
+  type StoredSession,
+  type StoredSignedPrekey,
+  type V2IdentityKey,
+} from '../keystore.js';
 import { readJson, writePrivateJson } from './files.js';
 
 const FORMAT = 1;
@@ -57,6 +70,21 @@ interface ConversationsFile {
   keys: ConversationRecord[];
 }
 
+/** An X25519 private key as base64 of its raw 32 bytes (the public key is derived). */
+type PrivateRaw = string;
+interface V2File {
+  format: number;
+  identity?: { priv: PrivateRaw; signature: string; createdAt: number };
+  signedPrekeys: { id: number; priv: PrivateRaw; signature: string; createdAt: number }[];
+  oneTimePrekeys: { id: number; priv: PrivateRaw; createdAt: number }[];
+  sessions: StoredSession[];
+}
+
+const exportPair = async (pair: CryptoKeyPair): Promise<PrivateRaw> =>
+  toBase64(await exportX25519PrivateRaw(pair.privateKey));
+const importPair = (priv: PrivateRaw): Promise<CryptoKeyPair> =>
+  importX25519PrivateRaw(fromBase64(priv));
+
 /** Keys in `dir` (for the CLI: `~/.gossip/<server-host>/<user>/`). */
 export class FileKeyStore implements KeyStore {
   readonly requiresExtractable = true;
@@ -72,6 +100,9 @@ export class FileKeyStore implements KeyStore {
   }
   private get conversationsFile(): string {
     return join(this.dir, 'conversations.json');
+  }
+  private get v2File(): string {
+    return join(this.dir, 'v2.json');
   }
 
   /** Runs read-modify-write steps one at a time. */
@@ -207,6 +238,125 @@ export class FileKeyStore implements KeyStore {
     await this.serial(async () => {
       const all = (await this.records()).filter((x) => x.peer !== peer);
       await writePrivateJson(this.conversationsFile, { format: FORMAT, keys: all });
+    });
+  }
+
+  private async v2(): Promise<V2File> {
+    const file = await readJson<V2File>(this.v2File);
+    return {
+      format: FORMAT,
+      ...(file?.identity ? { identity: file.identity } : {}),
+      signedPrekeys: file?.signedPrekeys ?? [],
+      oneTimePrekeys: file?.oneTimePrekeys ?? [],
+      sessions: file?.sessions ?? [],
+    };
+  }
+
+  /** One read-modify-write of `v2.json` (serialised; the write is atomic). */
+  private updateV2(change: (file: V2File) => void): Promise<void> {
+    return this.serial(async () => {
+      const file = await this.v2();
+      change(file);
+      await writePrivateJson(this.v2File, file);
+    });
+  }
+
+  async getV2Identity(): Promise<V2IdentityKey | undefined> {
+    const id = (await this.v2()).identity;
+    if (!id) return undefined;
+    return { keyPair: await importPair(id.priv), signature: id.signature, createdAt: id.createdAt };
+  }
+
+  async putV2Identity(key: V2IdentityKey): Promise<void> {
+    const priv = await exportPair(key.keyPair);
+    await this.updateV2((f) => {
+      f.identity = { priv, signature: key.signature, createdAt: key.createdAt };
+    });
+  }
+
+  async listSignedPrekeys(): Promise<StoredSignedPrekey[]> {
+    const all = (await this.v2()).signedPrekeys;
+    const out = await Promise.all(
+      all.map(async (p) => ({
+        id: p.id,
+        keyPair: await importPair(p.priv),
+        signature: p.signature,
+        createdAt: p.createdAt,
+      })),
+    );
+    return out.sort((x, y) => y.createdAt - x.createdAt || y.id - x.id);
+  }
+
+  async putSignedPrekey(prekey: StoredSignedPrekey): Promise<void> {
+    const priv = await exportPair(prekey.keyPair);
+    await this.updateV2((f) => {
+      f.signedPrekeys = f.signedPrekeys.filter((p) => p.id !== prekey.id);
+      f.signedPrekeys.push({
+        id: prekey.id,
+        priv,
+        signature: prekey.signature,
+        createdAt: prekey.createdAt,
+      });
+    });
+  }
+
+  async deleteSignedPrekey(id: number): Promise<void> {
+    await this.updateV2((f) => {
+      f.signedPrekeys = f.signedPrekeys.filter((p) => p.id !== id);
+    });
+  }
+
+  async getOneTimePrekey(id: number): Promise<StoredOneTimePrekey | undefined> {
+    const p = (await this.v2()).oneTimePrekeys.find((x) => x.id === id);
+    return p && { id: p.id, keyPair: await importPair(p.priv), createdAt: p.createdAt };
+  }
+
+  async listOneTimePrekeyIds(): Promise<number[]> {
+    return (await this.v2()).oneTimePrekeys.map((p) => p.id);
+  }
+
+  async putOneTimePrekeys(prekeys: StoredOneTimePrekey[]): Promise<void> {
+    const rows = await Promise.all(
+      prekeys.map(async (p) => ({
+        id: p.id,
+        priv: await exportPair(p.keyPair),
+        createdAt: p.createdAt,
+      })),
+    );
+    const ids = new Set(rows.map((r) => r.id));
+    await this.updateV2((f) => {
+      f.oneTimePrekeys = [...f.oneTimePrekeys.filter((p) => !ids.has(p.id)), ...rows];
+    });
+  }
+
+  async deleteOneTimePrekey(id: number): Promise<void> {
+    await this.updateV2((f) => {
+      f.oneTimePrekeys = f.oneTimePrekeys.filter((p) => p.id !== id);
+    });
+  }
+
+  async getSession(peer: string, device: string): Promise<StoredSession | undefined> {
+    return (await this.v2()).sessions.find((x) => x.peer === peer && x.device === device);
+  }
+
+  async putSession(session: StoredSession, consumedOneTimePrekey?: number): Promise<void> {
+    const copy = { ...session, received: [...session.received] };
+    await this.updateV2((f) => {
+      f.sessions = f.sessions.filter((x) => !(x.peer === copy.peer && x.device === copy.device));
+      f.sessions.push(copy);
+      if (consumedOneTimePrekey !== undefined) {
+        f.oneTimePrekeys = f.oneTimePrekeys.filter((p) => p.id !== consumedOneTimePrekey);
+      }
+    });
+  }
+
+  async listSessions(): Promise<StoredSession[]> {
+    return (await this.v2()).sessions;
+  }
+
+  async deleteSessions(peer: string): Promise<void> {
+    await this.updateV2((f) => {
+      f.sessions = f.sessions.filter((x) => x.peer !== peer);
     });
   }
 }

@@ -1,6 +1,6 @@
 /** Small file helpers: private (0600) files written atomically, in private (0700) folders. */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /** Creates a folder (and parents) readable only by the owner. */
@@ -11,18 +11,41 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
 }
 
 /**
- * Writes JSON to `file` with mode 0600: to a temporary file beside it first, then a
- * rename, so a crash never leaves a half-written key file.
+ * Writes JSON to `file` with mode 0600: to a temporary file beside it first, flushed to
+ * disk (fsync), then renamed over `file` and the folder flushed too, so a crash leaves the
+ * old file or the new one, never a half-written key file, and a write that resolved
+ * survives a power loss.
  */
 export async function writePrivateJson(file: string, value: unknown): Promise<void> {
-  await ensurePrivateDir(dirname(file));
-  const tmp = join(dirname(file), `.${randomBytes(6).toString('hex')}.tmp`);
+  const dir = dirname(file);
+  await ensurePrivateDir(dir);
+  const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    const handle = await open(tmp, 'wx', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(value, null, 2) + '\n');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  }
+  await syncDir(dir);
+}
+
+/** fsync of a folder, so a rename in it is durable (not supported on every platform). */
+async function syncDir(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Windows cannot open a folder for fsync; the rename is still atomic there.
+  } finally {
+    await handle?.close();
   }
 }
 
