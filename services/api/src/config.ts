@@ -109,6 +109,12 @@ export const ApiEnv = Type.Object({
   /** Prekey bundles fetched per requester (each hands out one of the owner's one-time prekeys). */
   API_PREKEY_BUNDLE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 3600 }),
   API_PREKEY_BUNDLE_MAX_PER_USER: Type.Integer({ minimum: 1, default: 200 }),
+  /**
+   * Prekey uploads per user (each checks up to 100 X25519 keys and two signatures). A client
+   * uploads at registration, on each top-up and on each signed-prekey rotation.
+   */
+  API_PREKEY_UPLOAD_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 3600 }),
+  API_PREKEY_UPLOAD_MAX_PER_USER: Type.Integer({ minimum: 1, default: 30 }),
   API_REGISTER_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 3600 }),
   API_REGISTER_MAX_PER_IP: Type.Integer({ minimum: 1, default: 20 }),
   API_SEARCH_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
@@ -215,6 +221,7 @@ export interface ApiConfig {
     contactChangePerUser: RateLimit;
     keyChangePerUser: RateLimit;
     prekeyBundlePerUser: RateLimit;
+    prekeyUploadPerUser: RateLimit;
   };
   trustProxy: TrustProxy;
   attachments: AttachmentConfig;
@@ -285,6 +292,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
       prekeyBundlePerUser: {
         max: e.API_PREKEY_BUNDLE_MAX_PER_USER,
         windowSeconds: e.API_PREKEY_BUNDLE_WINDOW_SECONDS,
+      },
+      prekeyUploadPerUser: {
+        max: e.API_PREKEY_UPLOAD_MAX_PER_USER,
+        windowSeconds: e.API_PREKEY_UPLOAD_WINDOW_SECONDS,
       },
       registerPerIp: {
         max: e.API_REGISTER_MAX_PER_IP,

@@ -36,6 +36,7 @@ export const RATE_LIMIT_NAMES = [
   'contact_change',
   'key_change',
   'prekey_bundle',
+  'prekey_upload',
 ] as const;
 export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
 

@@ -92,7 +92,7 @@ export async function prekeyStatus(ctx: AppContext, user: UserDoc): Promise<Prek
 }
 
 /**
- * Checks and stores an upload: all of it or, on any refusal, nothing. The one-time
+ * Checks and stores an upload (rate limited per user): all of it or, on any refusal, nothing. The one-time
  * prekeys go in first (tagged with this upload), then the identity key and signed prekey,
  * conditional on the key version they were checked against; a later step that fails
  * removes this upload's one-time prekeys again.
@@ -102,7 +102,9 @@ export async function uploadPrekeys(
   username: string,
   req: UploadPrekeysRequest,
 ): Promise<PrekeyStatus> {
-  const { c } = ctx;
+  const { c, config, limiter } = ctx;
+  // Counted before any check, so refused uploads (which cost the key imports) count too.
+  await limiter.enforce('prekey_upload', username, config.limits.prekeyUploadPerUser);
   const user = await c.users.findOne({ _id: username });
   if (!user) throw new ApiError('invalid_token');
   const oneTime: OneTimePrekey[] = req.oneTimePrekeys ?? [];

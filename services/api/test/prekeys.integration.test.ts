@@ -33,6 +33,8 @@ import { PASSWORD, bearer, errorOf, register, startApi, type Harness } from './h
 
 /** Bundle fetches one requester may make per window in this file's api. */
 const BUNDLES_PER_USER = 5;
+/** Uploads one user may make per window in this file's api (the most any other test makes is 9). */
+const UPLOADS_PER_USER = 20;
 
 const isBundle = TypeCompiler.Compile(PrekeyBundle);
 const isStatus = TypeCompiler.Compile(PrekeyStatus);
@@ -41,7 +43,10 @@ let h: Harness;
 let n = 0;
 
 before(async () => {
-  h = await startApi({ API_PREKEY_BUNDLE_MAX_PER_USER: String(BUNDLES_PER_USER) });
+  h = await startApi({
+    API_PREKEY_BUNDLE_MAX_PER_USER: String(BUNDLES_PER_USER),
+    API_PREKEY_UPLOAD_MAX_PER_USER: String(UPLOADS_PER_USER),
+  });
 });
 after(() => h.close());
 
@@ -311,6 +316,39 @@ describe('upload and bundle', () => {
     for (let i = 0; i < BUNDLES_PER_USER; i++) await fetchBundle(prober, `ghost_${i}`);
     assert.equal((await fetchBundle(prober, erin.name)).statusCode, 429);
   });
+});
+
+test('uploads are rate limited per user with 429 and Retry-After, refused ones counted', async () => {
+  const kim = await account('kim');
+  const first = await generate(kim, 1, [1]);
+  assert.equal((await upload(kim, first.body)).statusCode, 200);
+  // Refused uploads count too: half of the rest carry a signature by another key.
+  const stranger = await generateIdentityKeys();
+  for (let i = 2; i <= UPLOADS_PER_USER; i++) {
+    const next = await generate(kim, i, [i], first.body.identityKey);
+    if (i % 2 === 0) {
+      const bad = await generate({ ...kim, identity: stranger }, i, [i], first.body.identityKey);
+      next.body.signedPrekey = bad.body.signedPrekey;
+      assert.equal(errorOf(await upload(kim, next.body)).code, 'invalid_prekey_signature');
+    } else {
+      assert.equal((await upload(kim, next.body)).statusCode, 200);
+    }
+  }
+  const before = await stored(kim.name);
+  const over = await generate(kim, 500, [500], first.body.identityKey);
+  const refused = await upload(kim, over.body);
+  assert.deepEqual(errorOf(refused), { status: 429, code: 'rate_limited' });
+  const retryAfter = Number(refused.headers['retry-after']);
+  assert.ok(retryAfter >= 1 && retryAfter <= 3600, `Retry-After ${retryAfter}`);
+  // Nothing of the refused upload is stored; the directory still serves kim's bundle.
+  assert.deepEqual(await stored(kim.name), before);
+  assert.ok(!before.ids.includes(500));
+  const b = await fetchBundle(await account('kims_friend'), kim.name);
+  assert.equal(b.statusCode, 200, b.body);
+  assert.notEqual(b.json<PrekeyBundle>().signedPrekey.id, 500);
+  // Per user: another account uploads as before.
+  const lee = await account('lee');
+  assert.equal((await upload(lee, (await generate(lee, 1, [1])).body)).statusCode, 200);
 });
 
 describe('refused uploads store nothing', () => {

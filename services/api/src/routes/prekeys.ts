@@ -46,7 +46,8 @@ export function prekeyRoutes(fastify: FastifyInstance, ctx: AppContext): void {
         tags,
         summary:
           'Set the X25519 identity key (fixed until a key change), replace the signed prekey ' +
-          'and add one-time prekeys, each signature by your published signing key. All or nothing.',
+          'and add one-time prekeys, each signature by your published signing key. All or ' +
+          'nothing. Rate limited per user.',
         security,
         body: UploadPrekeysRequest,
         response: responses(
@@ -58,6 +59,7 @@ export function prekeyRoutes(fastify: FastifyInstance, ctx: AppContext): void {
           'prekey_id_taken',
           'identity_key_conflict',
           'prekey_limit_exceeded',
+          'rate_limited',
         ),
       },
     },
