@@ -20,6 +20,7 @@
  * identity key, which the responder verifies with the initiator's pinned Ed25519 key, so
  * both identity keys are tied to the keys users compare as safety numbers.
  */
+import type { PrekeyBundle } from '@gossip/protocol';
 import { concatBytes, encodeFields, fromBase64, toBase64, type Bytes } from '../bytes.js';
 import { CryptoError } from '../errors.js';
 import { hkdf } from './kdf.js';
@@ -41,16 +42,20 @@ export const X3DH_INFO = 'gossip/x3dh/2';
 export const RSA_SECRET_BYTES = 32;
 
 /**
- * The fields of a prekey bundle X3DH reads (the api's PrekeyBundle in packages/protocol has
- * these and the account's PublicKeys; X3DH uses the pinned copies of those instead).
+ * The fields of the api's prekey bundle (`PrekeyBundle`, packages/protocol, the one
+ * definition) that X3DH reads. The bundle's `signingKey` and `wrappingKey` are left out:
+ * X3DH uses the pinned copies of those instead. `deviceId` is any device id here (the
+ * api's is the literal `main` until accounts have several devices).
  */
-export interface X3dhBundle {
-  username: string;
-  deviceId: string;
-  identityKey: { publicKey: string; signature: string };
-  signedPrekey: { id: number; publicKey: string; signature: string };
-  oneTimePrekey?: { id: number; publicKey: string } | undefined;
-}
+export type X3dhBundle = Pick<
+  PrekeyBundle,
+  'username' | 'identityKey' | 'signedPrekey' | 'oneTimePrekey'
+> & { deviceId: string };
+
+/** A type error unless `T` can be given to X3DH as it is. */
+type X3dhReadable<T extends X3dhBundle> = T;
+/** Compile-time check: the api's answer goes to `initiateX3dh` as it is (tsc fails if it drifts). */
+type _ApiPrekeyBundleFits = X3dhReadable<PrekeyBundle>;
 
 /** What the responder needs, sent in the first messages of a session (body field `x`). */
 export interface X3dhInit {
