@@ -21,6 +21,10 @@ export {
   type KeyStore,
   type PinnedContact,
   type StoredConversationKey,
+  type V2IdentityKey,
+  type StoredSignedPrekey,
+  type StoredOneTimePrekey,
+  type StoredSession,
 } from './keystore.js';
 export {
   GossipClient,

@@ -111,6 +111,12 @@ export interface StoredSession {
   /** `serializeRatchetState` text (packages/crypto v2); read back with `parseRatchetState`. */
   state: string;
   /**
+   * The session this one replaced (same serialization), kept to read what the peer still
+   * sends under it: both sides may start a session at once, or a late first message of an
+   * older session may still arrive. Absent: none.
+   */
+  previous?: string;
+  /**
    * The peer's pinned Ed25519 signing key (base64 SPKI) the session was set up with: when
    * the pin changes, the session is dropped and a new one set up.
    */
