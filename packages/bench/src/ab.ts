@@ -1,12 +1,12 @@
 /**
- * `npx tsx packages/bench/src/ab.ts <file> <git-rev> [rounds]`: an interleaved A/B of one
- * source file on the throughput scenario's cases. Against one set of servers (see
- * servers.ts: private by default, BENCH_SERVERS=testenv), each round runs every case
- * twice, once with `<file>` as it is at `<git-rev>` ("before") and once as it is in the
- * working tree ("after"), in the order A B then B A in the next round, so that a drift in
- * the machine's load hits both alike. The services are started per case from this
- * checkout, so the swapped file is what they run; the working tree's file is put back
- * after every case and on exit. Cases: the throughput scenario's (BENCH_THROUGHPUT_MESSAGES;
+ * `npx tsx packages/bench/src/ab.ts <file>[,<file>...] <git-rev> [rounds]`: an interleaved
+ * A/B of one or more source files on the throughput scenario's cases. Against one set of
+ * servers (see servers.ts: private by default, BENCH_SERVERS=testenv), each round runs every
+ * case twice, once with the files as they are at `<git-rev>` ("before") and once as they are
+ * in the working tree ("after"), in the order A B then B A in the next round, so that a
+ * drift in the machine's load hits both alike. The services are started per case from this
+ * checkout, so the swapped files are what they run; the working tree's files are put back
+ * after every case and on exit. Every named file must differ between the two. Cases: the throughput scenario's (BENCH_THROUGHPUT_MESSAGES;
  * BENCH_AB_CASES picks some by name, for example `1e/1g/10p,2e/1g/50p`). Prints a table and
  * writes bench/results/ab-<BENCH_AB_TAG>.json when that is set. It reports; it never fails
  * on a figure.
@@ -15,11 +15,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { repoRoot } from '@gossip/testenv';
 import { resultsDir, round } from './report.js';
 import type { BenchContext } from './scenario.js';
 import { caseName, runThroughputCase, throughputCases } from './scenarios/throughput.js';
 import { benchServers } from './servers.js';
+import { workProbe, workTotals, type Counts } from './work-counters.js';
 
 const say = (line: string): void => {
   process.stderr.write(`[ab] ${line}\n`);
@@ -27,16 +29,22 @@ const say = (line: string): void => {
 
 async function main(): Promise<void> {
   const [file, rev, roundsArg] = process.argv.slice(2);
-  if (!file || !rev) throw new Error('usage: ab.ts <file> <git-rev> [rounds]');
+  if (!file || !rev) throw new Error('usage: ab.ts <file>[,<file>...] <git-rev> [rounds]');
   const rounds = Number(roundsArg ?? 2);
-  const path = join(repoRoot, file);
-  const after = readFileSync(path, 'utf8');
-  const before = execFileSync('git', ['show', `${rev}:${file}`], {
-    cwd: repoRoot,
-    encoding: 'utf8',
+  const files = file.split(',').map((f) => {
+    const path = join(repoRoot, f);
+    const after = readFileSync(path, 'utf8');
+    const before = execFileSync('git', ['show', `${rev}:${f}`], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    });
+    if (before === after) throw new Error(`${f} is the same at ${rev} and in the tree`);
+    return { path, before, after };
   });
-  if (before === after) throw new Error(`${file} is the same at ${rev} and in the tree`);
-  const restore = (): void => writeFileSync(path, after);
+  const put = (variant: 'before' | 'after'): void => {
+    for (const f of files) writeFileSync(f.path, f[variant]);
+  };
+  const restore = (): void => put('after');
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       restore();
@@ -46,6 +54,7 @@ async function main(): Promise<void> {
   const wanted = process.env.BENCH_AB_CASES?.split(',');
   const cases = throughputCases(false).filter((c) => !wanted || wanted.includes(caseName(c)));
   const backing = await benchServers(process.env, say);
+  const redis = new Redis(backing.servers.redisUrl);
   const ctx: BenchContext = {
     targets: () => backing.targets(),
     servers: backing.servers,
@@ -58,10 +67,11 @@ async function main(): Promise<void> {
       const order = r % 2 === 0 ? (['before', 'after'] as const) : (['after', 'before'] as const);
       for (const c of cases) {
         for (const variant of order) {
-          writeFileSync(path, variant === 'before' ? before : after);
+          put(variant);
           const load = loadavg().map(round);
           try {
-            const res = await runThroughputCase(ctx, c);
+            const probe = workProbe(backing, redis);
+            const res = await runThroughputCase(ctx, c, probe);
             const row = {
               round: r + 1,
               case: caseName(c),
@@ -73,6 +83,7 @@ async function main(): Promise<void> {
               sendToDeliverMs: res.latencyMs.sendToDeliver,
               cpuPercent: res.cpuPercent,
               cpuMsPerMessage: res.cpuMsPerMessage,
+              workPerMessage: probe.perMessage(c.pairs * c.messages),
             };
             say(JSON.stringify(row));
             rows.push(row);
@@ -84,15 +95,17 @@ async function main(): Promise<void> {
     }
   } finally {
     restore();
+    redis.disconnect();
     await backing.stop();
   }
   const lines = [
-    '| round | case | variant | load 1 min | accepted/s | delivered/s | acked+deleted/s | lost | CPU-ms/msg store / engine / all measured |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| round | case | variant | load 1 min | accepted/s | delivered/s | acked+deleted/s | lost | CPU-ms/msg store / engine / all measured | per msg: publishes / Redis commands / store commands |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((x) => {
       const p = x.perSecond as Record<string, number | null>;
       const cpu = x.cpuMsPerMessage as Record<string, number>;
-      return `| ${String(x.round)} | ${String(x.case)} | ${String(x.variant)} | ${(x.loadAverage as number[])[0]} | ${p.accepted} | ${p.delivered} | ${p.ackedAndDeleted ?? 'not all'} | ${String(x.lost)} | ${cpu.store} / ${cpu.engine} / ${cpu.total} |`;
+      const w = workTotals(x.workPerMessage as Record<string, Counts>);
+      return `| ${String(x.round)} | ${String(x.case)} | ${String(x.variant)} | ${(x.loadAverage as number[])[0]} | ${p.accepted} | ${p.delivered} | ${p.ackedAndDeleted ?? 'not all'} | ${String(x.lost)} | ${cpu.store} / ${cpu.engine} / ${cpu.total} | ${w.publishes} / ${w.redis} / ${w.store} |`;
     }),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -81,7 +81,12 @@ export class Engine {
     this.mongo = new MongoClient(cfg.mongoUrl, {
       serverSelectionTimeoutMS: 5000,
       maxPoolSize: cfg.mongoMaxPool,
+      // Counts the store's round trips by command (`gossip_engine_store_commands_total`).
+      monitorCommands: true,
     });
+    this.mongo.on('commandStarted', (e) =>
+      this.metrics.storeCommands.inc({ command: e.commandName }),
+    );
     this.redis = new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
     this.redis.on('error', (err: unknown) => this.log.warn({ err }, 'redis error'));
     this.consumer = new BusConsumer({

@@ -29,6 +29,7 @@ export interface EngineMetrics {
   acceptLatency: Histogram;
   deliveryLatency: Histogram;
   storeBatch: Histogram;
+  storeCommands: Counter<'command'>;
   errors: Counter<'code'>;
   signals: Counter<'result'>;
   receiptsStored: Counter;
@@ -108,6 +109,12 @@ export function createEngineMetrics(): EngineMetrics {
       name: 'gossip_engine_store_batch_size',
       help: 'Messages stored per insert (sends arriving together share one).',
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers,
+    }),
+    storeCommands: new Counter({
+      name: 'gossip_engine_store_commands_total',
+      help: 'Commands this engine sent to MongoDB (round trips), by command name.',
+      labelNames: ['command'],
       registers,
     }),
     errors: new Counter({

@@ -50,27 +50,48 @@ export async function startStack(
   const stack = new ServiceStack(name, ctx.servers);
   stack.nodeArgs = profiling();
   const cpu: Record<string, Target> = ctx.targets();
+  /** Each engine's and gateway's `/metrics` base URL, by the same names as `cpu`. */
+  const metricsUrls: Record<string, string> = {};
   // The load registers its users through the api (the SDK's keys); idle during the run.
   const api = await stack.startApi(QUIET_API);
   cpu.api = { pid: api.proc.pid };
   for (let i = 0; i < engines; i++) {
     const e = await stack.startEngine(QUIET_ENGINE, `engine-${i}`);
-    cpu[`engine${engines > 1 ? `-${i}` : ''}`] = { pid: e.proc.pid };
+    const name = `engine${engines > 1 ? `-${i}` : ''}`;
+    cpu[name] = { pid: e.proc.pid };
+    metricsUrls[name] = e.metricsUrl;
   }
   const urls: string[] = [];
   for (let i = 0; i < gateways; i++) {
     const g = await stack.startGateway(QUIET_GATEWAY);
-    cpu[`gateway${gateways > 1 ? `-${i}` : ''}`] = { pid: g.proc.pid };
+    const name = `gateway${gateways > 1 ? `-${i}` : ''}`;
+    cpu[name] = { pid: g.proc.pid };
+    metricsUrls[name] = g.metricsUrl;
     urls.push(g.wsUrl);
   }
-  return { stack, cpu, urls, apiUrl: api.url };
+  return { stack, cpu, metricsUrls, urls, apiUrl: api.url };
 }
 
-export async function runThroughputCase(ctx: BenchContext, c: ThroughputCase) {
-  const { stack, cpu, urls, apiUrl } = await startStack(ctx, 'bench-tp', c.engines, c.gateways);
+/**
+ * Reads counters around the measured part of a case (see work.ts): `before` once the pairs
+ * are registered, `after` once every message is deleted, both with the stack still up.
+ */
+export interface CaseProbe {
+  before(metricsUrls: Record<string, string>): Promise<void>;
+  after(): Promise<void>;
+}
+
+export async function runThroughputCase(ctx: BenchContext, c: ThroughputCase, probe?: CaseProbe) {
+  const { stack, cpu, metricsUrls, urls, apiUrl } = await startStack(
+    ctx,
+    'bench-tp',
+    c.engines,
+    c.gateways,
+  );
   try {
     const users = await makePairs(apiUrl, c.pairs);
     ctx.say(`  ${c.pairs} pairs registered through the api`);
+    await probe?.before(metricsUrls);
     const meter = cpuMeter(cpu);
     const m0 = performance.now();
     const run = await runLoad(
@@ -95,6 +116,7 @@ export async function runThroughputCase(ctx: BenchContext, c: ThroughputCase) {
     const deletedSeconds = (performance.now() - run.t0) / 1000;
     const cpuPct = meter.stop();
     const meterSeconds = (performance.now() - m0) / 1000;
+    await probe?.after();
     const n = c.pairs * c.messages;
     const lost = run.accepted - run.delivered;
     return {
