@@ -557,24 +557,78 @@ describe('key changes, deletion and what the server sees', () => {
     assert.equal(await h.db.collection('users').countDocuments({ _id: ivy.name as never }), 0);
   });
 
-  test('no private key material reaches the api: not in MongoDB, not in its logs', async () => {
+  test('no private key material reaches the api: not in MongoDB, Redis or its logs', async () => {
     const jack = await account('jack');
     const g = await generate(jack, 1, range(1, 8));
     const body = JSON.stringify(g.body);
     assert.equal((await upload(jack, g.body)).statusCode, 200);
     await fetchBundle(await account('reader'), jack.name);
-    const dump = JSON.stringify([
-      await h.db.collection('prekeys').find({}).toArray(),
-      await h.db.collection('users').find({}).toArray(),
-    ]);
+    const dump = await mongoDump();
+    const redis = await redisDump();
     const logs = h.logs();
     // The check can fail: the stored public keys are there, in these very searches.
     assert.ok(dump.includes(g.body.signedPrekey.publicKey));
+    // Redis holds this api's rate-limit counters (hashed subjects), the upload's among them.
+    assert.ok(redis.length > 0, 'no Redis keys under the prefix: the search would be empty');
     assert.equal(g.privateJwks.length, 2 * 10);
     for (const secret of g.privateJwks) {
       assert.ok(!body.includes(secret), 'a private key in the upload body');
       assert.ok(!dump.includes(secret), 'a private key in MongoDB');
+      assert.ok(!redis.includes(secret), 'a private key in Redis');
+      assert.ok(!logs.includes(secret), 'a private key in the logs');
+    }
+  });
+
+  test('an upload carrying private keys by mistake is refused and neither stored nor logged', async () => {
+    const kate = await account('kate');
+    const pair = await generateX25519KeyPair();
+    const subtle = globalThis.crypto.subtle;
+    const pkcs8 = toBase64(new Uint8Array(await subtle.exportKey('pkcs8', pair.privateKey)));
+    const d = (await subtle.exportKey('jwk', pair.privateKey)).d!;
+    const good = await generate(kate, 1, range(1, 2));
+    const secrets = [pkcs8, d, toBase64(Buffer.from(d, 'base64url'))];
+    // A client that sends the PKCS#8 private key (64 characters, within the schema's
+    // length) in place of the public key, or the JWK's base64url `d` (not base64).
+    const pkcs8Upload = withOneTime(good.body, { id: 50, publicKey: pkcs8 });
+    const jwkUpload = withOneTime(good.body, { id: 51, publicKey: d });
+    const pkcs8Res = await upload(kate, pkcs8Upload);
+    assert.deepEqual(errorOf(pkcs8Res), { status: 400, code: 'invalid_key' });
+    const jwkRes = await upload(kate, jwkUpload);
+    assert.deepEqual(errorOf(jwkRes), { status: 400, code: 'validation_failed' });
+    assert.ok(!pkcs8Res.body.includes(pkcs8) && !jwkRes.body.includes(d), 'a key echoed back');
+    assert.deepEqual((await stored(kate.name)).ids, []);
+    const [dump, redis, logs] = [await mongoDump(), await redisDump(), h.logs()];
+    // The refusals were logged (so the log search reads the right lines).
+    assert.match(logs, /invalid_key/);
+    for (const secret of secrets) {
+      assert.ok(!dump.includes(secret), 'a private key in MongoDB');
+      assert.ok(!redis.includes(secret), 'a private key in Redis');
       assert.ok(!logs.includes(secret), 'a private key in the logs');
     }
   });
 });
+
+/** Every document of the api's database, as one string to search. */
+async function mongoDump(): Promise<string> {
+  const all = [];
+  for (const { name } of await h.db.listCollections().toArray()) {
+    all.push(await h.db.collection(name).find({}).toArray());
+  }
+  return JSON.stringify(all);
+}
+
+/** Every key and value this api wrote to Redis (under its prefix), as one string. */
+async function redisDump(): Promise<string> {
+  const out: string[] = [];
+  for (const key of await h.redis.keys(`${h.config.redisPrefix}*`)) {
+    const type = await h.redis.type(key);
+    const value =
+      type === 'string'
+        ? await h.redis.get(key)
+        : type === 'hash'
+          ? JSON.stringify(await h.redis.hgetall(key))
+          : type;
+    out.push(`${key}=${value}`);
+  }
+  return out.join('\n');
+}
