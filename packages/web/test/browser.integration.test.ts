@@ -20,6 +20,7 @@ import { after, before, test } from 'node:test';
 import { ATTACHMENT_CHUNK_BYTES, DEFAULT_ATTACHMENT_MAX_BYTES } from '@gossip/protocol';
 import type { Browser } from 'playwright-core';
 import {
+  logIn,
   messageState,
   name,
   openChat,
@@ -168,10 +169,7 @@ test('two browsers register, verify safety numbers, chat both ways and catch up 
   // Log out and in again: the keys stayed in this browser, so the history is readable.
   await pageB.click('#logout');
   await pageB.waitForSelector('#auth-view:not([hidden])');
-  await pageB.fill('#auth-user', bob);
-  await pageB.fill('#auth-pass', PASSWORD);
-  await pageB.click('#login');
-  await pageB.waitForSelector('[data-testid=connection][data-state=open]');
+  await logIn(pageB, bob);
   await openChat(pageB, alice);
   assert.equal(await messageState(pageB, back, 'out'), 'delivered');
   assert.equal(await messageState(pageB, hello, 'in'), 'received');
@@ -230,10 +228,7 @@ test('an unsigned key change is flagged as an identity reset, and chat resumes o
   const ctxF2 = await browser.newContext();
   const pageF2 = await open(ctxF2);
   pageF2.on('dialog', (d) => void d.accept());
-  await pageF2.fill('#auth-user', frank);
-  await pageF2.fill('#auth-pass', PASSWORD);
-  await pageF2.click('#login');
-  await pageF2.waitForSelector('[data-testid=connection][data-state=open]');
+  await logIn(pageF2, frank);
 
   // Erin is warned in real time, and sees the safety number Frank's new page shows.
   await pageE.waitForSelector('[data-testid=key-warning]');

@@ -5,6 +5,7 @@
 import { FingerprintMismatchError } from '@gossip/client';
 import { refreshContacts } from './contacts.js';
 import { $, fill, groups, h } from './dom.js';
+import { safetyQrCanvas } from './qr.js';
 import { app, banner, describe, keyWarnings } from './state.js';
 
 export async function toggleSafety(): Promise<void> {
@@ -39,6 +40,7 @@ export async function showSafety(): Promise<void> {
       h('p', {}, `Fingerprint now published: ${groups(w.currentFingerprint)}`),
       h('p', {}, 'New safety number:'),
       h('code', { class: 'digits', 'data-testid': 'safety-number' }, groups(w.currentSafetyNumber)),
+      safetyQrCanvas(w.currentSafetyNumber),
       h(
         'div',
         { class: 'row' },
@@ -87,10 +89,11 @@ export async function showSafety(): Promise<void> {
     h(
       'p',
       {},
-      `Compare this number with ${peer} (in person or on a call). If it matches on both ` +
-        'screens, nobody is in the middle.',
+      `Compare this number with ${peer} (in person or on a call): the same 60 digits, and ` +
+        'the same QR code, must show on both screens. If they match, nobody is in the middle.',
     ),
     h('code', { class: 'digits', 'data-testid': 'safety-number' }, number),
+    safetyQrCanvas(number),
     h(
       'div',
       { class: 'row' },

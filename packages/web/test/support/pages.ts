@@ -47,6 +47,14 @@ export async function register(page: Page, username: string): Promise<string> {
   return fp ?? '';
 }
 
+/** Logs in on the sign-in form and waits until the page is connected. */
+export async function logIn(page: Page, username: string): Promise<void> {
+  await page.fill('#auth-user', username);
+  await page.fill('#auth-pass', PASSWORD);
+  await page.click('#login');
+  await page.waitForSelector('[data-testid=connection][data-state=open]');
+}
+
 export async function openChat(page: Page, peer: string): Promise<void> {
   const contact = page.locator(`[data-testid=contact-${peer}][data-state=accepted] button.link`);
   await contact.waitFor();
