@@ -3,6 +3,7 @@ import { attachments } from './attachments.js';
 import { ceilings } from './ceilings.js';
 import { connections } from './connections.js';
 import { crypto } from './crypto.js';
+import { cryptoV2 } from './crypto-v2.js';
 import { latency } from './latency.js';
 import { shown } from './shown.js';
 import { throughput } from './throughput.js';
@@ -14,6 +15,7 @@ export const scenarios: Scenario[] = [
   latency,
   shown,
   crypto,
+  cryptoV2,
   ceilings,
   attachments,
 ];
