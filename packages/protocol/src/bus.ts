@@ -160,6 +160,11 @@ export const BusPush = Type.Object({
   conn: Type.Optional(Instance),
   /** A first, live delivery (the gateway measures accept-to-deliver latency on these). */
   live: Type.Optional(Type.Boolean()),
+  /**
+   * Also the `stored` of this message, whose sender is on this gateway too: one publish
+   * instead of two. The gateway answers `accepted` on `conn` before it pushes the frame.
+   */
+  stored: Type.Optional(Type.Object({ conn: Instance, id: MessageId })),
   frame: Type.Union([DeliverFrame, DeliveredFrame, ContactFrame, ServerSignalFrame, ReplayedFrame]),
 });
 export type BusPush = Static<typeof BusPush>;

@@ -45,6 +45,11 @@ export class Outbound {
     return this.toGateway(r.gw, msg);
   }
 
+  /** True while Redis is connected: a presence lookup now is answered without a reconnect. */
+  presenceReady(): boolean {
+    return this.d.redis.status === 'ready';
+  }
+
   /** The gateways holding `user` now; rejects when Redis does not answer. */
   lookup(user: string): Promise<string[]> {
     return lookupPresence(this.d.redis, this.d.redisPrefix, user);

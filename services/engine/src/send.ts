@@ -3,7 +3,7 @@
  * (see {@link MessageInserter}), then answered (`stored`) and routed to the recipient's
  * gateways in its sender's arrival order.
  */
-import type { BusSend, ErrorCode, SendDecision } from '@gossip/protocol';
+import type { BusPush, BusSend, ErrorCode, SendDecision } from '@gossip/protocol';
 import type { MessageDoc } from '@gossip/store';
 import { KeyedChains, settledLater } from './chains.js';
 import type { AttachmentLinks } from './attachment-links.js';
@@ -58,13 +58,26 @@ export class Sends {
             // its `dueAt`.
             return [out.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id })];
           case 'inserted': {
-            const confirms = [
-              settledLater(out.toGateway(m.gw, { op: 'stored', conn: m.conn, id: m.id })),
-            ];
+            // When the recipient is on the sender's gateway too, its push carries the
+            // `stored` (one publish, answered before the frame is pushed); otherwise the
+            // `stored` goes alone. While Redis is not ready (a lookup may then wait for its
+            // reconnect), the `stored` goes first and alone, so `accepted` never waits on it.
+            const stored = { conn: m.conn, id: m.id };
+            const confirms: Promise<void>[] = [];
+            const storedFirst = !out.presenceReady();
+            if (storedFirst) {
+              confirms.push(settledLater(out.toGateway(m.gw, { op: 'stored', ...stored })));
+            }
             const gws = await out.presence(s.doc.to);
             const frame = deliverFrame(s.doc);
+            const together = !storedFirst && gws.includes(m.gw);
+            if (!storedFirst && !together) {
+              confirms.push(settledLater(out.toGateway(m.gw, { op: 'stored', ...stored })));
+            }
             for (const gw of gws) {
-              confirms.push(out.toGateway(gw, { op: 'push', to: s.doc.to, live: true, frame }));
+              const push: BusPush = { op: 'push', to: s.doc.to, live: true, frame };
+              if (together && gw === m.gw) push.stored = stored;
+              confirms.push(settledLater(out.toGateway(gw, push)));
               metrics.delivered.inc();
             }
             return confirms;

@@ -2,7 +2,8 @@
  * What the engines send this gateway, from its own RabbitMQ queue: `stored` (answer
  * `accepted`), `error` (for one connection) and `push` (a frame for a user's connections,
  * held back by those still in their first replay, or a frame of one connection's replay,
- * which `replayed` ends).
+ * which `replayed` ends; a live push may also carry the `stored` of its message when the
+ * sender is on this gateway too).
  */
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import {
@@ -71,17 +72,20 @@ export class BusConsumer {
     }
   }
 
+  /** Message `id` sent on connection `conn` is stored: answers `accepted` there. */
+  private accepted(connId: string, id: string): void {
+    const conn = this.registry.get(connId);
+    if (!conn) return;
+    const t0 = conn.pending?.get(id);
+    conn.pending?.delete(id);
+    if (t0 !== undefined) this.metrics.acceptLatency.observe((performance.now() - t0) / 1000);
+    if (conn.push({ type: 'accepted', id })) this.metrics.accepted.inc();
+  }
+
   private dispatch(m: GatewayMessage): void {
     switch (m.op) {
-      case 'stored': {
-        const conn = this.registry.get(m.conn);
-        if (!conn) return;
-        const t0 = conn.pending?.get(m.id);
-        conn.pending?.delete(m.id);
-        if (t0 !== undefined) this.metrics.acceptLatency.observe((performance.now() - t0) / 1000);
-        if (conn.push({ type: 'accepted', id: m.id })) this.metrics.accepted.inc();
-        return;
-      }
+      case 'stored':
+        return this.accepted(m.conn, m.id);
       case 'error': {
         const conn = this.registry.get(m.conn);
         if (!conn) return;
@@ -91,6 +95,8 @@ export class BusConsumer {
       }
       case 'push': {
         const { frame } = m;
+        // The sender is on this gateway too: its `accepted` came in the same message.
+        if (m.stored) this.accepted(m.stored.conn, m.stored.id);
         if (m.conn !== undefined) {
           // One connection's replay: written at once, never held; `replayed` ends it.
           const conn = this.registry.get(m.conn);
