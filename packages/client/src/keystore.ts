@@ -74,8 +74,9 @@ export interface V2IdentityKey {
 
 /**
  * v2: a signed X25519 prekey the account published (the current one, or a rotated one
- * kept a short while so initial messages still in flight decrypt). The private key may be
- * non-extractable where `requiresExtractable` is false.
+ * kept a short while so initial messages still in flight decrypt). Its private key is
+ * EXTRACTABLE in every store: accepting a session makes the signed prekey the responder's
+ * first ratchet key, whose private bytes the crypto package puts into the ratchet state.
  */
 export interface StoredSignedPrekey {
   /** Its id, 0 < id < 2^31 (`isPrekeyId`). */
