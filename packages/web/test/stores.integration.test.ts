@@ -183,3 +183,176 @@ test('history is encrypted at rest and its delivery states only move forward', a
     plaintextAtRest: false,
   });
 });
+
+// v2 (issue 16). `x()` makes an extractable X25519 pair, as the SDK's generateX25519KeyPair
+// does; `dh(pair)` is its shared secret (hex) with the fixed public key `arg.peer`.
+const X25519_HELPERS = `
+  const x = () => crypto.subtle.generateKey({ name: 'X25519' }, true, ['deriveBits']);
+  const hex = (b) => [...new Uint8Array(b)].map((v) => v.toString(16).padStart(2, '0')).join('');
+  const peer = await crypto.subtle.importKey('raw', new Uint8Array(arg.peer), { name: 'X25519' }, true, []);
+  const dh = async (pair) => hex(await crypto.subtle.deriveBits({ name: 'X25519', public: peer }, pair.privateKey, 256));
+`;
+
+test('v2 keys and sessions survive a page reload, with every X25519 private key non-extractable', async () => {
+  const peer = [
+    ...Buffer.from('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f', 'hex'),
+  ];
+  const state = 'ratchet-state-secret-' + 'k'.repeat(40);
+  const before = await stores.run<{ given: boolean[]; dh: Record<string, string> }>(
+    `${X25519_HELPERS}
+    const s = new m.IdbKeyStore('oli');
+    const ik = await x(), s1 = await x(), s2 = await x(), o1 = await x(), o2 = await x(), o3 = await x();
+    await s.putV2Identity({ keyPair: ik, signature: 'sig-ik', createdAt: 5 });
+    await s.putSignedPrekey({ id: 7, keyPair: s1, signature: 'sig-7', createdAt: 10 });
+    await s.putSignedPrekey({ id: 8, keyPair: s2, signature: 'sig-8', createdAt: 20 });
+    await s.putOneTimePrekeys([1, 2, 3].map((id, i) => ({ id, keyPair: [o1, o2, o3][i], createdAt: 30 })));
+    const session = (device, st) => ({ peer: 'pam', device, state: st, peerSigningKey: 'spki-pam', received: ['m1'], updatedAt: 40 });
+    await s.putSession(session('main', '${state}'), 2);
+    await s.putSession({ ...session('tablet', 'other'), previous: 'older-state' });
+    await new m.IdbKeyStore('olivia').putSession(session('main', 'not oli'));
+    return {
+      given: [ik, s1, o1].map((p) => p.privateKey.extractable),
+      dh: { ik: await dh(ik), s1: await dh(s1), s2: await dh(s2), o1: await dh(o1), o3: await dh(o3) },
+    };`,
+    { peer },
+  );
+  assert.deepEqual(before.given, [true, true, true], 'the keys handed in were extractable');
+
+  await stores.page.reload();
+  const r = await stores.run<Record<string, unknown>>(
+    `${X25519_HELPERS}
+    const s = new m.IdbKeyStore('oli');
+    const ik = await s.getV2Identity();
+    const spks = await s.listSignedPrekeys();
+    const o1 = await s.getOneTimePrekey(1), o3 = await s.getOneTimePrekey(3);
+    const privates = [ik.keyPair, ...spks.map((p) => p.keyPair), o1.keyPair, o3.keyPair].map((p) => p.privateKey);
+    const refused = [];
+    for (const k of privates) {
+      for (const format of ['pkcs8', 'jwk', 'raw']) {
+        try { await crypto.subtle.exportKey(format, k); refused.push(false); } catch { refused.push(true); }
+      }
+    }
+    const raw = await new Promise((ok) => {
+      const req = indexedDB.open('gossip-web');
+      req.onsuccess = () => {
+        const all = req.result.transaction('sessions').objectStore('sessions').getAll();
+        all.onsuccess = () => ok(all.result);
+      };
+    });
+    const sessions = (await s.listSessions()).sort((a, b) => (a.device < b.device ? -1 : 1));
+    return {
+      identity: [ik.signature, ik.createdAt],
+      signed: spks.map((p) => [p.id, p.signature, p.createdAt]),
+      oneTime: (await s.listOneTimePrekeyIds()).sort(),
+      consumed: (await s.getOneTimePrekey(2)) === undefined,
+      extractable: privates.map((k) => k.extractable),
+      usages: [...new Set(privates.map((k) => k.usages.join()))],
+      refused: refused.every(Boolean) && refused.length === privates.length * 3,
+      dh: { ik: await dh(ik.keyPair), s1: await dh(spks[1].keyPair), s2: await dh(spks[0].keyPair), o1: await dh(o1.keyPair), o3: await dh(o3.keyPair) },
+      sessions: sessions.map((x) => [x.peer, x.device, x.state, x.received, x.previous ?? null]),
+      one: (await s.getSession('pam', 'main')).state,
+      none: (await s.getSession('pam', 'phone')) === undefined,
+      otherAccount: (await new m.IdbKeyStore('olivia').listSessions()).map((x) => x.state),
+      stateAtRest: JSON.stringify(raw, (_k, v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v) ? new TextDecoder().decode(v) : v).includes('ratchet-state-secret'),
+      rawFields: Object.keys(raw[0]).sort(),
+    };`,
+    { peer },
+  );
+  assert.deepEqual(r, {
+    identity: ['sig-ik', 5],
+    signed: [
+      [8, 'sig-8', 20],
+      [7, 'sig-7', 10],
+    ],
+    oneTime: [1, 3],
+    consumed: true,
+    extractable: [false, false, false, false, false],
+    usages: ['deriveBits'],
+    refused: true,
+    // The same keys: each agrees with the fixed public key as before the reload.
+    dh: before.dh,
+    sessions: [
+      ['pam', 'main', state, ['m1'], null],
+      ['pam', 'tablet', 'other', ['m1'], 'older-state'],
+    ],
+    one: state,
+    none: true,
+    otherAccount: ['not oli'],
+    stateAtRest: false,
+    rawFields: ['device', 'iv', 'owner', 'peer', 'sealed'],
+  });
+});
+
+test('a session put that fails keeps the one-time prekey; deletes are per account and peer', async () => {
+  const r = await stores.run<Record<string, unknown>>(`
+    const x = () => crypto.subtle.generateKey({ name: 'X25519' }, true, ['deriveBits']);
+    const s = new m.IdbKeyStore('quin');
+    await s.putOneTimePrekeys([{ id: 4, keyPair: await x(), createdAt: 1 }, { id: 5, keyPair: await x(), createdAt: 1 }]);
+    const session = (peer) => ({ peer, device: 'main', state: 'st-' + peer, peerSigningKey: 'k', received: [], updatedAt: 1 });
+    // A peer that is no valid IndexedDB key: the put fails after the prekey's delete was
+    // asked for in the same transaction, which must roll it back.
+    let failed = false;
+    try { await s.putSession({ ...session('rex'), peer: undefined }, 4); } catch { failed = true; }
+    const kept = (await s.listOneTimePrekeyIds()).sort();
+    await s.putSession(session('rex'));
+    await s.putSession(session('rexa'));
+    await new m.IdbKeyStore('quinn').putSession(session('rex'));
+    await s.deleteSessions('rex');
+    await s.deleteSignedPrekey(99);
+    await s.deleteOneTimePrekey(5);
+    return {
+      failed,
+      kept,
+      left: (await s.listSessions()).map((x) => x.peer),
+      otherAccount: (await new m.IdbKeyStore('quinn').listSessions()).map((x) => x.peer),
+      oneTime: await s.listOneTimePrekeyIds(),
+      noIdentity: (await s.getV2Identity()) === undefined,
+      noSigned: (await s.listSignedPrekeys()).length,
+    };
+  `);
+  assert.deepEqual(r, {
+    failed: true,
+    kept: [4, 5],
+    left: ['rexa'],
+    otherAccount: ['rex'],
+    oneTime: [4],
+    noIdentity: true,
+    noSigned: 0,
+  });
+});
+
+test('a version 1 database (before v2) is upgraded in place, its records kept', async () => {
+  const ctx = await stores.browser.newContext();
+  try {
+    const page = await ctx.newPage();
+    await page.goto(stores.url + '/index.html');
+    await page.evaluate(`new Promise((ok, fail) => {
+      const req = indexedDB.open('gossip-web', 1);
+      req.onupgradeneeded = () => {
+        const d = req.result;
+        d.createObjectStore('pinned', { keyPath: ['owner', 'username'] });
+        d.createObjectStore('identity', { keyPath: 'owner' });
+        req.transaction.objectStore('pinned').put({ owner: 'sam', username: 'tia', fingerprint: 'f', verified: true });
+      };
+      req.onsuccess = () => { req.result.close(); ok(); };
+      req.onerror = () => fail(req.error);
+    })`);
+    const r = await stores.run<{ pinned: string; version: number; oneTime: number[] }>(
+      `
+      const s = new m.IdbKeyStore('sam');
+      const pinned = (await s.getPinned('tia')).fingerprint;
+      await s.putOneTimePrekeys([{ id: 9, keyPair: await crypto.subtle.generateKey({ name: 'X25519' }, true, ['deriveBits']), createdAt: 1 }]);
+      const version = await new Promise((ok) => {
+        const req = indexedDB.open('gossip-web');
+        req.onsuccess = () => { ok(req.result.version); req.result.close(); };
+      });
+      return { pinned, version, oneTime: await s.listOneTimePrekeyIds() };
+    `,
+      null,
+      page,
+    );
+    assert.deepEqual(r, { pinned: 'f', version: 2, oneTime: [9] });
+  } finally {
+    await ctx.close();
+  }
+});

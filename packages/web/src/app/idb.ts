@@ -5,7 +5,8 @@
  */
 
 export const DB_NAME = 'gossip-web';
-const DB_VERSION = 1;
+/** 2: the v2 (issue 16) stores were added; opening upgrades a version 1 database in place. */
+const DB_VERSION = 2;
 
 /** Object stores and their key paths. */
 export const STORES = {
@@ -21,8 +22,16 @@ export const STORES = {
   messenger: ['owner', 'name'],
   /** `HistoryRecord`: the local chat history (text encrypted with a device key). */
   history: ['owner', 'peer', 'id'],
-  /** `{ owner, key }`: the non-extractable AES key the history is encrypted with. */
+  /** `{ owner, key }`: the non-extractable AES key the history and sessions are sealed with. */
   devicekey: 'owner',
+  /** v2: `{ owner, key: V2IdentityKey }`, the X25519 identity key (private non-extractable). */
+  v2identity: 'owner',
+  /** v2: `StoredSignedPrekey & { owner }` (private key non-extractable). */
+  signedprekeys: ['owner', 'id'],
+  /** v2: `StoredOneTimePrekey & { owner }` (private key non-extractable). */
+  onetimeprekeys: ['owner', 'id'],
+  /** v2: `{ owner, peer, device, iv, sealed }`: a ratchet session sealed with the device key. */
+  sessions: ['owner', 'peer', 'device'],
 } as const;
 
 export type StoreName = keyof typeof STORES;
@@ -41,14 +50,22 @@ export function db(): Promise<IDBDatabase> {
         }
       }
     };
-    req.onsuccess = () => resolve(req.result);
+    req.onsuccess = () => {
+      // Another tab wants to upgrade the database: close this connection so that tab is not
+      // blocked; the next use here opens it again.
+      req.result.onversionchange = () => {
+        req.result.close();
+        opening = undefined;
+      };
+      resolve(req.result);
+    };
     req.onerror = () => reject(req.error ?? new Error('IndexedDB could not be opened'));
     req.onblocked = () => reject(new Error('IndexedDB is blocked by another tab: close it'));
   });
   return opening;
 }
 
-function done<T>(req: IDBRequest<T>): Promise<T> {
+export function done<T>(req: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(req.error ?? new Error('IndexedDB request failed'));
@@ -68,7 +85,19 @@ export async function tx<T>(
     t.onerror = () => reject(t.error ?? new Error('IndexedDB transaction failed'));
     t.onabort = () => reject(t.error ?? new Error('IndexedDB transaction aborted'));
   });
-  const result = await fn(t);
+  let result: T;
+  try {
+    result = await fn(t);
+  } catch (err) {
+    // Nothing `fn` asked for is kept: abort rolls back what it already wrote.
+    committed.catch(() => undefined);
+    try {
+      t.abort();
+    } catch {
+      // already finished or aborted
+    }
+    throw err;
+  }
   await committed;
   return result;
 }

@@ -3,10 +3,19 @@
  *
  * - `IdbKeyStore`: the SDK's `KeyStore`. Key pairs are kept as the `CryptoKey` objects
  *   themselves (structured clone), generated non-extractable, so page script can use
- *   them but never read their bytes.
+ *   them but never read their bytes. The v2 X25519 private keys (identity, signed and
+ *   one-time prekeys) are stored non-extractable too: the SDK makes them extractable
+ *   (`generateX25519KeyPair`), so the store re-imports an extractable one before keeping
+ *   it. The ratchet sessions cannot be `CryptoKey`s (the SDK hands over a serialized
+ *   state whose chain keys and ratchet private keys are raw bytes), so each is sealed
+ *   with the device key (AES-GCM, bound to owner, peer and device) and written, with the
+ *   one-time prekey it consumed deleted, in one IndexedDB transaction.
  * - `IdbMessengerStore`: the Messenger's seen-set and outbox (ciphertext only).
  * - `History`: what the user saw and sent, so the chat survives a reload. The text is
  *   encrypted with a per-account non-extractable AES-GCM "device key" kept beside it.
+ *   Sealing with a key kept beside the data keeps the bytes out of plain sight (a dump
+ *   of the records, a copied profile folder read naively); it is no protection against
+ *   script running in the page, which can use the key.
  * - the session (access and refresh token) to resume after a reload, like the CLI's
  *   session.json.
  */
@@ -16,11 +25,15 @@ import type {
   PinnedContact,
   SessionTokens,
   StoredConversationKey,
+  StoredOneTimePrekey,
+  StoredSession,
+  StoredSignedPrekey,
+  V2IdentityKey,
 } from '@gossip/client';
 import { newestKey } from '@gossip/client';
 import type { IdentityKeys } from '@gossip/crypto';
 import type { SendFrame } from '@gossip/protocol';
-import { deleteByPrefix, del, get, getByPrefix, put, tx } from './idb.js';
+import { deleteByPrefix, del, done, get, getByPrefix, put, tx } from './idb.js';
 
 type Owned<T> = T & { owner: string };
 
@@ -87,6 +100,139 @@ export class IdbKeyStore implements KeyStore {
   async deleteConversationKeys(peer: string): Promise<void> {
     await deleteByPrefix('convkeys', [this.owner, peer]);
   }
+
+  // ------------------------------------------------------------------ v2 (issue 16)
+
+  async getV2Identity(): Promise<V2IdentityKey | undefined> {
+    return (await get<{ key: V2IdentityKey }>('v2identity', this.owner))?.key;
+  }
+  async putV2Identity(key: V2IdentityKey): Promise<void> {
+    const keyPair = await nonExtractable(key.keyPair);
+    await put('v2identity', { owner: this.owner, key: { ...key, keyPair } });
+  }
+
+  async listSignedPrekeys(): Promise<StoredSignedPrekey[]> {
+    const all = await getByPrefix<Owned<StoredSignedPrekey>>('signedprekeys', [this.owner]);
+    return all.map(strip).sort((x, y) => y.createdAt - x.createdAt || y.id - x.id);
+  }
+  async putSignedPrekey(prekey: StoredSignedPrekey): Promise<void> {
+    const keyPair = await nonExtractable(prekey.keyPair);
+    await put('signedprekeys', { ...prekey, keyPair, owner: this.owner });
+  }
+  async deleteSignedPrekey(id: number): Promise<void> {
+    await del('signedprekeys', [this.owner, id]);
+  }
+
+  async getOneTimePrekey(id: number): Promise<StoredOneTimePrekey | undefined> {
+    const rec = await get<Owned<StoredOneTimePrekey>>('onetimeprekeys', [this.owner, id]);
+    return rec && strip(rec);
+  }
+  async listOneTimePrekeyIds(): Promise<number[]> {
+    return tx('onetimeprekeys', 'readonly', async (t) => {
+      const keys = await done(t.objectStore('onetimeprekeys').getAllKeys(prefixOf(this.owner)));
+      return keys.map((k) => (k as [string, number])[1]);
+    });
+  }
+  async putOneTimePrekeys(prekeys: StoredOneTimePrekey[]): Promise<void> {
+    // Re-import first: a transaction closes when it waits on anything but its requests.
+    const recs = await Promise.all(
+      prekeys.map(async (p) => ({
+        ...p,
+        keyPair: await nonExtractable(p.keyPair),
+        owner: this.owner,
+      })),
+    );
+    await tx('onetimeprekeys', 'readwrite', (t) => {
+      const store = t.objectStore('onetimeprekeys');
+      for (const rec of recs) store.put(rec);
+    });
+  }
+  async deleteOneTimePrekey(id: number): Promise<void> {
+    await del('onetimeprekeys', [this.owner, id]);
+  }
+
+  async getSession(peer: string, device: string): Promise<StoredSession | undefined> {
+    const rec = await get<SealedSession>('sessions', [this.owner, peer, device]);
+    return rec && this.openSession(rec);
+  }
+  async putSession(session: StoredSession, consumedOneTimePrekey?: number): Promise<void> {
+    const rec = await this.sealSession(session);
+    // One transaction: the new state and the consumed one-time prekey's deletion commit
+    // together or not at all.
+    await tx(['sessions', 'onetimeprekeys'], 'readwrite', (t) => {
+      if (consumedOneTimePrekey !== undefined) {
+        t.objectStore('onetimeprekeys').delete([this.owner, consumedOneTimePrekey]);
+      }
+      t.objectStore('sessions').put(rec);
+    });
+  }
+  async listSessions(): Promise<StoredSession[]> {
+    const recs = await getByPrefix<SealedSession>('sessions', [this.owner]);
+    return Promise.all(recs.map((r) => this.openSession(r)));
+  }
+  async deleteSessions(peer: string): Promise<void> {
+    await deleteByPrefix('sessions', [this.owner, peer]);
+  }
+
+  private async sealSession(session: StoredSession): Promise<SealedSession> {
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const sealed = await crypto.subtle.encrypt(
+      { name: 'AES-GCM', iv, additionalData: sessionAad(this.owner, session.peer, session.device) },
+      await deviceKey(this.owner),
+      new TextEncoder().encode(JSON.stringify(session)),
+    );
+    return { owner: this.owner, peer: session.peer, device: session.device, iv, sealed };
+  }
+
+  private async openSession(rec: SealedSession): Promise<StoredSession> {
+    let plain: ArrayBuffer;
+    try {
+      plain = await crypto.subtle.decrypt(
+        {
+          name: 'AES-GCM',
+          iv: rec.iv as Uint8Array<ArrayBuffer>,
+          additionalData: sessionAad(rec.owner, rec.peer, rec.device),
+        },
+        await deviceKey(this.owner),
+        rec.sealed,
+      );
+    } catch (err) {
+      throw new Error(`the stored session with ${rec.peer} (${rec.device}) cannot be opened`, {
+        cause: err,
+      });
+    }
+    return JSON.parse(new TextDecoder().decode(plain)) as StoredSession;
+  }
+}
+
+/** A ratchet session at rest: the `StoredSession` as JSON, AES-GCM under the device key. */
+interface SealedSession {
+  owner: string;
+  peer: string;
+  device: string;
+  iv: Uint8Array;
+  sealed: ArrayBuffer;
+}
+
+function sessionAad(owner: string, peer: string, device: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(JSON.stringify(['gossip-web/session/1', owner, peer, device]));
+}
+
+/**
+ * The pair with a non-extractable private key: an extractable one is exported once and
+ * imported again with `extractable` false (same usages). The public key stays as it is
+ * (WebCrypto makes public keys extractable always).
+ */
+async function nonExtractable(pair: CryptoKeyPair): Promise<CryptoKeyPair> {
+  const k = pair.privateKey;
+  if (!k.extractable) return pair;
+  const pkcs8 = await crypto.subtle.exportKey('pkcs8', k);
+  const privateKey = await crypto.subtle.importKey('pkcs8', pkcs8, k.algorithm, false, k.usages);
+  return { privateKey, publicKey: pair.publicKey };
+}
+
+function prefixOf(owner: string): IDBKeyRange {
+  return IDBKeyRange.bound([owner], [owner, []]);
 }
 
 type StoredKeyRecord = Owned<StoredConversationKey> & { kid: string };
@@ -136,6 +282,43 @@ export async function saveSession(tokens: SessionTokens | null): Promise<void> {
   else await del('session', 'current');
 }
 
+// ---------------------------------------------------------------- the device key
+
+const deviceKeys = new Map<string, Promise<CryptoKey>>();
+
+/**
+ * The owner's non-extractable AES-GCM key that history text and ratchet sessions are
+ * sealed with, made on first use. Added, never replaced: if two pages make one at once,
+ * the one stored first wins and both use it.
+ */
+function deviceKey(owner: string): Promise<CryptoKey> {
+  let key = deviceKeys.get(owner);
+  if (!key) {
+    key = (async () => {
+      const found = await get<{ key: CryptoKey }>('devicekey', owner);
+      if (found) return found.key;
+      const made = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, [
+        'encrypt',
+        'decrypt',
+      ]);
+      try {
+        await tx('devicekey', 'readwrite', (t) => {
+          t.objectStore('devicekey').add({ owner, key: made });
+        });
+        return made;
+      } catch (err) {
+        const stored = await get<{ key: CryptoKey }>('devicekey', owner);
+        if (stored) return stored.key;
+        throw err;
+      }
+    })();
+    // A failure is not kept: the next use tries again.
+    key.catch(() => deviceKeys.delete(owner));
+    deviceKeys.set(owner, key);
+  }
+  return key;
+}
+
 // ---------------------------------------------------------------- history
 
 /** Where an outgoing message is; incoming ones are `received`. */
@@ -166,21 +349,10 @@ interface HistoryRecord {
 
 /** The local chat history of one account. */
 export class History {
-  private deviceKey: Promise<CryptoKey> | undefined;
   constructor(readonly owner: string) {}
 
   private key(): Promise<CryptoKey> {
-    this.deviceKey ??= (async () => {
-      const found = await get<{ key: CryptoKey }>('devicekey', this.owner);
-      if (found) return found.key;
-      const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, [
-        'encrypt',
-        'decrypt',
-      ]);
-      await put('devicekey', { owner: this.owner, key });
-      return key;
-    })();
-    return this.deviceKey;
+    return deviceKey(this.owner);
   }
 
   async add(line: ChatLine): Promise<void> {
