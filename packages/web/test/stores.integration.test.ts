@@ -193,7 +193,7 @@ const X25519_HELPERS = `
   const dh = async (pair) => hex(await crypto.subtle.deriveBits({ name: 'X25519', public: peer }, pair.privateKey, 256));
 `;
 
-test('v2 keys and sessions survive a page reload, with every X25519 private key non-extractable', async () => {
+test('v2 keys and sessions survive a page reload; identity and one-time private keys stay non-extractable', async () => {
   const peer = [
     ...Buffer.from('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f', 'hex'),
   ];
@@ -225,20 +225,22 @@ test('v2 keys and sessions survive a page reload, with every X25519 private key 
     const ik = await s.getV2Identity();
     const spks = await s.listSignedPrekeys();
     const o1 = await s.getOneTimePrekey(1), o3 = await s.getOneTimePrekey(3);
-    const privates = [ik.keyPair, ...spks.map((p) => p.keyPair), o1.keyPair, o3.keyPair].map((p) => p.privateKey);
+    const privates = [ik.keyPair, o1.keyPair, o3.keyPair].map((p) => p.privateKey);
     const refused = [];
     for (const k of privates) {
       for (const format of ['pkcs8', 'jwk', 'raw']) {
         try { await crypto.subtle.exportKey(format, k); refused.push(false); } catch { refused.push(true); }
       }
     }
-    const raw = await new Promise((ok) => {
+    const rawOf = (store) => new Promise((ok) => {
       const req = indexedDB.open('gossip-web');
       req.onsuccess = () => {
-        const all = req.result.transaction('sessions').objectStore('sessions').getAll();
+        const all = req.result.transaction(store).objectStore(store).getAll();
         all.onsuccess = () => ok(all.result);
       };
     });
+    const raw = await rawOf('sessions');
+    const rawSigned = await rawOf('signedprekeys');
     const sessions = (await s.listSessions()).sort((a, b) => (a.device < b.device ? -1 : 1));
     return {
       identity: [ik.signature, ik.createdAt],
@@ -246,6 +248,11 @@ test('v2 keys and sessions survive a page reload, with every X25519 private key 
       oneTime: (await s.listOneTimePrekeyIds()).sort(),
       consumed: (await s.getOneTimePrekey(2)) === undefined,
       extractable: privates.map((k) => k.extractable),
+      // The SDK needs a signed prekey's bytes (KeyStore contract): extractable once read,
+      // kept at rest as sealed bytes, no private CryptoKey in the record.
+      signedExtractable: spks.map((p) => p.keyPair.privateKey.extractable),
+      rawSignedFields: Object.keys(rawSigned[0]).sort(),
+      rawSignedKeys: rawSigned.map((r) => r.publicKey.type),
       usages: [...new Set(privates.map((k) => k.usages.join()))],
       refused: refused.every(Boolean) && refused.length === privates.length * 3,
       dh: { ik: await dh(ik.keyPair), s1: await dh(spks[1].keyPair), s2: await dh(spks[0].keyPair), o1: await dh(o1.keyPair), o3: await dh(o3.keyPair) },
@@ -266,7 +273,10 @@ test('v2 keys and sessions survive a page reload, with every X25519 private key 
     ],
     oneTime: [1, 3],
     consumed: true,
-    extractable: [false, false, false, false, false],
+    extractable: [false, false, false],
+    signedExtractable: [true, true],
+    rawSignedFields: ['createdAt', 'id', 'iv', 'owner', 'publicKey', 'sealed', 'signature'],
+    rawSignedKeys: ['public', 'public'],
     usages: ['deriveBits'],
     refused: true,
     // The same keys: each agrees with the fixed public key as before the reload.

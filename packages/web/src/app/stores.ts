@@ -3,13 +3,14 @@
  *
  * - `IdbKeyStore`: the SDK's `KeyStore`. Key pairs are kept as the `CryptoKey` objects
  *   themselves (structured clone), generated non-extractable, so page script can use
- *   them but never read their bytes. The v2 X25519 private keys (identity, signed and
- *   one-time prekeys) are stored non-extractable too: the SDK makes them extractable
+ *   them but never read their bytes. The v2 X25519 identity key and one-time prekeys
+ *   are stored non-extractable too: the SDK makes them extractable
  *   (`generateX25519KeyPair`), so the store re-imports an extractable one before keeping
- *   it. The ratchet sessions cannot be `CryptoKey`s (the SDK hands over a serialized
- *   state whose chain keys and ratchet private keys are raw bytes), so each is sealed
- *   with the device key (AES-GCM, bound to owner, peer and device) and written, with the
- *   one-time prekey it consumed deleted, in one IndexedDB transaction.
+ *   it. Two cannot be non-extractable: a signed prekey (the SDK needs its bytes: it is
+ *   the first ratchet key of a session accepted with it) and the ratchet sessions (a
+ *   serialized state whose chain keys and ratchet private keys are raw bytes). Both are
+ *   sealed with the device key (AES-GCM, bound to what the record is); a session is
+ *   written, with the one-time prekey it consumed deleted, in one IndexedDB transaction.
  * - `IdbMessengerStore`: the Messenger's seen-set and outbox (ciphertext only).
  * - `History`: what the user saw and sent, so the chat survives a reload. The text is
  *   encrypted with a per-account non-extractable AES-GCM "device key" kept beside it.
@@ -112,12 +113,23 @@ export class IdbKeyStore implements KeyStore {
   }
 
   async listSignedPrekeys(): Promise<StoredSignedPrekey[]> {
-    const all = await getByPrefix<Owned<StoredSignedPrekey>>('signedprekeys', [this.owner]);
-    return all.map(strip).sort((x, y) => y.createdAt - x.createdAt || y.id - x.id);
+    const all = await getByPrefix<SealedSignedPrekey>('signedprekeys', [this.owner]);
+    const list = await Promise.all(all.map((r) => this.openSignedPrekey(r)));
+    return list.sort((x, y) => y.createdAt - x.createdAt || y.id - x.id);
   }
   async putSignedPrekey(prekey: StoredSignedPrekey): Promise<void> {
-    const keyPair = await nonExtractable(prekey.keyPair);
-    await put('signedprekeys', { ...prekey, keyPair, owner: this.owner });
+    // Extractable by the SDK's contract (it becomes the first ratchet key of a session
+    // accepted with it, whose bytes go into the state), so kept sealed like a session.
+    const pkcs8 = await crypto.subtle.exportKey('pkcs8', prekey.keyPair.privateKey);
+    const rec: SealedSignedPrekey = {
+      owner: this.owner,
+      id: prekey.id,
+      signature: prekey.signature,
+      createdAt: prekey.createdAt,
+      publicKey: prekey.keyPair.publicKey,
+      ...(await seal(this.owner, signedPrekeyAad(this.owner, prekey.id), new Uint8Array(pkcs8))),
+    };
+    await put('signedprekeys', rec);
   }
   async deleteSignedPrekey(id: number): Promise<void> {
     await del('signedprekeys', [this.owner, id]);
@@ -175,47 +187,54 @@ export class IdbKeyStore implements KeyStore {
   }
 
   private async sealSession(session: StoredSession): Promise<SealedSession> {
-    const iv = crypto.getRandomValues(new Uint8Array(12));
-    const sealed = await crypto.subtle.encrypt(
-      { name: 'AES-GCM', iv, additionalData: sessionAad(this.owner, session.peer, session.device) },
-      await deviceKey(this.owner),
-      new TextEncoder().encode(JSON.stringify(session)),
-    );
-    return { owner: this.owner, peer: session.peer, device: session.device, iv, sealed };
+    const plain = new TextEncoder().encode(JSON.stringify(session));
+    const aad = sessionAad(this.owner, session.peer, session.device);
+    const sealed = await seal(this.owner, aad, plain);
+    return { owner: this.owner, peer: session.peer, device: session.device, ...sealed };
   }
 
   private async openSession(rec: SealedSession): Promise<StoredSession> {
-    let plain: ArrayBuffer;
-    try {
-      plain = await crypto.subtle.decrypt(
-        {
-          name: 'AES-GCM',
-          iv: rec.iv as Uint8Array<ArrayBuffer>,
-          additionalData: sessionAad(rec.owner, rec.peer, rec.device),
-        },
-        await deviceKey(this.owner),
-        rec.sealed,
-      );
-    } catch (err) {
+    const aad = sessionAad(rec.owner, rec.peer, rec.device);
+    const plain = await unseal(this.owner, aad, rec).catch((err: unknown) => {
       throw new Error(`the stored session with ${rec.peer} (${rec.device}) cannot be opened`, {
         cause: err,
       });
-    }
+    });
     return JSON.parse(new TextDecoder().decode(plain)) as StoredSession;
+  }
+
+  private async openSignedPrekey(rec: SealedSignedPrekey): Promise<StoredSignedPrekey> {
+    const pkcs8 = await unseal(this.owner, signedPrekeyAad(rec.owner, rec.id), rec).catch(
+      (err: unknown) => {
+        throw new Error(`the stored signed prekey ${rec.id} cannot be opened`, { cause: err });
+      },
+    );
+    const privateKey = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'X25519' }, true, [
+      'deriveBits',
+    ]);
+    const { id, signature, createdAt, publicKey } = rec;
+    return { id, signature, createdAt, keyPair: { privateKey, publicKey } };
   }
 }
 
-/** A ratchet session at rest: the `StoredSession` as JSON, AES-GCM under the device key. */
-interface SealedSession {
+/** A ratchet session at rest: the `StoredSession` as JSON, sealed with the device key. */
+type SealedSession = Sealed & { owner: string; peer: string; device: string };
+
+/** A signed prekey at rest: its private key's PKCS#8 sealed with the device key. */
+type SealedSignedPrekey = Sealed & {
   owner: string;
-  peer: string;
-  device: string;
-  iv: Uint8Array;
-  sealed: ArrayBuffer;
+  id: number;
+  signature: string;
+  createdAt: number;
+  publicKey: CryptoKey;
+};
+
+function sessionAad(owner: string, peer: string, device: string): string {
+  return JSON.stringify(['gossip-web/session/1', owner, peer, device]);
 }
 
-function sessionAad(owner: string, peer: string, device: string): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(JSON.stringify(['gossip-web/session/1', owner, peer, device]));
+function signedPrekeyAad(owner: string, id: number): string {
+  return JSON.stringify(['gossip-web/signed-prekey/1', owner, id]);
 }
 
 /**
@@ -319,6 +338,36 @@ function deviceKey(owner: string): Promise<CryptoKey> {
   return key;
 }
 
+/** Bytes AES-GCM encrypted under the owner's device key. */
+interface Sealed {
+  iv: Uint8Array;
+  sealed: ArrayBuffer;
+}
+
+/** Encrypts `plain` under the owner's device key, bound to `aad` (what the bytes are). */
+async function seal(owner: string, aad: string, plain: Uint8Array<ArrayBuffer>): Promise<Sealed> {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const sealed = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(aad) },
+    await deviceKey(owner),
+    plain,
+  );
+  return { iv, sealed };
+}
+
+/** The bytes `seal` was given; throws if the key, the `aad` or the bytes differ. */
+async function unseal(owner: string, aad: string, rec: Sealed): Promise<ArrayBuffer> {
+  return crypto.subtle.decrypt(
+    {
+      name: 'AES-GCM',
+      iv: rec.iv as Uint8Array<ArrayBuffer>,
+      additionalData: new TextEncoder().encode(aad),
+    },
+    await deviceKey(owner),
+    rec.sealed,
+  );
+}
+
 // ---------------------------------------------------------------- history
 
 /** Where an outgoing message is; incoming ones are `received`. */
@@ -335,33 +384,22 @@ export interface ChatLine {
   state: MessageState;
 }
 
-interface HistoryRecord {
+/** The UTF-8 text is sealed with the device key, bound to `peer/id`. */
+interface HistoryRecord extends Sealed {
   owner: string;
   peer: string;
   id: string;
   direction: 'in' | 'out';
   at: number;
   state: MessageState;
-  /** AES-GCM of the UTF-8 text under the device key. */
-  iv: Uint8Array;
-  sealed: ArrayBuffer;
 }
 
 /** The local chat history of one account. */
 export class History {
   constructor(readonly owner: string) {}
 
-  private key(): Promise<CryptoKey> {
-    return deviceKey(this.owner);
-  }
-
   async add(line: ChatLine): Promise<void> {
-    const iv = crypto.getRandomValues(new Uint8Array(12));
-    const sealed = await crypto.subtle.encrypt(
-      { name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(`${line.peer}/${line.id}`) },
-      await this.key(),
-      new TextEncoder().encode(line.text),
-    );
+    const text = new TextEncoder().encode(line.text);
     const rec: HistoryRecord = {
       owner: this.owner,
       peer: line.peer,
@@ -369,8 +407,7 @@ export class History {
       direction: line.direction,
       at: line.at,
       state: line.state,
-      iv,
-      sealed,
+      ...(await seal(this.owner, `${line.peer}/${line.id}`, text)),
     };
     await put('history', rec);
   }
@@ -385,21 +422,11 @@ export class History {
 
   async list(peer: string): Promise<ChatLine[]> {
     const recs = await getByPrefix<HistoryRecord>('history', [this.owner, peer]);
-    const key = await this.key();
     const lines = await Promise.all(
       recs.map(async (r): Promise<ChatLine> => {
         let text: string;
         try {
-          const plain = await crypto.subtle.decrypt(
-            {
-              name: 'AES-GCM',
-              iv: r.iv as Uint8Array<ArrayBuffer>,
-              additionalData: new TextEncoder().encode(`${r.peer}/${r.id}`),
-            },
-            key,
-            r.sealed,
-          );
-          text = new TextDecoder().decode(plain);
+          text = new TextDecoder().decode(await unseal(this.owner, `${r.peer}/${r.id}`, r));
         } catch {
           text = '(this message cannot be read on this device any more)';
         }
