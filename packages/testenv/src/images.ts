@@ -19,7 +19,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { buildahArgs, buildahEnv, imageId, pruneStorage, run } from './buildah.js';
+import { buildahArgs, buildahEnv, imageId, pruneStorage, run, storageDir } from './buildah.js';
 import { cacheRoot, ensureGoBinaries, type Progress } from './install.js';
 import { ctr } from './node.js';
 import { writeOciArchive } from './oci.js';
@@ -178,7 +178,7 @@ const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
 /** Puts the base into buildah's storage under its local name (when the archive changed). */
 async function ensureBase(progress: Progress): Promise<void> {
   const tar = await baseArchive(progress);
-  const marker = join(cache(), 'buildah', 'base-pulled');
+  const marker = join(storageDir(), 'base-pulled');
   if (existsSync(marker) && readFileSync(marker, 'utf8') === tar) return;
   // pull prints the image id last; the archive's index names only a tag, so name it here.
   const id = execFileSync('buildah', [...buildahArgs(), 'pull', '--quiet', `oci-archive:${tar}`], {
