@@ -103,7 +103,8 @@ export async function uploadPrekeys(
   req: UploadPrekeysRequest,
 ): Promise<PrekeyStatus> {
   const { c, config, limiter } = ctx;
-  // Counted before any check, so refused uploads (which cost the key imports) count too.
+  // Counted before the key and signature checks, so refused uploads (which cost the key
+  // imports) count too; a body the route's schema refused never gets here.
   await limiter.enforce('prekey_upload', username, config.limits.prekeyUploadPerUser);
   const user = await c.users.findOne({ _id: username });
   if (!user) throw new ApiError('invalid_token');

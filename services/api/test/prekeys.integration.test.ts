@@ -346,8 +346,15 @@ test('uploads are rate limited per user with 429 and Retry-After, refused ones c
   const b = await fetchBundle(await account('kims_friend'), kim.name);
   assert.equal(b.statusCode, 200, b.body);
   assert.notEqual(b.json<PrekeyBundle>().signedPrekey.id, 500);
-  // Per user: another account uploads as before.
+  // Per user: another account uploads as before; bodies the schema refuses (no key
+  // import) are not counted.
   const lee = await account('lee');
+  for (let i = 0; i <= UPLOADS_PER_USER; i++) {
+    assert.deepEqual(errorOf(await upload(lee, { identityKey: 'x' })), {
+      status: 400,
+      code: 'validation_failed',
+    });
+  }
   assert.equal((await upload(lee, (await generate(lee, 1, [1])).body)).statusCode, 200);
 });
 
