@@ -5,19 +5,75 @@
 import { FingerprintMismatchError } from '@gossip/client';
 import { refreshContacts } from './contacts.js';
 import { $, fill, groups, h } from './dom.js';
-import { safetyQrCanvas } from './qr.js';
+import { compareScanned, safetyQrCanvas, scanQr } from './qr.js';
 import { app, banner, describe, keyWarnings } from './state.js';
+
+/** Stops the camera of a scan in progress, if any. */
+let stopScan: (() => void) | undefined;
 
 export async function toggleSafety(): Promise<void> {
   const box = $('safety');
   if (!box.hidden) {
+    stopScan?.();
     box.hidden = true;
     return;
   }
   await showSafety();
 }
 
+/**
+ * **Scan their code**: reads the contact's QR code with the camera and says, visibly,
+ * whether it is `number` (the safety number on this screen).
+ */
+function scanner(peer: string, number: string): HTMLElement {
+  const video = h('video', {
+    class: 'scan',
+    'data-testid': 'scan-video',
+    muted: true,
+    hidden: true,
+  });
+  video.playsInline = true;
+  const result = h('p', { 'data-testid': 'scan-result', role: 'status' });
+  const start = h(
+    'button',
+    {
+      class: 'secondary',
+      'data-testid': 'scan-safety',
+      onclick: () => {
+        stopScan?.();
+        result.className = 'muted';
+        result.removeAttribute('data-match');
+        result.textContent = `Point the camera at the QR code on ${peer}'s screen…`;
+        video.hidden = false;
+        stopScan = scanQr(
+          video,
+          (text) => {
+            video.hidden = true;
+            const r = compareScanned(text, number);
+            result.dataset.match = String(r.match);
+            result.className = r.match ? 'ok' : 'error';
+            result.textContent = r.match
+              ? `✓ ${peer}'s code matches this safety number.`
+              : r.reason === 'different'
+                ? `✗ ${peer}'s code is a different safety number: do not trust these keys. ` +
+                  'Someone may be in the middle, or one of you has new keys.'
+                : '✗ That is not a Gossip safety number code.';
+          },
+          (err) => {
+            video.hidden = true;
+            result.className = 'error';
+            result.textContent = `The camera could not be used: ${err instanceof Error ? err.message : String(err)}`;
+          },
+        );
+      },
+    },
+    'Scan their code',
+  );
+  return h('div', { class: 'scanner' }, start, video, result);
+}
+
 export async function showSafety(): Promise<void> {
+  stopScan?.();
   const acc = app.account;
   const peer = app.selected;
   const c = peer ? app.contacts.get(peer) : undefined;
@@ -41,6 +97,7 @@ export async function showSafety(): Promise<void> {
       h('p', {}, 'New safety number:'),
       h('code', { class: 'digits', 'data-testid': 'safety-number' }, groups(w.currentSafetyNumber)),
       safetyQrCanvas(w.currentSafetyNumber),
+      scanner(peer, w.currentSafetyNumber),
       h(
         'div',
         { class: 'row' },
@@ -69,6 +126,7 @@ export async function showSafety(): Promise<void> {
                 delete c.keyWarning;
                 keyWarnings.delete(peer);
                 banner('');
+                stopScan?.();
                 box.hidden = true;
                 await refreshContacts();
                 await acc.messenger.stop().catch(() => undefined);
@@ -94,6 +152,7 @@ export async function showSafety(): Promise<void> {
     ),
     h('code', { class: 'digits', 'data-testid': 'safety-number' }, number),
     safetyQrCanvas(number),
+    scanner(peer, number),
     h(
       'div',
       { class: 'row' },
@@ -107,6 +166,7 @@ export async function showSafety(): Promise<void> {
                 void (async () => {
                   await acc.gossip.markVerified(peer);
                   banner('');
+                  stopScan?.();
                   box.hidden = true;
                   await refreshContacts();
                 })().catch((err: unknown) => banner(describe(err))),
