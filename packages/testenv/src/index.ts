@@ -16,9 +16,11 @@ export { freePort } from './servers.js';
 export { eventually } from './poll.js';
 export { metricValue } from './metric-value.js';
 export { configErrorFor } from './config-error.js';
+export { storageDir as buildahStorageDir } from './buildah.js';
 export {
   DOCKERFILE,
   PRODUCT_IMAGES,
+  productContext,
   STAND_INS,
   standInImage,
   type ProductImage,

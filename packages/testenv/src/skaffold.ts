@@ -64,8 +64,14 @@ async function startDockerApi(
   child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
   const stop = async (): Promise<void> => {
     if (child.pid === undefined || child.exitCode !== null) return;
+    const gone = (): boolean => child.exitCode !== null || !alive(child.pid!);
     child.kill('SIGTERM');
-    await eventually(() => child.exitCode !== null || !alive(child.pid!), 'podman to stop', 10_000);
+    try {
+      await eventually(gone, 'podman to stop on SIGTERM', 10_000);
+    } catch {
+      child.kill('SIGKILL');
+      await eventually(gone, 'podman to stop on SIGKILL', 5_000);
+    }
     rmSync(socket, { force: true });
   };
   try {
@@ -133,7 +139,19 @@ export async function runSkaffold(
     ].join('\n'),
   );
   const api = await startDockerApi(dir, progress);
+  // Stopped (a test's time limit, Ctrl-C): skaffold gets the signal (it stops its build and
+  // deploy children), the Docker API is stopped, and only then does this process end: an
+  // interrupted run left the podman service running before.
+  let signalled: NodeJS.Signals | undefined;
+  let stopSkaffold = (sig: NodeJS.Signals): void => void sig;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signalled = sig;
+    stopSkaffold(sig);
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
   try {
+    if (signalled) return { code: 1, output: `stopped by ${signalled}` };
     const child = spawn(skaffold, args, {
       cwd: repoRoot,
       env: {
@@ -153,6 +171,10 @@ export async function runSkaffold(
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    stopSkaffold = (sig) => {
+      child.kill(sig);
+      setTimeout(() => child.kill('SIGKILL'), 20_000).unref();
+    };
     let output = '';
     const take = (c: Buffer): void => {
       output = (output + c.toString()).slice(-200_000);
@@ -163,6 +185,9 @@ export async function runSkaffold(
     const code = await new Promise<number>((res) => child.on('exit', (c) => res(c ?? 1)));
     return { code, output };
   } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     await api.stop();
+    if (signalled) process.exit(signalled === 'SIGINT' ? 130 : 143);
   }
 }
