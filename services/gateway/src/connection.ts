@@ -186,6 +186,22 @@ export class Connection extends WebSocket {
     }
   }
 
+  /**
+   * Answers every send still waiting for its `stored` with `unavailable`, so the client sends
+   * it again now (same id: the engine stores one copy and answers the resend). For when the
+   * RabbitMQ link came back: the `stored` replies published meanwhile went to the old
+   * (exclusive) queue, or nowhere, and a client whose socket stayed open would wait forever.
+   * Returns how many.
+   */
+  retryPendingSends(): number {
+    const pending = this.pending;
+    if (!pending || pending.size === 0) return 0;
+    const ids = [...pending.keys()];
+    pending.clear();
+    for (const id of ids) this.pushError('unavailable', 'Not confirmed; send it again.', id);
+    return ids.length;
+  }
+
   /** Writes an error frame (counted by code). */
   pushError(code: ErrorCode, message?: string, ref?: string): void {
     this.env?.metrics.errors.inc({ code });

@@ -61,11 +61,20 @@ export class Drains {
 
   /**
    * The RabbitMQ link is back: this gateway's queue was new, so replies to drains asked
-   * for before are lost. Every connection asks again.
+   * for before are lost. Every connection asks again. The `stored` replies to its sends
+   * are lost the same way: each send still waiting gets `unavailable`, and the client
+   * sends it again.
    */
   relinked(): void {
     this.inflight.clear();
-    for (const conn of this.registry.all()) this.request(conn);
+    let retried = 0;
+    for (const conn of this.registry.all()) {
+      retried += conn.retryPendingSends();
+      this.request(conn);
+    }
+    if (retried > 0) {
+      this.log.warn({ sends: retried }, 'amqp link back; unconfirmed sends answered unavailable');
+    }
   }
 
   /** A frame of `conn`'s replay arrived: its drain is alive. */
