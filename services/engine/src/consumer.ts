@@ -28,6 +28,16 @@ export interface ConsumerDeps {
   log: Logger;
 }
 
+/** A bus message in hand longer than this is logged at warn (once), with its op. */
+export const INFLIGHT_WARN_MS = 60_000;
+
+/** A bus message handed to its handler: since when, and whether it was warned about. */
+interface InHand {
+  op: string;
+  since: number;
+  warned: boolean;
+}
+
 /** The wait before a failed message is requeued: 250 ms doubling per delivery, at most 5 s. */
 const REQUEUE_BACKOFF = { initialMs: 250, maxMs: 5000 } as const;
 
@@ -45,7 +55,7 @@ export class BusConsumer {
   private consumerTag: string | undefined;
   private channel: ConfirmChannel | undefined;
   private stopping = false;
-  private readonly inflight = new Set<Promise<void>>();
+  private readonly inflight = new Map<Promise<void>, InHand>();
 
   constructor(private readonly d: ConsumerDeps) {}
 
@@ -74,7 +84,24 @@ export class BusConsumer {
     if (this.channel && this.consumerTag) {
       await this.channel.cancel(this.consumerTag).catch(() => undefined);
     }
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight.keys()]);
+  }
+
+  /**
+   * Run on a timer: sets the oldest in-hand age and warns (once each) about messages in
+   * hand for over {@link INFLIGHT_WARN_MS}: a handler that never settles holds a prefetch
+   * slot (and its sender's later sends wait in their chain) with nothing else to show it.
+   */
+  watch(now = Date.now()): void {
+    let oldest = now;
+    for (const h of this.inflight.values()) {
+      oldest = Math.min(oldest, h.since);
+      if (!h.warned && now - h.since > INFLIGHT_WARN_MS) {
+        h.warned = true;
+        this.d.log.warn({ op: h.op, ms: now - h.since }, 'bus message in hand for long');
+      }
+    }
+    this.d.metrics.oldestInflightAge.set((now - oldest) / 1000);
   }
 
   private onMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
@@ -115,7 +142,11 @@ export class BusConsumer {
         settle(ch, msg, false);
       },
     );
-    this.inflight.add(work);
-    void work.finally(() => this.inflight.delete(work));
+    this.inflight.set(work, { op: m.op, since: Date.now(), warned: false });
+    metrics.inflight.inc();
+    void work.finally(() => {
+      this.inflight.delete(work);
+      metrics.inflight.dec();
+    });
   }
 }

@@ -219,6 +219,7 @@ export class Engine {
       await sweepAttachments(h.c, h.blobs, this.cfg, this.metrics, this.log);
     });
     every(this.cfg.statsIntervalMs, () => refreshStats(h.c, this.metrics));
+    every(5000, () => Promise.resolve(this.consumer.watch()));
     void refreshStats(h.c, this.metrics).catch(() => undefined);
     void refreshAttachmentStats(h.c, this.metrics).catch(() => undefined);
     const port = await this.ops.start(this.cfg.port, this.cfg.host);

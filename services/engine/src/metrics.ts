@@ -30,6 +30,8 @@ export interface EngineMetrics {
   deliveryLatency: Histogram;
   storeBatch: Histogram;
   storeCommands: Counter<'command'>;
+  inflight: Gauge;
+  oldestInflightAge: Gauge;
   errors: Counter<'code'>;
   signals: Counter<'result'>;
   receiptsStored: Counter;
@@ -111,6 +113,16 @@ export function createEngineMetrics(): EngineMetrics {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers,
     }),
+    inflight: new Gauge({
+      name: 'gossip_engine_bus_inflight',
+      help: 'Bus messages handed to a handler and not yet acked or requeued.',
+      registers,
+    }),
+    oldestInflightAge: new Gauge({
+      name: 'gossip_engine_oldest_inflight_seconds',
+      help: 'How long the oldest bus message in hand has been (refreshed every 5 s).',
+      registers,
+    }),
     storeCommands: new Counter({
       name: 'gossip_engine_store_commands_total',
       help: 'Commands this engine sent to MongoDB (round trips), by command name.',
@@ -177,6 +189,8 @@ export function createEngineMetrics(): EngineMetrics {
   m.attachmentsStored.set(0);
   m.attachmentsStoredBytes.set(0);
   m.pending.set(0);
+  m.inflight.set(0);
+  m.oldestInflightAge.set(0);
   m.oldestPendingAge.set(0);
   return m;
 }

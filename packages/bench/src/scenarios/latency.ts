@@ -9,6 +9,28 @@ import { percentiles, round, table } from '../report.js';
 import type { Scenario } from '../scenario.js';
 import { cpuTable, startStack } from './throughput.js';
 
+/** The engine's and gateway's counters that show where unanswered sends are held. */
+const STALL_COUNTERS = [
+  'gossip_engine_bus_inflight',
+  'gossip_engine_oldest_inflight_seconds',
+  'gossip_engine_messages_accepted_total',
+  'gossip_engine_bus_messages_total',
+  'gossip_engine_errors_total',
+  'gossip_gateway_messages_accepted_total',
+  'gossip_gateway_errors_total',
+];
+
+async function stallCounters(urls: Record<string, string>): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const [name, url] of Object.entries(urls)) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    out[name] = text
+      .split('\n')
+      .filter((l) => STALL_COUNTERS.some((c) => l.startsWith(c)) && !l.endsWith(' 0'));
+  }
+  return out;
+}
+
 export const latency: Scenario = {
   name: 'latency',
   title: 'Latency at a fixed offered load (open loop)',
@@ -23,7 +45,7 @@ export const latency: Scenario = {
     const pairs = 20;
     const results = [];
     for (const rate of rates) {
-      const { stack, cpu, urls, apiUrl } = await startStack(ctx, 'bench-lat', 1, 1);
+      const { stack, cpu, metricsUrls, urls, apiUrl } = await startStack(ctx, 'bench-lat', 1, 1);
       try {
         const users = await makePairs(apiUrl, pairs);
         const meter = cpuMeter(cpu);
@@ -43,7 +65,14 @@ export const latency: Scenario = {
         );
         const cpuPct = meter.stop();
         const meterSeconds = (performance.now() - m0) / 1000;
+        // The stall check (issue 18 §5): every send must end accepted (the SDK resends
+        // after an error). When some did not within the wait, what the services hold now.
+        const unaccepted = run.sent - run.accepted;
+        const stall = unaccepted > 0 ? await stallCounters(metricsUrls) : undefined;
+        if (stall) ctx.say(`  !! ${unaccepted} sends never accepted; ${JSON.stringify(stall)}`);
         const r = {
+          unaccepted,
+          ...(stall ? { stall } : {}),
           offeredPerSecond: rate,
           seconds,
           pairs,
@@ -75,6 +104,7 @@ export const latency: Scenario = {
           'delivered msg/s',
           'send→accepted p50 / p90 / p99 / max ms',
           'send→deliver p50 / p90 / p99 / max ms',
+          'never accepted',
           'busiest process',
         ],
         results.map((r) => [
@@ -82,6 +112,7 @@ export const latency: Scenario = {
           r.achievedPerSecond,
           ms(r.latencyMs.dueToAccepted),
           ms(r.latencyMs.dueToDeliver),
+          r.unaccepted,
           r.limitedBy,
         ]),
       ),
