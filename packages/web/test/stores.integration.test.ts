@@ -366,3 +366,35 @@ test('a version 1 database (before v2) is upgraded in place, its records kept', 
     await ctx.close();
   }
 });
+
+test('exclusive: steps of one account in two tabs never overlap; another account does not wait', async () => {
+  const second = await stores.page.context().newPage();
+  try {
+    await second.goto(stores.url + '/index.html');
+    // Each run is three steps that hold the turn for 50 ms; each returns when it started
+    // and ended on the clock the tabs share (timeOrigin + now). 'uma' and 'umax' are
+    // different accounts.
+    const steps = (owner: string) => `
+      const s = new m.IdbKeyStore('${owner}');
+      const at = () => performance.timeOrigin + performance.now();
+      return Promise.all([1, 2, 3].map(() => s.exclusive(async () => {
+        const start = at();
+        await new Promise((r) => setTimeout(r, 50));
+        return [start, at()];
+      })));`;
+    const [a, b, c] = await Promise.all([
+      stores.run<[number, number][]>(steps('uma')),
+      stores.run<[number, number][]>(steps('uma'), null, second),
+      stores.run<[number, number][]>(steps('umax'), null, second),
+    ]);
+    const uma = [...a, ...b].sort((x, y) => x[0] - y[0]);
+    assert.equal(uma.length, 6);
+    for (let i = 1; i < uma.length; i++) {
+      assert.ok(uma[i]![0] >= uma[i - 1]![1], `uma's steps overlap: ${JSON.stringify(uma)}`);
+    }
+    // umax has its own lock: its first step started before uma's last one ended.
+    assert.ok(c[0]![0] < uma[uma.length - 1]![1], JSON.stringify({ uma, umax: c }));
+  } finally {
+    await second.close();
+  }
+});

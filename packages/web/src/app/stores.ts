@@ -186,6 +186,23 @@ export class IdbKeyStore implements KeyStore {
     await deleteByPrefix('sessions', [this.owner, peer]);
   }
 
+  /**
+   * Runs `step` while no other tab of this origin runs one for this account (a Web Lock
+   * named after the account), so two tabs never step the same ratchet at once. Without
+   * Web Locks (an old browser), steps are only serialised within this page.
+   */
+  async exclusive<T>(step: () => Promise<T>): Promise<T> {
+    const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+    if (locks) return await locks.request(`gossip-web/ratchet/${this.owner}`, () => step());
+    const run = this.localTurn.then(step, step);
+    this.localTurn = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return await run;
+  }
+  private localTurn: Promise<void> = Promise.resolve();
+
   private async sealSession(session: StoredSession): Promise<SealedSession> {
     const plain = new TextEncoder().encode(JSON.stringify(session));
     const aad = sessionAad(this.owner, session.peer, session.device);

@@ -58,7 +58,8 @@ export async function openModulePage(
       port: 0,
     });
     browser = await launchChromium();
-    const page = await browser.newPage();
+    // A context of its own, so a test can open a second tab on the same origin in it.
+    const page = await (await browser.newContext()).newPage();
     page.setDefaultTimeout(120_000);
     await page.goto(web.url + '/index.html');
     const url = web.url;
