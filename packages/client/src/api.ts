@@ -16,6 +16,8 @@ import {
   type KeysResponse,
   type LoginRequest,
   type Me,
+  type PrekeyBundle,
+  type PrekeyStatus,
   type Profile,
   type RegisterRequest,
   type SearchQuery,
@@ -23,6 +25,7 @@ import {
   type Session,
   type WsTicket,
   type UpdateProfileRequest,
+  type UploadPrekeysRequest,
 } from '@gossip/protocol';
 import { ApiError, NetworkError, NotLoggedInError } from './errors.js';
 import { checkTransportUrl } from './transport-security.js';
@@ -207,6 +210,23 @@ export class ApiClient {
   /** Replaces the caller's published keys (contacts will see a key change). */
   changeKeys(req: ChangeKeysRequest): Promise<KeysResponse> {
     return this.request<KeysResponse>(API_PATHS.myKeys, { method: 'PUT', body: req });
+  }
+
+  // ------------------------------------------------------------ v2 prekeys (issue 16)
+
+  /** What the caller has published in the prekey directory (one-time prekeys left). */
+  getPrekeyStatus(): Promise<PrekeyStatus> {
+    return this.request<PrekeyStatus>(API_PATHS.myPrekeys);
+  }
+
+  /** Publishes the identity key and signed prekey, and adds one-time prekeys (all or nothing). */
+  uploadPrekeys(req: UploadPrekeysRequest): Promise<PrekeyStatus> {
+    return this.request<PrekeyStatus>(API_PATHS.myPrekeys, { method: 'PUT', body: req });
+  }
+
+  /** A user's prekey bundle for starting a v2 session; hands out one one-time prekey. */
+  getPrekeyBundle(username: string): Promise<PrekeyBundle> {
+    return this.request<PrekeyBundle>(apiPath(API_PATHS.userPrekeyBundle, username));
   }
 
   // ------------------------------------------------------------ profiles and search

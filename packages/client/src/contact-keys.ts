@@ -68,6 +68,7 @@ export class ContactKeys {
       };
       await this.keyStore.putPinned(next);
       await this.keyStore.retireConversationKeys(res.username);
+      await this.keyStore.deleteSessions(res.username); // v2: a new session under the new keys
       return next;
     }
     throw new KeyChangedError(
@@ -89,7 +90,8 @@ export class ContactKeys {
    * number (spaces ignored). Anything else throws `FingerprintMismatchError` and trusts
    * nothing. Trusting is not verifying: the contact is not marked verified, and one that
    * was verified before stays unsendable until `markVerified`. The old conversation keys
-   * with the contact are retired, so the next message starts a new conversation.
+   * with the contact are retired and the v2 sessions dropped, so the next message starts a
+   * new conversation.
    */
   async trustContactKeys(username: string, expectedFingerprint: string): Promise<PinnedContact> {
     const res = await this.api.getUserKeys(username);
@@ -108,6 +110,7 @@ export class ContactKeys {
     };
     await this.keyStore.putPinned(next);
     await this.keyStore.retireConversationKeys(fresh.username);
+    await this.keyStore.deleteSessions(fresh.username);
     return next;
   }
 

@@ -118,3 +118,18 @@ export class MissingKeyError extends Error {
     super(message);
   }
 }
+
+/**
+ * A v2 delivery this client decrypted before (its id is in the session's received list):
+ * the ack was lost (a crash or a dropped connection between decrypting and acking). The
+ * `Messenger` acks it and does not show it again.
+ */
+export class DuplicateMessageError extends Error {
+  override readonly name = 'DuplicateMessageError';
+  constructor(
+    readonly id: string,
+    readonly from: string,
+  ) {
+    super(`message ${id} from ${from} was decrypted before: a redelivery`);
+  }
+}

@@ -4,14 +4,16 @@
  * halves leave; key changes signed by the old keys), and the delivery seam the
  * `Messenger` drives (`prepareSend`, `openDeliver`, `openContactEvent`). Contacts' keys
  * (trust on first use, continuity proofs, verification) are `ContactKeys`', conversation
- * keys and message encryption `Conversations`'; the client is the one object an
- * application holds and delegates to them.
+ * keys and message encryption `Conversations`' (v1), the v2 prekeys and ratchet sessions
+ * `V2Sessions`' (issue 16: v2 is sent once both sides publish v2 keys, v1 stays readable);
+ * the client is the one object an application holds and delegates to them.
  */
 import {
   exportPublicKeys,
   fromUtf8,
   generateConversationKey,
   generateIdentityKeys,
+  messageBodyVersion,
   signKeyChange,
   type IdentityKeys,
 } from '@gossip/crypto';
@@ -31,6 +33,7 @@ import { Conversations } from './conversations.js';
 import { KeyChangedError } from './errors.js';
 import { LocalIdentity } from './identity.js';
 import type { KeyStore, PinnedContact } from './keystore.js';
+import { V2Sessions, type V2ConversationStatus, type V2Options } from './v2-sessions.js';
 
 export interface GossipClientOptions {
   api: ApiClient;
@@ -39,6 +42,8 @@ export interface GossipClientOptions {
   username?: string;
   /** @default Date.now */
   now?: () => number;
+  /** End-to-end encryption v2 (issue 16). `false`: v1 only. @default on, with V2_DEFAULTS */
+  v2?: V2Options | boolean;
 }
 
 /** What `openDeliver` made of a `deliver` frame. */
@@ -49,7 +54,12 @@ export type OpenedDelivery =
       id: string;
       from: string;
       sentAt: number;
+      /** v1: the conversation key's id; v2: `v2:<sender's device>`. */
       keyId: string;
+      /** The body format it came in: 1 (conversation key) or 2 (ratchet session). */
+      version: 1 | 2;
+      /** v2: messages of the session that have not arrived (yet) before this one. */
+      skipped?: number;
       /** The decrypted bytes. */
       data: Uint8Array;
       /** The decrypted bytes as UTF-8 text (an attachment message: its caption). */
@@ -86,6 +96,8 @@ export class GossipClient {
   private readonly me: LocalIdentity;
   private readonly pins: ContactKeys;
   private readonly conversations: Conversations;
+  /** The v2 keys and sessions (`v2.enabled` false: v1 only). */
+  readonly v2: V2Sessions;
 
   constructor(opts: GossipClientOptions) {
     this.api = opts.api;
@@ -94,6 +106,13 @@ export class GossipClient {
     this.me = new LocalIdentity(opts.api, opts.keyStore, opts.username);
     this.pins = new ContactKeys(opts.api, opts.keyStore, this.me, this.now);
     this.conversations = new Conversations(opts.keyStore, this.me, this.pins, this.now);
+    const v2 =
+      opts.v2 === undefined || opts.v2 === true
+        ? {}
+        : opts.v2 === false
+          ? { enabled: false }
+          : opts.v2;
+    this.v2 = new V2Sessions(opts.api, opts.keyStore, this.me, this.pins, this.now, v2);
   }
 
   /** The local user. */
@@ -120,7 +139,16 @@ export class GossipClient {
       keys: await exportPublicKeys(keys),
     });
     await this.keyStore.putIdentity(keys);
+    await this.publishV2();
     return session;
+  }
+
+  /**
+   * Publishes (or tops up, or rotates) this account's v2 keys; a failure is kept in
+   * `v2.lastError` and never fails the caller: until it works, messages go out as v1.
+   */
+  private async publishV2(): Promise<void> {
+    await this.v2.maintain().catch(() => undefined);
   }
 
   /**
@@ -139,6 +167,7 @@ export class GossipClient {
         published.keys.wrappingKey === local.wrappingKey &&
         published.keys.signingKey === local.signingKey;
     }
+    if (hasKeys) await this.publishV2();
     return { session, hasKeys };
   }
 
@@ -175,6 +204,7 @@ export class GossipClient {
     });
     await this.keyStore.putIdentity(keys);
     await this.rekeyContacts();
+    if (this.v2.enabled) await this.v2.afterKeyChange().catch(() => undefined);
     return { ...res, signed: proof !== undefined };
   }
 
@@ -257,6 +287,11 @@ export class GossipClient {
     return this.conversations.hasConversation(peer);
   }
 
+  /** Whether messages to `peer` go out as v2 (there is a ratchet session with them). */
+  v2Status(peer: string): Promise<V2ConversationStatus> {
+    return this.v2.status(peer);
+  }
+
   /** Encrypts a message to `to` with the current conversation key. */
   encrypt(
     to: string,
@@ -286,7 +321,15 @@ export class GossipClient {
     plaintext: string | Uint8Array,
     attachments?: string[],
   ): Promise<SendFrame[]> {
-    await this.pins.checkSendable(to);
+    const contact = await this.pins.checkSendable(to);
+    const id = newMessageId();
+    // v2 when both sides publish v2 keys: the session state is stored before this returns.
+    const v2Body = await this.v2.encrypt(contact, plaintext, id);
+    if (v2Body !== undefined) {
+      const frame: SendFrame = { type: 'send', id, to, kind: 'message', body: v2Body };
+      if (attachments?.length) frame.attachments = attachments;
+      return [frame];
+    }
     const frames: SendFrame[] = [];
     const current = await this.keyStore.currentConversationKey(to);
     if (!current) {
@@ -301,7 +344,7 @@ export class GossipClient {
       );
       frames.push({ type: 'send', id: newMessageId(), to, kind: 'key', body });
     }
-    const msg = await this.encrypt(to, plaintext);
+    const msg = await this.encrypt(to, plaintext, id);
     const frame: SendFrame = { type: 'send', id: msg.id, to, kind: 'message', body: msg.body };
     if (attachments?.length) frame.attachments = attachments;
     frames.push(frame);
@@ -314,14 +357,33 @@ export class GossipClient {
       const { keyId, isNew } = await this.receiveKey(frame.from, frame.body);
       return { kind: 'key', id: frame.id, from: frame.from, sentAt: frame.sentAt, keyId, isNew };
     }
-    const { keyId, data } = await this.decrypt(frame.from, frame.id, frame.body);
+    let opened: OpenedDelivery & { kind: 'message' };
+    if (messageBodyVersion(frame.body) === 2) {
+      // DuplicateMessageError for a redelivery of a message decrypted before.
+      const v2 = await this.v2.decrypt(frame.from, frame.id, frame.body);
+      opened = this.opened(frame, `v2:${v2.device}`, 2, v2.data);
+      if (v2.skipped > 0) opened.skipped = v2.skipped;
+    } else {
+      const { keyId, data } = await this.decrypt(frame.from, frame.id, frame.body);
+      opened = this.opened(frame, keyId, 1, data);
+    }
+    return opened;
+  }
+
+  private opened(
+    frame: DeliverFrame,
+    keyId: string,
+    version: 1 | 2,
+    data: Uint8Array,
+  ): OpenedDelivery & { kind: 'message' } {
     const carried = parseAttachmentMessage(data);
-    const opened: OpenedDelivery = {
+    const opened: OpenedDelivery & { kind: 'message' } = {
       kind: 'message',
       id: frame.id,
       from: frame.from,
       sentAt: frame.sentAt,
       keyId,
+      version,
       data,
       text: carried ? carried.text : fromUtf8(data),
     };

@@ -13,6 +13,7 @@ export {
   FingerprintMismatchError,
   VerificationRequiredError,
   InsecureTransportError,
+  DuplicateMessageError,
 } from './errors.js';
 export { checkTransportUrl, isLoopbackHost } from './transport-security.js';
 export {
@@ -26,6 +27,13 @@ export {
   type StoredOneTimePrekey,
   type StoredSession,
 } from './keystore.js';
+export {
+  V2Sessions,
+  V2_DEFAULTS,
+  type V2Options,
+  type V2ConversationStatus,
+  type V2Opened,
+} from './v2-sessions.js';
 export {
   GossipClient,
   type GossipClientOptions,

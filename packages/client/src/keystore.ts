@@ -197,6 +197,15 @@ export interface KeyStore {
   listSessions(): Promise<StoredSession[]>;
   /** Forgets every session with `peer` (its keys changed, or the contact was removed). */
   deleteSessions(peer: string): Promise<void>;
+
+  /**
+   * Optional. Runs `step` while no other user of the same storage (another process on the
+   * same key folder, another browser tab on the same IndexedDB) runs one: the SDK reads a
+   * ratchet state, steps it and stores it inside one step, so two processes sharing a store
+   * never encrypt with the same message key nor lose each other's steps. Steps do not nest.
+   * Absent: the SDK assumes this object is the store's only user.
+   */
+  exclusive?<T>(step: () => Promise<T>): Promise<T>;
 }
 
 /** Picks the newest key not retired; ties broken by id so every store agrees. */

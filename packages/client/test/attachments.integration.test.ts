@@ -9,13 +9,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import amqp from 'amqplib';
 import { CryptoError } from '@gossip/crypto';
 import {
   ATTACHMENT_CHUNK_BYTES,
   COLLECTIONS,
   DEFAULT_ATTACHMENT_MAX_BYTES,
-  deliveryExchange,
 } from '@gossip/protocol';
 import { ApiClient } from '../src/api.js';
 import type { AttachmentRef } from '../src/attachments/message.js';
@@ -27,8 +25,7 @@ import { DeliveryStack, eventually, Recorder, type Proc } from './delivery-stack
 const stack = new DeliveryStack();
 const recorders: Recorder[] = [];
 let api: Proc;
-let tap: amqp.ChannelModel | undefined;
-const tapped: Buffer[] = [];
+let tap: Awaited<ReturnType<DeliveryStack['tapDeliveries']>> | undefined;
 
 const MARKER = `FILE-PLAINTEXT-${randomBytes(6).toString('hex')}`;
 const NAME_MARKER = `secret-name-${randomBytes(6).toString('hex')}`;
@@ -80,13 +77,7 @@ before(async () => {
   api = await stack.startApi();
   await stack.startEngine({ ENGINE_SCAN_INTERVAL_MS: '200' });
   gw = (await stack.startGateway()).wsUrl;
-  tap = await amqp.connect(stack.env.amqpUrl);
-  const ch = await tap.createChannel();
-  const ex = deliveryExchange(stack.services.amqpPrefix);
-  await ch.assertExchange(ex, 'topic', { durable: true });
-  const { queue } = await ch.assertQueue('', { exclusive: true });
-  await ch.bindQueue(queue, ex, '#');
-  await ch.consume(queue, (m) => m && tapped.push(m.content), { noAck: true });
+  tap = await stack.tapDeliveries();
 });
 
 after(async () => {
@@ -175,26 +166,8 @@ describe('attachments through the real stack', () => {
         }
       }
     }
-    const redis = stack.services.redis;
-    for (const key of await redis.keys(`${stack.services.redisPrefix}*`)) {
-      const type = await redis.type(key);
-      const value =
-        type === 'string'
-          ? await redis.get(key)
-          : type === 'hash'
-            ? await redis.hgetall(key)
-            : type === 'list'
-              ? await redis.lrange(key, 0, -1)
-              : type === 'set'
-                ? await redis.smembers(key)
-                : type === 'zset'
-                  ? await redis.zrange(key, 0, -1)
-                  : type === 'stream'
-                    ? await redis.xrange(key, '-', '+')
-                    : null;
-      look(`redis ${key}`, Buffer.from(JSON.stringify(value)));
-    }
-    for (const payload of tapped) look('rabbitmq', payload);
+    for (const [key, value] of await stack.redisValues()) look(`redis ${key}`, Buffer.from(value));
+    for (const payload of tap?.payloads ?? []) look('rabbitmq', payload);
     release();
     await arrived;
     look('logs', Buffer.from(stack.services.logs()));

@@ -183,6 +183,12 @@ test('gossip send and gossip chat in one process reach gossip listen in another,
   );
   await eventually(() => /✓✓ typed in the chat/.test(chatOut), 'the ✓✓ tick in the chat', 30_000);
   assert.match(chatOut, /✓ {2}typed in the chat/);
+  // They talked v2 (both publish v2 keys), and the CLI says so.
+  assert.match(chatOut, new RegExp(`end-to-end: v2 \\(ratchet session with ${BOB}\\)`));
+  const contactsAfter = await gossip(['contacts'], envB);
+  assert.match(contactsAfter.stdout, new RegExp(`${ALICE}\\s+accepted\\s+e2e v2$`, 'm'));
+  const whoami = await gossip(['whoami'], envB);
+  assert.match(whoami.stdout, /^v2 keys: published, \d+ one-time prekeys left$/m);
   const chatExited = new Promise((r) => chat.once('exit', r));
   chat.stdin.end(); // Ctrl-D
   assert.equal(await chatExited, 0);

@@ -5,7 +5,9 @@
  * Messengers.
  */
 import { randomBytes } from 'node:crypto';
+import amqp from 'amqplib';
 import type { Db } from 'mongodb';
+import { deliveryExchange } from '@gossip/protocol';
 import {
   eventually as pollUntil,
   freePort,
@@ -18,7 +20,8 @@ import {
 } from '@gossip/testenv';
 import { ApiClient } from '../src/api.js';
 import { GossipClient } from '../src/gossip.js';
-import { MemoryKeyStore } from '../src/keystore.js';
+import { MemoryKeyStore, type KeyStore } from '../src/keystore.js';
+import type { V2Options } from '../src/v2-sessions.js';
 import { nodeWebSocketFactory } from '../src/node/ws.js';
 import {
   Messenger,
@@ -65,14 +68,22 @@ export class DeliveryStack {
     return this.services.startGateway(extra);
   }
 
-  /** A registered user (in-memory keys). */
-  async user(prefix: string): Promise<GossipClient> {
+  /**
+   * A registered user (in-memory keys unless `keyStore` is given; v2 on unless `v2` says
+   * otherwise).
+   */
+  async user(
+    prefix: string,
+    opts: { keyStore?: KeyStore; v2?: V2Options | boolean; password?: string } = {},
+  ): Promise<GossipClient> {
     const username = `${prefix}_${randomBytes(4).toString('hex')}`;
     const gossip = new GossipClient({
       api: new ApiClient({ baseUrl: this.api.url }),
-      keyStore: new MemoryKeyStore(),
+      keyStore: opts.keyStore ?? new MemoryKeyStore(),
+      ...(opts.v2 === undefined ? {} : { v2: opts.v2 }),
     });
-    await gossip.register({ username, password: `pw-${randomBytes(8).toString('hex')}` });
+    const password = opts.password ?? `pw-${randomBytes(8).toString('hex')}`;
+    await gossip.register({ username, password });
     return gossip;
   }
 
@@ -87,6 +98,47 @@ export class DeliveryStack {
 
   close(): Promise<void> {
     return this.services.close();
+  }
+
+  /**
+   * A queue bound to the delivery exchange that records every payload from now on (for the
+   * plaintext scans); `close()` it in `after`.
+   */
+  async tapDeliveries(): Promise<{ payloads: Buffer[]; close: () => Promise<void> }> {
+    const conn = await amqp.connect(this.env.amqpUrl);
+    const ch = await conn.createChannel();
+    const ex = deliveryExchange(this.services.amqpPrefix);
+    await ch.assertExchange(ex, 'topic', { durable: true });
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(queue, ex, '#');
+    const payloads: Buffer[] = [];
+    await ch.consume(queue, (m) => m && payloads.push(m.content), { noAck: true });
+    return { payloads, close: () => conn.close() };
+  }
+
+  /** Every value under this stack's Redis prefix as JSON text, by key (plaintext scans). */
+  async redisValues(): Promise<[string, string][]> {
+    const redis = this.services.redis;
+    const out: [string, string][] = [];
+    for (const key of await redis.keys(`${this.services.redisPrefix}*`)) {
+      const type = await redis.type(key);
+      const value =
+        type === 'string'
+          ? await redis.get(key)
+          : type === 'hash'
+            ? await redis.hgetall(key)
+            : type === 'list'
+              ? await redis.lrange(key, 0, -1)
+              : type === 'set'
+                ? await redis.smembers(key)
+                : type === 'zset'
+                  ? await redis.zrange(key, 0, -1)
+                  : type === 'stream'
+                    ? await redis.xrange(key, '-', '+')
+                    : null;
+      out.push([key, JSON.stringify(value)]);
+    }
+    return out;
   }
 }
 

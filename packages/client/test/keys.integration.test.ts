@@ -28,10 +28,15 @@ let mongo: MongoClient;
 const suffix = Math.random().toString(36).slice(2, 8);
 const pw = (name: string): string => `${name}-password-${suffix}`;
 
+/**
+ * v1 clients: these tests follow the conversation keys (key frames) through key changes;
+ * v2 sessions under key changes are v2.integration.test.ts's.
+ */
 function newClient(): GossipClient {
   return new GossipClient({
     api: new ApiClient({ baseUrl: api.url }),
     keyStore: new MemoryKeyStore(),
+    v2: false,
   });
 }
 

@@ -1,6 +1,7 @@
 /** The v2 part of the KeyStore (issue 16), the same checks on the memory and the file store. */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -174,4 +175,32 @@ test('v2.json is 0600, alone in its folder, and concurrent puts all land', async
   const text = await readFile(join(sub, 'v2.json'), 'utf8');
   assert.equal(JSON.parse(text).format, 1);
   assert.equal(JSON.parse(text).oneTimePrekeys.length, 8);
+});
+
+test('exclusive: two FileKeyStores on one folder (two processes) never lose a step', async () => {
+  const sub = join(dir, 'excl');
+  const one = new FileKeyStore(sub);
+  const two = new FileKeyStore(sub);
+  await one.putSession(session('bob', 'main', '0'));
+  // Each step reads the state, waits, writes it + 1: without the lock, steps overlap and
+  // increments are lost.
+  const bump = (store: FileKeyStore) =>
+    store.exclusive(async () => {
+      const s = await store.getSession('bob', 'main');
+      await new Promise((r) => setTimeout(r, 5));
+      await store.putSession({ ...s!, state: String(Number(s!.state) + 1) });
+    });
+  await Promise.all(Array.from({ length: 20 }, (_, i) => bump(i % 2 ? one : two)));
+  assert.equal((await one.getSession('bob', 'main'))?.state, '20');
+  assert.deepEqual(await readdir(sub), ['v2.json'], 'the lock file is removed after each step');
+});
+
+test('exclusive: a lock file left by a process that is gone is taken over', async () => {
+  const sub = join(dir, 'stale');
+  const store = new FileKeyStore(sub);
+  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+  const deadPid = child.stdout.toString();
+  await store.putSession(session('bob', 'main', '{}'));
+  await writeFile(join(sub, 'v2.lock'), deadPid, { mode: 0o600 });
+  assert.equal(await store.exclusive(async () => 'ran'), 'ran');
 });

@@ -124,6 +124,11 @@ function describe(e: MessengerError): string {
       );
     case 'handler_failed':
       return `warning: could not show a message from ${e.from}; it will come again`;
+    case 'gap':
+      return (
+        `warning: too many messages from ${e.from} went missing to read this one (${e.id}); ` +
+        'the next message you send them starts a new v2 session'
+      );
     default:
       return `warning: a message from ${e.from} could not be read (${e.kind}): ${e.error.message}`;
   }
@@ -203,6 +208,12 @@ export async function chatCommand(ctx: ChatContext, peer: string): Promise<numbe
   await m.start();
   ctx.io.err(
     `chatting with ${peer} as ${ctx.client.username}; type a line to send, Ctrl-D to quit`,
+  );
+  const v2 = await ctx.client.v2Status(peer);
+  ctx.io.err(
+    v2.session
+      ? `end-to-end: v2 (ratchet session with ${peer})`
+      : `end-to-end: no v2 session with ${peer} yet (v2 from your next message if they publish v2 keys, else v1)`,
   );
   const rl = createInterface({ input: process.stdin, terminal: false });
   const done = new Promise<void>((resolve) => rl.once('close', () => resolve()));

@@ -146,7 +146,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
       const password = await readPassword(env, `Password for new user ${p.user}: `, {
         confirm: true,
       });
-      io.err('Generating keys (RSA-OAEP 3072 and Ed25519)...');
+      io.err('Generating keys (RSA-OAEP 3072, Ed25519 and X25519)...');
       const displayName = values['display-name'];
       await client.register({
         username: p.user,
@@ -157,6 +157,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
       io.out(`Registered ${p.user} on ${p.server}.`);
       io.out(`Keys saved in ${accountDir(env, p)}`);
       io.out(`Your fingerprint: ${formatSafetyNumber(await ownFingerprint(client))}`);
+      warnV2(client, io);
       return 0;
     }
     case 'login': {
@@ -172,6 +173,8 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
             'messages to you cannot be read here. Copy the key folder from the machine you ' +
             'registered on, or run `gossip rotate-keys` to publish new keys (contacts will be warned).',
         );
+      } else {
+        warnV2(client, io);
       }
       return 0;
     }
@@ -189,6 +192,12 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
       io.out(`${me.username} on ${p.server}`);
       if (me.displayName) io.out(`display name: ${me.displayName}`);
       io.out(`key version: ${me.keyVersion}`);
+      const prekeys = await client.api.getPrekeyStatus();
+      io.out(
+        prekeys.published
+          ? `v2 keys: published, ${prekeys.oneTimePrekeys} one-time prekeys left`
+          : 'v2 keys: not published (messages to you arrive as v1; log in again to publish)',
+      );
       try {
         io.out(`fingerprint: ${formatSafetyNumber(await ownFingerprint(client))}`);
       } catch (err) {
@@ -259,7 +268,10 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
       const client = await open(await profile());
       const { contacts } = await client.api.listContacts();
       if (contacts.length === 0) io.out('No contacts yet: gossip add NAME');
-      for (const c of contacts) io.out(`${c.username}  ${c.state}${c.blocked ? ' (blocked)' : ''}`);
+      for (const c of contacts) {
+        const e2e = await encryptionOf(client, c.username);
+        io.out(`${c.username}  ${c.state}${c.blocked ? ' (blocked)' : ''}  ${e2e}`);
+      }
       return 0;
     }
     case 'add': {
@@ -305,6 +317,24 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
     }
     default:
       throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+/** The `contacts` column: which body format messages to a contact go out in. */
+async function encryptionOf(client: GossipClient, peer: string): Promise<string> {
+  const s = await client.v2Status(peer);
+  if (!s.session) return 'e2e v1';
+  return s.pending ? 'e2e v2 (waiting for their first reply)' : 'e2e v2';
+}
+
+/** After register/login: say so when the v2 keys could not be published (v1 until then). */
+function warnV2(client: GossipClient, io: Io): void {
+  const err = client.v2.lastError;
+  if (err) {
+    io.err(
+      `warning: could not publish your v2 keys (${err.message}); messages go out as v1 ` +
+        'until the next login publishes them',
+    );
   }
 }
 

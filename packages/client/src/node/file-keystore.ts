@@ -11,7 +11,8 @@
  *
  * Private keys are protected by file permissions only, like an unencrypted SSH key.
  * Writes within one process are serialised; two processes writing the same folder at
- * once can lose an update (last rename wins).
+ * once can lose an update (last rename wins), except v2 steps: `exclusive` takes the lock
+ * file `v2.lock` in the folder, so the CLI's `listen` and `send` can share it.
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,7 +37,7 @@ import {
   type StoredSignedPrekey,
   type V2IdentityKey,
 } from '../keystore.js';
-import { readJson, writePrivateJson } from './files.js';
+import { readJson, withLockFile, writePrivateJson } from './files.js';
 
 const FORMAT = 1;
 
@@ -103,6 +104,16 @@ export class FileKeyStore implements KeyStore {
   }
   private get v2File(): string {
     return join(this.dir, 'v2.json');
+  }
+
+  private exclusiveChain: Promise<unknown> = Promise.resolve();
+
+  /** One v2 step at a time in this process (a queue), and across processes (`v2.lock`). */
+  exclusive<T>(step: () => Promise<T>): Promise<T> {
+    const run = (): Promise<T> => withLockFile(join(this.dir, 'v2.lock'), step);
+    const next = this.exclusiveChain.then(run, run);
+    this.exclusiveChain = next.catch(() => undefined);
+    return next;
   }
 
   /** Runs read-modify-write steps one at a time. */

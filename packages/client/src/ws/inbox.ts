@@ -10,8 +10,8 @@
  */
 import { CryptoError } from '@gossip/crypto';
 import type { ContactFrame, DeliverFrame } from '@gossip/protocol';
-import { KeyChangedError, MissingKeyError } from '../errors.js';
-import type { GossipClient } from '../gossip.js';
+import { DuplicateMessageError, KeyChangedError, MissingKeyError } from '../errors.js';
+import type { GossipClient, OpenedDelivery } from '../gossip.js';
 import type { Acks } from './acks.js';
 import { notify } from './hooks.js';
 import type {
@@ -30,6 +30,11 @@ interface Entry {
   state: EntryState;
   /** held: until when it blocks its sender; failed: when to retry. */
   until: number;
+  /**
+   * What `openDeliver` made of it, kept for a retry after the handler threw: a v2 message
+   * can be decrypted once only (its message key is deleted as it is used).
+   */
+  opened?: OpenedDelivery;
 }
 
 /** What the inbox works with. */
@@ -247,27 +252,15 @@ export class Inbox {
   private async present(e: Entry): Promise<void> {
     const f = e.frame;
     e.state = 'processing';
-    let opened;
-    try {
-      opened = await this.d.gossip.openDeliver(f);
-    } catch (err) {
-      if (err instanceof MissingKeyError && err.what === 'conversation') {
-        e.state = 'held';
-        e.until = Date.now() + this.d.keyWaitMs;
-        this.d.emit('held', { id: f.id, from: f.from });
+    let opened = e.opened;
+    if (!opened) {
+      try {
+        opened = await this.d.gossip.openDeliver(f);
+      } catch (err) {
+        this.notOpened(e, err);
         return;
       }
-      if (err instanceof KeyChangedError || err instanceof CryptoError) {
-        this.remove(e);
-        this.failed(f.id, f.from, err);
-        return;
-      }
-      // Probably transient (the api unreachable while pinning a key): keep its place and
-      // retry, so later messages from this sender do not overtake it.
-      e.state = 'failed';
-      e.until = Date.now() + this.d.handlerRetryMs;
-      this.failed(f.id, f.from, err);
-      return;
+      e.opened = opened;
     }
     if (opened.kind === 'key') {
       // Not reached (keys take the priority path), but never show a key.
@@ -288,8 +281,10 @@ export class Inbox {
       text: opened.text,
       data: opened.data,
       keyId: opened.keyId,
+      version: opened.version,
       ciphertext: f.body,
     };
+    if (opened.skipped !== undefined) msg.skipped = opened.skipped;
     if (opened.attachment) msg.attachment = opened.attachment;
     try {
       await handler(msg);
@@ -303,6 +298,43 @@ export class Inbox {
     this.remove(e);
     this.d.acks.handled(f.id);
     notify(this.d.hooks, 'onShown', msg);
+  }
+
+  /** A message `openDeliver` threw for. */
+  private notOpened(e: Entry, err: unknown): void {
+    const f = e.frame;
+    if (err instanceof MissingKeyError && err.what === 'conversation') {
+      e.state = 'held';
+      e.until = Date.now() + this.d.keyWaitMs;
+      this.d.emit('held', { id: f.id, from: f.from });
+      return;
+    }
+    if (
+      err instanceof DuplicateMessageError ||
+      (err instanceof CryptoError && err.code === 'replayed')
+    ) {
+      // v2: decrypted (and handed over) before, the ack was lost; or a replay: ack, drop.
+      this.remove(e);
+      this.duplicate(f);
+      this.d.acks.handled(f.id);
+      return;
+    }
+    if (err instanceof CryptoError && err.code === 'gap_too_large') {
+      this.remove(e);
+      this.d.acks.handled(f.id);
+      this.d.emit('error', { kind: 'gap', id: f.id, from: f.from, error: err });
+      return;
+    }
+    if (err instanceof KeyChangedError || err instanceof CryptoError) {
+      this.remove(e);
+      this.failed(f.id, f.from, err);
+      return;
+    }
+    // Probably transient (the api unreachable while pinning a key): keep its place and
+    // retry, so later messages from this sender do not overtake it.
+    e.state = 'failed';
+    e.until = Date.now() + this.d.handlerRetryMs;
+    this.failed(f.id, f.from, err);
   }
 
   private async handlePriority(f: DeliverFrame | ContactFrame): Promise<void> {

@@ -26,8 +26,15 @@ export interface ChatMessage {
   sentAt: number;
   text: string;
   data: Uint8Array;
-  /** The conversation key it was encrypted with. */
+  /** v1: the conversation key it was encrypted with; v2: `v2:<sender's device>`. */
   keyId: string;
+  /** The body format: 1 (a conversation key), 2 (a ratchet session, issue 16). */
+  version: 1 | 2;
+  /**
+   * v2: how many earlier messages of the session had not arrived when this one did (a
+   * gap; they are shown when they arrive, within the ratchet's skipped-key bound).
+   */
+  skipped?: number;
   /** The body exactly as the server stored and delivered it (ciphertext). */
   ciphertext: string;
   /**
@@ -58,6 +65,12 @@ export type MessengerError =
   | { kind: 'send_failed'; id: string; to: string; code: ErrorCode; message: string }
   /** An error frame not tied to one of our sends (for example `recipient_offline`). */
   | { kind: 'server'; code: ErrorCode; message: string; ref?: string }
+  /**
+   * v2: more messages of the session with `from` are missing than the ratchet can skip:
+   * this one and the missing ones cannot be read. Acked and dropped; the session is
+   * dropped too, so the next message sent to `from` starts a new one.
+   */
+  | { kind: 'gap'; id: string; from: string; error: Error }
   /** A delivery that can never be opened (tampered, forged): acked and dropped. */
   | { kind: 'undecryptable'; id: string; from: string; error: Error }
   /** A message has waited `keyWaitMs` for its key; later ones from `from` go ahead of it. */
@@ -145,7 +158,10 @@ export interface MessengerHooks {
   onFailed?(id: string, frame: SendFrame, code: ErrorCode): void;
   /** A `deliver` or `contact` frame arrived (duplicates included). */
   onReceived?(frame: DeliverFrame | ContactFrame): void;
-  /** A delivery was dropped as a duplicate (already handled, or already queued). */
+  /**
+   * A delivery was dropped as a duplicate (already handled, or already queued; v2: a
+   * redelivery of a message decrypted before, or a replay the ratchet refused).
+   */
   onDuplicate?(id: string, frame: DeliverFrame | ContactFrame): void;
   /** The application's handler returned for this message (it is acked next). */
   onShown?(message: ChatMessage): void;
