@@ -77,6 +77,11 @@ export interface V2Options {
    * then messages to them go out as v1 without asking. @default 10 minutes
    */
   noBundleRetryMs?: number;
+  /**
+   * The `Messenger` checks the prekeys (count, rotation) when it connects if the last check
+   * is older than this (ms). @default 1 hour
+   */
+  checkEveryMs?: number;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -89,6 +94,7 @@ export const V2_DEFAULTS: Required<V2Options> = {
   signedPrekeyKeepMs: 30 * DAY,
   receivedIdsKept: 512,
   noBundleRetryMs: 10 * 60 * 1000,
+  checkEveryMs: 60 * 60 * 1000,
 };
 
 /** The v2 state of the conversation with one peer, for status lines. */
@@ -132,6 +138,8 @@ export class V2Sessions {
   /** Peers without a prekey bundle, and until when they are not asked again. */
   private readonly noBundleUntil = new Map<string, number>();
   private acceptedSinceCheck = 0;
+  /** When `maintain()` last started (ms since the epoch), for `maintainIfDue`. */
+  private lastCheck = -Infinity;
   private maintaining: Promise<void> | undefined;
 
   constructor(
@@ -165,6 +173,7 @@ export class V2Sessions {
    */
   maintain(): Promise<PrekeyStatus | undefined> {
     if (!this.enabled) return Promise.resolve(undefined);
+    this.lastCheck = this.now();
     const run = this.run('\u0000own', () => this.maintainNow());
     this.maintaining = run.then(
       () => {
@@ -179,7 +188,17 @@ export class V2Sessions {
 
   /** `maintain()` in the background: a failure is kept in `lastError`, never thrown. */
   maintainInBackground(): void {
+    this.lastCheck = this.now();
     void this.maintain().catch(() => undefined);
+  }
+
+  /**
+   * `maintainInBackground()` unless a check ran within `checkEveryMs` (the `Messenger`
+   * calls this on each connection, so a client that runs for weeks still rotates).
+   */
+  maintainIfDue(): void {
+    if (!this.enabled || this.now() - this.lastCheck < this.options.checkEveryMs) return;
+    this.maintainInBackground();
   }
 
   /** Waits for a background `maintain()` to finish (tests, shutdown). */

@@ -305,6 +305,21 @@ describe('v2 through the SDK', () => {
     assert.equal((await b2.keyStore.listOneTimePrekeyIds()).length >= 8, true);
   });
 
+  it('a connecting Messenger rotates a signed prekey past its age; the old one is kept', async () => {
+    const b = await stack.user('rot', { v2: { signedPrekeyMaxAgeMs: 1, checkEveryMs: 0 } });
+    const first = (await b.api.getPrekeyStatus()).signedPrekeyId;
+    assert.ok(first);
+    await sleep(5); // older than 1 ms
+    await recorder(b, [gwUrl]).start();
+    await eventually(
+      async () => (await b.api.getPrekeyStatus()).signedPrekeyId !== first,
+      'the signed prekey rotated on connect',
+    );
+    const kept = (await b.keyStore.listSignedPrekeys()).map((p) => p.id);
+    assert.ok(kept.includes(first), 'the rotated one is kept for first messages in flight');
+    assert.equal(b.v2.lastError, undefined);
+  });
+
   it('neither the plaintext nor any X25519 private key is in MongoDB, RabbitMQ, Redis or the logs', async () => {
     const marker = `V2-PLAINTEXT-${randomBytes(6).toString('hex')}`;
     const bobDir = join(dir, `scan-${randomBytes(3).toString('hex')}`);

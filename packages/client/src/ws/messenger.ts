@@ -269,6 +269,8 @@ export class Messenger extends Emitter<MessengerEvents> {
     // A new connection: everything not yet accepted goes again, same ids, same order.
     this.outbox.pump();
     this.acks.soon();
+    // v2: a long-running client rotates its signed prekey and tops up on schedule too.
+    this.gossip.v2.maintainIfDue();
   }
 
   private onFrame(f: ServerFrame): void {
