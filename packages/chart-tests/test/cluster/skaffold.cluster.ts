@@ -170,17 +170,20 @@ interface BuilderLine {
   names: string[];
   seconds: number;
   installs: { cached: number; steps: number };
+  /** Tagged from the image `testenv images` imported (same id): no export, no import. */
+  reused: boolean;
 }
 
 function builderLines(output: string): Map<string, BuilderLine> {
   const out = new Map<string, BuilderLine>();
   const re =
-    /image (ghcr\.io\/gossip\/(\w+):\S+) \(also (\S+)\): (\d+) s, \d+ MB, npm ci (\d+) of (\d+) from the layer cache/g;
+    /image (ghcr\.io\/gossip\/(\w+):\S+) \(also (\S+)\): (\d+) s, \d+ MB, npm ci (\d+) of (\d+) from the layer cache(, tagged from \S+)?/g;
   for (const m of output.matchAll(re)) {
     out.set(m[2]!, {
       names: [m[1]!, m[3]!],
       seconds: Number(m[4]),
       installs: { cached: Number(m[5]), steps: Number(m[6]) },
+      reused: m[7] !== undefined,
     });
   }
   return out;
@@ -241,7 +244,7 @@ describe('skaffold run on the node', () => {
       const lines = builderLines(run.output);
       for (const [c, b] of lines) {
         figures.push(
-          `  ${c}: built in ${b.seconds} s, npm ci ${b.installs.cached} of ${b.installs.steps} from the layer cache`,
+          `  ${c}: built in ${b.seconds} s, npm ci ${b.installs.cached} of ${b.installs.steps} from the layer cache${b.reused ? ', tagged from the testenv images one' : ''}`,
         );
       }
       assert.equal(run.code, 0, `skaffold run failed:\n${run.output.slice(-8000)}`);
