@@ -176,6 +176,11 @@ async function enter(api: ApiClient, gossip: GossipClient): Promise<void> {
       void leave(false);
     } else if (e.kind === 'undecryptable') {
       banner(`A message from ${e.from} could not be decrypted and was dropped.`);
+    } else if (e.kind === 'gap') {
+      banner(
+        `More messages from ${e.from} went missing than can be caught up: this one and the ` +
+          'missing ones cannot be read. The next message starts a new encrypted session.',
+      );
     }
   });
 
