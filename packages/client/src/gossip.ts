@@ -370,6 +370,17 @@ export class GossipClient {
     return opened;
   }
 
+  /**
+   * The application handled an opened message (its handler finished; it is acked next):
+   * for v2, the message key kept for a redelivery after a crash is deleted (`V2Sessions`).
+   * The `Messenger` calls this; who uses `openDeliver` without it calls it before acking.
+   */
+  async messageHandled(opened: OpenedDelivery): Promise<void> {
+    if (opened.kind === 'message' && opened.version === 2) {
+      await this.v2.handled(opened.from, opened.id);
+    }
+  }
+
   private opened(
     frame: DeliverFrame,
     keyId: string,

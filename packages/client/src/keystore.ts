@@ -127,8 +127,24 @@ export interface StoredSession {
    * a redelivery of one of them (not acked before a crash) is a duplicate, not an error.
    */
   received: string[];
+  /**
+   * Keys of messages this session decrypted that the application has not handled yet
+   * (oldest first; the SDK bounds their count and age and deletes each once its message was
+   * handled): a redelivery after a crash opens again with it. Secret. Absent: none.
+   */
+  unacked?: UnackedKey[];
   /** When this session was last stepped, ms since the epoch (local clock). */
   updatedAt: number;
+}
+
+/** v2: the kept message key of a decrypted message not handled (acked) yet. */
+export interface UnackedKey {
+  /** The message id. */
+  id: string;
+  /** Its message key (base64, 32 bytes; `Decrypted.messageKey` of packages/crypto): secret. */
+  mk: string;
+  /** When it was decrypted, ms since the epoch (local clock), for the maximum age. */
+  at: number;
 }
 
 /** Storage of one local account's keys. */
@@ -224,6 +240,15 @@ export function newestKey(
     }
   }
   return best;
+}
+
+/** A copy of a session its holder can change without changing the store's. */
+function copySession(s: StoredSession): StoredSession {
+  return {
+    ...s,
+    received: [...s.received],
+    ...(s.unacked ? { unacked: s.unacked.map((k) => ({ ...k })) } : {}),
+  };
 }
 
 /** Keys in memory only: for tests, and for browser sessions that must not persist. */
@@ -328,17 +353,14 @@ export class MemoryKeyStore implements KeyStore {
 
   async getSession(peer: string, device: string): Promise<StoredSession | undefined> {
     const s = this.sessions.get(JSON.stringify([peer, device]));
-    return s && { ...s, received: [...s.received] };
+    return s && copySession(s);
   }
   async putSession(session: StoredSession, consumedOneTimePrekey?: number): Promise<void> {
-    this.sessions.set(JSON.stringify([session.peer, session.device]), {
-      ...session,
-      received: [...session.received],
-    });
+    this.sessions.set(JSON.stringify([session.peer, session.device]), copySession(session));
     if (consumedOneTimePrekey !== undefined) this.oneTimePrekeys.delete(consumedOneTimePrekey);
   }
   async listSessions(): Promise<StoredSession[]> {
-    return [...this.sessions.values()].map((s) => ({ ...s, received: [...s.received] }));
+    return [...this.sessions.values()].map(copySession);
   }
   async deleteSessions(peer: string): Promise<void> {
     for (const [k, s] of this.sessions) if (s.peer === peer) this.sessions.delete(k);

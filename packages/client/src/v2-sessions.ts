@@ -7,9 +7,17 @@
  * - Sending: the state after `encryptV2` is stored before the body is handed out to be
  *   sent, so a message key is never used twice, whatever crashes when.
  * - Receiving: the state after a decryption is stored, together with the message id in
- *   the session's `received` list, before the plaintext is handed to the application
- *   (and so before the ack). A redelivery of an id in that list is a
- *   `DuplicateMessageError` (ack it, do not show it again), not a decryption error.
+ *   the session's `received` list and the message's key in its `unacked` list, before the
+ *   plaintext is handed to the application (and so before the ack). If the process dies
+ *   before the application's handler finished, the redelivery of that id opens again with
+ *   the kept key and is handed to the application again (at-least-once, as v1). Once the
+ *   handler finished (`handled`, which the `Messenger` calls before it acks) the key is
+ *   deleted; a redelivery after that is a `DuplicateMessageError` (ack it, do not show it
+ *   again), not a decryption error.
+ * - Forward secrecy: the only message keys kept besides the ratchet's skipped keys are
+ *   those of messages decrypted but not handled yet, at most `unackedKeysKept` per session
+ *   and for at most `unackedKeyMaxAgeMs`; whoever takes the stored state can read those
+ *   messages (they are still on the server, unacked), never ones handled before.
  * - Accepting a session stores it and deletes the one-time prekey it used in one put.
  * - Prekeys are stored locally before they are uploaded, so nobody can fetch a prekey
  *   whose private half this store does not hold.
@@ -20,6 +28,7 @@ import {
   decryptV2,
   encryptV2,
   exportX25519PublicKey,
+  fromBase64,
   generateX25519KeyPair,
   importSigningPublicKey,
   importWrappingPublicKey,
@@ -27,9 +36,11 @@ import {
   parseMessageBodyV2,
   parseRatchetState,
   PREKEY_ID_LIMIT,
+  ratchetOpen,
   serializeRatchetState,
   signPrekey,
   startSession,
+  toBase64,
   type RatchetState,
   type ResponderKeys,
 } from '@gossip/crypto';
@@ -49,6 +60,7 @@ import type {
   PinnedContact,
   StoredSession,
   StoredSignedPrekey,
+  UnackedKey,
   V2IdentityKey,
 } from './keystore.js';
 
@@ -73,6 +85,13 @@ export interface V2Options {
   /** Message ids remembered per session to tell a redelivery from a replay. @default 512 */
   receivedIdsKept?: number;
   /**
+   * Message keys of decrypted messages the application has not handled yet, kept per
+   * session so a redelivery after a crash opens again; the oldest go first. @default 100
+   */
+  unackedKeysKept?: number;
+  /** Such a kept key is deleted after this long (ms), handled or not. @default 30 days */
+  unackedKeyMaxAgeMs?: number;
+  /**
    * A peer without a prekey bundle (v1 only) is asked again after this long (ms); until
    * then messages to them go out as v1 without asking. @default 10 minutes
    */
@@ -93,6 +112,8 @@ export const V2_DEFAULTS: Required<V2Options> = {
   signedPrekeyMaxAgeMs: 7 * DAY,
   signedPrekeyKeepMs: 30 * DAY,
   receivedIdsKept: 512,
+  unackedKeysKept: 100,
+  unackedKeyMaxAgeMs: 30 * DAY,
   noBundleRetryMs: 10 * 60 * 1000,
   checkEveryMs: 60 * 60 * 1000,
 };
@@ -379,6 +400,7 @@ export class V2Sessions {
         peerSigningKey: contact.signingKey,
         ...(session?.previous !== undefined ? { previous: session.previous } : {}),
         received: session?.received ?? [],
+        ...(session?.unacked?.length ? { unacked: session.unacked } : {}),
         updatedAt: this.now(),
       };
       await this.keyStore.putSession(session);
@@ -442,8 +464,9 @@ export class V2Sessions {
 
   /**
    * Decrypts a v2 body from `from` (as the server authenticated it) with message id `id`.
-   * Starts the responder's session when the body carries an X3DH init. Throws
-   * `DuplicateMessageError` for a redelivery of a message decrypted before, and
+   * Starts the responder's session when the body carries an X3DH init. A redelivery of a
+   * message decrypted before but not `handled` yet opens again with its kept key. Throws
+   * `DuplicateMessageError` for a redelivery of a message handled before, and
    * `CryptoError` (`replayed`, `gap_too_large`, `decrypt_failed`, ...) otherwise.
    */
   async decrypt(from: string, id: string, body: string): Promise<V2Opened> {
@@ -455,15 +478,23 @@ export class V2Sessions {
     return this.run(from, async () => {
       let contact = await this.pins.pinnedKeys(from);
       const session = await this.currentSession(contact, device);
-      if (session?.received.includes(id)) throw new DuplicateMessageError(id, from);
       const ctx = this.context(from, device, this.me.username, PREKEY_DEVICE_ID, id);
       const current = session && parseRatchetState(session.state);
       const previous =
         session?.previous !== undefined ? parseRatchetState(session.previous) : undefined;
+      const unacked = this.liveUnacked(session);
+      if (session?.received.includes(id)) {
+        const kept = unacked.find((k) => k.id === id);
+        if (!kept) throw new DuplicateMessageError(id, from);
+        // Decrypted before a crash, never handled: open it again with its kept key.
+        const data = await this.openKept(kept.mk, b, ctx, [current, previous]);
+        return { data, device, skipped: 0 };
+      }
       const ek = b.init?.ek;
       const fresh = ek !== undefined && current?.ek !== ek && previous?.ek !== ek;
       let next: { current: RatchetState; previous?: RatchetState | undefined };
       let plaintext: Uint8Array;
+      let messageKey: Uint8Array;
       let skipped: number;
       let consumed: number | undefined;
       if (fresh) {
@@ -478,7 +509,7 @@ export class V2Sessions {
           contact = followed;
           got = await this.accept(body, ctx, contact);
         }
-        ({ plaintext, skipped } = got);
+        ({ plaintext, skipped, messageKey } = got);
         consumed = got.oneTimePrekeyId;
         // Both sides started a session at once: the one started by the smaller username
         // wins on both sides, the other is kept as `previous` to read what came under it.
@@ -509,7 +540,7 @@ export class V2Sessions {
           }
           next = usePrevious ? { current: d.state, previous } : { current, previous: d.state };
         }
-        ({ plaintext, skipped } = d);
+        ({ plaintext, skipped, messageKey } = d);
       } else {
         throw new CryptoError(
           'bad_key',
@@ -517,6 +548,9 @@ export class V2Sessions {
         );
       }
       const received = [...(session?.received ?? []), id].slice(-this.options.receivedIdsKept);
+      const keep = [...unacked, { id, mk: toBase64(messageKey), at: this.now() }].slice(
+        -this.options.unackedKeysKept,
+      );
       await this.keyStore.putSession(
         {
           peer: from,
@@ -525,12 +559,54 @@ export class V2Sessions {
           ...(next.previous ? { previous: serializeRatchetState(next.previous) } : {}),
           peerSigningKey: contact.signingKey,
           received,
+          unacked: keep,
           updatedAt: this.now(),
         },
         consumed,
       );
       return { data: plaintext, device, skipped };
     });
+  }
+
+  /**
+   * The application handled message `id` from `from` (its handler finished; the ack goes
+   * out next): its kept message key is deleted, so a redelivery is a duplicate from now on.
+   * Nothing happens if no key is kept for it (a v1 message, or deleted by the bounds).
+   */
+  async handled(from: string, id: string): Promise<void> {
+    await this.run(from, async () => {
+      for (const s of await this.keyStore.listSessions()) {
+        if (s.peer !== from || !s.unacked?.some((k) => k.id === id)) continue;
+        const rest = this.liveUnacked(s).filter((k) => k.id !== id);
+        const { unacked: _dropped, ...without } = s;
+        await this.keyStore.putSession(rest.length ? { ...without, unacked: rest } : without);
+      }
+    });
+  }
+
+  /** A session's kept message keys not past `unackedKeyMaxAgeMs`. */
+  private liveUnacked(session: StoredSession | undefined): UnackedKey[] {
+    const cutoff = this.now() - this.options.unackedKeyMaxAgeMs;
+    return (session?.unacked ?? []).filter((k) => k.at >= cutoff);
+  }
+
+  /** Opens a redelivered body with its kept message key, under whichever state made it. */
+  private async openKept(
+    mk: string,
+    b: ReturnType<typeof parseMessageBodyV2>,
+    ctx: ReturnType<V2Sessions['context']>,
+    states: Array<RatchetState | undefined>,
+  ): Promise<Uint8Array> {
+    let last: unknown;
+    for (const st of states) {
+      if (!st) continue;
+      try {
+        return await ratchetOpen(fromBase64(mk), b.header, b.ciphertext, ctx, st.ad);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last ?? new CryptoError('bad_key', `no v2 session state to open message ${ctx.id}`);
   }
 
   private async accept(

@@ -120,6 +120,8 @@ for (const [name, make, reopen] of stores) {
       const next = {
         ...session('bob', 'main', '{"a":2}'),
         received: ['m1', 'm2', 'm3'],
+        // The kept key of m3, decrypted and not handled yet: stored with the state step.
+        unacked: [{ id: 'm3', mk: Buffer.alloc(32, 7).toString('base64'), at: 6 }],
         updatedAt: 6,
       };
       await store.putSession(next);
@@ -129,7 +131,12 @@ for (const [name, make, reopen] of stores) {
       // A caller changing what it got back does not change the store.
       const got = await store.getSession('bob', 'main');
       got!.received.push('x');
+      got!.unacked!.pop();
       assert.deepEqual((await store.getSession('bob', 'main'))?.received, ['m1', 'm2', 'm3']);
+      assert.deepEqual(
+        (await again().getSession('bob', 'main'))?.unacked?.map((k) => k.id),
+        ['m3'],
+      );
       await store.deleteSessions('bob');
       assert.deepEqual(
         (await again().listSessions()).map((s) => [s.peer, s.device]),

@@ -2,7 +2,9 @@
  * End-to-end encryption v2 in the SDK (issue 16) through real api, engine and gateway
  * processes: two clients chat v2 both ways (receipts, offline replay), a v1-only client
  * and a v2 client still talk (v1), a client restarted from its Node key files keeps
- * chatting, a crash between receiving and acking neither loses nor repeats a message, the
+ * chatting, a crash between decrypting and the handler's end neither loses a message nor
+ * shows it twice to the new process (its kept message key opens the redelivery, then is
+ * deleted with the ack), the
  * one-time prekeys are topped up, and neither the plaintext nor the X25519 private keys
  * are in MongoDB, RabbitMQ, Redis or the service logs.
  */
@@ -17,6 +19,7 @@ import type { DeliverFrame, SendFrame } from '@gossip/protocol';
 import { ApiClient } from '../src/api.js';
 import { ApiError, DuplicateMessageError } from '../src/errors.js';
 import { GossipClient } from '../src/gossip.js';
+import type { StoredSession } from '../src/keystore.js';
 import { FileKeyStore, FileMessengerStore } from '../src/node/index.js';
 import type { ChatMessage } from '../src/ws/messenger.js';
 import { DeliveryStack, eventually, Recorder, sleep } from './delivery-stack.js';
@@ -167,7 +170,7 @@ describe('v2 through the SDK', () => {
     assert.deepEqual(rb2.errors, []);
   });
 
-  it('a crash between decrypting and acking: the redelivery is a duplicate, acked, shown once', async () => {
+  it('a crash between decrypting and the handler finishing: the redelivery is shown again once, acked, its kept key deleted', async () => {
     const bobDir = join(dir, `crash-${randomBytes(3).toString('hex')}`);
     const password = `pw-${randomBytes(8).toString('hex')}`;
     const [a, b] = await pair({}, { keyStore: new FileKeyStore(bobDir), password });
@@ -184,6 +187,14 @@ describe('v2 through the SDK', () => {
     await eventually(() => crashedOn.length >= 1, 'bob decrypted crash-1');
     await rb.messenger.stop(); // the "crash": the connection goes, no ack was sent
     assert.equal(await storedCount([id as string]), 1, 'still stored (not acked)');
+    // The state step is on disk with the message id and its kept key (nothing else kept).
+    const before = await bobSession(bobDir, a.username);
+    assert.ok(before.received.includes(id as string), 'the id is in received');
+    assert.deepEqual(
+      (before.unacked ?? []).map((k) => k.id),
+      [id],
+      'the unacked message key is kept',
+    );
 
     const b2 = new GossipClient({
       api: new ApiClient({ baseUrl: stack.api.url }),
@@ -191,15 +202,36 @@ describe('v2 through the SDK', () => {
     });
     await b2.login(b.username, password);
     const rb2 = await recorder(b2, [gwUrl], { store: new FileMessengerStore(bobDir) }).start();
-    await eventually(
-      () => rb2.messenger.stats.duplicates >= 1,
-      'the redelivery came as a duplicate',
-    );
+    await eventually(() => rb2.shown.length >= 1, 'the redelivery is shown to the new process');
     await eventually(async () => (await storedCount([id as string])) === 0, 'and was acked');
-    await sendAll(ra, b.username, ['crash-2']);
-    await eventually(() => rb2.shown.length >= 1, 'the next message decrypts');
+    assert.deepEqual(rb2.texts(), ['crash-1']);
+    assert.equal(rb2.shown[0]?.version, 2);
+    // After the handler finished (and the ack), the kept key is gone from the key file.
+    const afterAck = await bobSession(bobDir, a.username);
+    assert.deepEqual(afterAck.unacked ?? [], [], 'no message key kept after the ack');
+    assert.ok(afterAck.received.includes(id as string), 'the id is still in received');
+    // A redelivery now (an ack lost) is a duplicate, not shown again.
+    const redelivered: DeliverFrame = {
+      type: 'deliver',
+      id: id as string,
+      from: a.username,
+      sentAt: Date.now(),
+      kind: 'message',
+      body: rb2.shown[0]!.ciphertext,
+    };
+    await assert.rejects(b2.openDeliver(redelivered), DuplicateMessageError);
+    const [id2] = await sendAll(ra, b.username, ['crash-2']);
+    await eventually(() => rb2.shown.length >= 2, 'the next message decrypts');
+    // Its key is deleted when the handler has finished, before the ack: wait for the ack.
+    await eventually(async () => (await storedCount([id2 as string])) === 0, 'crash-2 acked');
     assert.deepEqual(crashedOn, ['crash-1']);
-    assert.deepEqual(rb2.texts(), ['crash-2'], 'crash-1 was not shown again, crash-2 once');
+    assert.deepEqual(
+      rb2.texts(),
+      ['crash-1', 'crash-2'],
+      'crash-1 shown once more after the crash, crash-2 once',
+    );
+    assert.equal(rb2.messenger.stats.duplicates, 0, 'the redelivery was no duplicate');
+    assert.deepEqual((await bobSession(bobDir, a.username)).unacked ?? [], [], 'none kept');
     assert.deepEqual(rb2.errors, []);
   });
 
@@ -270,7 +302,11 @@ describe('v2 through the SDK', () => {
     const adOf = async (c: GossipClient, peer: string): Promise<string> =>
       parseRatchetState((await c.keyStore.getSession(peer, 'main'))!.state).ad;
     assert.equal(await adOf(a, b.username), await adOf(b, a.username));
-    // A redelivery of an opened message is a duplicate, not an error.
+    // A redelivery of an opened message not handled yet (a crash before the handler
+    // finished) opens again with its kept key; once handled it is a duplicate, not an error.
+    const again = await b.openDeliver(deliver(a, a3!));
+    assert.ok(again.kind === 'message' && again.text === 'a3', 'not handled: opens again');
+    await b.messageHandled(again);
     await assert.rejects(b.openDeliver(deliver(a, a3!)), DuplicateMessageError);
   });
 
@@ -370,6 +406,16 @@ describe('v2 through the SDK', () => {
     assert.ok(rb.texts().every((t) => t.startsWith(marker)));
   });
 });
+
+/** Bob's stored session with `peer`, read from his `v2.json` key file. */
+async function bobSession(bobDir: string, peer: string): Promise<StoredSession> {
+  const file = JSON.parse(await readFile(join(bobDir, 'v2.json'), 'utf8')) as {
+    sessions: StoredSession[];
+  };
+  const s = file.sessions.find((x) => x.peer === peer);
+  assert.ok(s, `bob has a session with ${peer}`);
+  return s;
+}
 
 async function storedCount(ids: string[]): Promise<number> {
   return stack.db.collection('messages').countDocuments({ _id: { $in: ids as never[] } });

@@ -39,7 +39,7 @@ interface Entry {
 
 /** What the inbox works with. */
 export interface InboxDeps {
-  gossip: Pick<GossipClient, 'openDeliver' | 'openContactEvent'>;
+  gossip: Pick<GossipClient, 'openDeliver' | 'openContactEvent' | 'messageHandled'>;
   acks: Acks;
   stats: MessengerStats;
   hooks: MessengerHooks | undefined;
@@ -295,6 +295,9 @@ export class Inbox {
       return;
     }
     this.d.stats.presented++;
+    // v2: forget the message key kept for a redelivery after a crash (a failure leaves it
+    // to the bounds), then ack.
+    await this.d.gossip.messageHandled(opened).catch(() => undefined);
     this.remove(e);
     this.d.acks.handled(f.id);
     notify(this.d.hooks, 'onShown', msg);

@@ -116,6 +116,12 @@ export interface Decrypted {
   plaintext: Bytes;
   /** Message keys this message made the session skip: messages not (yet) arrived. */
   skipped: number;
+  /**
+   * The message key this message was opened with (secret; 32 bytes). The state no longer
+   * holds it; a caller may keep it until the message is handled, then it must forget it
+   * (`ratchetOpen` opens the same message again with it).
+   */
+  messageKey: Bytes;
 }
 
 export interface Encrypted {
@@ -288,7 +294,8 @@ export async function ratchetEncrypt(
   return { state: s, header, ciphertext };
 }
 
-async function open(
+/** Opens a message with its message key (`Decrypted.messageKey`), as `ratchetDecrypt` did. */
+export async function ratchetOpen(
   mk: Uint8Array,
   header: Uint8Array,
   ciphertext: Uint8Array,
@@ -364,15 +371,10 @@ export async function ratchetDecrypt(
 
   const kept = s.skipped.findIndex((k) => k.dh === dhB64 && k.n === header.n);
   if (kept >= 0) {
-    const plaintext = await open(
-      fromBase64((s.skipped[kept] as SkippedKey).mk),
-      headerBytes,
-      ciphertext,
-      ctx,
-      s.ad,
-    );
+    const messageKey = fromBase64((s.skipped[kept] as SkippedKey).mk);
+    const plaintext = await ratchetOpen(messageKey, headerBytes, ciphertext, ctx, s.ad);
     s.skipped.splice(kept, 1);
-    return { state: s, plaintext, skipped: 0 };
+    return { state: s, plaintext, skipped: 0, messageKey };
   }
 
   const current = s.dhr !== null && bytesEqual(fromBase64(s.dhr), header.dh);
@@ -410,9 +412,9 @@ export async function ratchetDecrypt(
   }
   skipped += await skipTo(s, header.n, now);
   const [mk, ck] = await kdfChain(fromBase64(s.ckr as string));
-  const plaintext = await open(mk, headerBytes, ciphertext, ctx, s.ad);
+  const plaintext = await ratchetOpen(mk, headerBytes, ciphertext, ctx, s.ad);
   s.ckr = toBase64(ck);
   s.nr += 1;
   prune(s, now, maxAge);
-  return { state: s, plaintext, skipped };
+  return { state: s, plaintext, skipped, messageKey: mk };
 }
