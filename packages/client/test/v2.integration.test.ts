@@ -39,7 +39,8 @@ let gwUrl: string;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gossip-v2-'));
-  await stack.startApi();
+  // Every test registers two users from this one address: above the default per-IP limit.
+  await stack.startApi({ API_REGISTER_MAX_PER_IP: '1000' });
   // Unacked messages come back after 2 s, so the crash test's redelivery is quick.
   await stack.startEngine({ ENGINE_REDELIVERY_SECONDS: '2', ENGINE_SCAN_INTERVAL_MS: '200' });
   gwUrl = (await stack.startGateway()).wsUrl;
@@ -308,6 +309,35 @@ describe('v2 through the SDK', () => {
     assert.ok(again.kind === 'message' && again.text === 'a3', 'not handled: opens again');
     await b.messageHandled(again);
     await assert.rejects(b.openDeliver(deliver(a, a3!)), DuplicateMessageError);
+  });
+
+  it('kept keys of unhandled messages are bounded: beyond unackedKeysKept the oldest is a duplicate', async () => {
+    const [a, b] = await pair({}, { v2: { unackedKeysKept: 2 } });
+    const deliver = (f: SendFrame): DeliverFrame => ({
+      type: 'deliver',
+      id: f.id,
+      from: a.username,
+      sentAt: Date.now(),
+      kind: f.kind,
+      body: f.body,
+    });
+    const frames: SendFrame[] = [];
+    for (const t of ['u1', 'u2', 'u3']) frames.push((await a.prepareSend(b.username, t))[0]!);
+    // Opened, never handled (no messageHandled): only the last two keys are kept.
+    for (const f of frames) await b.openDeliver(deliver(f));
+    const kept = (await b.keyStore.getSession(a.username, 'main'))?.unacked ?? [];
+    assert.deepEqual(
+      kept.map((k) => k.id),
+      frames.slice(1).map((f) => f.id),
+    );
+    await assert.rejects(b.openDeliver(deliver(frames[0]!)), DuplicateMessageError);
+    const u3 = await b.openDeliver(deliver(frames[2]!));
+    assert.ok(u3.kind === 'message' && u3.text === 'u3', 'a kept one opens again');
+    await b.messageHandled(u3);
+    assert.deepEqual(
+      ((await b.keyStore.getSession(a.username, 'main'))?.unacked ?? []).map((k) => k.id),
+      [frames[1]!.id],
+    );
   });
 
   it('one-time prekeys are topped up after login and after sessions were accepted', async () => {
