@@ -12,13 +12,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { MongoClient, ObjectId, type Db } from 'mongodb';
-import {
-  COLLECTIONS,
-  contactDocId,
-  type BusAck,
-  type BusSend,
-  type GatewayMessage,
-} from '@gossip/protocol';
+import { COLLECTIONS, type BusAck, type BusSend, type GatewayMessage } from '@gossip/protocol';
 import { createLogger } from '@gossip/servicekit';
 import {
   AttachmentBlobs,
@@ -26,7 +20,7 @@ import {
   type AttachmentDoc,
   type SharedCollections,
 } from '@gossip/store';
-import { testEnv, uniqueName } from '@gossip/testenv';
+import { insertAcceptedContacts, testEnv, uniqueName } from '@gossip/testenv';
 import { createEngineMetrics } from '../src/metrics.js';
 import { sweepAttachments } from '../src/attachment-sweep.js';
 import { startEngineUnderTest, type EngineUnderTest } from './engine-under-test.js';
@@ -63,24 +57,8 @@ describe('engine and attachments', () => {
     });
     // alice's contacts: bob and dave (accepted both ways); carol is a stranger.
     for (const u of ['alice', 'bob', 'carol', 'dave']) await c.users.insertOne({ _id: u });
-    for (const [a, b] of [
-      ['alice', 'bob'],
-      ['alice', 'dave'],
-    ] as const) {
-      for (const [owner, peer] of [
-        [a, b],
-        [b, a],
-      ] as const) {
-        await c.contacts.insertOne({
-          _id: contactDocId(owner, peer),
-          owner,
-          peer,
-          state: 'accepted',
-          blocked: false,
-          since: new Date(),
-        });
-      }
-    }
+    await insertAcceptedContacts(db, 'alice', 'bob');
+    await insertAcceptedContacts(db, 'alice', 'dave');
   });
 
   after(async () => {

@@ -13,14 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
-import {
-  contactDocId,
-  presenceKey,
-  type BusSend,
-  type ContactDoc,
-  type GatewayMessage,
-} from '@gossip/protocol';
-import { testEnv, uniqueName } from '@gossip/testenv';
+import { presenceKey, type BusSend, type GatewayMessage } from '@gossip/protocol';
+import { insertAcceptedContacts, testEnv, uniqueName } from '@gossip/testenv';
 import {
   dropDatabaseAndClose,
   startEngineUnderTest,
@@ -73,20 +67,8 @@ describe('engine sends: publishes per message', () => {
   let n = 0;
   const user = (): string => `u${Date.now().toString(36)}${n++}`.slice(0, 32);
 
-  const contacts = async (x: string, y: string): Promise<void> => {
-    const doc = (owner: string, peer: string): ContactDoc => ({
-      _id: contactDocId(owner, peer),
-      owner,
-      peer,
-      state: 'accepted',
-      blocked: false,
-      since: new Date(),
-    });
-    await mongo
-      .db(prefix)
-      .collection<ContactDoc>('contacts')
-      .insertMany([doc(x, y), doc(y, x)]);
-  };
+  const contacts = (x: string, y: string): Promise<void> =>
+    insertAcceptedContacts(mongo.db(prefix), x, y);
   const online = async (name: string, gw: string): Promise<void> => {
     await redis.hset(`${prefix}:${presenceKey(name)}`, gw, String(Date.now() + 60_000));
   };

@@ -20,4 +20,4 @@ export {
   type BackingVersions,
 } from './backing.js';
 export { Watchdog } from './watchdog.js';
-export { ServiceStack, type StackServers } from './stack.js';
+export { insertAcceptedContacts, ServiceStack, type StackServers } from './stack.js';

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { Redis } from 'ioredis';
-import { contactDocId, type ContactDoc } from '@gossip/protocol';
+import { COLLECTIONS, contactDocId, type ContactDoc } from '@gossip/protocol';
 import {
   generateSigningJwk,
   parseSigningKeys,
@@ -169,16 +169,7 @@ export class ServiceStack {
 
   /** Makes `a` and `b` accepted contacts (both sides), as the api stores them. */
   async makeContacts(a: string, b: string, blockedBy?: string): Promise<void> {
-    const now = new Date();
-    const doc = (owner: string, peer: string): ContactDoc => ({
-      _id: contactDocId(owner, peer),
-      owner,
-      peer,
-      state: 'accepted',
-      blocked: blockedBy === owner,
-      since: now,
-    });
-    await this.db.collection<ContactDoc>('contacts').insertMany([doc(a, b), doc(b, a)]);
+    await insertAcceptedContacts(this.db, a, b, blockedBy);
   }
 
   /**
@@ -201,4 +192,27 @@ export class ServiceStack {
       await this.mongo.close();
     }
   }
+}
+
+/**
+ * Makes `a` and `b` accepted contacts in `db` (both sides), as the api stores them;
+ * `blockedBy`, if given, is the side that blocked the other. For tests that seed the store
+ * without an api (the engine's own tests) and for {@link ServiceStack.makeContacts}.
+ */
+export async function insertAcceptedContacts(
+  db: Db,
+  a: string,
+  b: string,
+  blockedBy?: string,
+): Promise<void> {
+  const now = new Date();
+  const doc = (owner: string, peer: string): ContactDoc => ({
+    _id: contactDocId(owner, peer),
+    owner,
+    peer,
+    state: 'accepted',
+    blocked: blockedBy === owner,
+    since: now,
+  });
+  await db.collection<ContactDoc>(COLLECTIONS.contacts).insertMany([doc(a, b), doc(b, a)]);
 }
