@@ -11,19 +11,81 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Binaries } from './install.js';
 import type { ServerRecord } from './state.js';
 
-/** A port free right now on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports are picked below the kernel's ephemeral range (`ip_local_port_range`), because
+ * that is where outgoing connections take their source ports from: a port that `listen(0)`
+ * handed out and closed could be taken by any connect on the machine before the server
+ * it was meant for binds it (seen as EADDRINUSE in a busy CI run). Below the range only
+ * another explicit bind can take it. The window also stays under Kubernetes' NodePort
+ * range (30000-32767) and above its control-plane and kubelet ports (6443, 10250-10259)
+ * and etcd (2379-2380).
+ */
+const PORT_WINDOW_LOW = 20000;
+const PORT_WINDOW_HIGH = 29999;
+
+/** Ports this process has handed out already: never the same one twice. */
+const handedOut = new Set<number>();
+
+/** The lowest port of the kernel's ephemeral range, or 32768 when it cannot be read. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(
+      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0],
+    );
+    return Number.isInteger(low) && low > 0 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/** Ports the kernel keeps out of automatic assignment (`ip_local_reserved_ports`). */
+function reservedPorts(): (port: number) => boolean {
+  let text = '';
+  try {
+    text = readFileSync('/proc/sys/net/ipv4/ip_local_reserved_ports', 'utf8').trim();
+  } catch {
+    return () => false;
+  }
+  const ranges = text
+    .split(',')
+    .filter(Boolean)
+    .map((part) => part.split('-').map(Number) as [number, number?]);
+  return (port) => ranges.some(([a, b]) => port >= a && port <= (b ?? a));
+}
+
+/** True when nothing on this machine listens on `port` (checked on every IPv4 address). */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() =>
-        typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port')),
-      );
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '0.0.0.0', exclusive: true }, () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A port free right now on this machine, from below the ephemeral range (see above),
+ * never one this process handed out before. Other processes pick at random from the
+ * same window of 10,000 ports, so two picking the same one at once is unlikely, and a
+ * port one of them already listens on fails the bind check.
+ */
+export async function freePort(): Promise<number> {
+  const high = Math.min(PORT_WINDOW_HIGH, ephemeralLow() - 1);
+  const low = PORT_WINDOW_LOW;
+  if (high <= low) {
+    throw new Error(
+      `freePort: no port window below the ephemeral range (ip_local_port_range starts at ${high + 1}; need it above ${low})`,
+    );
+  }
+  const reserved = reservedPorts();
+  const span = high - low + 1;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * span);
+    if (handedOut.has(port) || reserved(port)) continue;
+    handedOut.add(port);
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`freePort: no free port found in ${low}-${high} after 200 tries`);
 }
 
 export function daemon(
