@@ -169,7 +169,32 @@ export const BusPush = Type.Object({
 });
 export type BusPush = Static<typeof BusPush>;
 
-export const GatewayMessage = Type.Union([BusStored, BusError, BusPush]);
+/** The most frames one `pushes` message carries (an engine sends more as several). */
+export const MAX_BUS_PUSHES = 256;
+
+/** One frame of a `pushes` message: a live push to every connection of `to` on the gateway. */
+export const BusPushItem = Type.Object({
+  to: Username,
+  frame: Type.Union([DeliverFrame, DeliveredFrame, ContactFrame, ServerSignalFrame]),
+});
+export type BusPushItem = Static<typeof BusPushItem>;
+
+/**
+ * Several live pushes in one bus message (today: the `delivered` receipts of one batch of
+ * acks whose senders are on this gateway), each applied as a `push` without `conn`: every
+ * frame is written to each connection of its `to` as its own WebSocket message, in order.
+ *
+ * A gateway that does not know this op drops it (`unknown_op`), so an engine sends it only
+ * to a gateway whose presence claim says it understands it ({@link PRESENCE_PUSHES_MARK});
+ * to any other, one `push` per frame as before.
+ */
+export const BusPushes = Type.Object({
+  op: Type.Literal('pushes'),
+  pushes: Type.Array(BusPushItem, { minItems: 1, maxItems: MAX_BUS_PUSHES }),
+});
+export type BusPushes = Static<typeof BusPushes>;
+
+export const GatewayMessage = Type.Union([BusStored, BusError, BusPush, BusPushes]);
 export type GatewayMessage = Static<typeof GatewayMessage>;
 
 /** Gateway message schemas by `op`. */
@@ -177,7 +202,34 @@ export const GATEWAY_MESSAGES = {
   stored: BusStored,
   error: BusError,
   push: BusPush,
+  pushes: BusPushes,
 } as const;
+
+/**
+ * How a gateway's presence claim (see `presenceKey`) says that gateway takes `pushes`: the
+ * claim's value, the time (ms) until which it holds, ends in this fraction. `Number()` of
+ * the value is still that time (plus a tenth of a millisecond), so an engine that predates
+ * the mark reads the claim as before; an engine reads the mark in the same HGETALL it
+ * reads the claim with. The mark is written by the very gateway process that holds the
+ * connection, with each claim: a gateway rolled back to a version without `pushes`, even
+ * under the same instance id, overwrites it with its first claim of each user.
+ */
+export const PRESENCE_PUSHES_MARK = '.1';
+
+/** A live presence claim as an engine reads it: the gateway, and whether it takes `pushes`. */
+export interface PresenceClaim {
+  gw: string;
+  pushes: boolean;
+}
+
+/** The claims of a presence hash (`HGETALL` of `presenceKey`) that still hold at `now`. */
+export function presenceClaims(fields: Record<string, string>, now: number): PresenceClaim[] {
+  const out: PresenceClaim[] = [];
+  for (const [gw, until] of Object.entries(fields)) {
+    if (Number(until) > now) out.push({ gw, pushes: until.endsWith(PRESENCE_PUSHES_MARK) });
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------- api -> gateway (Redis)
 

@@ -39,6 +39,7 @@ import { MessageInserter } from './inserter.js';
 import { createEngineMetrics, type EngineMetrics } from './metrics.js';
 import { Outbound } from './outbound.js';
 import { Permissions } from './permissions.js';
+import { Receipts } from './receipts.js';
 import { RecentMessages } from './recent.js';
 import { RedeliveryScan } from './redelivery.js';
 import { Replayer } from './replay.js';
@@ -166,7 +167,20 @@ export class Engine {
         replayBatch,
         redeliverySeconds,
       }),
-      acks: new Acks({ c, out, recent, metrics }, links),
+      acks: new Acks(
+        { c, out, recent, metrics },
+        links,
+        new Receipts({
+          c,
+          out,
+          redis: this.redis,
+          redisPrefix: cfg.redisPrefix,
+          metrics,
+          log: this.log,
+        }),
+        undefined,
+        (n) => metrics.ackBatch.observe(n),
+      ),
       signals: new Signals(permissions, out, metrics),
       scan: new RedeliveryScan({
         c,

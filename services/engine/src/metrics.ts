@@ -29,6 +29,7 @@ export interface EngineMetrics {
   acceptLatency: Histogram;
   deliveryLatency: Histogram;
   storeBatch: Histogram;
+  ackBatch: Histogram;
   storeCommands: Counter<'command'>;
   inflight: Gauge;
   oldestInflightAge: Gauge;
@@ -110,6 +111,12 @@ export function createEngineMetrics(): EngineMetrics {
     storeBatch: new Histogram({
       name: 'gossip_engine_store_batch_size',
       help: 'Messages stored per insert (sends arriving together share one).',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers,
+    }),
+    ackBatch: new Histogram({
+      name: 'gossip_engine_ack_batch_frames',
+      help: 'Ack frames per batch of deletes (acks arriving together share one).',
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers,
     }),

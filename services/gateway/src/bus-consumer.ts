@@ -3,13 +3,15 @@
  * `accepted`), `error` (for one connection) and `push` (a frame for a user's connections,
  * held back by those still in their first replay, or a frame of one connection's replay,
  * which `replayed` ends; a live push may also carry the `stored` of its message when the
- * sender is on this gateway too).
+ * sender is on this gateway too), and `pushes` (several live pushes in one message, taken
+ * because this gateway's presence claims carry `PRESENCE_PUSHES_MARK`).
  */
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import {
   gatewayQueue,
   gatewayRoutingKey,
   parseGatewayMessage,
+  type BusPushItem,
   type GatewayMessage,
 } from '@gossip/protocol';
 import type { Logger } from '@gossip/servicekit';
@@ -59,6 +61,7 @@ export class BusConsumer {
         'invalid bus message dropped',
       );
     } else {
+      this.metrics.busMessages.inc({ op: parsed.message.op });
       try {
         this.dispatch(parsed.message);
       } catch (err) {
@@ -108,12 +111,20 @@ export class BusConsumer {
         }
         // `replayed` is for one connection; one without it is not a valid live push.
         if (frame.type === 'replayed') return;
-        for (const conn of this.registry.connsOf(m.to)) {
-          // Receipts and signals are small; messages are the bulk and are redelivered.
-          conn.deliver({ frame, live: m.live === true, droppable: frame.type === 'deliver' });
-        }
-        return;
+        return this.live(m.to, frame, m.live === true);
       }
+      case 'pushes':
+        // Each as its own live push, in order: one WebSocket message per frame.
+        for (const p of m.pushes) this.live(p.to, p.frame, false);
+        return;
+    }
+  }
+
+  /** A live push: `frame` to every connection of `to` here (held by those still replaying). */
+  private live(to: string, frame: BusPushItem['frame'], live: boolean): void {
+    for (const conn of this.registry.connsOf(to)) {
+      // Receipts and signals are small; messages are the bulk and are redelivered.
+      conn.deliver({ frame, live, droppable: frame.type === 'deliver' });
     }
   }
 }

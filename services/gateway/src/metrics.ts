@@ -7,6 +7,7 @@ import {
   CLIENT_FRAMES,
   BUS_INVALID_REASONS,
   GATEWAY_CONNECTIONS_METRIC,
+  GATEWAY_MESSAGES,
 } from '@gossip/protocol';
 
 export interface GatewayMetrics {
@@ -26,6 +27,7 @@ export interface GatewayMetrics {
   slowClosed: Counter;
   rateLimitClosed: Counter;
   busInvalid: Counter<'reason'>;
+  busMessages: Counter<'op'>;
   sessionsClosed: Counter<'reason'>;
 }
 
@@ -118,6 +120,12 @@ export function createGatewayMetrics(): GatewayMetrics {
       labelNames: ['reason'],
       registers,
     }),
+    busMessages: new Counter({
+      name: 'gossip_gateway_bus_messages_total',
+      help: 'Valid messages taken off this gateway’s queue, by op.',
+      labelNames: ['op'],
+      registers,
+    }),
     sessionsClosed: new Counter({
       name: 'gossip_gateway_sessions_closed_total',
       help: 'Sockets closed because their token expired (4401) or their session was revoked (4403).',
@@ -134,6 +142,7 @@ export function createGatewayMetrics(): GatewayMetrics {
   for (const type of ['deliver', 'delivered', 'contact', 'signal']) m.pushed.inc({ type }, 0);
   for (const reason of CAP_REFUSALS) m.upgradesRejected.inc({ reason }, 0);
   for (const reason of BUS_INVALID_REASONS) m.busInvalid.inc({ reason }, 0);
+  for (const op of Object.keys(GATEWAY_MESSAGES)) m.busMessages.inc({ op }, 0);
   m.connections.set(0);
   return m;
 }

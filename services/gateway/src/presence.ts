@@ -5,7 +5,7 @@
  * gateway's claims vanish on their own; engines ignore fields past their time.
  */
 import type { Redis } from 'ioredis';
-import { presenceKey as presenceKeyOf } from '@gossip/protocol';
+import { PRESENCE_PUSHES_MARK, presenceKey as presenceKeyOf } from '@gossip/protocol';
 
 /** Users claimed per Redis pipeline. */
 const CLAIM_BATCH = 500;
@@ -28,7 +28,8 @@ export class Presence {
    * flush or restart, or an expiry): their pending messages must be replayed.
    */
   async claim(users: readonly string[]): Promise<string[]> {
-    const until = String(Date.now() + this.ttlSeconds * 1000);
+    // With the mark: this gateway takes `pushes` (several frames in one bus message).
+    const until = String(Date.now() + this.ttlSeconds * 1000) + PRESENCE_PUSHES_MARK;
     const lost: string[] = [];
     // In slices, one pipeline after the other: a heartbeat of every user at once would hold
     // two commands and their replies per user in memory at the same time.
