@@ -15,7 +15,8 @@
  * two fingerprints sorted and concatenated: 60 digits, the same on both phones, and
  * different as soon as either party's keys differ from what the other has pinned.
  */
-import { compareBytes, concatBytes, encodeFields, fromBase64 } from './bytes.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { compareBytes, encodeFields, fromBase64 } from './bytes.js';
 import type { PublicKeyStrings } from './keys.js';
 
 /** Hash iterations per fingerprint (Signal uses the same count). */
@@ -28,19 +29,25 @@ export interface FingerprintParty extends PublicKeyStrings {
   username: string;
 }
 
-const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
-
-async function sha256(data: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await subtle().digest('SHA-256', new Uint8Array(data)));
-}
+/*
+ * SHA-256 from @noble/hashes, synchronously: WebCrypto's `digest` cost a round trip through
+ * its job queue for each of the 5,200 rounds (about half a second of CPU per fingerprint
+ * in Node 20, paid every time a contact's keys are pinned or checked; issue 18). Same
+ * digest, so the same digits (the known answer in test/fingerprint.test.ts).
+ */
 
 /** One party's 30-digit fingerprint over their username and both public keys. */
 export async function fingerprint(party: FingerprintParty): Promise<string> {
   const signing = fromBase64(party.signingKey);
   const wrapping = fromBase64(party.wrappingKey);
   const keys = encodeFields([signing, wrapping]);
-  let h = await sha256(encodeFields(['gossip/fp', '1', party.username, signing, wrapping]));
-  for (let i = 0; i < FINGERPRINT_ITERATIONS; i++) h = await sha256(concatBytes(h, keys));
+  let h = sha256(encodeFields(['gossip/fp', '1', party.username, signing, wrapping]));
+  const buf = new Uint8Array(h.length + keys.length);
+  buf.set(keys, h.length);
+  for (let i = 0; i < FINGERPRINT_ITERATIONS; i++) {
+    buf.set(h, 0);
+    h = sha256(buf);
+  }
   let digits = '';
   for (let chunk = 0; chunk < FINGERPRINT_DIGITS / 5; chunk++) {
     let n = 0;

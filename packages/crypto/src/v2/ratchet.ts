@@ -1,5 +1,6 @@
 /**
- * v2 Double Ratchet (Signal's specification, section 3), on WebCrypto.
+ * v2 Double Ratchet (Signal's specification, section 3): X25519 on WebCrypto, the KDFs on
+ * @noble/hashes (kdf.ts), AES-256-GCM through aead.ts (Node's OpenSSL cipher, else WebCrypto).
  *
  *     KDF_RK(rk, dh_out) = HKDF-SHA-256(salt = rk, IKM = dh_out, info = "gossip/ratchet/root/2", 64)
  *                          -> (new rk = bytes 0..31, chain key = bytes 32..63)
@@ -21,7 +22,8 @@
  */
 import { bytesEqual, encodeFields, fromBase64, toBase64, utf8, type Bytes } from '../bytes.js';
 import { CryptoError } from '../errors.js';
-import { hkdf, hmacSha256 } from './kdf.js';
+import { aesGcmOpen, aesGcmSeal } from './aead.js';
+import { hkdfSync, hmacSha256Sync } from './kdf.js';
 import {
   exportX25519PrivateRaw,
   exportX25519PublicRaw,
@@ -31,8 +33,6 @@ import {
   x25519,
 } from './prekeys.js';
 import type { X3dhInit } from './x3dh.js';
-
-const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
 export const RATCHET_ROOT_INFO = 'gossip/ratchet/root/2';
 export const RATCHET_MSG_INFO = 'gossip/ratchet/msg/2';
@@ -130,24 +130,43 @@ export interface Encrypted {
   ciphertext: Bytes;
 }
 
+const RATCHET_ROOT_INFO_BYTES = utf8(RATCHET_ROOT_INFO);
+const RATCHET_MSG_INFO_BYTES = utf8(RATCHET_MSG_INFO);
+const CHAIN_MESSAGE = new Uint8Array([0x01]);
+const CHAIN_NEXT = new Uint8Array([0x02]);
+const ZERO_SALT = new Uint8Array(32);
+
+/*
+ * The KDFs run synchronously on @noble/hashes (kdf.ts); the exported async forms below are
+ * the same functions for callers (tests, vectors) that await them.
+ */
+function kdfRootSync(rk: Uint8Array, dhOut: Uint8Array): [Bytes, Bytes] {
+  const out = hkdfSync(rk, dhOut, RATCHET_ROOT_INFO_BYTES, 64);
+  return [out.slice(0, 32), out.slice(32)];
+}
+
+function kdfChainSync(ck: Uint8Array): [Bytes, Bytes] {
+  return [hmacSha256Sync(ck, CHAIN_MESSAGE), hmacSha256Sync(ck, CHAIN_NEXT)];
+}
+
+function messageKeyMaterialSync(mk: Uint8Array): { key: Bytes; nonce: Bytes } {
+  const out = hkdfSync(ZERO_SALT, mk, RATCHET_MSG_INFO_BYTES, 44);
+  return { key: out.slice(0, 32), nonce: out.slice(32) };
+}
+
 /** KDF_RK: (new root key, chain key) from the root key and a DH output. */
 export async function kdfRoot(rk: Uint8Array, dhOut: Uint8Array): Promise<[Bytes, Bytes]> {
-  const out = await hkdf(rk, dhOut, RATCHET_ROOT_INFO, 64);
-  return [out.slice(0, 32), out.slice(32)];
+  return Promise.resolve(kdfRootSync(rk, dhOut));
 }
 
 /** KDF_CK: (message key, next chain key). */
 export async function kdfChain(ck: Uint8Array): Promise<[Bytes, Bytes]> {
-  return [
-    await hmacSha256(ck, new Uint8Array([0x01])),
-    await hmacSha256(ck, new Uint8Array([0x02])),
-  ];
+  return Promise.resolve(kdfChainSync(ck));
 }
 
 /** The AES-256-GCM key bytes and 12-byte nonce of a message key. */
 export async function messageKeyMaterial(mk: Uint8Array): Promise<{ key: Bytes; nonce: Bytes }> {
-  const out = await hkdf(new Uint8Array(32), mk, RATCHET_MSG_INFO, 44);
-  return { key: out.slice(0, 32), nonce: out.slice(32) };
+  return Promise.resolve(messageKeyMaterialSync(mk));
 }
 
 /** The 40-byte header: dh (32) || pn (uint32 BE) || n (uint32 BE). */
@@ -197,9 +216,9 @@ async function pairBytes(pair: CryptoKeyPair): Promise<{ priv: string; pub: stri
   };
 }
 
-async function dh(priv: string, pub: Uint8Array): Promise<Bytes> {
+async function dh(priv: string, pub: CryptoKey): Promise<Bytes> {
   const own = await importX25519PrivateRaw(fromBase64(priv));
-  return x25519(own.privateKey, await importX25519PublicRaw(pub));
+  return x25519(own.privateKey, pub);
 }
 
 /**
@@ -214,7 +233,7 @@ export async function initInitiator(
 ): Promise<RatchetState> {
   const pair = ownKeyPair ?? (await generateX25519KeyPair());
   const dhr = await exportX25519PublicRaw(peerSignedPrekey);
-  const [rk, cks] = await kdfRoot(sk, await x25519(pair.privateKey, peerSignedPrekey));
+  const [rk, cks] = kdfRootSync(sk, await x25519(pair.privateKey, peerSignedPrekey));
   return freshState(ad, rk, await pairBytes(pair), { dhr: toBase64(dhr), cks: toBase64(cks) });
 }
 
@@ -260,10 +279,6 @@ export function cloneState(s: RatchetState): RatchetState {
   };
 }
 
-async function aesKey(raw: Uint8Array, usage: KeyUsage): Promise<CryptoKey> {
-  return subtle().importKey('raw', new Uint8Array(raw), 'AES-GCM', false, [usage]);
-}
-
 /** Encrypts one message; returns the next state (the given one is not modified). */
 export async function ratchetEncrypt(
   state: RatchetState,
@@ -278,19 +293,14 @@ export async function ratchetEncrypt(
   }
   if (state.ns >= MAX_COUNTER) throw new CryptoError('bad_format', 'sending chain exhausted');
   const s = cloneState(state);
-  const [mk, ck] = await kdfChain(fromBase64(s.cks as string));
+  const [mk, ck] = kdfChainSync(fromBase64(s.cks as string));
   const header = encodeHeader({ dh: fromBase64(s.dhs.pub), pn: s.pn, n: s.ns });
   s.cks = toBase64(ck);
   s.ns += 1;
-  const { key, nonce } = await messageKeyMaterial(mk);
+  const { key, nonce } = messageKeyMaterialSync(mk);
   const data = typeof plaintext === 'string' ? utf8(plaintext) : new Uint8Array(plaintext);
-  const ciphertext = new Uint8Array(
-    await subtle().encrypt(
-      { name: 'AES-GCM', iv: nonce, additionalData: messageAad(ctx, fromBase64(s.ad), header) },
-      await aesKey(key, 'encrypt'),
-      data,
-    ),
-  );
+  const aad = messageAad(ctx, fromBase64(s.ad), header);
+  const ciphertext = await aesGcmSeal(key, nonce, aad, data);
   return { state: s, header, ciphertext };
 }
 
@@ -302,15 +312,9 @@ export async function ratchetOpen(
   ctx: RatchetContext,
   ad: string,
 ): Promise<Bytes> {
-  const { key, nonce } = await messageKeyMaterial(mk);
+  const { key, nonce } = messageKeyMaterialSync(mk);
   try {
-    return new Uint8Array(
-      await subtle().decrypt(
-        { name: 'AES-GCM', iv: nonce, additionalData: messageAad(ctx, fromBase64(ad), header) },
-        await aesKey(key, 'decrypt'),
-        new Uint8Array(ciphertext),
-      ),
-    );
+    return await aesGcmOpen(key, nonce, messageAad(ctx, fromBase64(ad), header), ciphertext);
   } catch (err) {
     throw new CryptoError(
       'decrypt_failed',
@@ -321,12 +325,13 @@ export async function ratchetOpen(
 }
 
 /** Stores the keys of messages `s.nr .. until-1` of the receiving chain as skipped. */
-async function skipTo(s: RatchetState, until: number, now: number): Promise<number> {
+function skipTo(s: RatchetState, until: number, now: number): number {
+  if (s.nr >= until) return 0;
   if (s.ckr === null || s.dhr === null) return 0;
   let ck = fromBase64(s.ckr);
   let count = 0;
   while (s.nr < until) {
-    const [mk, next] = await kdfChain(ck);
+    const [mk, next] = kdfChainSync(ck);
     s.skipped.push({ dh: s.dhr, n: s.nr, mk: toBase64(mk), at: now });
     ck = next;
     s.nr += 1;
@@ -390,28 +395,26 @@ export async function ratchetDecrypt(
       throw gap(header.pn - s.nr, maxSkip);
     }
     if (header.n > maxSkip) throw gap(header.n, maxSkip);
-    skipped += await skipTo(s, header.pn, now);
+    skipped += skipTo(s, header.pn, now);
     // DH ratchet step.
     if (s.dhr !== null) s.previous = [...s.previous, s.dhr].slice(-MAX_PREVIOUS_CHAINS);
     s.pn = s.ns;
     s.ns = 0;
     s.nr = 0;
     s.dhr = dhB64;
-    const [rk1, ckr] = await kdfRoot(fromBase64(s.rk), await dh(s.dhs.priv, header.dh));
+    const peer = await importX25519PublicRaw(header.dh);
+    const [rk1, ckr] = kdfRootSync(fromBase64(s.rk), await dh(s.dhs.priv, peer));
     const next = await (opts.nextKeyPair ?? generateX25519KeyPair)();
     s.dhs = await pairBytes(next);
-    const [rk2, cks] = await kdfRoot(
-      rk1,
-      await x25519(next.privateKey, await importX25519PublicRaw(header.dh)),
-    );
+    const [rk2, cks] = kdfRootSync(rk1, await x25519(next.privateKey, peer));
     s.rk = toBase64(rk2);
     s.ckr = toBase64(ckr);
     s.cks = toBase64(cks);
   } else if (header.n - s.nr > maxSkip) {
     throw gap(header.n - s.nr, maxSkip);
   }
-  skipped += await skipTo(s, header.n, now);
-  const [mk, ck] = await kdfChain(fromBase64(s.ckr as string));
+  skipped += skipTo(s, header.n, now);
+  const [mk, ck] = kdfChainSync(fromBase64(s.ckr as string));
   const plaintext = await ratchetOpen(mk, headerBytes, ciphertext, ctx, s.ad);
   s.ckr = toBase64(ck);
   s.nr += 1;

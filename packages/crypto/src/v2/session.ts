@@ -6,7 +6,12 @@
  */
 import { fromBase64, type Bytes } from '../bytes.js';
 import { CryptoError } from '../errors.js';
-import { encodeMessageBodyV2, parseMessageBodyV2, parseX3dhInit } from './body.js';
+import {
+  encodeMessageBodyV2,
+  parseMessageBodyV2,
+  parseX3dhInit,
+  type MessageBodyV2,
+} from './body.js';
 import {
   cloneState,
   initInitiator,
@@ -67,14 +72,23 @@ export function startsNewSession(state: RatchetState | undefined, body: string):
   return state === undefined || state.init !== undefined || state.ek !== b.init.ek;
 }
 
+/**
+ * A body as received, or as `parseMessageBodyV2` returned it (a caller that parsed it
+ * already to route it need not parse it again).
+ */
+export type V2BodyInput = string | MessageBodyV2;
+
+const parsed = (body: V2BodyInput): MessageBodyV2 =>
+  typeof body === 'string' ? parseMessageBodyV2(body) : body;
+
 /** Decrypts a v2 body with an existing session. The given state is never modified. */
 export async function decryptV2(
   state: RatchetState,
-  body: string,
+  body: V2BodyInput,
   ctx: RatchetContext,
   opts?: DecryptOptions,
 ): Promise<Decrypted> {
-  const b = parseMessageBodyV2(body);
+  const b = parsed(body);
   checkDevices(b, ctx);
   const d = await ratchetDecrypt(state, b.header, b.ciphertext, ctx, opts);
   // The initiator's first decrypted reply proves the responder has the session: stop sending x.
@@ -95,13 +109,13 @@ export type ResponderKeys = Omit<RespondInput['self'], 'signedPrekey' | 'oneTime
  * session state (store it, then delete the one-time prekey named by the body).
  */
 export async function acceptV2(
-  body: string,
+  body: V2BodyInput,
   ctx: RatchetContext,
   keys: ResponderKeys,
   peerSigningKey: CryptoKey,
   opts?: DecryptOptions,
 ): Promise<Decrypted & { oneTimePrekeyId?: number }> {
-  const b = parseMessageBodyV2(body);
+  const b = parsed(body);
   checkDevices(b, ctx);
   if (!b.init) throw new CryptoError('bad_format', 'v2 body does not start a session (no x)');
   const spk = await keys.signedPrekey(b.init.spk);
