@@ -2,11 +2,12 @@
  * The queries both services run on the shared collections, or that read one service's
  * documents from the other: each filter and sort written once. Written for FerretDB 1.x
  * as much as for MongoDB: no transactions, no aggregation, single-document atomic
- * operations, and lookups by exactly `{_id}` where FerretDB's SQLite backend would
- * otherwise scan the whole collection.
+ * operations, and lookups by exactly `{_id}` or `{_id: {$in}}` (the latter with the test
+ * environment's FerretDB patch) where FerretDB's SQLite backend would otherwise scan the
+ * whole collection.
  */
 import { MongoBulkWriteError, MongoServerError, type Collection, type WriteError } from 'mongodb';
-import { contactDocId, sendPermission, type SendDecision } from '@gossip/protocol';
+import { contactDocId, sendPermissionFromDocs, type SendDecision } from '@gossip/protocol';
 import type { SharedCollections } from './collections.js';
 import type { AccountRef, EventDoc, MessageDoc, ReceiptDoc } from './documents.js';
 
@@ -72,21 +73,26 @@ export function receiptsPage(
 }
 
 /**
- * Who may message whom, from the api's contact documents. Two lookups by `_id` rather
- * than one `$in`: FerretDB only uses the index for equality. `unknown` when the recipient
- * has no account.
+ * Who may message whom, from the api's contact documents: both sides read with one
+ * `find({_id: {$in: [both ids]}})`, then a `findOne` of the recipient's account only when
+ * the answer is `not_contact` (`unknown` when it has no account). One round trip, not two.
+ * MongoDB answers `{_id: {$in}}` from the `_id` index, and so does the test environment's
+ * FerretDB with its patch (packages/testenv/ferretdb/patches.json; docs/benchmarks.md,
+ * "Batched deletes"); an unpatched FerretDB 1.x scans the collection for it, as it does for
+ * the acks' `{_id: {$in}}` deletes.
  */
 export async function sendDecision(
-  c: Pick<SharedCollections, 'contacts'> & { users: Pick<Collection<AccountRef>, 'findOne'> },
+  c: { contacts: Pick<SharedCollections['contacts'], 'find'> } & {
+    users: Pick<Collection<AccountRef>, 'findOne'>;
+  },
   from: string,
   to: string,
 ): Promise<SendDecision | 'unknown'> {
-  const projection = { state: 1, blocked: 1 };
-  const [senderView, recipientView] = await Promise.all([
-    c.contacts.findOne({ _id: contactDocId(from, to) }, { projection }),
-    c.contacts.findOne({ _id: contactDocId(to, from) }, { projection }),
-  ]);
-  const decision = sendPermission(senderView, recipientView);
+  const ids = [contactDocId(from, to), contactDocId(to, from)];
+  const views = await c.contacts
+    .find({ _id: { $in: ids } }, { projection: { state: 1, blocked: 1 } })
+    .toArray();
+  const decision = sendPermissionFromDocs(from, to, views);
   if (decision !== 'not_contact') return decision;
   // The api keys accounts by username (`users._id`).
   const user = await c.users.findOne({ _id: to }, { projection: { _id: 1 } });

@@ -166,6 +166,62 @@ describe('@gossip/store', () => {
     assert.equal(await sendDecision(c, 'ann', 'nobody'), 'unknown');
   });
 
+  test('sendDecision reads both contact documents with one find, and the account only for not_contact', async () => {
+    // A client of its own that reports every command it starts: the reads are counted.
+    const counted = new MongoClient(testEnv().mongoUrl, { monitorCommands: true });
+    const reads: string[] = [];
+    counted.on('commandStarted', (e) => {
+      if (e.commandName === 'find') reads.push(String((e.command as { find: unknown }).find));
+    });
+    await counted.connect();
+    try {
+      const cc = sharedCollections(counted.db(db.databaseName));
+      const side = (
+        owner: string,
+        peer: string,
+        state: ContactDoc['state'],
+        blocked = false,
+      ): ContactDoc => ({
+        _id: contactDocId(owner, peer),
+        owner,
+        peer,
+        state,
+        blocked,
+        since: new Date(),
+      });
+      await c.users.insertMany(['dee', 'eve', 'fay', 'gus', 'hal', 'ida'].map((_id) => ({ _id })));
+      await c.contacts.insertMany([
+        side('dee', 'eve', 'accepted'),
+        side('eve', 'dee', 'accepted'),
+        // fay blocked gus (both had been contacts).
+        side('fay', 'gus', 'accepted', true),
+        side('gus', 'fay', 'accepted'),
+        // hal asked ida, ida has not answered.
+        side('hal', 'ida', 'outgoing'),
+        side('ida', 'hal', 'incoming'),
+      ]);
+      const cases: [string, string, string, number][] = [
+        // from, to, decision, account reads
+        ['dee', 'eve', 'ok', 0],
+        ['eve', 'dee', 'ok', 0],
+        ['fay', 'gus', 'blocked', 0],
+        ['gus', 'fay', 'not_contact', 1],
+        ['hal', 'ida', 'not_contact', 1],
+        ['ida', 'hal', 'not_contact', 1],
+        ['dee', 'fay', 'not_contact', 1],
+        ['dee', 'nobody', 'unknown', 1],
+      ];
+      for (const [from, to, decision, accountReads] of cases) {
+        reads.length = 0;
+        assert.equal(await sendDecision(cc, from, to), decision, `${from} to ${to}`);
+        const contactReads = accountReads === 0 ? ['contacts'] : ['contacts', 'users'];
+        assert.deepEqual(reads, contactReads, `${from} to ${to}`);
+      }
+    } finally {
+      await counted.close();
+    }
+  });
+
   test('deletePendingOf removes what a user sent or was to get, nothing else', async () => {
     const me = 'leaver';
     await c.messages.insertMany([msg(me, 1), { ...msg('stay', 2), from: me }, msg('stay', 3)]);

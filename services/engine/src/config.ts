@@ -54,6 +54,11 @@ export const EngineEnv = Type.Object({
   ENGINE_MAX_REDELIVERIES: Int(50, 1, 'A bus message failing this often is dropped.'),
   ENGINE_MONGO_MAX_POOL: Int(8, 1, 'MongoDB connections per engine.'),
   ENGINE_PERMISSION_CACHE_MS: Int(1000, 0, 'How long an allowed sender/recipient pair is cached.'),
+  ENGINE_PRESENCE_CACHE_MS: Int(
+    250,
+    0,
+    'How long a recipient found online is remembered for the live push of its messages.',
+  ),
   ENGINE_SHUTDOWN_TIMEOUT_MS: Int(20_000, 1000),
   ENGINE_HTTP_HEADERS_TIMEOUT_MS: Int(
     DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs,
@@ -92,6 +97,7 @@ export interface EngineConfig {
   maxRedeliveries: number;
   mongoMaxPool: number;
   permissionCacheMs: number;
+  presenceCacheMs: number;
   shutdownTimeoutMs: number;
   /** The ops port's limits on slow clients. */
   http: HttpTimeouts;
@@ -130,6 +136,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): E
     maxRedeliveries: e.ENGINE_MAX_REDELIVERIES,
     mongoMaxPool: e.ENGINE_MONGO_MAX_POOL,
     permissionCacheMs: e.ENGINE_PERMISSION_CACHE_MS,
+    presenceCacheMs: e.ENGINE_PRESENCE_CACHE_MS,
     shutdownTimeoutMs: e.ENGINE_SHUTDOWN_TIMEOUT_MS,
     http,
   });

@@ -109,6 +109,7 @@ export class Engine {
       redisPrefix: cfg.redisPrefix,
       metrics: this.metrics,
       log: this.log,
+      presenceCacheMs: cfg.presenceCacheMs,
     });
     this.ops = createOpsServer({
       registry: this.metrics.registry,
@@ -203,6 +204,8 @@ export class Engine {
       case 'ack':
         return h.acks.onAck(m);
       case 'connected':
+        // Before the replay reads the store: see PresenceCache.
+        this.out.connected(m.user);
         return h.replayer.onConnected(m);
       case 'signal':
         return h.signals.onSignal(m);

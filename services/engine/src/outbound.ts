@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { gatewayRoutingKey, type ErrorCode, type GatewayMessage } from '@gossip/protocol';
 import type { AmqpLink, Logger } from '@gossip/servicekit';
 import type { EngineMetrics } from './metrics.js';
-import { lookupPresence } from './presence.js';
+import { lookupPresence, PresenceCache } from './presence.js';
 
 /** A connection on a gateway: where a reply goes. */
 export interface ConnRef {
@@ -26,10 +26,17 @@ export interface OutboundDeps {
   redisPrefix: string;
   metrics: EngineMetrics;
   log: Logger;
+  /** `ENGINE_PRESENCE_CACHE_MS` (see {@link PresenceCache}); 0 by default here. */
+  presenceCacheMs?: number;
 }
 
 export class Outbound {
-  constructor(private readonly d: OutboundDeps) {}
+  /** The answers {@link pushPresence} gives: shared and briefly kept. */
+  private readonly pushPresences: PresenceCache;
+
+  constructor(private readonly d: OutboundDeps) {
+    this.pushPresences = new PresenceCache((u) => this.lookup(u), d.presenceCacheMs ?? 0);
+  }
 
   /** Publishes to gateway `gw`'s queue; resolves once the broker confirmed it. */
   toGateway(gw: string, msg: GatewayMessage, persistent = false): Promise<void> {
@@ -59,9 +66,29 @@ export class Outbound {
    * The gateways holding `user` now, none when Redis does not answer: the message waits in
    * MongoDB for a replay.
    */
-  async presence(user: string): Promise<string[]> {
+  presence(user: string): Promise<string[]> {
+    return this.orNone(this.lookup(user));
+  }
+
+  /**
+   * Like {@link presence}, for the live push of a message already stored: the answer may be
+   * shared with lookups of `user` in flight or kept from one up to `ENGINE_PRESENCE_CACHE_MS`
+   * ago (never an empty one). Why that delays a message at worst until the redelivery scan
+   * and never loses it: {@link PresenceCache}. Not for receipts and signals, which have no
+   * scan behind them.
+   */
+  pushPresence(user: string): Promise<string[]> {
+    return this.orNone(this.pushPresences.get(user));
+  }
+
+  /** `user` (re)connected (a `connected` from its gateway): the next push lookup is fresh. */
+  connected(user: string): void {
+    this.pushPresences.forget(user);
+  }
+
+  private async orNone(read: Promise<string[]>): Promise<string[]> {
     try {
-      return await this.lookup(user);
+      return await read;
     } catch (err) {
       this.d.log.warn({ err }, 'presence lookup failed');
       return [];

@@ -14,7 +14,7 @@ export class Permissions {
   private readonly okCache: LRUCache<string, true> | undefined;
   /**
    * Reads in flight, by pair: sends of one pair that arrive while its read is out share it,
-   * so a busy pair costs one read (two `findOne`s) per `cacheMs`, not one per send that
+   * so a busy pair costs one read (one `find`) per `cacheMs`, not one per send that
    * arrives during the read after the cached `ok` expired.
    */
   private readonly reading = new Map<string, Promise<SendDecision | 'unknown'>>();

@@ -68,7 +68,10 @@ export class Sends {
             if (storedFirst) {
               confirms.push(settledLater(out.toGateway(m.gw, { op: 'stored', ...stored })));
             }
-            const gws = await out.presence(s.doc.to);
+            // Possibly a shared or briefly kept answer (ENGINE_PRESENCE_CACHE_MS): the
+            // message is stored already, so a stale one delays it to the replay or the
+            // redelivery scan at worst, never loses it (see PresenceCache).
+            const gws = await out.pushPresence(s.doc.to);
             const frame = deliverFrame(s.doc);
             const together = !storedFirst && gws.includes(m.gw);
             if (!storedFirst && !together) {
