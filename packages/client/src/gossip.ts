@@ -377,7 +377,9 @@ export class GossipClient {
    */
   async messageHandled(opened: OpenedDelivery): Promise<void> {
     if (opened.kind === 'message' && opened.version === 2) {
-      await this.v2.handled(opened.from, opened.id);
+      // keyId is `v2:<sender's device>`: only that session can hold the message's key.
+      const device = opened.keyId.startsWith('v2:') ? opened.keyId.slice(3) : undefined;
+      await this.v2.handled(opened.from, opened.id, device);
     }
   }
 

@@ -41,6 +41,7 @@ import {
   signPrekey,
   startSession,
   toBase64,
+  type MessageBodyV2,
   type RatchetState,
   type ResponderKeys,
 } from '@gossip/crypto';
@@ -500,14 +501,14 @@ export class V2Sessions {
       if (fresh) {
         let got;
         try {
-          got = await this.accept(body, ctx, contact);
+          got = await this.accept(b, ctx, contact);
         } catch (err) {
           if (!(err instanceof CryptoError && err.code === 'bad_signature')) throw err;
           // Perhaps a signed rotation we have not followed yet (KeyChangedError on a reset).
           const followed = await this.pins.contactKeys(from);
           if (followed.signingKey === contact.signingKey) throw err;
           contact = followed;
-          got = await this.accept(body, ctx, contact);
+          got = await this.accept(b, ctx, contact);
         }
         ({ plaintext, skipped, messageKey } = got);
         consumed = got.oneTimePrekeyId;
@@ -524,7 +525,7 @@ export class V2Sessions {
         const second = usePrevious ? current : previous;
         let d;
         try {
-          d = await decryptV2(first, body, ctx);
+          d = await decryptV2(first, b, ctx);
           next = usePrevious ? { current, previous: d.state } : { current: d.state, previous };
         } catch (err) {
           if (err instanceof CryptoError && err.code === 'gap_too_large') {
@@ -534,7 +535,7 @@ export class V2Sessions {
           }
           if (!second || !(err instanceof CryptoError)) throw err;
           try {
-            d = await decryptV2(second, body, ctx);
+            d = await decryptV2(second, b, ctx);
           } catch {
             throw err;
           }
@@ -572,11 +573,17 @@ export class V2Sessions {
    * The application handled message `id` from `from` (its handler finished; the ack goes
    * out next): its kept message key is deleted, so a redelivery is a duplicate from now on.
    * Nothing happens if no key is kept for it (a v1 message, or deleted by the bounds).
+   * `device` (the sender's, `V2Opened.device`) names the one session that can hold the key;
+   * without it every session with `from` is looked at.
    */
-  async handled(from: string, id: string): Promise<void> {
+  async handled(from: string, id: string, device?: string): Promise<void> {
     await this.run(from, async () => {
-      for (const s of await this.keyStore.listSessions()) {
-        if (s.peer !== from || !s.unacked?.some((k) => k.id === id)) continue;
+      const sessions =
+        device !== undefined
+          ? [await this.keyStore.getSession(from, device)]
+          : await this.keyStore.listSessions();
+      for (const s of sessions) {
+        if (!s || s.peer !== from || !s.unacked?.some((k) => k.id === id)) continue;
         const rest = this.liveUnacked(s).filter((k) => k.id !== id);
         const { unacked: _dropped, ...without } = s;
         await this.keyStore.putSession(rest.length ? { ...without, unacked: rest } : without);
@@ -610,7 +617,7 @@ export class V2Sessions {
   }
 
   private async accept(
-    body: string,
+    body: MessageBodyV2,
     ctx: ReturnType<V2Sessions['context']>,
     contact: PinnedContact,
   ): Promise<Awaited<ReturnType<typeof acceptV2>>> {
