@@ -39,6 +39,11 @@ export interface LoadOptions {
   ackDelayMs?: number;
   /** Progress lines (the phases before the measured part). */
   say?: (line: string) => void;
+  /**
+   * Called once the set-up (connects, v2 sessions, warm-up) is done, right before the
+   * first measured message: where a CPU meter of the measured part starts.
+   */
+  onMeasuring?: () => void;
 }
 
 export interface LoadRun {
@@ -198,6 +203,7 @@ export async function runLoad(o: LoadOptions, users: readonly Pair[]): Promise<L
 
   say('  load: warm-up shown; measuring');
   measuring = true;
+  o.onMeasuring?.();
   const t0 = performance.now();
   let ticker: NodeJS.Timeout | undefined;
   if (o.window !== undefined) {
