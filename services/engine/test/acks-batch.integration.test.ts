@@ -26,9 +26,10 @@ import {
   type BusPush,
   type BusPushes,
 } from '@gossip/protocol';
-import { sharedCollections, type MessageDoc, type SharedCollections } from '@gossip/store';
+import { sharedCollections, type SharedCollections } from '@gossip/store';
 import { testEnv, uniqueName } from '@gossip/testenv';
 import {
+  deliveredMessages,
   dropDatabaseAndClose,
   startEngineUnderTest,
   type EngineUnderTest,
@@ -187,22 +188,6 @@ describe('engine acks grouped across frames, receipts grouped per gateway', () =
     await redis.hset(`${prefix}:${presenceKey(name)}`, gw, value);
   };
 
-  const messages = (from: string, to: string, count: number): MessageDoc[] => {
-    const base = Date.now() - 5_000;
-    return Array.from({ length: count }, (_, i) => ({
-      _id: randomUUID(),
-      from,
-      to,
-      kind: 'message',
-      body: 'Y2lwaGVydGV4dA',
-      sentAt: new Date(base + i),
-      seq: base + i,
-      attempts: 0,
-      deliveredAt: new Date(base + i),
-      dueAt: null,
-    }));
-  };
-
   const ack = (u: string, ids: string[]): BusAck => ({
     op: 'ack',
     user: u,
@@ -266,8 +251,8 @@ describe('engine acks grouped across frames, receipts grouped per gateway', () =
     const [bob, alice, carol] = [user(), user(), user()];
     await online(prefix, alice, GW_NEW);
     await online(prefix, carol, GW_OLD);
-    const fromAlice = messages(alice, bob, 20);
-    const fromCarol = messages(carol, bob, 20);
+    const fromAlice = deliveredMessages(alice, bob, 20);
+    const fromCarol = deliveredMessages(carol, bob, 20);
     await c.messages.insertMany([...fromAlice, ...fromCarol]);
     const all = [...fromAlice, ...fromCarol];
     // Interleaved, as two conversations' acks arrive.
@@ -326,7 +311,7 @@ describe('engine acks grouped across frames, receipts grouped per gateway', () =
       });
       const [bob, alice] = [user(), user()];
       await online(prefix, alice, GW_NEW);
-      const [m] = messages(alice, bob, 1);
+      const [m] = deliveredMessages(alice, bob, 1);
       await c.messages.insertOne(m!);
       // Engine a's presence read of alice is held: its batch stops there.
       redisRelay.hold();

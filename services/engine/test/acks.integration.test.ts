@@ -14,14 +14,10 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { presenceKey, type BusAck, type BusError, type BusPush } from '@gossip/protocol';
-import {
-  sharedCollections,
-  type EventDoc,
-  type MessageDoc,
-  type SharedCollections,
-} from '@gossip/store';
+import { sharedCollections, type EventDoc, type SharedCollections } from '@gossip/store';
 import { testEnv, uniqueName } from '@gossip/testenv';
 import {
+  deliveredMessages,
   dropDatabaseAndClose,
   startEngineUnderTest,
   type EngineUnderTest,
@@ -78,22 +74,6 @@ describe('engine acks, one read and one delete per frame', () => {
     await redis.hset(`${prefix}:${presenceKey(name)}`, GW, String(Date.now() + 60_000));
   };
 
-  const messages = (from: string, to: string, count: number): MessageDoc[] => {
-    const base = Date.now() - 5_000;
-    return Array.from({ length: count }, (_, i) => ({
-      _id: randomUUID(),
-      from,
-      to,
-      kind: 'message',
-      body: 'Y2lwaGVydGV4dA',
-      sentAt: new Date(base + i),
-      seq: base + i,
-      attempts: 0,
-      deliveredAt: new Date(base + i),
-      dueAt: null,
-    }));
-  };
-
   const event = (to: string): EventDoc => ({
     _id: randomUUID(),
     to,
@@ -144,9 +124,9 @@ describe('engine acks, one read and one delete per frame', () => {
   test('a frame deletes only its user’s messages and events, with one receipt each', async () => {
     const [bob, alice, carol, dave] = [user(), user(), user(), user()];
     await online(alice);
-    const fromAlice = messages(alice, bob, 3);
-    const fromCarol = messages(carol, bob, 1); // carol is offline: her receipt is stored
-    const toDave = messages(alice, dave, 1);
+    const fromAlice = deliveredMessages(alice, bob, 3);
+    const fromCarol = deliveredMessages(carol, bob, 1); // carol is offline: her receipt is stored
+    const toDave = deliveredMessages(alice, dave, 1);
     const bobsEvent = event(bob);
     const davesEvent = event(dave);
     await c.messages.insertMany([...fromAlice, ...fromCarol, ...toDave]);
@@ -197,8 +177,8 @@ describe('engine acks, one read and one delete per frame', () => {
   test('overlapping frames of the same ids through two engines: each message once in the metrics, no receipt lost', async () => {
     const [bob, alice, carol] = [user(), user(), user()];
     await online(alice);
-    const fromAlice = messages(alice, bob, 20);
-    const fromCarol = messages(carol, bob, 20);
+    const fromAlice = deliveredMessages(alice, bob, 20);
+    const fromCarol = deliveredMessages(carol, bob, 20);
     await c.messages.insertMany([...fromAlice, ...fromCarol]);
     const acked0 = await acked();
     const latencies0 = await latencies();

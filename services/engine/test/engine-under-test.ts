@@ -4,6 +4,7 @@
  * gateway the tests play: a channel that publishes to the engine and reads the gateway
  * queue of `gw`, each message parsed with the protocol's schema.
  */
+import { randomUUID } from 'node:crypto';
 import amqp, { type Channel } from 'amqplib';
 import {
   deliveryExchange,
@@ -15,6 +16,7 @@ import {
   type EngineMessage,
 } from '@gossip/protocol';
 import type { MongoClient } from 'mongodb';
+import type { MessageDoc } from '@gossip/store';
 import { createLogger } from '@gossip/servicekit';
 import { testEnv } from '@gossip/testenv';
 import { Engine, loadConfig } from '../src/index.js';
@@ -100,4 +102,24 @@ export async function dropDatabaseAndClose(mongo: MongoClient, db: string): Prom
     .dropDatabase()
     .catch(() => undefined);
   await mongo.close();
+}
+
+/**
+ * `count` messages from `from` to `to`, stored as if delivered 5 s ago (seq and sentAt
+ * one ms apart, in order), for the tests to insert and ack.
+ */
+export function deliveredMessages(from: string, to: string, count: number): MessageDoc[] {
+  const base = Date.now() - 5_000;
+  return Array.from({ length: count }, (_, i) => ({
+    _id: randomUUID(),
+    from,
+    to,
+    kind: 'message',
+    body: 'Y2lwaGVydGV4dA',
+    sentAt: new Date(base + i),
+    seq: base + i,
+    attempts: 0,
+    deliveredAt: new Date(base + i),
+    dueAt: null,
+  }));
 }
