@@ -269,6 +269,38 @@ test('acks the gateway could not record (error unavailable, ref = first id) are 
   await m.stop();
 });
 
+test('stop() during a flush waits for it, then acks what was shown meanwhile (nothing left to the next connect)', async () => {
+  // The seen-set save of the first message's flush is held until stop() was called.
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((r) => (release = r));
+  let saves = 0;
+  class SlowStore extends MemoryMessengerStore {
+    override async saveSeen(ids: string[]): Promise<void> {
+      if (saves++ === 0) await held;
+      await super.saveSeen(ids);
+    }
+  }
+  const one = await fromAlice('shown while the first flush saves');
+  const two = await fromAlice('and this one too');
+  const gw = new FakeGateway();
+  const { m, shown } = bobMessenger(gw, { store: new SlowStore() });
+  await m.start();
+  gw.last.hello('bob');
+  for (const f of one) gw.last.push(f);
+  await until(() => shown.length === 1 && saves === 1, 'the first flush to be saving');
+  for (const f of two) gw.last.push(f);
+  await until(() => shown.length === 2, 'the second message to be shown');
+  const socket = gw.last;
+  const stopped = m.stop();
+  release();
+  await stopped;
+  const acked = socket.acks();
+  for (const f of [...one, ...two]) {
+    if (f.kind === 'message') assert.ok(acked.includes(f.id), `${f.id} acked before the close`);
+  }
+  assert.equal(socket.readyState, 3);
+});
+
 test('unaccepted sends survive a restart and are resent with the same ids', async () => {
   const store = new MemoryMessengerStore();
   const gw = new FakeGateway();

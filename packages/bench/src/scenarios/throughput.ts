@@ -8,7 +8,8 @@ import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COLLECTIONS } from '@gossip/protocol';
 import { ServiceStack, type ApiVars, type EngineVars, type GatewayVars } from '@gossip/testenv';
-import { makePairs, runLoad } from '../load.js';
+import type { Collection } from 'mongodb';
+import { makePairs, runLoad, type LoadRun } from '../load.js';
 import { busiest, cpuMeter, cpuMsPerMessage, type Target } from '../procstat.js';
 import { percentiles, round, table } from '../report.js';
 import type { BenchContext, Scenario } from '../scenario.js';
@@ -121,6 +122,10 @@ export async function runThroughputCase(ctx: BenchContext, c: ThroughputCase, pr
       left = await messages.countDocuments({});
     }
     const deletedSeconds = (performance.now() - run.t0) / 1000;
+    // What stayed stored, so a case that leaves messages behind says which and how far
+    // each got (the load's own view: shown by the recipient, its ack written).
+    const leftBehind = left === 0 ? [] : await describeLeft(messages, run);
+    for (const d of leftBehind) ctx.say(`  left in the store: ${JSON.stringify(d)}`);
     if (!meter) throw new Error('the load ended before its measured part began');
     const cpuPct = meter.stop();
     const meterSeconds = (performance.now() - m0) / 1000;
@@ -134,6 +139,7 @@ export async function runThroughputCase(ctx: BenchContext, c: ThroughputCase, pr
       delivered: run.delivered,
       duplicatesOnWire: run.duplicates,
       leftInStore: left,
+      leftBehind,
       lost,
       errors: run.errors,
       perSecond: {
@@ -259,4 +265,35 @@ export function cpuTable(rows: [string, Record<string, number>][]): string {
     ['case', ...cols],
     rows.map(([name, cpu]) => [name, ...cols.map((c) => cpu[c] ?? '')]),
   );
+}
+
+/** The fields of a stored message (packages/store's MessageDoc) a left-behind line shows. */
+interface LeftDoc {
+  _id: string;
+  kind: string;
+  from: string;
+  to: string;
+  sentAt: Date;
+  attempts: number;
+  deliveredAt: Date | null;
+  dueAt: Date | null;
+}
+
+/** Up to ten of the messages still stored after a case, without their bodies. */
+async function describeLeft(messages: Collection, run: LoadRun) {
+  const docs = await messages
+    .find<LeftDoc>({}, { projection: { body: 0 }, limit: 10, sort: { sentAt: 1 } })
+    .toArray();
+  return docs.map((d) => ({
+    id: d._id,
+    kind: d.kind,
+    from: d.from,
+    to: d.to,
+    sentAt: d.sentAt.toISOString(),
+    attempts: d.attempts,
+    deliveredAt: d.deliveredAt?.toISOString() ?? null,
+    dueAt: d.dueAt?.toISOString() ?? null,
+    shownByLoad: run.shown(d._id),
+    ackWrittenByLoad: run.acked(d._id),
+  }));
 }

@@ -33,7 +33,8 @@ export class Acks {
   private seenDirty = false;
   private readonly queue = new Set<string>();
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private flushing = false;
+  /** The flush under way, if any. */
+  private flushing: Promise<void> | undefined;
   /** Recent ack frames by their first id (the `ref` of an error about them). */
   private readonly batches = new LRUCache<string, string[]>({ max: 64 });
 
@@ -78,50 +79,60 @@ export class Acks {
     this.schedule(0);
   }
 
-  /** Persists the seen-set, then sends the queued acks. */
-  async flush(): Promise<void> {
-    if (this.flushing || !this.seen) return;
-    this.flushing = true;
-    try {
-      // Only ids queued before the save are acked in this round.
-      const ready = [...this.queue];
-      if (this.seenDirty) {
-        this.seenDirty = false;
-        try {
-          await this.d.store.saveSeen(this.seen.toArray());
-        } catch {
-          this.seenDirty = true;
-          this.schedule(1000);
-          return;
-        }
+  /**
+   * Persists the seen-set, then sends the queued acks. While a flush is under way it
+   * returns that one (which sends only the ids queued before its save).
+   */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (!this.seen) return Promise.resolve();
+    const run = this.run(this.seen).finally(() => (this.flushing = undefined));
+    this.flushing = run;
+    return run;
+  }
+
+  private async run(seen: BoundedIdSet): Promise<void> {
+    // Only ids queued before the save are acked in this round.
+    const ready = [...this.queue];
+    if (this.seenDirty) {
+      this.seenDirty = false;
+      try {
+        await this.d.store.saveSeen(seen.toArray());
+      } catch {
+        this.seenDirty = true;
+        this.schedule(1000);
+        return;
       }
-      while (ready.length > 0 && this.d.connection.state === 'open') {
-        if (!this.d.rate.take()) {
-          this.schedule(this.d.rate.msUntilNext());
-          return;
-        }
-        const ids = ready.slice(0, MAX_ACK_IDS);
-        if (!this.d.connection.trySend({ type: 'ack', ids })) break;
-        this.batches.set(ids[0] as string, ids);
-        ready.splice(0, ids.length);
-        for (const id of ids) this.queue.delete(id);
-        this.d.stats.acked += ids.length;
-        notify(this.d.hooks, 'onAcked', ids);
-      }
-      // Acks left over (disconnected) go after the next `hello`; the replay re-sends their
-      // messages anyway and the seen-set acks those again.
-    } finally {
-      this.flushing = false;
     }
+    while (ready.length > 0 && this.d.connection.state === 'open') {
+      if (!this.d.rate.take()) {
+        this.schedule(this.d.rate.msUntilNext());
+        return;
+      }
+      const ids = ready.slice(0, MAX_ACK_IDS);
+      if (!this.d.connection.trySend({ type: 'ack', ids })) break;
+      this.batches.set(ids[0] as string, ids);
+      ready.splice(0, ids.length);
+      for (const id of ids) this.queue.delete(id);
+      this.d.stats.acked += ids.length;
+      notify(this.d.hooks, 'onAcked', ids);
+    }
+    // Acks left over (disconnected) go after the next `hello`; the replay re-sends their
+    // messages anyway and the seen-set acks those again.
     if (this.queue.size > 0 && this.d.connection.state === 'open') {
       this.schedule(this.d.ackDelayMs);
     }
   }
 
-  /** Sends what is ready and stops the timer. */
+  /**
+   * Sends what is queued and stops the timer. A flush under way is waited for first, then
+   * what was queued during it is sent too (it would otherwise wait for the next connect).
+   */
   async stop(): Promise<void> {
+    while (this.flushing) await this.flushing;
     await this.flush();
     clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private schedule(ms: number): void {
