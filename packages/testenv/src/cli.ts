@@ -11,6 +11,7 @@ import { restoreHost, snapshotHost, type HostSnapshot } from './host.js';
 import { alive, ensureBinaries, ensureNodeBinaries, VERSIONS } from './install.js';
 import { startControlPlane } from './kube.js';
 import { ensureKubePrometheus } from './kube-prometheus.js';
+import { ensurePolicyController } from './policy-controller.js';
 import {
   ensureNodeImages,
   NODE_NET,
@@ -68,6 +69,25 @@ async function restoreAfterNode(): Promise<void> {
     );
   }
   rmSync(file, { force: true });
+}
+
+/**
+ * Installs and builds what `up` (with `--node`, the node's parts too) needs, starting
+ * nothing: a first run's minutes of Go builds happen here, under their own time limit,
+ * not inside a test's `up`.
+ */
+async function prepare(withNode: boolean): Promise<void> {
+  const started = Date.now();
+  await ensureBinaries(log, undefined, withNode ? 'node' : 'tests');
+  if (withNode) {
+    const nodeBin = await ensureNodeBinaries(log);
+    await ensureKubePrometheus(log);
+    await ensureNodeImages(nodeBin, log);
+    await ensurePolicyController(log);
+  }
+  log(
+    `prepared${withNode ? ' (with the node)' : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
 
 async function up(withNode: boolean): Promise<void> {
@@ -339,6 +359,7 @@ function printEnv(): number {
 }
 
 const usage = `usage: npm run testenv -- <command>
+  prepare [--node]   only install and build what \`up\` [--node] needs (first run: minutes), start nothing
   up      install (apt), build (Go, cached in ~/.cache/gossip-testenv) and start every test server
   up --node   also a real Kubernetes node (containerd, kubelet, kube-proxy, CoreDNS, local-path; root only)
   down    stop exactly the servers \`up\` started (by pid) and remove their data
@@ -352,6 +373,9 @@ versions: Kubernetes ${VERSIONS.kubernetes} (etcd from its go.mod), helm ${VERSI
 async function main(): Promise<number> {
   const cmd = process.argv[2];
   switch (cmd) {
+    case 'prepare':
+      await prepare(process.argv.includes('--node'));
+      return 0;
     case 'up':
       await up(process.argv.includes('--node'));
       return 0;
