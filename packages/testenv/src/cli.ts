@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import { restoreHost, snapshotHost, type HostSnapshot } from './host.js';
-import { alive, ensureBinaries, ensureNodeBinaries, VERSIONS } from './install.js';
+import { alive, ensureBinaries, ensureNodeBinaries, ensureSkaffold, VERSIONS } from './install.js';
 import { startControlPlane } from './kube.js';
 import { ensureKubePrometheus } from './kube-prometheus.js';
 import { ensurePolicyController } from './policy-controller.js';
@@ -74,19 +74,30 @@ async function restoreAfterNode(): Promise<void> {
 /**
  * Installs and builds what `up` (with `--node`, the node's parts too) needs, starting
  * nothing: a first run's minutes of Go builds happen here, under their own time limit,
- * not inside a test's `up`.
+ * not inside a test's `up`. With `--images` (implies `--node`), also what the cluster
+ * suite builds after the node is up: skaffold, and the project's images and the store
+ * stand-ins (buildah, exported into the cache, imported into no node: `testenv images`
+ * then finds every layer built). `npm test` runs `prepare --images` in the background,
+ * at the lowest priority, while the other tests run.
  */
-async function prepare(withNode: boolean): Promise<void> {
+async function prepare(withNode: boolean, withImages: boolean): Promise<void> {
   const started = Date.now();
-  await ensureBinaries(log, undefined, withNode ? 'node' : 'tests');
-  if (withNode) {
+  const node = withNode || withImages;
+  await ensureBinaries(log, undefined, node ? 'node' : 'tests');
+  if (node) {
     const nodeBin = await ensureNodeBinaries(log);
     await ensureKubePrometheus(log);
     await ensureNodeImages(nodeBin, log);
     await ensurePolicyController(log);
   }
+  if (withImages) {
+    await ensureSkaffold(log);
+    const { buildAndImport } = await import('./images.js');
+    const built = await buildAndImport(undefined, 'dev', log);
+    log(`${built.length} images built and exported (no node: nothing imported)`);
+  }
   log(
-    `prepared${withNode ? ' (with the node)' : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    `prepared${withImages ? ' (with the node and the images)' : node ? ' (with the node)' : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
 }
 
@@ -360,6 +371,7 @@ function printEnv(): number {
 
 const usage = `usage: npm run testenv -- <command>
   prepare [--node]   only install and build what \`up\` [--node] needs (first run: minutes), start nothing
+  prepare --images   also skaffold and the images \`images\` builds (built and exported, no node needed)
   up      install (apt), build (Go, cached in ~/.cache/gossip-testenv) and start every test server
   up --node   also a real Kubernetes node (containerd, kubelet, kube-proxy, CoreDNS, local-path; root only)
   down    stop exactly the servers \`up\` started (by pid) and remove their data
@@ -374,7 +386,7 @@ async function main(): Promise<number> {
   const cmd = process.argv[2];
   switch (cmd) {
     case 'prepare':
-      await prepare(process.argv.includes('--node'));
+      await prepare(process.argv.includes('--node'), process.argv.includes('--images'));
       return 0;
     case 'up':
       await up(process.argv.includes('--node'));
