@@ -3,7 +3,6 @@
 // process is left behind) when it outlives its time limit. Used by test.mjs and
 // test-cluster.mjs so a hanging step fails with a message instead of hanging CI.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
 
 const minutes = (ms) => (ms / 60_000).toFixed(1);
 
@@ -82,78 +81,4 @@ export function runTests(name, files, { cwd, env, testTimeoutMs, timeoutMs }) {
     ],
     { cwd, env, timeoutMs },
   );
-}
-
-/**
- * Starts `cmd args` in the background, in its own process group, at the lowest CPU and I/O
- * priority (`nice -n 19`, `ionice -c 3`), its output in `logFile`; for work that may overlap
- * a phase in the foreground without taking its CPU (a first run's builds while tests run).
- * `wait()` resolves to its exit code (1 when killed or signalled) and prints how it ended;
- * past `timeoutMs` its group is stopped (SIGTERM, SIGKILL 20 s later). It is stopped too
- * when this runner exits first.
- */
-export function startBackground(name, cmd, args, { cwd, env, timeoutMs, logFile }) {
-  const t0 = Date.now();
-  const out = openSync(logFile, 'w');
-  const child = spawn('nice', ['-n', '19', 'ionice', '-c', '3', cmd, ...args], {
-    cwd,
-    env,
-    stdio: ['ignore', out, out],
-    detached: true,
-  });
-  closeSync(out);
-  process.stderr.write(
-    `[test] ${name}: started in the background at the lowest priority (time limit ${minutes(timeoutMs)} min; output in ${logFile})\n`,
-  );
-  const signal = (sig) => {
-    try {
-      process.kill(-child.pid, sig);
-    } catch {
-      // already gone
-    }
-  };
-  let timedOut = false;
-  let ended;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    signal('SIGTERM');
-    setTimeout(() => signal('SIGKILL'), 20_000).unref();
-  }, timeoutMs);
-  timer.unref();
-  const stopOnExit = () => signal('SIGKILL');
-  process.on('exit', stopOnExit);
-  const done = new Promise((resolve) => {
-    child.on('exit', (code, sig) => {
-      clearTimeout(timer);
-      process.off('exit', stopOnExit);
-      ended = { code, sig, at: Date.now() };
-      resolve(timedOut ? 1 : (code ?? 1));
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      process.off('exit', stopOnExit);
-      ended = { code: null, sig: err.message, at: Date.now() };
-      resolve(1);
-    });
-  });
-  return {
-    async wait() {
-      const waitFrom = Date.now();
-      if (!ended) process.stderr.write(`[test] ${name}: waiting for it to finish\n`);
-      const rc = await done;
-      const how = timedOut
-        ? `TIMED OUT after ${minutes(timeoutMs)} min`
-        : rc === 0
-          ? 'passed'
-          : `FAILED (exit ${ended.code ?? ended.sig})`;
-      process.stderr.write(
-        `[test] ${name}: ${how} in ${minutes(ended.at - t0)} min (${minutes(Math.max(0, ended.at - waitFrom))} min of it waited for)\n`,
-      );
-      if (rc !== 0) {
-        const tail = readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-30);
-        process.stderr.write(`[test] ${name}: the last lines of ${logFile}:\n${tail.join('\n')}\n`);
-      }
-      return rc;
-    },
-  };
 }

@@ -7,13 +7,10 @@
 //   node scripts/test.mjs --no-cluster  every test, without the cluster suite
 //   node scripts/test.mjs --unit        only tests that need no server (*.test.ts, not *.integration.test.ts)
 //   node scripts/test.mjs FILE...       just these files (environment brought up as needed)
-// While the other tests run, a full run builds what the cluster suite needs (`testenv prepare
-// --images`: the node's Go builds, skaffold, the images) in the background at the lowest
-// priority, so a fresh machine's builds overlap the tests instead of following them.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runPhase, runTests, startBackground } from './run-phase.mjs';
+import { runPhase, runTests } from './run-phase.mjs';
 
 const WORKSPACES = ['packages', 'services'];
 const SINGLE = ['operator', 'cdk8s'];
@@ -70,19 +67,6 @@ if (needsEnv) {
   }
 }
 
-const clusterRuns = withCluster && process.platform === 'linux' && process.getuid?.() === 0;
-let background;
-if (clusterRuns) {
-  const dir = process.env.GOSSIP_TESTENV_DIR || '.testenv-node';
-  mkdirSync(dir, { recursive: true });
-  background = startBackground(
-    'testenv prepare --images (for the cluster suite)',
-    process.execPath,
-    ['--import', 'tsx', 'packages/testenv/src/cli.ts', 'prepare', '--images'],
-    { env: process.env, timeoutMs: 90 * 60_000, logFile: join(dir, 'prepare-images.log') },
-  );
-}
-
 const t0 = Date.now();
 let code = await runTests(withCluster ? 'tests (without the cluster suite)' : 'tests', files, {
   env: process.env,
@@ -92,14 +76,11 @@ let code = await runTests(withCluster ? 'tests (without the cluster suite)' : 't
 // Down before the cluster suite: its node brings servers of its own (own ports and folder).
 if (startedHere && !process.env.GOSSIP_TESTENV_KEEP) testenv('down');
 if (withCluster) {
-  if (!clusterRuns) {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) {
     process.stderr.write(
       '[test] cluster suite: NOT RUN: it needs root on Linux (a real node: containerd, kubelet, nftables); `sudo npm run test:cluster` runs it alone\n',
     );
   } else {
-    // A failure is not the end: the cluster suite's own `prepare --node` phase and
-    // `testenv images` build what is missing again, in the open.
-    await background.wait();
     const rc = await runPhase(
       'cluster suite (scripts/test-cluster.mjs)',
       process.execPath,

@@ -77,8 +77,7 @@ async function restoreAfterNode(): Promise<void> {
  * not inside a test's `up`. With `--images` (implies `--node`), also what the cluster
  * suite builds after the node is up: skaffold, and the project's images and the store
  * stand-ins (buildah, exported into the cache, imported into no node: `testenv images`
- * then finds every layer built). `npm test` runs `prepare --images` in the background,
- * at the lowest priority, while the other tests run.
+ * then finds every layer built): a fresh machine's whole build, ahead of a cluster run.
  */
 async function prepare(withNode: boolean, withImages: boolean): Promise<void> {
   const started = Date.now();
