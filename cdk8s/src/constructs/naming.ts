@@ -188,3 +188,21 @@ export function configHash(
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }
+
+/**
+ * The GossipCluster finalizer the operator sets under `dataRetentionPolicy: Delete`: on
+ * deletion it deletes the managed stores' PVCs itself, then removes the finalizer. The
+ * StatefulSets' own retention policy is not enough alone: the StatefulSet controller adds
+ * its owner reference to a new PVC only on a later sync, so a cluster deleted soon after a
+ * claim was created leaves that claim behind (kubernetes/kubernetes#142130).
+ */
+export const dataRetentionFinalizer = 'gossip.dev/data-retention';
+
+/** The label selector of every object the operator made for `cluster` (PVCs included). */
+export function instanceSelector(cluster: string): string {
+  return [
+    'app.kubernetes.io/name=gossip',
+    `app.kubernetes.io/instance=${cluster}`,
+    `app.kubernetes.io/managed-by=${managedBy}`,
+  ].join(',');
+}

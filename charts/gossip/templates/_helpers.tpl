@@ -90,13 +90,14 @@ watch.clusterWide is explicitly true (every namespace).
 
 {{/* The operator's RBAC rules (see rbac.yaml): only the verbs it uses. */}}
 {{- define "gossip.rbacRules" -}}
-# GossipClusters: read by the reconciler (get) and its informer (list, watch); only the status
-# is written (patch). finalizers/update: children carry ownerReferences with
-# blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement admission plugin allows
-# only to whoever may update the owner's finalizers.
+# GossipClusters: read by the reconciler (get) and its informer (list, watch); the status is
+# written (status/patch), and of the object itself only the finalizer gossip.dev/data-retention
+# (patch) that `dataRetentionPolicy: Delete` sets. finalizers/update: children carry
+# ownerReferences with blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement
+# admission plugin allows only to whoever may update the owner's finalizers.
 - apiGroups: [gossip.dev]
   resources: [gossipclusters]
-  verbs: [get, list, watch]
+  verbs: [get, list, watch, patch]
 - apiGroups: [gossip.dev]
   resources: [gossipclusters/status]
   verbs: [patch]
@@ -130,6 +131,11 @@ watch.clusterWide is explicitly true (every namespace).
 - apiGroups: ['']
   resources: [pods]
   verbs: [list]
+# Under `dataRetentionPolicy: Delete`, the deleted cluster's store volume claims, found by its
+# labels (list) and deleted (delete) before the finalizer goes.
+- apiGroups: ['']
+  resources: [persistentvolumeclaims]
+  verbs: [list, delete]
 # Kubernetes events on GossipClusters (core/v1 Events).
 - apiGroups: ['']
   resources: [events]

@@ -4,8 +4,9 @@
  * builders describe.
  *
  * Order: gone → done; being deleted → done (owner references let the garbage collector
- * remove the children; PVCs follow the StatefulSets' retention policy, so no finalizer is
- * needed); paused → only the ReconciliationPaused condition; invalid spec →
+ * remove the children), after deleting the managed stores' PVCs when the cluster carries
+ * the data-retention finalizer (./data-retention.ts: `dataRetentionPolicy: Delete` sets it,
+ * `Retain` removes it, before anything is applied); paused → only the ReconciliationPaused condition; invalid spec →
  * Ready=False/InvalidConfiguration and a {@link TerminalError} (not retried); else the spec
  * is resolved once and that resolved cluster feeds generated Secrets, the builders,
  * server-side apply in dependency order, pruning and status.
@@ -28,6 +29,7 @@ import type { KubeClients } from '../kube/clients.js';
 import { describeError } from '../kube/errors.js';
 import type { Logger } from '../logger.js';
 import { applyAll, pruneUndesired } from './apply.js';
+import { deleteStoreClaims, hasFinalizer, setFinalizer } from './data-retention.js';
 import type { EventRecorder, InvolvedObject } from './events.js';
 import { pauseReason } from './pause.js';
 import { DONE, TerminalError, type ReconcileResult } from './result.js';
@@ -75,10 +77,20 @@ export class GossipClusterReconciler {
       generation?: number;
       deletionTimestamp?: string;
     };
-    if (meta.deletionTimestamp) return DONE;
     const { name } = cluster.metadata;
     const namespace = cluster.metadata.namespace ?? '';
     const involved: InvolvedObject = { apiVersion, kind, name, namespace, uid: meta.uid };
+    if (meta.deletionTimestamp) {
+      if (!hasFinalizer(cluster)) return DONE;
+      const claims = await deleteStoreClaims(this.deps.clients, cluster);
+      if (claims.length > 0) {
+        const what = `PersistentVolumeClaims ${claims.join(', ')} (dataRetentionPolicy Delete)`;
+        this.deps.recorder.record(involved, 'Normal', 'Deleted', what);
+        log.info({ claims }, 'deleted the stores’ volume claims');
+      }
+      await setFinalizer(this.deps.clients, cluster, false);
+      return DONE;
+    }
     const ref: ClusterRef = {
       name,
       namespace,
@@ -97,6 +109,11 @@ export class GossipClusterReconciler {
         log.info({ why: paused }, 'reconciliation paused');
       }
       return DONE;
+    }
+    // Before anything is created: no claim may exist without the finalizer that removes it.
+    const wantFinalizer = cluster.spec?.dataRetentionPolicy === 'Delete';
+    if (wantFinalizer !== hasFinalizer(cluster)) {
+      await setFinalizer(this.deps.clients, cluster, wantFinalizer);
     }
 
     let ctx: ClusterContext;

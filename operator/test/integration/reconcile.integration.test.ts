@@ -7,7 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PatchStrategy, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
-import { buildClusterObjects, generatedSecretNames, type GossipCluster } from '@gossip/cdk8s';
+import {
+  buildClusterObjects,
+  dataRetentionFinalizer,
+  generatedSecretNames,
+  instanceSelector,
+  type GossipCluster,
+} from '@gossip/cdk8s';
 import {
   applyCluster,
   apps,
@@ -318,11 +324,35 @@ async function ownedLeft(instance: string): Promise<string[]> {
   );
 }
 
-test('deleting the GossipCluster garbage-collects what it owns; Delete policy removes the PVCs', async () => {
+/** The finalizers GossipCluster `instance` carries now. */
+async function finalizersOf(instance: string): Promise<string[]> {
+  const c = (await getCluster(ns, instance)) as { metadata?: { finalizers?: string[] } };
+  return c.metadata?.finalizers ?? [];
+}
+
+test('deleting the GossipCluster garbage-collects what it owns; Delete policy removes the PVCs, one the StatefulSet controller never owned too', async () => {
   await waitFor('the PVCs of the managed stores', async () => {
     const pvcs = await core.listNamespacedPersistentVolumeClaim(ofInstance(name));
     return pvcs.items.length >= 3;
   });
+  assert.deepEqual(await finalizersOf(name), [dataRetentionFinalizer]);
+  // A claim as the StatefulSet controller leaves one when the set is deleted before its next
+  // sync (kubernetes/kubernetes#142130): the cluster's labels, no owner reference.
+  const stray = await core.createNamespacedPersistentVolumeClaim({
+    namespace: ns,
+    body: {
+      metadata: {
+        name: `data-${name}-mongodb-9`,
+        labels: Object.fromEntries(
+          instanceSelector(name)
+            .split(',')
+            .map((kv) => kv.split('=') as [string, string]),
+        ),
+      },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+    },
+  });
+  assert.deepEqual(stray.metadata?.ownerReferences ?? [], []);
   await custom.deleteNamespacedCustomObject({ ...gc, namespace: ns, name });
   await waitFor(
     'owned objects to be garbage collected',
@@ -360,6 +390,7 @@ test('under dataRetentionPolicy Retain the PVCs and credentials outlive the clus
     const pvcs = await core.listNamespacedPersistentVolumeClaim(ofInstance('keep'));
     return pvcs.items.length >= 3;
   });
+  assert.deepEqual(await finalizersOf('keep'), [], 'no finalizer under Retain');
   await custom.deleteNamespacedCustomObject({ ...gc, namespace: ns, name: 'keep' });
   await waitFor(
     'keep objects to be garbage collected',

@@ -457,6 +457,11 @@ describe('helm install and uninstall on the real control plane', () => {
       ['watch', 'gossipclusters.gossip.dev', '-n', ns],
       ['patch', 'gossipclusters.gossip.dev', '-n', ns, '--subresource=status'],
       ['update', 'gossipclusters.gossip.dev', '-n', ns, '--subresource=finalizers'],
+      // The data-retention finalizer (a JSON patch of metadata.finalizers alone).
+      ['patch', 'gossipclusters.gossip.dev', '-n', ns],
+      // Under dataRetentionPolicy Delete, the deleted cluster's store claims.
+      ['list', 'persistentvolumeclaims', '-n', ns],
+      ['delete', 'persistentvolumeclaims', '-n', ns],
       ['patch', 'deployments.apps', '-n', ns],
       ['create', 'deployments.apps', '-n', ns],
       ['delete', 'statefulsets.apps', '-n', ns],
@@ -475,7 +480,6 @@ describe('helm install and uninstall on the real control plane', () => {
       ['update', 'leases.coordination.k8s.io/gossip-operator', '-n', ns],
     ];
     const denied: string[][] = [
-      ['patch', 'gossipclusters.gossip.dev', '-n', ns],
       ['update', 'gossipclusters.gossip.dev', '-n', ns],
       ['delete', 'gossipclusters.gossip.dev', '-n', ns],
       ['create', 'gossipclusters.gossip.dev', '-n', ns],
@@ -485,7 +489,9 @@ describe('helm install and uninstall on the real control plane', () => {
       ['get', 'pods', '-n', ns],
       ['create', 'pods', '-n', ns],
       ['get', 'pods/proxy', '-n', ns],
-      ['delete', 'persistentvolumeclaims', '-n', ns],
+      ['create', 'persistentvolumeclaims', '-n', ns],
+      ['patch', 'persistentvolumeclaims', '-n', ns],
+      ['get', 'persistentvolumeclaims', '-n', ns],
       ['patch', 'events', '-n', ns],
       ['get', 'nodes'],
       ['create', 'clusterroles.rbac.authorization.k8s.io'],
