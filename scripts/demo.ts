@@ -187,7 +187,15 @@ async function main(): Promise<void> {
     `${rows.length} messages, each delivered ✓✓ and shown once; plaintext found in stored bodies: ${leaked}.`,
   );
   if (messages) {
-    const left = await messages.countDocuments({ _id: { $in: ticks } });
+    // The ✓✓ (the receipt) goes out before the engine deletes what was acked (so a crash
+    // between the two costs a second receipt, never a missing one): give the deletes up to
+    // 10 s to follow it.
+    const deadline = Date.now() + 10_000;
+    let left = await messages.countDocuments({ _id: { $in: ticks } });
+    while (left > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = await messages.countDocuments({ _id: { $in: ticks } });
+    }
     say(`Documents left in MongoDB for these messages after the acks: ${left}.`);
   } else {
     say(
