@@ -198,11 +198,18 @@ export function configHash(
  */
 export const dataRetentionFinalizer = 'gossip.dev/data-retention';
 
-/** The label selector of every object the operator made for `cluster` (PVCs included). */
-export function instanceSelector(cluster: string): string {
-  return [
-    'app.kubernetes.io/name=gossip',
-    `app.kubernetes.io/instance=${cluster}`,
-    `app.kubernetes.io/managed-by=${managedBy}`,
-  ].join(',');
+/**
+ * The labels every object the operator made for `cluster` carries, whatever its component
+ * (PVCs from the stores' claim templates included): {@link labelsFor} without the component.
+ */
+export function instanceLabels(cluster: string): Record<string, string> {
+  const { 'app.kubernetes.io/component': _component, ...rest } = labelsFor(cluster, 'api');
+  return rest;
+}
+
+/** `labels` as a Kubernetes label selector (`k=v,k=v`) for list calls. */
+export function toLabelSelector(labels: Readonly<Record<string, string>>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }

@@ -15,7 +15,7 @@
  * addresses in them, which would leave the integration test no way in.)
  */
 import type { CoreV1Api } from '@kubernetes/client-node';
-import { GATEWAY_CONNECTIONS_METRIC, opsPortName } from '@gossip/cdk8s';
+import { GATEWAY_CONNECTIONS_METRIC, opsPortName, toLabelSelector } from '@gossip/cdk8s';
 import type { PodReading } from './recommend.js';
 
 /** The gauge the autoscaler reads (defined once in @gossip/protocol, re-exported by cdk8s). */
@@ -41,10 +41,10 @@ export async function gatewayEndpoints(
   namespace: string,
   selector: Record<string, string>,
 ): Promise<GatewayEndpoint[]> {
-  const labelSelector = Object.entries(selector)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
-  const pods = await core.listNamespacedPod({ namespace, labelSelector });
+  const pods = await core.listNamespacedPod({
+    namespace,
+    labelSelector: toLabelSelector(selector),
+  });
   const out: GatewayEndpoint[] = [];
   for (const pod of pods.items) {
     const ip = pod.status?.podIP;

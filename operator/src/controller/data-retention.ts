@@ -8,8 +8,9 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import {
   dataRetentionFinalizer,
   group,
-  instanceSelector,
+  instanceLabels,
   plural,
+  toLabelSelector,
   version,
   type GossipCluster,
 } from '@gossip/cdk8s';
@@ -77,7 +78,7 @@ export async function deleteStoreClaims(
   const namespace = cluster.metadata.namespace ?? '';
   const list = await clients.core.listNamespacedPersistentVolumeClaim({
     namespace,
-    labelSelector: instanceSelector(cluster.metadata.name),
+    labelSelector: toLabelSelector(instanceLabels(cluster.metadata.name)),
   });
   const deleted: string[] = [];
   for (const pvc of list.items) {

@@ -6,8 +6,8 @@
  * Order: gone → done; being deleted → done (owner references let the garbage collector
  * remove the children), after deleting the managed stores' PVCs when the cluster carries
  * the data-retention finalizer (./data-retention.ts: `dataRetentionPolicy: Delete` sets it,
- * `Retain` removes it, before anything is applied); paused → only the ReconciliationPaused condition; invalid spec →
- * Ready=False/InvalidConfiguration and a {@link TerminalError} (not retried); else the spec
+ * `Retain` removes it, before anything is applied); paused → only the ReconciliationPaused
+ * condition; invalid spec → Ready=False/InvalidConfiguration and a {@link TerminalError} (not retried); else the spec
  * is resolved once and that resolved cluster feeds generated Secrets, the builders,
  * server-side apply in dependency order, pruning and status.
  *

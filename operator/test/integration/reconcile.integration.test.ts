@@ -11,7 +11,7 @@ import {
   buildClusterObjects,
   dataRetentionFinalizer,
   generatedSecretNames,
-  instanceSelector,
+  instanceLabels,
   type GossipCluster,
 } from '@gossip/cdk8s';
 import {
@@ -343,11 +343,7 @@ test('deleting the GossipCluster garbage-collects what it owns; Delete policy re
     body: {
       metadata: {
         name: `data-${name}-mongodb-9`,
-        labels: Object.fromEntries(
-          instanceSelector(name)
-            .split(',')
-            .map((kv) => kv.split('=') as [string, string]),
-        ),
+        labels: instanceLabels(name),
       },
       spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
     },
